@@ -1,0 +1,37 @@
+"""Typed errors that tasks raise; templates and the runner branch on ``code``."""
+
+from __future__ import annotations
+
+
+class TaskError(Exception):
+    """A task could not do its work.
+
+    ``message`` is for the person who submitted the data; ``hint`` says what they can
+    do about it. ``permanent`` errors come from the input itself and are not retried.
+    """
+
+    permanent: bool = True
+
+    def __init__(self, code: str, message: str, *, hint: str = "", permanent: bool | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        if permanent is not None:
+            self.permanent = permanent
+
+
+class BadInput(TaskError):
+    """The submitted data is the problem: retrying cannot help."""
+
+    permanent = True
+
+
+class Unavailable(TaskError):
+    """A resource failed (network, remote server, disk): worth retrying later."""
+
+    permanent = False
+
+
+class PipelineError(Exception):
+    """The configured pipeline is unusable (unknown task, bad order, a cycle)."""

@@ -1,0 +1,242 @@
+"""Fetching a URL that a user gave us, without letting it reach what it should not.
+
+Rules (DESIGN.md "Safety rules"): http and https only; no loopback, private,
+link-local, multicast or reserved addresses, checked after DNS resolution, on every
+redirect, and again on the socket actually connected (so DNS rebinding cannot slip
+through); connect and total time limits; a size cap; at most N redirects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from process.errors import BadInput, Unavailable
+from process.files import WrittenFile, write_atomically
+
+CHUNK = 64 * 1024
+USER_AGENT = "Assay data checker"
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    max_bytes: int
+    connect_timeout: float = 10
+    total_timeout: float = 60
+    max_redirects: int = 5
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    filename: str
+    file: WrittenFile
+    redirects: list[str] = field(default_factory=list)
+
+
+class RefusedAddress(Exception):
+    """Raised from inside the connection when the peer is not a public address.
+
+    Deliberately not an OSError, so urllib3 and requests let it through unwrapped.
+    """
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+class _GuardedConnectionMixin:
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        address = sock.getpeername()[0]
+        if not is_public(address):
+            sock.close()
+            raise RefusedAddress(address)
+        return sock
+
+
+class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
+
+
+def make_session(allow_private: bool) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxies or netrc from the worker's environment
+    session.headers["User-Agent"] = USER_AGENT
+    if not allow_private:
+        session.mount("http://", _GuardedAdapter())
+        session.mount("https://", _GuardedAdapter())
+    return session
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Refuse URLs we must not fetch, with a message that says why."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise BadInput("url_scheme", f"Only http and https URLs can be fetched, not {url!r}.")
+    if not parts.hostname:
+        raise BadInput("url_invalid", f"The URL {url!r} has no host name.")
+    if allow_private:
+        return
+    for address in _resolve(parts.hostname, parts.port or 443):
+        if not is_public(address):
+            raise BadInput(
+                "url_refused",
+                f"{parts.hostname} points to a private or local address ({address}), "
+                "which Assay does not fetch.",
+                hint="Give a URL on the public internet, or upload the file instead.",
+            )
+
+
+def _resolve(host: str, port: int) -> set[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise Unavailable("dns_failed", f"Looking up {host} failed for now.") from exc
+        raise BadInput(
+            "dns_failed",
+            f"The host name {host} could not be found.",
+            hint="Check the URL for typing mistakes.",
+        ) from exc
+    return {info[4][0] for info in infos}
+
+
+def fetch(url: str, dest: Path, limits: FetchLimits) -> Fetched:
+    """Download ``url`` into ``dest``, following at most ``max_redirects`` redirects."""
+    deadline = time.monotonic() + limits.total_timeout
+    session = make_session(limits.allow_private)
+    current, redirects = url, []
+    with session:
+        for _ in range(limits.max_redirects + 1):
+            check_url(current, limits.allow_private)
+            response = _get(session, current, limits, deadline)
+            with response:
+                if not response.is_redirect:
+                    return _save(url, current, response, dest, limits, deadline, redirects)
+                current = urljoin(current, response.headers["location"])
+                redirects.append(current)
+    raise BadInput(
+        "too_many_redirects",
+        f"The URL redirected more than {limits.max_redirects} times.",
+        hint="Give the final address of the file.",
+    )
+
+
+def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: float):
+    read_timeout = max(0.1, deadline - time.monotonic())
+    try:
+        return session.get(
+            url,
+            stream=True,
+            allow_redirects=False,
+            timeout=(limits.connect_timeout, read_timeout),
+        )
+    except RefusedAddress as exc:
+        raise BadInput(
+            "url_refused",
+            f"The URL's server is at a private or local address ({exc}), which Assay does not fetch.",
+        ) from exc
+    except requests.Timeout as exc:
+        raise Unavailable("fetch_timeout", f"The server at {url} did not answer in time.") from exc
+    except requests.RequestException as exc:
+        raise Unavailable("fetch_failed", f"Could not connect to {url}.") from exc
+
+
+def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetched:
+    _check_status(response)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise _too_large(limits.max_bytes)
+    written = write_atomically(dest, _limited(response, limits.max_bytes, deadline))
+    return Fetched(
+        url=url,
+        final_url=final_url,
+        status=response.status_code,
+        content_type=response.headers.get("content-type", ""),
+        filename=_filename(final_url),
+        file=written,
+        redirects=redirects,
+    )
+
+
+def _check_status(response: requests.Response) -> None:
+    code = response.status_code
+    if code < 400:
+        return
+    message = f"The server answered {code} {response.reason or ''}".strip() + "."
+    if code >= 500 or code in {408, 429}:
+        raise Unavailable("http_status", message)
+    raise BadInput("http_status", message, hint="Check that the URL is right and public.")
+
+
+def _limited(response: requests.Response, max_bytes: int, deadline: float) -> Iterator[bytes]:
+    received = 0
+    try:
+        for chunk in response.iter_content(CHUNK):
+            received += len(chunk)
+            if received > max_bytes:
+                raise _too_large(max_bytes)
+            if time.monotonic() > deadline:
+                raise Unavailable("fetch_timeout", "The download took too long and was stopped.")
+            yield chunk
+    except requests.RequestException as exc:
+        raise Unavailable("fetch_failed", "The download was interrupted.") from exc
+
+
+def _too_large(max_bytes: int) -> BadInput:
+    return BadInput(
+        "too_large",
+        f"The file is larger than the limit of {max_bytes:,} bytes.",
+        hint="Check a smaller file, or ask the operators to raise ASSAY_MAX_DOWNLOAD_BYTES.",
+    )
+
+
+def _filename(url: str) -> str:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return name[:200] or "download"

@@ -1,0 +1,36 @@
+"""Writing files so that a reader never sees half of one."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: Path
+    size: int
+    sha256: str
+
+
+def write_atomically(path: Path, chunks: Iterable[bytes]) -> WrittenFile:
+    """Write ``chunks`` to ``path`` via a temporary file, hashing as it goes.
+
+    If anything fails part-way, the previous file at ``path`` (if any) stays untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with partial.open("wb") as handle:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                handle.write(chunk)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return WrittenFile(path, size, digest.hexdigest())

@@ -1,0 +1,112 @@
+"""Run a pipeline over one submission, recording every task's outcome."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from process.errors import TaskError, Unavailable
+from process.pipeline import Pipeline, applies_now
+from process.store import Subject
+from process.task import Task
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Inputs:
+    """What a running task may read: the outputs it requires, and a per-run memo.
+
+    The memo lets tasks share one expensive in-memory value (the parsed data, say)
+    within a single run, so the data is parsed once however many tasks read it.
+    """
+
+    def __init__(self, task: Task, submission: Subject, memo: dict[str, Any]):
+        self._task = task
+        self._submission = submission
+        self._memo = memo
+
+    def output(self, name: str) -> Mapping[str, Any]:
+        if name not in self._task.requires:
+            raise KeyError(f"{self._task.name} does not declare {name!r} in requires")
+        output = self._submission.store.output(name)
+        if output is None:
+            raise KeyError(f"{name} has no output yet")
+        return MappingProxyType(output.data)
+
+    def memo(self, key: str, load: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = load()
+        return self._memo[key]
+
+
+@dataclass
+class RunResult:
+    failures: dict[str, TaskError] = field(default_factory=dict)
+    ran: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def permanent(self) -> bool:
+        return any(error.permanent for error in self.failures.values())
+
+
+def run_pipeline(submission: Subject, pipeline: Pipeline) -> RunResult:
+    """Run every applicable, needed task in order. Failures never stop unrelated tasks."""
+    store = submission.store
+    result = RunResult()
+    memo: dict[str, Any] = {}
+    total = len(pipeline)
+    applies: dict[str, bool] = {}
+    for done, task in enumerate(pipeline):
+        store.progress(done, total, task.name)
+        # Asked as each task comes up: earlier tasks may have learnt the format, say.
+        if not applies_now(task, submission, applies):
+            continue
+        blocked_by = [name for name in task.requires if _unavailable(name, submission, result)]
+        if blocked_by:
+            store.skip(task.name, task.version, f"needs {', '.join(blocked_by)}, which did not succeed")
+            continue
+        if not task.is_needed(submission):
+            continue
+        result.ran.append(task.name)
+        error = _run_task(task, submission, Inputs(task, submission, memo))
+        if error is not None:
+            result.failures[task.name] = error
+    store.progress(total, total, "")
+    return result
+
+
+def _unavailable(name: str, submission: Subject, result: RunResult) -> bool:
+    return name in result.failures or submission.store.output(name) is None
+
+
+def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | None:
+    store = submission.store
+    fingerprint = task.input_fingerprint(submission) or ""
+    run = store.begin(task.name, task.version, fingerprint)
+    try:
+        data = task.run(submission, inputs)
+    except TaskError as error:
+        store.fail(run, error)
+        return error
+    except Exception:
+        # A bug or an unforeseen resource failure: record it for operators and retry,
+        # so one bad moment does not fail the submission; retries are bounded.
+        logger.exception("task %s crashed on submission %s", task.name, submission.id)
+        error = Unavailable(
+            "internal_error",
+            f"Assay hit an unexpected problem in the step “{task.title or task.name}”.",
+            hint="This is our fault, not your data's. It has been recorded for the operators.",
+        )
+        store.fail(run, error, traceback.format_exc())
+        return error
+    store.succeed(run, data)
+    return None

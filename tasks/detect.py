@@ -1,0 +1,97 @@
+"""Recognise the format of the original from its content, not from its name."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from process.errors import BadInput
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Task
+
+SNIFF_BYTES = 64 * 1024
+SIGNATURES = [
+    (b"%PDF-", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+]
+SUPPORTED = "JSON, CSV, XLSX and ODS"
+
+
+class DetectFormat(Task):
+    name = "detect_format"
+    title = "Recognise the format"
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return bool(submission.sha256)
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        detected = detect(submission.original_path)
+        submission.store.set_facts(format=detected["format"])
+        return detected
+
+
+def detect(path: Path) -> dict[str, Any]:
+    """Return {"format", "encoding"} for the file at ``path``, or raise BadInput."""
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head.strip():
+        raise BadInput("empty_file", "The file is empty.", hint="Choose a file with data in it.")
+    if head.startswith(b"PK\x03\x04"):
+        return {"format": _zip_format(path), "encoding": None}
+    for signature, name in SIGNATURES:
+        if head.startswith(signature):
+            return {"format": name, "encoding": None}
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return {"format": "webp", "encoding": None}
+    return _text_format(head)
+
+
+def _zip_format(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.xml" in names:
+                return "xlsx"
+            if "mimetype" in names:
+                mimetype = archive.read("mimetype")[:100]
+                if b"opendocument.spreadsheet" in mimetype:
+                    return "ods"
+    except zipfile.BadZipFile as exc:
+        raise BadInput("bad_zip", "The file looks like a spreadsheet but is damaged.") from exc
+    raise _unknown("a zip archive that is not a spreadsheet")
+
+
+def _text_format(head: bytes) -> dict[str, Any]:
+    encoding = _encoding(head)
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")
+    if text[:1] in {"{", "["}:
+        return {"format": "json", "encoding": encoding}
+    first_line = text.split("\n", 1)[0]
+    if any(separator in first_line for separator in (",", ";", "\t")):
+        return {"format": "csv", "encoding": encoding}
+    if text[:1] in {'"'} or text[:1].isdigit() or text.startswith(("true", "false", "null")):
+        return {"format": "json", "encoding": encoding}
+    raise _unknown("text that is neither JSON nor CSV")
+
+
+def _encoding(head: bytes) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if len(head) >= 4 and (head[1::2][:2] == b"\x00\x00" or head[0::2][:2] == b"\x00\x00"):
+        return "utf-16"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    return "utf-8"
+
+
+def _unknown(what: str) -> BadInput:
+    return BadInput(
+        "unknown_format",
+        f"Assay could not recognise this file: it looks like {what}.",
+        hint=f"Assay reads {SUPPORTED}. Check that you chose the right file.",
+    )

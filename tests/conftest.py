@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from webapp.models import Submission
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+def upload(client: Client, name: str, **fields) -> Submission:
+    """Upload a fixture file through the home page; return the submission."""
+    with fixture(name).open("rb") as handle:
+        response = client.post("/", {"file": handle, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return submission_from(response)
+
+
+def submission_from(response) -> Submission:
+    submission_id = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    return Submission.objects.get(id=submission_id)
+
+
+# A local HTTP server stands in for the remote servers people point Assay at.
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class LocalServer:
+    host: str
+    port: int
+    routes: dict[str, Handler] = field(default_factory=dict)
+    hits: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes, status: int = 200, content_type: str = "application/json"):
+        def handler(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(status)
+            request.send_header("Content-Type", content_type)
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+
+        self.routes[path] = handler
+
+    def redirect(self, path: str, target: str, status: int = 302) -> None:
+        def handler(request: BaseHTTPRequestHandler) -> None:
+            request.send_response(status)
+            request.send_header("Location", target)
+            request.send_header("Content-Length", "0")
+            request.end_headers()
+
+        self.routes[path] = handler
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalServer]:
+    server_box: dict[str, LocalServer] = {}
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            local = server_box["server"]
+            local.hits.append(self.path)
+            handler = local.routes.get(self.path)
+            if handler is None:
+                self.send_error(404)
+            else:
+                handler(self)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+    httpd.daemon_threads = True
+    server_box["server"] = LocalServer("127.0.0.1", httpd.server_address[1])
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server_box["server"]
+    httpd.shutdown()
+    httpd.server_close()

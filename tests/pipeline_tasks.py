@@ -1,0 +1,75 @@
+"""Small tasks used to test the framework itself, in pipelines set up by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from process.errors import BadInput, Unavailable
+from process.task import Task
+
+
+class Count(Task):
+    name = "count"
+    title = "Count bytes"
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        return {"bytes": len(submission.original_path.read_bytes())}
+
+
+class Breaks(Task):
+    """Fails as the submission's options say: "permanent", "transient" or "crash"."""
+
+    name = "breaks"
+    title = "A step that breaks"
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        how = submission.options.get("breaks")
+        if how == "permanent":
+            raise BadInput("broken_input", "The input is broken.", hint="Fix it.")
+        if how == "transient":
+            raise Unavailable("service_down", "A service is down.")
+        if how == "crash":
+            raise ZeroDivisionError("a bug")
+        return {"fine": True}
+
+
+class AfterBreaks(Task):
+    name = "after_breaks"
+    title = "Needs the breaking step"
+    requires = ("breaks",)
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        return {"saw": dict(inputs.output("breaks"))}
+
+
+class Double(Task):
+    name = "double"
+    title = "Double the count"
+    requires = ("count",)
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        return {"doubled": inputs.output("count")["bytes"] * 2}
+
+
+class First(Task):
+    name = "first"
+    requires = ("second",)
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        return {}
+
+
+class Second(Task):
+    name = "second"
+    requires = ("first",)
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        return {}
+
+
+TEST_PIPELINE = [
+    "tests.pipeline_tasks.Count",
+    "tests.pipeline_tasks.Breaks",
+    "tests.pipeline_tasks.AfterBreaks",
+    "tests.pipeline_tasks.Double",
+]

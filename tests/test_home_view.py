@@ -1,0 +1,120 @@
+"""Submitting data from the home page, each way it can come."""
+
+import pytest
+
+from tests.conftest import fixture, submission_from, upload
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_home_page_offers_the_three_ways_and_sample_mode(client):
+    page = client.get("/").content.decode()
+    assert 'type="file"' in page
+    assert 'name="url"' in page
+    assert "<textarea" in page
+    assert 'name="sample"' in page
+
+
+def test_the_profile_choice_is_hidden_when_there_is_only_one(client):
+    page = client.get("/").content.decode()
+    assert '<input type="hidden" name="profile" value="generic"' in page
+
+
+def test_the_profile_choice_is_offered_when_there_are_several(client, settings):
+    settings.ASSAY_PROFILES = {**settings.ASSAY_PROFILES, "other": {"title": "Another standard"}}
+    page = client.get("/").content.decode()
+    assert '<select name="profile"' in page
+    assert "Another standard" in page
+
+
+def test_uploading_a_file_leads_to_its_results(client):
+    submission = upload(client, "grants.json")
+    page = client.get(submission.get_absolute_url())
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<h1>Results</h1>" in text
+    assert "grants.json" in text
+    assert "<code>/grants</code>" in text
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    assert submission.source == Submission.Source.FILE
+    assert submission.format == "json"
+    assert submission.size == fixture("grants.json").stat().st_size
+    assert len(submission.sha256) == 64
+
+
+def test_pasting_text_leads_to_its_results(client):
+    response = client.post("/", {"text": '[{"id": 1}, {"id": 2}]'})
+    submission = submission_from(response)
+    text = client.get(response["Location"]).content.decode()
+    assert "Its top level is an <strong>array</strong>" in text
+    assert submission.source == Submission.Source.TEXT
+    assert submission.original_name == "pasted.txt"
+
+
+def test_giving_a_url_fetches_it_and_leads_to_its_results(client, http_server):
+    http_server.serve("/data/grants.json", fixture("grants.json").read_bytes())
+    response = client.post("/", {"url": http_server.url("/data/grants.json")})
+    submission = submission_from(response)
+    text = client.get(response["Location"]).content.decode()
+    assert "<code>/grants</code>" in text
+    assert http_server.url("/data/grants.json") in text
+    submission.refresh_from_db()
+    assert submission.source == Submission.Source.URL
+    assert submission.original_name == "grants.json"
+    assert submission.original_path.read_bytes() == fixture("grants.json").read_bytes()
+
+
+def test_sample_mode_is_recorded_and_said_on_the_page(client, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 2
+    submission = upload(client, "grants.json", sample="on")
+    text = client.get(submission.get_absolute_url()).content.decode()
+    assert submission.options == {"sample": True}
+    assert "Sample mode:" in text
+    assert "first 2 items" in text
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "Choose a file, give a URL, or paste some data."),
+        ({"text": "[1]", "url": "https://example.org/a.json"}, "Give only one of"),
+        ({"url": "ftp://example.org/a.json"}, "Only http:// and https:// URLs"),
+        ({"text": "   "}, "Choose a file, give a URL, or paste some data."),
+    ],
+)
+def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, message):
+    response = client.post("/", data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_an_empty_file_is_refused_with_a_reason(client):
+    with fixture("empty.json").open("rb") as handle:
+        response = client.post("/", {"file": handle})
+    assert "The file is empty" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_a_file_over_the_limit_is_refused_stating_the_limit(client, settings):
+    settings.ASSAY_MAX_UPLOAD_BYTES = 100
+    with fixture("grants.json").open("rb") as handle:
+        response = client.post("/", {"file": handle})
+    assert "the limit is 100\xa0bytes" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_pasted_text_over_the_limit_is_refused_stating_the_limit(client, settings):
+    settings.ASSAY_MAX_TEXT_BYTES = 10
+    response = client.post("/", {"text": "[" + "1," * 20 + "1]"})
+    assert "the limit is 10\xa0bytes" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_the_form_needs_its_csrf_token():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/", {"text": "[1]"})
+    assert response.status_code == 403

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from webapp import jobs
+from webapp.expiry import expire
+from webapp.models import Submission, TaskResult, TaskRun
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    title = "expired"
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Expired"), ("no", "Not expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(expires_at__lte=now)
+        if self.value() == "no":
+            return queryset.filter(expires_at__gt=now)
+        return queryset
+
+
+class TaskRunInline(admin.TabularInline):
+    model = TaskRun
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["task", "version", "outcome", "started", "duration", "error_code", "error_message"]
+    readonly_fields = fields
+    ordering = ["-started"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TaskResultInline(admin.TabularInline):
+    model = TaskResult
+    extra = 0
+    can_delete = False
+    fields = ["task", "last_outcome", "consecutive_failures", "version", "updated"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["id", "original_name", "source", "format", "state", "created", "expires_at"]
+    list_filter = ["state", "format", "source", ExpiredFilter, "created"]
+    search_fields = ["original_name", "url"]
+    date_hierarchy = "created"
+    readonly_fields = [field.name for field in Submission._meta.fields]
+    inlines = [TaskResultInline, TaskRunInline]
+    actions = ["expire_now", "reprocess"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find a submission by its id, pasted whole."""
+        results, distinct = super().get_search_results(request, queryset, search_term)
+        try:
+            results |= queryset.filter(id=uuid.UUID(search_term.strip()))
+        except ValueError:
+            pass
+        return results, distinct
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Expire now (delete the files, keep the record)")
+    def expire_now(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
+        count = 0
+        for submission in queryset.exclude(state=Submission.State.EXPIRED):
+            expire(submission)
+            count += 1
+        self.message_user(request, f"Expired {count} submission(s).", messages.SUCCESS)
+
+    @admin.action(description="Reprocess (run every task again)")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
+        live = queryset.exclude(state=Submission.State.EXPIRED).filter(expires_at__gt=timezone.now())
+        sent = sum(jobs.reprocess(submission) for submission in live)
+        self.message_user(request, f"Queued {sent} submission(s) for reprocessing.", messages.SUCCESS)
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    list_display = ["task", "version", "outcome", "submission", "started", "duration", "error_code"]
+    list_filter = ["task", "outcome", "error_code", "started"]
+    search_fields = ["error_message", "=submission__original_name"]
+    readonly_fields = [field.name for field in TaskRun._meta.fields]
+    list_select_related = ["submission"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,32 @@
+"""Deleting the files of old submissions; their metadata rows stay for the record."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+
+from django.utils import timezone
+
+from webapp.models import Submission
+
+
+def expire(submission: Submission, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    shutil.rmtree(submission.files_dir, ignore_errors=True)
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.EXPIRED,
+        expired_at=now,
+        expires_at=min(submission.expires_at, now),
+        current_task="",
+    )
+
+
+def expire_due(now: datetime | None = None) -> int:
+    """Expire every submission whose time has come. Returns how many."""
+    now = now or timezone.now()
+    due = Submission.objects.filter(expires_at__lte=now).exclude(state=Submission.State.EXPIRED)
+    count = 0
+    for submission in due.iterator():
+        expire(submission, now)
+        count += 1
+    return count

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from webapp.models import Submission
+
+
+def profile_choices() -> list[tuple[str, str]]:
+    return [(name, conf.get("title", name)) for name, conf in settings.ASSAY_PROFILES.items()]
+
+
+class SubmissionForm(forms.Form):
+    """One of: a file, a URL or pasted text; plus profile and sample mode."""
+
+    file = forms.FileField(
+        required=False,
+        label="Upload a file",
+        error_messages={"empty": "The file is empty. Choose a file with data in it."},
+    )
+    url = forms.URLField(
+        required=False, label="Or give a URL", max_length=2000, assume_scheme="https"
+    )
+    text = forms.CharField(
+        required=False, strip=False, label="Or paste the data", widget=forms.Textarea
+    )
+    profile = forms.ChoiceField(label="What should the data be checked against?")
+    sample = forms.BooleanField(
+        required=False,
+        label="Sample mode: check only the first items (faster for large files)",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["profile"]
+        field.choices = profile_choices()
+        field.initial = settings.ASSAY_DEFAULT_PROFILE
+        if len(field.choices) == 1:
+            field.widget = forms.HiddenInput()
+        # An empty profile means "the default", so scripts need not send one.
+        field.required = False
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload is None:
+            return None
+        limit = settings.ASSAY_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            )
+        return upload
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data.get("url", "")
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Only http:// and https:// URLs can be checked.")
+        return url
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data.get("text", "")
+        size = len(text.encode())
+        limit = settings.ASSAY_MAX_TEXT_BYTES
+        if size > limit:
+            raise forms.ValidationError(
+                f"The pasted text is {filesizeformat(size)}; the limit is {filesizeformat(limit)}. "
+                "Upload it as a file instead."
+            )
+        return text if text.strip() else ""
+
+    def clean_profile(self) -> str:
+        return self.cleaned_data.get("profile") or settings.ASSAY_DEFAULT_PROFILE
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        given = [name for name in ("file", "url", "text") if data.get(name)]
+        if not given and not self.errors:
+            raise forms.ValidationError("Choose a file, give a URL, or paste some data.")
+        if len(given) > 1:
+            raise forms.ValidationError(
+                f"Give only one of a file, a URL or pasted text (you gave {' and '.join(given)})."
+            )
+        return data
+
+    @property
+    def source(self) -> Submission.Source:
+        data = self.cleaned_data
+        if data.get("file"):
+            return Submission.Source.FILE
+        if data.get("url"):
+            return Submission.Source.URL
+        return Submission.Source.TEXT

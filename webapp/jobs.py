@@ -1,0 +1,222 @@
+"""Queueing and running submissions.
+
+Our Submission row is the source of truth for claim, heartbeat and retries; django-q2
+only carries job messages. One function enqueues (``enqueue``), one claims (``claim``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from process.errors import Unavailable
+from process.runner import RunResult, run_pipeline
+from webapp.models import Submission, TaskResult, TaskRun
+from webapp.pipeline import get_pipeline, needed_tasks
+
+logger = logging.getLogger(__name__)
+State = Submission.State
+
+
+def _requeueable(now: timezone.datetime) -> Q:
+    """Submissions whose job is missing: never sent, lost in transit, or its worker died."""
+    stale = now - timedelta(seconds=settings.ASSAY_STALE_SECONDS)
+    lost = now - timedelta(seconds=settings.ASSAY_LOST_JOB_SECONDS)
+    due = Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+    waiting = Q(state=State.PENDING) & (Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost)) & due
+    dead = Q(state=State.RUNNING) & (
+        Q(heartbeat__lt=stale) | Q(heartbeat__isnull=True, claimed_at__lt=stale)
+    )
+    return waiting | dead
+
+
+def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
+    """Move the submission to pending and send one job; True if a job was sent.
+
+    Without flags this only re-sends a missing job. ``rerun`` also restarts a finished
+    submission (a view found work to do); ``force`` also restarts a failed one.
+    Safe to call from many requests at once: the conditional UPDATE lets one through.
+    """
+    now = timezone.now()
+    allowed = _requeueable(now)
+    if rerun or force:
+        allowed |= Q(state=State.DONE)
+    if force:
+        allowed |= Q(state=State.FAILED)
+    updated = (
+        Submission.objects.filter(allowed, id=submission_id, expires_at__gt=now)
+        .update(state=State.PENDING, enqueued_at=now, retry_at=None, current_task="")
+    )
+    if updated:
+        transaction.on_commit(lambda: _send(submission_id))
+    return bool(updated)
+
+
+def _send(submission_id) -> None:
+    async_task(
+        "webapp.jobs.process_submission",
+        str(submission_id),
+        task_name=f"submission {submission_id}",
+        group="submissions",
+    )
+
+
+def refresh_on_view(submission: Submission) -> bool:
+    """The results page's check: re-send lost jobs; start needed work. True if enqueued."""
+    if submission.state == State.DONE and needed_tasks(submission):
+        return enqueue(submission.id, rerun=True)
+    return resend_if_lost(submission)
+
+
+def resend_if_lost(submission: Submission) -> bool:
+    """Re-send the job of an unfinished submission whose job or worker is gone."""
+    if submission.state not in (State.PENDING, State.RUNNING) or not job_is_missing(submission):
+        return False
+    return enqueue(submission.id)
+
+
+def job_is_missing(submission: Submission) -> bool:
+    """A cheap, read-only guess at ``_requeueable``, to avoid a write on every poll."""
+    now = timezone.now()
+    if submission.state == State.RUNNING:
+        return not submission.heartbeat_is_fresh()
+    if submission.retry_at and submission.retry_at > now:
+        return False
+    lost = now - timedelta(seconds=settings.ASSAY_LOST_JOB_SECONDS)
+    return submission.enqueued_at is None or submission.enqueued_at < lost
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(submission_id, worker: str) -> Submission | None:
+    """Atomically take a pending submission; None if another worker has it or it is gone."""
+    now = timezone.now()
+    claimed = Submission.objects.filter(
+        id=submission_id, state=State.PENDING, expires_at__gt=now
+    ).update(state=State.RUNNING, claimed_at=now, claimed_by=worker, heartbeat=now)
+    if not claimed:
+        return None
+    submission = Submission.objects.get(id=submission_id)
+    _close_interrupted_runs(submission)
+    return submission
+
+
+def _close_interrupted_runs(submission: Submission) -> None:
+    """Runs left 'running' by a worker that died count as failures of their task."""
+    interrupted = TaskRun.objects.filter(submission=submission, outcome=TaskRun.Outcome.RUNNING)
+    error = Unavailable(
+        "interrupted",
+        "The worker processing this step stopped before it finished.",
+        hint="This can happen when a file needs more time or memory than Assay allows.",
+    )
+    for run in interrupted:
+        submission.store.fail(run, error)
+
+
+def process_submission(submission_id: str) -> str:
+    """The django-q2 job: claim, run the pipeline with a heartbeat, settle the state."""
+    worker = worker_name()
+    submission = claim(submission_id, worker)
+    if submission is None:
+        return "not claimed"
+    if _exhausted(submission):
+        result = RunResult()  # the interrupted run pushed a task over the limit
+    else:
+        with Heartbeat(submission.id, worker):
+            result = run_pipeline(submission, get_pipeline())
+    return settle(submission, result, worker)
+
+
+def _exhausted(submission: Submission) -> bool:
+    return TaskResult.objects.filter(
+        submission=submission, consecutive_failures__gte=settings.ASSAY_MAX_ATTEMPTS
+    ).exists()
+
+
+def settle(submission: Submission, result: RunResult, worker: str) -> str:
+    """Done, failed, or back to pending with a retry time."""
+    now = timezone.now()
+    fields: dict = {"finished_at": now, "current_task": "", "retry_at": None}
+    failures = max((submission.store.failures(name) for name in result.failures), default=0)
+    if _exhausted(submission) or result.permanent:
+        fields["state"] = State.FAILED
+    elif result.failures:
+        delay = settings.ASSAY_RETRY_BASE_SECONDS * 2 ** (failures - 1)
+        fields.update(state=State.PENDING, enqueued_at=None, retry_at=now + timedelta(seconds=delay))
+    else:
+        fields["state"] = State.DONE
+    mine = Submission.objects.filter(id=submission.id, state=State.RUNNING, claimed_by=worker)
+    if not mine.update(**fields):
+        logger.warning("submission %s was re-claimed before %s finished", submission.id, worker)
+        return "lost claim"
+    logger.info("submission %s %s", submission.id, fields["state"])
+    return fields["state"]
+
+
+class Heartbeat:
+    """Beats from a thread, so a long task step still shows its worker is alive."""
+
+    def __init__(self, submission_id, worker: str):
+        self.submission_id = submission_id
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.ASSAY_HEARTBEAT_SECONDS):
+                Submission.objects.filter(
+                    id=self.submission_id, state=State.RUNNING, claimed_by=self.worker
+                ).update(heartbeat=timezone.now())
+        finally:
+            connection.close()
+
+
+def retry(submission: Submission) -> bool:
+    """Try a failed submission again from where it failed (the user's "try again")."""
+    with transaction.atomic():
+        TaskResult.objects.filter(submission=submission).update(consecutive_failures=0)
+        return enqueue(submission.id, force=True)
+
+
+def reprocess(submission: Submission) -> bool:
+    """Forget every cached output and run the whole pipeline again (operators' action)."""
+    with transaction.atomic():
+        TaskResult.objects.filter(submission=submission).delete()
+        return enqueue(submission.id, force=True)
+
+
+def sweep() -> int:
+    """Periodic: re-send jobs for submissions stuck without one. Returns how many."""
+    close_old_connections()
+    ids = list(
+        Submission.objects.filter(_requeueable(timezone.now()), expires_at__gt=timezone.now())
+        .values_list("id", flat=True)[:500]
+    )
+    return sum(enqueue(submission_id) for submission_id in ids)
+
+
+def expire() -> int:
+    """Periodic: delete the files of expired submissions."""
+    from webapp.expiry import expire_due
+
+    return expire_due()

@@ -1,0 +1,180 @@
+"""Django settings for Assay.
+
+Every value is read through ``webapp.config.Config``: environment variable, then the
+optional TOML file named by ASSAY_CONFIG, then the default. README.md lists them all.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.config import Config, database_from_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+config = Config()
+
+ASSAY_ENV = config.choice("ASSAY_ENV", "development", ("development", "production"))
+PRODUCTION = ASSAY_ENV == "production"
+
+DEBUG = config.bool("ASSAY_DEBUG", False)
+if PRODUCTION:
+    SECRET_KEY = config.str("SECRET_KEY")
+else:
+    # A fixed, public key is fine for a laptop; production refuses to start without one.
+    SECRET_KEY = config.str("SECRET_KEY", "assay-development-key-not-for-production")
+ALLOWED_HOSTS = config.list("ASSAY_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+
+DATA_DIR = Path(config.str("ASSAY_DATA_DIR", str(BASE_DIR / "var")))
+MEDIA_ROOT = DATA_DIR / "media"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_q",
+    "webapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+WSGI_APPLICATION = "webapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(
+        config.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'assay.sqlite3'}")
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The ORM broker and the web process write the same file: WAL lets readers go on
+    # while one writes, IMMEDIATE takes the write lock up front (no upgrade deadlocks),
+    # and the timeout waits for the lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+# collectstatic's target; only production serves from it (whitenoise warns if it is missing).
+STATIC_ROOT = DATA_DIR / "static" if PRODUCTION else None
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production, serve straight from static/ so no collectstatic step is needed.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# Uploads: large files stream to a temporary file; pasted text is held in memory,
+# so its limit also bounds the request body Django accepts for form fields.
+ASSAY_MAX_UPLOAD_BYTES = config.int("ASSAY_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1)
+ASSAY_MAX_TEXT_BYTES = config.int("ASSAY_MAX_TEXT_BYTES", 5 * 1024 * 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ASSAY_MAX_TEXT_BYTES + 64 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Fetching URLs (DESIGN.md "Safety rules").
+ASSAY_MAX_DOWNLOAD_BYTES = config.int("ASSAY_MAX_DOWNLOAD_BYTES", 100 * 1024 * 1024, minimum=1)
+ASSAY_FETCH_CONNECT_TIMEOUT = config.int("ASSAY_FETCH_CONNECT_TIMEOUT", 10, minimum=1)
+ASSAY_FETCH_TIMEOUT = config.int("ASSAY_FETCH_TIMEOUT", 60, minimum=1)
+ASSAY_FETCH_MAX_REDIRECTS = config.int("ASSAY_FETCH_MAX_REDIRECTS", 5)
+ASSAY_ALLOW_PRIVATE_URLS = config.bool("ASSAY_ALLOW_PRIVATE_URLS", False)
+
+# The pipeline: an ordered list of task classes, checked at start-up.
+ASSAY_PIPELINE = config.list(
+    "ASSAY_PIPELINE",
+    [
+        "tasks.fetch.FetchURL",
+        "tasks.detect.DetectFormat",
+        "tasks.parse_json.ParseJSON",
+        "tasks.summary.Summary",
+    ],
+)
+
+# Profiles: what to check. More can be defined as [profiles.NAME] tables in ASSAY_CONFIG.
+ASSAY_PROFILES = {
+    "generic": {"title": "Any JSON data", "description": "Checks that the data is well-formed."},
+    **config.table("profiles"),
+}
+ASSAY_DEFAULT_PROFILE = config.str("ASSAY_DEFAULT_PROFILE", "generic")
+if ASSAY_DEFAULT_PROFILE not in ASSAY_PROFILES:
+    raise ImproperlyConfigured(
+        f"ASSAY_DEFAULT_PROFILE names {ASSAY_DEFAULT_PROFILE!r}, which is not a profile."
+    )
+
+# Lifecycle of a submission.
+ASSAY_EXPIRE_DAYS = config.int("ASSAY_EXPIRE_DAYS", 7, minimum=1)
+ASSAY_MAX_ATTEMPTS = config.int("ASSAY_MAX_ATTEMPTS", 5, minimum=1)
+ASSAY_RETRY_BASE_SECONDS = config.int("ASSAY_RETRY_BASE_SECONDS", 30)
+ASSAY_HEARTBEAT_SECONDS = config.int("ASSAY_HEARTBEAT_SECONDS", 10, minimum=1)
+ASSAY_STALE_SECONDS = config.int("ASSAY_STALE_SECONDS", 60, minimum=1)
+if ASSAY_STALE_SECONDS < 3 * ASSAY_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "ASSAY_STALE_SECONDS must be at least three times ASSAY_HEARTBEAT_SECONDS, "
+        "or live workers would look dead."
+    )
+
+# django-q2 is only the transport: our Submission row holds claim, heartbeat and
+# retries, so django-q2 itself never retries (max_attempts=1). A job that outlives
+# `retry` is delivered again, and that clock includes time spent queued inside the
+# cluster, so retry stays far above timeout. ack_failures stays off: on the ORM broker
+# it would delete failed jobs from the record.
+ASSAY_JOB_TIMEOUT = config.int("ASSAY_JOB_TIMEOUT", 1800, minimum=10)
+Q_CLUSTER = {
+    "name": "assay",
+    "orm": "default",
+    "workers": config.int("ASSAY_WORKERS", 2, minimum=1),
+    "timeout": ASSAY_JOB_TIMEOUT,
+    "retry": ASSAY_JOB_TIMEOUT * 2 + 600,
+    "max_attempts": 1,
+    "ack_failures": False,
+    "catch_up": False,
+    "poll": 0.5,
+    "save_limit": 1000,
+    "recycle": 200,
+    "sync": config.bool("ASSAY_QUEUE_SYNC", False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": config.str("ASSAY_LOG_LEVEL", "INFO")},
+}
+
+# Sample mode: later tasks look at only the first N items of each top-level list.
+ASSAY_SAMPLE_ITEMS = config.int("ASSAY_SAMPLE_ITEMS", 1000, minimum=1)
+ASSAY_LOST_JOB_SECONDS = config.int("ASSAY_LOST_JOB_SECONDS", 600, minimum=1)

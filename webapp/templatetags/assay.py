@@ -1,0 +1,17 @@
+"""Small display helpers for templates."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def percent(done: int, total: int) -> int:
+    return round(100 * done / total) if total else 0
+
+
+@register.filter
+def plural_items(count: int) -> str:
+    return f"{count:,} item" if count == 1 else f"{count:,} items"

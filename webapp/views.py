@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from webapp import jobs
+from webapp.expiry import expire
+from webapp.forms import SubmissionForm
+from webapp.models import Submission, TaskResult
+from webapp.pipeline import get_pipeline
+from webapp.submissions import create_submission
+
+State = Submission.State
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = SubmissionForm(request.POST, request.FILES)
+        if form.is_valid():
+            return redirect(submit(form))
+    else:
+        form = SubmissionForm()
+    return render(request, "home.html", {"form": form})
+
+
+def submit(form: SubmissionForm) -> Submission:
+    data = form.cleaned_data
+    options = {"source": form.source, "profile": data["profile"], "sample": data["sample"]}
+    if form.source == Submission.Source.FILE:
+        upload = data["file"]
+        return create_submission(chunks=upload.chunks(), name=upload.name, **options)
+    if form.source == Submission.Source.TEXT:
+        return create_submission(chunks=[data["text"].encode()], name="pasted.txt", **options)
+    return create_submission(url=data["url"], **options)
+
+
+def results(request: HttpRequest, submission_id: UUID) -> HttpResponse:
+    """DESIGN.md "Results page logic", on every view."""
+    submission = get_object_or_404(Submission, id=submission_id)
+    if submission.is_expired:
+        return expired(request, submission)
+    if jobs.refresh_on_view(submission):
+        # With a synchronous queue the work has already happened: read it afresh.
+        submission = Submission.objects.get(id=submission_id)
+    if submission.state in (State.PENDING, State.RUNNING):
+        return render(request, "submission/progress.html", progress_context(submission))
+    context = {"submission": submission, "sections": sections(submission)}
+    if submission.state == State.FAILED:
+        context["failures"] = failures(submission)
+        return render(request, "submission/error.html", context)
+    return render(request, "submission/results.html", context)
+
+
+def expired(request: HttpRequest, submission: Submission) -> HttpResponse:
+    if submission.state != State.EXPIRED:
+        expire(submission)
+        submission.refresh_from_db()
+    return render(request, "submission/expired.html", {"submission": submission}, status=410)
+
+
+def sections(submission: Submission) -> list[dict[str, Any]]:
+    """Each applicable task's own partial, rendered from its cached output."""
+    rendered = []
+    for task in get_pipeline().applicable(submission):
+        if submission.store.output(task.name) is None:
+            continue
+        context = {"submission": submission, "task": task, **task.get_context(submission)}
+        html = render_to_string(task.template, context)
+        rendered.append({"name": task.name, "title": task.title, "html": html})
+    return rendered
+
+
+def failures(submission: Submission) -> list[dict[str, Any]]:
+    titles = {task.name: task.title for task in get_pipeline()}
+    rows = TaskResult.objects.filter(
+        submission=submission, last_outcome__in=["failed", "skipped"]
+    ).select_related("last_run")
+    return [
+        {
+            "task": row.task,
+            "title": titles.get(row.task, row.task),
+            "outcome": row.last_outcome,
+            "code": row.last_run.error_code if row.last_run else "",
+            "message": row.last_run.error_message if row.last_run else "",
+            "hint": row.last_run.data.get("hint", "") if row.last_run else "",
+            "permanent": row.last_run.permanent if row.last_run else True,
+        }
+        for row in rows
+    ]
+
+
+def progress_context(submission: Submission) -> dict[str, Any]:
+    titles = {task.name: task.title for task in get_pipeline()}
+    total = submission.progress_total or len(get_pipeline())
+    return {
+        "submission": submission,
+        "done": submission.progress_done,
+        "total": total,
+        "current": titles.get(submission.current_task, ""),
+        "status_url": reverse("api-submission", args=[submission.id]),
+        "retrying": submission.retry_at is not None,
+    }
+
+
+def original(request: HttpRequest, submission_id: UUID) -> HttpResponse:
+    submission = get_object_or_404(Submission, id=submission_id)
+    if submission.is_expired:
+        return expired(request, submission)
+    if not submission.original_path.exists():
+        raise Http404("This submission has no file yet.")
+    filename = submission.original_name or "data"
+    handle = submission.original_path.open("rb")
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+@require_POST
+def retry(request: HttpRequest, submission_id: UUID) -> HttpResponse:
+    submission = get_object_or_404(Submission, id=submission_id)
+    if submission.state == State.FAILED and not submission.is_expired:
+        jobs.retry(submission)
+    return redirect(submission)
+
+
+def api_submission(request: HttpRequest, submission_id: UUID) -> JsonResponse:
+    """The small status document the progress page polls."""
+    submission = Submission.objects.filter(id=submission_id).first()
+    if submission is None:
+        error = {"code": "not_found", "message": "No submission has this id."}
+        return JsonResponse({"error": error}, status=404)
+    if not submission.is_expired and jobs.resend_if_lost(submission):
+        submission = Submission.objects.get(id=submission_id)
+    body = status_document(request, submission)
+    return JsonResponse(body, status=410 if submission.is_expired else 200)
+
+
+def status_document(request: HttpRequest, submission: Submission) -> dict[str, Any]:
+    results = {row.task: row.last_outcome for row in submission.results.all()}
+    titles = {task.name: task.title for task in get_pipeline()}
+    tasks = [
+        {"name": task.name, "title": task.title, "status": _task_status(submission, task.name, results)}
+        for task in get_pipeline().applicable(submission)
+    ]
+    return {
+        "id": str(submission.id),
+        "state": State.EXPIRED if submission.is_expired else submission.state,
+        "progress": {
+            "done": submission.progress_done,
+            "total": submission.progress_total or len(titles),
+            "current": titles.get(submission.current_task, ""),
+        },
+        "tasks": tasks,
+        "retry_at": submission.retry_at,
+        "expires_at": submission.expires_at,
+        "links": {
+            "self": request.build_absolute_uri(reverse("api-submission", args=[submission.id])),
+            "results": request.build_absolute_uri(submission.get_absolute_url()),
+        },
+    }
+
+
+def _task_status(submission: Submission, name: str, results: dict[str, str]) -> str:
+    if submission.state == State.RUNNING and submission.current_task == name:
+        return "running"
+    return results.get(name, "pending")
+
