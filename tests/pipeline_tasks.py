@@ -21,6 +21,7 @@ class Breaks(Task):
 
     name = "breaks"
     title = "A step that breaks"
+    uses_options = ("breaks",)
 
     def run(self, submission, inputs) -> dict[str, Any]:
         how = submission.options.get("breaks")

@@ -71,7 +71,7 @@ def sections(submission: Submission) -> list[dict[str, Any]]:
         if submission.store.output(task.name) is None:
             continue
         context = {"submission": submission, "task": task, **task.get_context(submission)}
-        html = render_to_string(task.template, context)
+        html = render_to_string([task.template, "tasks/_default.html"], context)
         rendered.append({"name": task.name, "title": task.title, "html": html})
     return rendered
 

@@ -1,0 +1,169 @@
+"""Fetching a submitted URL: what it follows, what it refuses, and what users are told."""
+
+import time
+
+import pytest
+
+from process.errors import BadInput, Unavailable
+from process.fetching import FetchLimits, RefusedAddress, fetch, is_public, make_session
+from tests.conftest import fixture, submission_from
+from webapp.models import Submission, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+GRANTS = fixture("grants.json").read_bytes()
+
+
+def limits(**overrides) -> FetchLimits:
+    return FetchLimits(**{"max_bytes": 1_000_000, "allow_private": True, **overrides})
+
+
+def test_it_downloads_and_hashes(http_server, tmp_path):
+    http_server.serve("/g.json", GRANTS)
+    fetched = fetch(http_server.url("/g.json"), tmp_path / "data", limits())
+    assert (tmp_path / "data").read_bytes() == GRANTS
+    assert fetched.file.size == len(GRANTS)
+    assert fetched.content_type == "application/json"
+    assert fetched.filename == "g.json"
+
+
+def test_it_follows_a_chain_of_redirects(http_server, tmp_path):
+    http_server.serve("/final.json", GRANTS)
+    http_server.redirect("/a", "/b")
+    http_server.redirect("/b", http_server.url("/final.json"), status=301)
+    fetched = fetch(http_server.url("/a"), tmp_path / "data", limits())
+    assert fetched.redirects == ["http://127.0.0.1:%d/b" % http_server.port, http_server.url("/final.json")]
+    assert fetched.final_url == http_server.url("/final.json")
+
+
+def test_it_stops_after_too_many_redirects(http_server, tmp_path):
+    for hop in range(4):
+        http_server.redirect(f"/{hop}", f"/{hop + 1}")
+    with pytest.raises(BadInput, match="redirected more than 2 times") as caught:
+        fetch(http_server.url("/0"), tmp_path / "data", limits(max_redirects=2))
+    assert caught.value.code == "too_many_redirects"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest"])
+def test_it_refuses_private_addresses(url, tmp_path):
+    with pytest.raises(BadInput, match="private or local address") as caught:
+        fetch(url, tmp_path / "data", limits(allow_private=False))
+    assert caught.value.code == "url_refused"
+
+
+def test_it_refuses_a_redirect_to_a_private_address(http_server, tmp_path, monkeypatch):
+    # The first hop is allowed as if public; its redirect to a private address is not.
+    import process.fetching as fetching
+
+    checked = []
+    real_check = fetching.check_url
+
+    def check_first_as_public(url, allow_private):
+        checked.append(url)
+        return real_check(url, allow_private=len(checked) == 1)
+
+    monkeypatch.setattr(fetching, "check_url", check_first_as_public)
+    real_session = fetching.make_session
+    monkeypatch.setattr(fetching, "make_session", lambda allow_private: real_session(True))
+    http_server.redirect("/go", "http://192.168.0.10/secret")
+    with pytest.raises(BadInput, match="192.168.0.10"):
+        fetch(http_server.url("/go"), tmp_path / "data", limits(allow_private=False))
+
+
+def test_the_connection_itself_is_refused_when_the_peer_is_private(http_server):
+    # Even if DNS answered differently when we checked (rebinding), the socket is checked.
+    http_server.serve("/g.json", GRANTS)
+    with make_session(allow_private=False) as session, pytest.raises(RefusedAddress):
+        session.get(http_server.url("/g.json"), timeout=5)
+    assert http_server.hits == []
+
+
+def test_is_public():
+    assert is_public("93.184.216.34")
+    assert not is_public("::ffff:127.0.0.1")
+    assert not is_public("fe80::1")
+    assert not is_public("0.0.0.0")
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.org/", "http:///nohost"])
+def test_it_refuses_other_schemes_and_hostless_urls(url, tmp_path):
+    with pytest.raises(BadInput):
+        fetch(url, tmp_path / "data", limits())
+
+
+def test_an_unknown_host_is_a_permanent_error(tmp_path):
+    with pytest.raises(BadInput, match="could not be found"):
+        fetch("http://no-such-host.invalid/a.json", tmp_path / "data", limits(allow_private=False))
+
+
+def test_a_declared_size_over_the_limit_is_refused_before_downloading(http_server, tmp_path):
+    http_server.serve("/big.json", b"[" + b"1," * 500 + b"1]")
+    with pytest.raises(BadInput, match="larger than the limit of 100 bytes"):
+        fetch(http_server.url("/big.json"), tmp_path / "data", limits(max_bytes=100))
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_undeclared_size_over_the_limit_is_cut_off(http_server, tmp_path):
+    def endless(request):
+        request.send_response(200)
+        request.end_headers()  # no Content-Length: the body runs until the server stops
+        for _ in range(100):
+            request.wfile.write(b"x" * 10_000)
+
+    http_server.routes["/stream"] = endless
+    with pytest.raises(BadInput, match="larger than the limit"):
+        fetch(http_server.url("/stream"), tmp_path / "data", limits(max_bytes=50_000))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_slow_server_times_out(http_server, tmp_path):
+    def slow(request):
+        time.sleep(3)
+        request.send_response(200)
+        request.end_headers()
+
+    http_server.routes["/slow"] = slow
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="did not answer in time"):
+        fetch(http_server.url("/slow"), tmp_path / "data", limits(total_timeout=1))
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, BadInput), (410, BadInput), (503, Unavailable), (429, Unavailable)])
+def test_http_errors_are_permanent_or_transient_by_status(http_server, tmp_path, status, error):
+    http_server.serve("/x", b"nope", status=status)
+    with pytest.raises(error, match=f"answered {status}"):
+        fetch(http_server.url("/x"), tmp_path / "data", limits())
+
+
+def test_a_404_url_ends_in_the_error_page_without_retries(client, http_server):
+    response = client.post("/", {"url": http_server.url("/missing.json")})
+    submission = submission_from(response)
+    page = client.get(response["Location"]).content.decode()
+    assert "The step “Download the URL” failed" in page
+    assert "The server answered 404" in page
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.FAILED
+    assert TaskRun.objects.filter(submission=submission).count() == 1
+
+
+def test_a_503_url_is_retried_and_then_succeeds(client, http_server):
+    http_server.serve("/g.json", b"busy", status=503)
+    response = client.post("/", {"url": http_server.url("/g.json")})
+    submission = submission_from(response)
+    assert "Assay will try again automatically" in client.get(response["Location"]).content.decode()
+    http_server.serve("/g.json", GRANTS)
+    Submission.objects.filter(id=submission.id).update(retry_at=None)
+    page = client.get(response["Location"]).content.decode()
+    assert "<h1>Results</h1>" in page
+    submission.refresh_from_db()
+    assert submission.sha256 and submission.original_path.read_bytes() == GRANTS
+
+
+def test_a_failed_refetch_keeps_the_earlier_original(http_server, tmp_path):
+    target = tmp_path / "data"
+    http_server.serve("/g.json", GRANTS)
+    fetch(http_server.url("/g.json"), target, limits())
+    http_server.serve("/g.json", b"x" * 5000)
+    with pytest.raises(BadInput):
+        fetch(http_server.url("/g.json"), target, limits(max_bytes=1000))
+    assert target.read_bytes() == GRANTS

@@ -1,0 +1,198 @@
+"""Queueing, claiming, retrying and sweeping: our own state is the source of truth."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from tests.conftest import upload
+from tests.pipeline_tasks import TEST_PIPELINE
+from webapp import jobs
+from webapp.models import Submission, TaskResult, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+State = Submission.State
+
+
+@pytest.fixture
+def real_queue(monkeypatch):
+    """Send jobs to the ORM broker instead of running them in-process."""
+    monkeypatch.setattr(Conf, "SYNC", False)
+
+
+@pytest.fixture
+def breaking(client, settings):
+    """A submission on the test pipeline whose 'breaks' task fails as asked."""
+    settings.ASSAY_PIPELINE = TEST_PIPELINE
+
+    def make(how: str) -> Submission:
+        submission = upload(client, "grants.json")
+        Submission.objects.filter(id=submission.id).update(options={"breaks": how})
+        client.get(submission.get_absolute_url())
+        submission.refresh_from_db()
+        return submission
+
+    return make
+
+
+def view_at_once(path: str, count: int) -> list[int]:
+    statuses: list[int] = []
+    barrier = threading.Barrier(count)
+
+    def view() -> None:
+        try:
+            barrier.wait()
+            statuses.append(Client().get(path).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=view) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_many_concurrent_views_of_a_pending_submission_send_one_job(client, real_queue):
+    submission = upload(client, "grants.json")
+    assert OrmQ.objects.count() == 1
+    statuses = view_at_once(submission.get_absolute_url(), 8)
+    assert statuses == [200] * 8
+    assert OrmQ.objects.count() == 1
+
+
+def test_many_concurrent_views_of_a_done_submission_needing_work_send_one_job(
+    client, real_queue, monkeypatch
+):
+    monkeypatch.setattr(Conf, "SYNC", True)
+    submission = upload(client, "grants.json")
+    monkeypatch.setattr(Conf, "SYNC", False)
+    from tasks.summary import Summary
+
+    monkeypatch.setattr(Summary, "version", Summary.version + 1)
+    view_at_once(submission.get_absolute_url(), 8)
+    assert OrmQ.objects.count() == 1
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING
+
+
+def test_claiming_is_atomic(client, real_queue):
+    submission = upload(client, "grants.json")
+    assert jobs.claim(submission.id, "worker-a:1") is not None
+    assert jobs.claim(submission.id, "worker-b:2") is None
+    submission.refresh_from_db()
+    assert (submission.state, submission.claimed_by) == (State.RUNNING, "worker-a:1")
+
+
+def test_a_job_for_a_submission_already_taken_does_nothing(client, real_queue):
+    submission = upload(client, "grants.json")
+    jobs.claim(submission.id, "worker-a:1")
+    assert jobs.process_submission(str(submission.id)) == "not claimed"
+    assert not TaskRun.objects.filter(submission=submission).exists()
+
+
+def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(breaking, client, settings):
+    settings.ASSAY_RETRY_BASE_SECONDS = 30
+    submission = breaking("transient")
+    assert submission.state == State.PENDING
+    wait = (submission.retry_at - timezone.now()).total_seconds()
+    assert 25 < wait <= 30
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "Assay will try again automatically" in page  # not yet due: nothing runs
+    failed_runs = TaskRun.objects.filter(submission=submission, task="breaks", outcome="failed")
+    assert failed_runs.count() == 1
+
+    # The service recovers; once the retry is due, the sweep sends the job.
+    Submission.objects.filter(id=submission.id).update(
+        options={"breaks": "no"}, retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert jobs.sweep() == 1
+    submission.refresh_from_db()
+    assert submission.state == State.DONE
+    result = TaskResult.objects.get(submission=submission, task="breaks")
+    assert result.consecutive_failures == 0
+
+
+def test_transient_failures_give_up_after_five_in_a_row(breaking, client):
+    submission = breaking("transient")
+    delays = []
+    for _ in range(4):
+        delays.append(round((submission.retry_at - timezone.now()).total_seconds()))
+        Submission.objects.filter(id=submission.id).update(retry_at=timezone.now())
+        client.get(submission.get_absolute_url())
+        submission.refresh_from_db()
+    assert delays == [30, 60, 120, 240]
+    assert submission.state == State.FAILED
+    runs = TaskRun.objects.filter(submission=submission, task="breaks", outcome="failed")
+    assert runs.count() == 5
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "A service is down." in page
+    assert "Try again now" in page
+
+
+def test_the_user_can_try_again_after_transient_failures(breaking, client):
+    submission = breaking("transient")
+    Submission.objects.filter(id=submission.id).update(state=State.FAILED, options={"breaks": "no"})
+    client.post(f"/s/{submission.id}/retry")
+    submission.refresh_from_db()
+    assert submission.state == State.DONE
+
+
+def test_a_crash_is_recorded_with_its_traceback_and_retried(breaking):
+    submission = breaking("crash")
+    assert submission.state == State.PENDING
+    run = TaskRun.objects.get(submission=submission, task="breaks", outcome="failed")
+    assert run.error_code == "internal_error"
+    assert "ZeroDivisionError: a bug" in run.traceback
+    assert run.permanent is False
+
+
+def test_every_run_is_recorded_with_timing(client):
+    submission = upload(client, "grants.json")
+    runs = TaskRun.objects.filter(submission=submission)
+    assert sorted(run.task for run in runs) == ["detect_format", "parse_json", "summary"]
+    for run in runs:
+        assert run.outcome == TaskRun.Outcome.OK
+        assert run.finished >= run.started
+        assert run.duration is not None and run.duration >= 0
+        assert run.fingerprint and run.version == 1
+    assert runs.get(task="parse_json").data == {"top_level": "object", "size": submission.size}
+
+
+def test_the_sweep_resends_stale_and_lost_jobs_but_not_healthy_ones(client, real_queue, settings):
+    healthy = upload(client, "grants.json")
+    stale = upload(client, "grants.json")
+    lost = upload(client, "grants.json")
+    old = timezone.now() - timedelta(seconds=settings.ASSAY_LOST_JOB_SECONDS + 5)
+    Submission.objects.filter(id=healthy.id).update(state=State.RUNNING, heartbeat=timezone.now())
+    Submission.objects.filter(id=stale.id).update(state=State.RUNNING, heartbeat=old)
+    Submission.objects.filter(id=lost.id).update(enqueued_at=old)
+    OrmQ.objects.all().delete()
+    assert jobs.sweep() == 2
+    assert OrmQ.objects.count() == 2
+    assert jobs.sweep() == 0  # idempotent: both are now freshly pending
+    healthy.refresh_from_db()
+    assert healthy.state == State.RUNNING
+
+
+def test_a_worker_killed_mid_task_too_often_ends_in_the_error_page(client, settings, real_queue):
+    submission = upload(client, "grants.json")
+    old = timezone.now() - timedelta(minutes=10)
+    TaskResult.objects.create(
+        submission=submission, task="parse_json", last_outcome="failed",
+        consecutive_failures=settings.ASSAY_MAX_ATTEMPTS - 1,
+    )
+    TaskRun.objects.create(submission=submission, task="parse_json", version=1, outcome="running")
+    Submission.objects.filter(id=submission.id).update(state=State.RUNNING, heartbeat=old)
+    jobs.sweep()
+    jobs.process_submission(str(submission.id))
+    submission.refresh_from_db()
+    assert submission.state == State.FAILED
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "stopped before it finished" in page

@@ -1,0 +1,151 @@
+"""The results page logic of DESIGN.md, on every view."""
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from django.utils import timezone
+
+from tasks.summary import Summary
+from tests.conftest import fixture, upload
+from tests.pipeline_tasks import TEST_PIPELINE
+from webapp.models import Submission, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def runs_of(submission, task):
+    return TaskRun.objects.filter(submission=submission, task=task).count()
+
+
+def test_an_unknown_id_gets_the_not_found_page(client):
+    response = client.get(f"/s/{uuid4()}/")
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+
+
+def test_malformed_json_shows_where_and_keeps_the_original(client):
+    submission = upload(client, "malformed.json")
+    response = client.get(submission.get_absolute_url())
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "Assay could not finish checking this data" in text
+    assert "The step “Read the JSON” failed" in text
+    assert "line 4, column 5: Expecting &#x27;,&#x27; delimiter" in text
+    assert "What to do:" in text
+    # What did work is still shown: the format was recognised.
+    assert "The file is <strong>JSON</strong>" in text
+    download = client.get(f"/s/{submission.id}/original")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == fixture("malformed.json").read_bytes()
+    assert 'attachment; filename="malformed.json"' == download["Content-Disposition"]
+    assert download["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_permanent_failure_is_not_retried(client):
+    submission = upload(client, "malformed.json")
+    for _ in range(3):
+        client.get(submission.get_absolute_url())
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.FAILED
+    assert runs_of(submission, "parse_json") == 1
+
+
+def test_the_results_page_says_when_the_data_will_be_deleted(client):
+    submission = upload(client, "grants.json")
+    text = client.get(submission.get_absolute_url()).content.decode()
+    assert "will be deleted on" in text
+    assert submission.expires_at.strftime("%-d %B %Y") in text
+
+
+def test_a_task_whose_version_is_bumped_reruns_and_the_others_do_not(client, monkeypatch):
+    submission = upload(client, "grants.json")
+    before = {task: runs_of(submission, task) for task in ("detect_format", "parse_json", "summary")}
+    assert before == {"detect_format": 1, "parse_json": 1, "summary": 1}
+
+    client.get(submission.get_absolute_url())  # nothing changed: nothing runs
+    assert runs_of(submission, "summary") == 1
+
+    monkeypatch.setattr(Summary, "version", Summary.version + 1)
+    response = client.get(submission.get_absolute_url())
+    assert "<h1>Results</h1>" in response.content.decode()
+    assert runs_of(submission, "summary") == 2
+    assert runs_of(submission, "detect_format") == 1
+    assert runs_of(submission, "parse_json") == 1
+    latest = TaskRun.objects.filter(submission=submission, task="summary").first()
+    assert latest.version == Summary.version
+    assert latest.outcome == TaskRun.Outcome.OK
+
+
+def test_changing_the_sample_option_reruns_only_the_task_that_uses_it(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"sample": True})
+    client.get(submission.get_absolute_url())
+    assert runs_of(submission, "summary") == 2
+    assert runs_of(submission, "parse_json") == 1
+
+
+def test_a_stale_running_submission_is_reclaimed_by_the_next_view(client):
+    submission = upload(client, "grants.json")
+    long_ago = timezone.now() - timedelta(minutes=10)
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.RUNNING, heartbeat=long_ago, claimed_by="dead-worker:1"
+    )
+    TaskRun.objects.create(
+        submission=submission, task="summary", version=1, outcome=TaskRun.Outcome.RUNNING
+    )
+    response = client.get(submission.get_absolute_url())
+    assert "<h1>Results</h1>" in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    assert submission.claimed_by != "dead-worker:1"
+    interrupted = TaskRun.objects.get(submission=submission, error_code="interrupted")
+    assert interrupted.outcome == TaskRun.Outcome.FAILED
+
+
+def test_a_fresh_running_submission_shows_progress_and_is_left_alone(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.RUNNING,
+        heartbeat=timezone.now(),
+        claimed_by="busy-worker:1",
+        progress_done=2,
+        progress_total=4,
+        current_task="parse_json",
+    )
+    response = client.get(submission.get_absolute_url())
+    text = response.content.decode()
+    assert "Checking your data" in text
+    assert '<progress id="progress-bar" max="4" value="2"' in text
+    assert "Read the JSON" in text
+    assert '<meta http-equiv="refresh"' in text  # refreshes itself without JavaScript
+    assert "js/progress.js" in text
+    submission.refresh_from_db()
+    assert submission.claimed_by == "busy-worker:1"
+
+
+def test_an_expired_submission_says_410_and_when(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    response = client.get(submission.get_absolute_url())
+    assert response.status_code == 410
+    assert "This submission has expired" in response.content.decode()
+    assert not submission.files_dir.exists()
+    assert client.get(f"/s/{submission.id}/original").status_code == 410
+
+
+def test_a_failing_task_does_not_hide_the_results_of_tasks_that_do_not_need_it(client, settings):
+    settings.ASSAY_PIPELINE = TEST_PIPELINE
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"breaks": "permanent"})
+    response = client.get(submission.get_absolute_url())
+    text = response.content.decode()
+    assert "The step “A step that breaks” failed" in text
+    assert "The input is broken." in text
+    assert "Needs the breaking step" in text and "did not run" in text
+    # count and double do not need the broken step; their results are shown.
+    assert 'id="count"' in text and 'id="double"' in text
+    skipped = TaskRun.objects.get(submission=submission, task="after_breaks", outcome="skipped")
+    assert "needs breaks" in skipped.error_message
