@@ -180,7 +180,8 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
     except RefusedAddress as exc:
         raise BadInput(
             "url_refused",
-            f"The URL's server is at a private or local address ({exc}), which Assay does not fetch.",
+            f"The URL's server is at a private or local address ({exc}), "
+            "which Assay does not fetch.",
         ) from exc
     except requests.Timeout as exc:
         raise Unavailable("fetch_timeout", f"The server at {url} did not answer in time.") from exc

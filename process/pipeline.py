@@ -87,7 +87,7 @@ def find_cycle(requires: dict[str, tuple[str, ...]]) -> list[str]:
 
     def visit(name: str) -> list[str]:
         if name in visiting:
-            return [*visiting[visiting.index(name):], name]
+            return [*visiting[visiting.index(name) :], name]
         if name in finished:
             return []
         visiting.append(name)

@@ -72,7 +72,9 @@ def run_pipeline(submission: Subject, pipeline: Pipeline) -> RunResult:
             continue
         blocked_by = [name for name in task.requires if _unavailable(name, submission, result)]
         if blocked_by:
-            store.skip(task.name, task.version, f"needs {', '.join(blocked_by)}, which did not succeed")
+            store.skip(
+                task.name, task.version, f"needs {', '.join(blocked_by)}, which did not succeed"
+            )
             continue
         if not task.is_needed(submission):
             continue

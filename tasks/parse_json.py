@@ -58,7 +58,9 @@ def parse(raw: bytes) -> Any:
 
 def decode(raw: bytes) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[1:2] == b"\x00" or raw[:1] == b"\x00":
-        raise BadInput("not_utf8", "The file is encoded as UTF-16; JSON must be UTF-8.", hint=UTF8_HINT)
+        raise BadInput(
+            "not_utf8", "The file is encoded as UTF-16; JSON must be UTF-8.", hint=UTF8_HINT
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

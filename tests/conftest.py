@@ -52,7 +52,9 @@ class LocalServer:
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"
 
-    def serve(self, path: str, body: bytes, status: int = 200, content_type: str = "application/json"):
+    def serve(
+        self, path: str, body: bytes, status: int = 200, content_type: str = "application/json"
+    ):
         def handler(request: BaseHTTPRequestHandler) -> None:
             request.send_response(status)
             request.send_header("Content-Type", content_type)
@@ -92,7 +94,7 @@ def http_server() -> Iterator[LocalServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
     httpd.daemon_threads = True
     server_box["server"] = LocalServer("127.0.0.1", httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server_box["server"]
     httpd.shutdown()

@@ -9,6 +9,6 @@ import os
 os.environ.setdefault("ASSAY_QUEUE_SYNC", "1")
 os.environ.setdefault("ASSAY_ALLOW_PRIVATE_URLS", "1")  # fixtures are served from 127.0.0.1
 
-from webapp.settings import *  # noqa: E402, F403
+from webapp.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users

@@ -67,7 +67,11 @@ def test_database_urls():
     assert database_from_url("sqlite:////tmp/a.db")["NAME"] == "/tmp/a.db"
     pg = database_from_url("postgres://me:s%40cret@db.example:5433/assay")
     assert (pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"], pg["NAME"]) == (
-        "me", "s@cret", "db.example", "5433", "assay"
+        "me",
+        "s@cret",
+        "db.example",
+        "5433",
+        "assay",
     )
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must start with"):
         database_from_url("mysql://x/y")

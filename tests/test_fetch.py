@@ -31,7 +31,10 @@ def test_it_follows_a_chain_of_redirects(http_server, tmp_path):
     http_server.redirect("/a", "/b")
     http_server.redirect("/b", http_server.url("/final.json"), status=301)
     fetched = fetch(http_server.url("/a"), tmp_path / "data", limits())
-    assert fetched.redirects == ["http://127.0.0.1:%d/b" % http_server.port, http_server.url("/final.json")]
+    assert fetched.redirects == [
+        http_server.url("/b"),
+        http_server.url("/final.json"),
+    ]
     assert fetched.final_url == http_server.url("/final.json")
 
 
@@ -43,7 +46,10 @@ def test_it_stops_after_too_many_redirects(http_server, tmp_path):
     assert caught.value.code == "too_many_redirects"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/x", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest"],
+)
 def test_it_refuses_private_addresses(url, tmp_path):
     with pytest.raises(BadInput, match="private or local address") as caught:
         fetch(url, tmp_path / "data", limits(allow_private=False))
@@ -65,7 +71,7 @@ def test_it_refuses_a_redirect_to_a_private_address(http_server, tmp_path, monke
     real_session = fetching.make_session
     monkeypatch.setattr(fetching, "make_session", lambda allow_private: real_session(True))
     http_server.redirect("/go", "http://192.168.0.10/secret")
-    with pytest.raises(BadInput, match="192.168.0.10"):
+    with pytest.raises(BadInput, match=r"192\.168\.0\.10"):
         fetch(http_server.url("/go"), tmp_path / "data", limits(allow_private=False))
 
 
@@ -128,7 +134,9 @@ def test_a_slow_server_times_out(http_server, tmp_path):
     assert time.monotonic() - started < 2.5
 
 
-@pytest.mark.parametrize(("status", "error"), [(404, BadInput), (410, BadInput), (503, Unavailable), (429, Unavailable)])
+@pytest.mark.parametrize(
+    ("status", "error"), [(404, BadInput), (410, BadInput), (503, Unavailable), (429, Unavailable)]
+)
 def test_http_errors_are_permanent_or_transient_by_status(http_server, tmp_path, status, error):
     http_server.serve("/x", b"nope", status=status)
     with pytest.raises(error, match=f"answered {status}"):

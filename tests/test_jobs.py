@@ -185,7 +185,9 @@ def test_a_worker_killed_mid_task_too_often_ends_in_the_error_page(client, setti
     submission = upload(client, "grants.json")
     old = timezone.now() - timedelta(minutes=10)
     TaskResult.objects.create(
-        submission=submission, task="parse_json", last_outcome="failed",
+        submission=submission,
+        task="parse_json",
+        last_outcome="failed",
         consecutive_failures=settings.ASSAY_MAX_ATTEMPTS - 1,
     )
     TaskRun.objects.create(submission=submission, task="parse_json", version=1, outcome="running")

@@ -12,12 +12,12 @@ def test_it_builds_the_configured_pipeline_in_order(settings):
 
 
 def test_it_rejects_a_cycle():
-    with pytest.raises(PipelineError, match=r"cycle: first -> second -> first"):
+    with pytest.raises(PipelineError, match="cycle: first -> second -> first"):
         build(["tests.pipeline_tasks.First", "tests.pipeline_tasks.Second"])
 
 
 def test_it_rejects_an_unknown_task():
-    with pytest.raises(PipelineError, match="tasks.nope.Missing"):
+    with pytest.raises(PipelineError, match=r"tasks\.nope\.Missing"):
         build(["tasks.detect.DetectFormat", "tasks.nope.Missing"])
 
 

@@ -38,7 +38,7 @@ def test_malformed_json_shows_where_and_keeps_the_original(client):
     download = client.get(f"/s/{submission.id}/original")
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == fixture("malformed.json").read_bytes()
-    assert 'attachment; filename="malformed.json"' == download["Content-Disposition"]
+    assert download["Content-Disposition"] == 'attachment; filename="malformed.json"'
     assert download["X-Content-Type-Options"] == "nosniff"
 
 
@@ -60,7 +60,9 @@ def test_the_results_page_says_when_the_data_will_be_deleted(client):
 
 def test_a_task_whose_version_is_bumped_reruns_and_the_others_do_not(client, monkeypatch):
     submission = upload(client, "grants.json")
-    before = {task: runs_of(submission, task) for task in ("detect_format", "parse_json", "summary")}
+    before = {
+        task: runs_of(submission, task) for task in ("detect_format", "parse_json", "summary")
+    }
     assert before == {"detect_format": 1, "parse_json": 1, "summary": 1}
 
     client.get(submission.get_absolute_url())  # nothing changed: nothing runs

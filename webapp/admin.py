@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from django.contrib import admin, messages
@@ -65,10 +66,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         """Also find a submission by its id, pasted whole."""
         results, distinct = super().get_search_results(request, queryset, search_term)
-        try:
+        with contextlib.suppress(ValueError):
             results |= queryset.filter(id=uuid.UUID(search_term.strip()))
-        except ValueError:
-            pass
         return results, distinct
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -84,9 +83,13 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess (run every task again)")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
-        live = queryset.exclude(state=Submission.State.EXPIRED).filter(expires_at__gt=timezone.now())
+        live = queryset.exclude(state=Submission.State.EXPIRED).filter(
+            expires_at__gt=timezone.now()
+        )
         sent = sum(jobs.reprocess(submission) for submission in live)
-        self.message_user(request, f"Queued {sent} submission(s) for reprocessing.", messages.SUCCESS)
+        self.message_user(
+            request, f"Queued {sent} submission(s) for reprocessing.", messages.SUCCESS
+        )
 
 
 @admin.register(TaskRun)

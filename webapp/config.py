@@ -81,7 +81,9 @@ class Config:
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.str(name, default)
         if value not in choices:
-            raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+            raise ImproperlyConfigured(
+                f"{name} must be one of {', '.join(choices)}; got {value!r}."
+            )
         return value
 
     def table(self, name: str) -> dict[str, Any]:

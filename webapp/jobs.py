@@ -52,9 +52,8 @@ def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
         allowed |= Q(state=State.DONE)
     if force:
         allowed |= Q(state=State.FAILED)
-    updated = (
-        Submission.objects.filter(allowed, id=submission_id, expires_at__gt=now)
-        .update(state=State.PENDING, enqueued_at=now, retry_at=None, current_task="")
+    updated = Submission.objects.filter(allowed, id=submission_id, expires_at__gt=now).update(
+        state=State.PENDING, enqueued_at=now, retry_at=None, current_task=""
     )
     if updated:
         transaction.on_commit(lambda: _send(submission_id))
@@ -153,7 +152,9 @@ def settle(submission: Submission, result: RunResult, worker: str) -> str:
         fields["state"] = State.FAILED
     elif result.failures:
         delay = settings.ASSAY_RETRY_BASE_SECONDS * 2 ** (failures - 1)
-        fields.update(state=State.PENDING, enqueued_at=None, retry_at=now + timedelta(seconds=delay))
+        fields.update(
+            state=State.PENDING, enqueued_at=None, retry_at=now + timedelta(seconds=delay)
+        )
     else:
         fields["state"] = State.DONE
     mine = Submission.objects.filter(id=submission.id, state=State.RUNNING, claimed_by=worker)
@@ -209,8 +210,9 @@ def sweep() -> int:
     """Periodic: re-send jobs for submissions stuck without one. Returns how many."""
     close_old_connections()
     ids = list(
-        Submission.objects.filter(_requeueable(timezone.now()), expires_at__gt=timezone.now())
-        .values_list("id", flat=True)[:500]
+        Submission.objects.filter(
+            _requeueable(timezone.now()), expires_at__gt=timezone.now()
+        ).values_list("id", flat=True)[:500]
     )
     return sum(enqueue(submission_id) for submission_id in ids)
 

@@ -11,6 +11,7 @@ from process.files import write_atomically
 from webapp import jobs
 from webapp.models import Submission
 
+
 def create_submission(
     *,
     source: Submission.Source,
@@ -22,7 +23,11 @@ def create_submission(
 ) -> Submission:
     """Store the original (if we have it yet), record the submission and queue it."""
     submission = Submission(
-        source=source, url=url, original_name=name[:255], profile=profile, options={"sample": sample}
+        source=source,
+        url=url,
+        original_name=name[:255],
+        profile=profile,
+        options={"sample": sample},
     )
     try:
         with transaction.atomic():

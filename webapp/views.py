@@ -143,7 +143,11 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
     results = {row.task: row.last_outcome for row in submission.results.all()}
     titles = {task.name: task.title for task in get_pipeline()}
     tasks = [
-        {"name": task.name, "title": task.title, "status": _task_status(submission, task.name, results)}
+        {
+            "name": task.name,
+            "title": task.title,
+            "status": _task_status(submission, task.name, results),
+        }
         for task in get_pipeline().applicable(submission)
     ]
     return {
@@ -168,4 +172,3 @@ def _task_status(submission: Submission, name: str, results: dict[str, str]) -> 
     if submission.state == State.RUNNING and submission.current_task == name:
         return "running"
     return results.get(name, "pending")
-

@@ -1,0 +1,91 @@
+"""Operators: inspect submissions and task runs, expire and reprocess."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from tests.conftest import upload
+from webapp.models import Submission, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def operator(client):
+    user = User.objects.create_superuser("op", "op@example.org", "pw")
+    staff = type(client)()
+    staff.force_login(user)
+    return staff
+
+
+def test_the_admin_needs_a_login(client):
+    response = client.get("/admin/webapp/submission/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_the_submission_list_filters_and_searches(client, operator):
+    good = upload(client, "grants.json")
+    bad = upload(client, "malformed.json")
+    client.get(bad.get_absolute_url())
+    page = operator.get("/admin/webapp/submission/?state=failed").content.decode()
+    assert "malformed.json" in page and "grants.json" not in page
+    page = operator.get("/admin/webapp/submission/?q=grants").content.decode()
+    assert "grants.json" in page and "malformed.json" not in page
+    page = operator.get(f"/admin/webapp/submission/?q={bad.id}").content.decode()
+    assert "malformed.json" in page and "grants.json" not in page
+    page = operator.get("/admin/webapp/submission/?expired=no&format=json").content.decode()
+    assert "grants.json" in page
+    assert good.id
+
+
+def test_a_submission_shows_its_task_runs(client, operator):
+    submission = upload(client, "malformed.json")
+    page = operator.get(f"/admin/webapp/submission/{submission.id}/change/").content.decode()
+    assert "parse_json" in page
+    assert "malformed_json" in page
+
+
+def test_the_task_run_list_filters_by_task_and_outcome(client, operator):
+    upload(client, "grants.json")
+    upload(client, "malformed.json")
+    page = operator.get("/admin/webapp/taskrun/?task=parse_json&outcome=failed").content.decode()
+    assert "1 task run" in page
+    assert "malformed_json" in page
+
+
+def test_expire_now_deletes_files_and_keeps_the_row(client, operator):
+    submission = upload(client, "grants.json")
+    operator.post(
+        "/admin/webapp/submission/",
+        {"action": "expire_now", "_selected_action": [str(submission.id)]},
+    )
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.EXPIRED
+    assert submission.expires_at <= timezone.now()
+    assert not submission.files_dir.exists()
+    assert client.get(submission.get_absolute_url()).status_code == 410
+
+
+def test_reprocess_runs_every_task_again(client, operator):
+    submission = upload(client, "grants.json")
+    operator.post(
+        "/admin/webapp/submission/",
+        {"action": "reprocess", "_selected_action": [str(submission.id)]},
+    )
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    for task in ("detect_format", "parse_json", "summary"):
+        assert TaskRun.objects.filter(submission=submission, task=task).count() == 2
+
+
+def test_reprocess_leaves_expired_submissions_alone(client, operator):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(expires_at=timezone.now() - timedelta(1))
+    operator.post(
+        "/admin/webapp/submission/",
+        {"action": "reprocess", "_selected_action": [str(submission.id)]},
+    )
+    assert TaskRun.objects.filter(submission=submission, task="summary").count() == 1

@@ -1,0 +1,74 @@
+"""Recognising formats from content, whatever the file is called."""
+
+import io
+import zipfile
+
+import pytest
+
+from process.errors import BadInput
+from tasks.detect import detect
+from tests.conftest import fixture
+
+
+def write(tmp_path, data: bytes):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    return path
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'  {"a": 1}', {"format": "json", "encoding": "utf-8"}),
+        (b"\xef\xbb\xbf[1, 2]", {"format": "json", "encoding": "utf-8-sig"}),
+        ('{"a": 1}'.encode("utf-16"), {"format": "json", "encoding": "utf-16"}),
+        ('{"a": 1}'.encode("utf-16-le"), {"format": "json", "encoding": "utf-16"}),
+        (b"id,title\n1,a\n", {"format": "csv", "encoding": "utf-8"}),
+        (b"id;title\n1;a\n", {"format": "csv", "encoding": "utf-8"}),
+        (b"%PDF-1.7\n...", {"format": "pdf", "encoding": None}),
+        (b"\x89PNG\r\n\x1a\n....", {"format": "png", "encoding": None}),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", {"format": "webp", "encoding": None}),
+        (b'"just a string"', {"format": "json", "encoding": "utf-8"}),
+    ],
+)
+def test_it_recognises_formats_by_content(tmp_path, data, expected):
+    assert detect(write(tmp_path, data)) == expected
+
+
+def test_it_recognises_xlsx_and_ods_inside_their_zip(tmp_path):
+    xlsx = zipped({"[Content_Types].xml": b"", "xl/workbook.xml": b"<workbook/>"})
+    ods = zipped({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"})
+    assert detect(write(tmp_path, xlsx))["format"] == "xlsx"
+    assert detect(write(tmp_path, ods))["format"] == "ods"
+
+
+def test_a_zip_that_is_not_a_spreadsheet_is_explained(tmp_path):
+    with pytest.raises(BadInput, match="a zip archive that is not a spreadsheet") as caught:
+        detect(write(tmp_path, zipped({"readme.txt": b"hello"})))
+    assert caught.value.code == "unknown_format"
+    assert "JSON, CSV, XLSX and ODS" in caught.value.hint
+
+
+def test_a_damaged_zip_is_explained(tmp_path):
+    with pytest.raises(BadInput, match="damaged"):
+        detect(write(tmp_path, b"PK\x03\x04garbage"))
+
+
+def test_plain_words_are_not_mistaken_for_data():
+    with pytest.raises(BadInput, match="neither JSON nor CSV"):
+        detect(fixture("notes.txt"))
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\t "])
+def test_an_empty_file_is_explained(tmp_path, data):
+    with pytest.raises(BadInput, match="The file is empty") as caught:
+        detect(write(tmp_path, data))
+    assert caught.value.code == "empty_file"

@@ -1,0 +1,72 @@
+"""Expiry: files go, records stay, and the schedule runs it daily."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.models import Schedule
+
+from tests.conftest import upload
+from webapp.models import Submission, TaskRun
+from webapp.schedules import install_schedules
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_new_submissions_expire_after_the_configured_days(client, settings):
+    settings.ASSAY_EXPIRE_DAYS = 3
+    submission = upload(client, "grants.json")
+    days = (submission.expires_at - submission.created).total_seconds() / 86400
+    assert round(days, 3) == 3
+
+
+def test_the_command_deletes_files_keeps_the_row_and_the_page_says_410(client):
+    old = upload(client, "grants.json")
+    fresh = upload(client, "grants.json")
+    Submission.objects.filter(id=old.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    out = StringIO()
+    call_command("expire_submissions", stdout=out)
+    assert out.getvalue().strip() == "Expired 1 submission(s)."
+
+    old.refresh_from_db()
+    assert old.state == Submission.State.EXPIRED
+    assert old.expired_at is not None
+    assert not old.files_dir.exists()
+    assert old.sha256 and old.original_name == "grants.json"  # the record stays
+    assert TaskRun.objects.filter(submission=old).exists()
+    assert fresh.original_path.exists()
+
+    response = client.get(old.get_absolute_url())
+    assert response.status_code == 410
+    assert old.expired_at.strftime("%-d %B %Y") in response.content.decode()
+    api = client.get(f"/api/submissions/{old.id}")
+    assert api.status_code == 410 and api.json()["state"] == "expired"
+
+
+def test_running_the_command_again_expires_nothing_more(client):
+    old = upload(client, "grants.json")
+    Submission.objects.filter(id=old.id).update(expires_at=timezone.now())
+    call_command("expire_submissions", stdout=StringIO())
+    out = StringIO()
+    call_command("expire_submissions", stdout=out)
+    assert "Expired 0" in out.getvalue()
+
+
+def test_the_daily_schedule_is_installed_once_however_often_migrate_runs():
+    install_schedules()
+    install_schedules()
+    schedules = Schedule.objects.filter(func="webapp.jobs.expire")
+    assert schedules.count() == 1
+    assert schedules.get().schedule_type == Schedule.DAILY
+    sweep = Schedule.objects.get(func="webapp.jobs.sweep")
+    assert (sweep.schedule_type, sweep.minutes) == (Schedule.MINUTES, 1)
+
+
+def test_the_scheduled_function_expires_due_submissions(client):
+    from webapp.jobs import expire
+
+    old = upload(client, "grants.json")
+    Submission.objects.filter(id=old.id).update(expires_at=timezone.now())
+    assert expire() == 1

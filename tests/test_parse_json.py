@@ -1,0 +1,83 @@
+"""Reading JSON, and saying exactly what is wrong when it cannot be read."""
+
+import pytest
+
+from process.errors import BadInput
+from tasks.parse_json import parse
+from tests.conftest import fixture, upload
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_reads_json_with_or_without_a_byte_order_mark():
+    assert parse(b'{"a": [1, 2]}') == {"a": [1, 2]}
+    assert parse(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
+
+
+def test_malformed_json_gives_line_and_column():
+    with pytest.raises(BadInput) as caught:
+        parse(fixture("malformed.json").read_bytes())
+    assert caught.value.code == "malformed_json"
+    assert caught.value.message == (
+        "The JSON is not well-formed at line 4, column 5: Expecting ',' delimiter."
+    )
+    assert caught.value.permanent
+
+
+def test_utf16_is_named():
+    with pytest.raises(BadInput, match="encoded as UTF-16; JSON must be UTF-8"):
+        parse(fixture("utf16.json").read_bytes())
+
+
+def test_non_utf8_bytes_are_located():
+    with pytest.raises(BadInput, match="byte 0xE9 on line 1 cannot be read") as caught:
+        parse(fixture("latin1.json").read_bytes())
+    assert "UTF-8" in caught.value.hint
+
+
+def test_ten_thousand_levels_of_nesting_are_refused_clearly():
+    with pytest.raises(BadInput, match="nested too deeply") as caught:
+        parse(b"[" * 10_000 + b"]" * 10_000)
+    assert caught.value.code == "json_too_deep"
+
+
+def test_a_number_too_long_to_read_is_refused_clearly():
+    with pytest.raises(BadInput, match="number too long") as caught:
+        parse(b'{"id": ' + b"9" * 5000 + b"}")
+    assert caught.value.code == "json_number_too_long"
+
+
+def test_huge_but_readable_numbers_are_kept():
+    assert parse(b"[1e400, 123456789012345678901234567890]") == [
+        float("inf"),
+        123456789012345678901234567890,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("utf16.json", "encoded as UTF-16"),
+        ("latin1.json", "not valid UTF-8"),
+        ("notes.txt", "could not recognise this file"),
+    ],
+)
+def test_bad_files_end_on_the_error_page_with_the_original_kept(client, name, message):
+    submission = upload(client, name)
+    response = client.get(submission.get_absolute_url())
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.FAILED
+    original = client.get(f"/s/{submission.id}/original")
+    assert b"".join(original.streaming_content) == fixture(name).read_bytes()
+
+
+def test_a_csv_is_recognised_and_the_page_says_what_is_coming(client):
+    submission = upload(client, "grants.csv")
+    text = client.get(submission.get_absolute_url()).content.decode()
+    assert "The file is <strong>CSV</strong>" in text
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    assert submission.format == "csv"

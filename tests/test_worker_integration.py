@@ -1,0 +1,79 @@
+"""A real django-q2 cluster, in its own process, processes a submission end to end."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django_q.conf import Conf
+
+from tests.conftest import upload
+from webapp.models import Submission, TaskRun
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cluster(media_root, monkeypatch):
+    """Start `manage.py qcluster` on the test database; stop it afterwards."""
+    monkeypatch.setattr(Conf, "SYNC", False)
+    database = connection.settings_dict["NAME"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "ASSAY_DATA_DIR": str(Path(media_root).parent),
+        "ASSAY_QUEUE_SYNC": "0",
+        "ASSAY_WORKERS": "1",
+    }
+    assert Path(django_settings.MEDIA_ROOT) == Path(media_root)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(submission: Submission, states: set[str], timeout: float = 60) -> Submission:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        submission.refresh_from_db()
+        if submission.state in states:
+            return submission
+        time.sleep(0.2)
+    raise AssertionError(f"still {submission.state} after {timeout}s")
+
+
+def test_a_real_worker_processes_an_upload(client, cluster):
+    submission = upload(client, "grants.json")
+    assert submission.state == Submission.State.PENDING
+    submission = wait_for(submission, {"done", "failed"})
+    assert submission.state == Submission.State.DONE
+    assert submission.claimed_by.split(":")[-1] != str(os.getpid())  # another process did it
+    outcomes = set(TaskRun.objects.filter(submission=submission).values_list("outcome", flat=True))
+    assert outcomes == {"ok"}
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "<code>/grants</code>" in page
+
+
+def test_a_real_worker_reports_malformed_data(client, cluster):
+    submission = upload(client, "malformed.json")
+    submission = wait_for(submission, {"done", "failed"})
+    assert submission.state == Submission.State.FAILED
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "line 4, column 5" in page
