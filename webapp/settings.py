@@ -25,6 +25,7 @@ else:
 ALLOWED_HOSTS = config.list("ASSAY_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 
 DATA_DIR = Path(config.str("ASSAY_DATA_DIR", str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite will not create the folder itself
 MEDIA_ROOT = DATA_DIR / "media"
 
 INSTALLED_APPS = [
