@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,12 @@ class WrittenFile:
     path: Path
     size: int
     sha256: str
+
+
+def chunks_of(handle: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
+    """Read an open binary file in pieces."""
+    while chunk := handle.read(size):
+        yield chunk
 
 
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> WrittenFile:

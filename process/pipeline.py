@@ -21,23 +21,25 @@ class Pipeline:
     def __len__(self) -> int:
         return len(self.tasks)
 
-    def applicable(self, submission: Subject) -> list[Task]:
-        """The tasks that apply to ``submission``, in order."""
-        applies: dict[str, bool] = {}
-        return [task for task in self.tasks if applies_now(task, submission, applies)]
+    @property
+    def main(self) -> tuple[Task, ...]:
+        """The tasks the report waits for."""
+        return tuple(task for task in self.tasks if not task.deferred)
+
+    @property
+    def deferred(self) -> tuple[Task, ...]:
+        return tuple(task for task in self.tasks if task.deferred)
+
+    def applicable(self, submission: Subject, *, deferred: bool = False) -> list[Task]:
+        """The main (or deferred) tasks that apply to ``submission``, in order."""
+        tasks = self.deferred if deferred else self.main
+        return [task for task in tasks if task.is_applicable(submission)]
 
     def get(self, name: str) -> Task:
         for task in self.tasks:
             if task.name == name:
                 return task
         raise KeyError(name)
-
-
-def applies_now(task: Task, submission: Subject, applies: dict[str, bool]) -> bool:
-    """A task applies when it says so and every task it requires applies; notes the answer."""
-    answer = task.is_applicable(submission) and all(applies.get(r, False) for r in task.requires)
-    applies[task.name] = answer
-    return answer
 
 
 def import_task(path: str) -> type[Task]:
@@ -77,6 +79,11 @@ def check(tasks: Sequence[Task]) -> Pipeline:
         later = [req for req in requires[name] if names.index(req) > position]
         if later:
             raise PipelineError(f"Task {name!r} requires {', '.join(later)}, which come(s) later.")
+    by_name = {task.name: task for task in tasks}
+    for task in tasks:
+        if not task.deferred and any(by_name[req].deferred for req in task.requires):
+            raise PipelineError(f"Task {task.name!r} cannot require a deferred task.")
+        task.upstream = {req: by_name[req] for req in task.requires}
     return Pipeline(tuple(tasks))
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from process.errors import TaskError, Unavailable
-from process.pipeline import Pipeline, applies_now
+from process.errors import BadInput, TaskError, Unavailable
 from process.store import Subject
 from process.task import Task
 
@@ -58,36 +57,36 @@ class RunResult:
         return any(error.permanent for error in self.failures.values())
 
 
-def run_pipeline(submission: Subject, pipeline: Pipeline) -> RunResult:
+def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
     """Run every applicable, needed task in order. Failures never stop unrelated tasks."""
-    store = submission.store
     result = RunResult()
     memo: dict[str, Any] = {}
-    total = len(pipeline)
-    applies: dict[str, bool] = {}
-    for done, task in enumerate(pipeline):
-        store.progress(done, total, task.name)
+    for done, task in enumerate(tasks):
+        submission.store.progress(done, len(tasks), task.name)
         # Asked as each task comes up: earlier tasks may have learnt the format, say.
-        if not applies_now(task, submission, applies):
-            continue
-        blocked_by = [name for name in task.requires if _unavailable(name, submission, result)]
-        if blocked_by:
-            store.skip(
-                task.name, task.version, f"needs {', '.join(blocked_by)}, which did not succeed"
-            )
-            continue
-        if not task.is_needed(submission):
-            continue
-        result.ran.append(task.name)
-        error = _run_task(task, submission, Inputs(task, submission, memo))
-        if error is not None:
-            result.failures[task.name] = error
-    store.progress(total, total, "")
+        if task.is_applicable(submission):
+            step(task, submission, result, memo)
+    submission.store.progress(len(tasks), len(tasks), "")
     return result
 
 
-def _unavailable(name: str, submission: Subject, result: RunResult) -> bool:
-    return name in result.failures or submission.store.output(name) is None
+def step(task: Task, submission: Subject, result: RunResult, memo: dict[str, Any]) -> None:
+    """Run one applicable task, if it is needed and what it requires has succeeded."""
+    store = submission.store
+    blocked_by = [
+        name
+        for name in task.required_here(submission)
+        if name in result.failures or store.output(name) is None
+    ]
+    if blocked_by:
+        store.skip(task.name, task.version, f"needs {', '.join(blocked_by)}, which did not succeed")
+        return
+    if not task.is_needed(submission):
+        return
+    result.ran.append(task.name)
+    error = _run_task(task, submission, Inputs(task, submission, memo))
+    if error is not None:
+        result.failures[task.name] = error
 
 
 def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | None:
@@ -97,6 +96,14 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
     try:
         data = task.run(submission, inputs)
     except TaskError as error:
+        store.fail(run, error)
+        return error
+    except RecursionError:
+        error = BadInput(
+            "too_deep",
+            "The data is nested too deeply to check (several hundred levels).",
+            hint="Data nested this deeply is almost always a mistake in the exporting system.",
+        )
         store.fail(run, error)
         return error
     except Exception:

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from process.errors import TaskError
+from process.fingerprint import stable_hash
+from process.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Subject(Protocol):
     @property
     def profile_fingerprint(self) -> str: ...
 
+    def get_profile(self) -> Profile: ...
+
     @property
     def files_dir(self) -> Path: ...
 
@@ -71,3 +75,42 @@ class Subject(Protocol):
 
     @property
     def store(self) -> Store: ...
+
+
+class MemoryStore:
+    """A Store that keeps everything in memory: for one-off runs such as the CLI."""
+
+    def __init__(self, subject: Any) -> None:
+        self.subject = subject
+        self.outputs: dict[str, Output] = {}
+        self.failed: dict[str, int] = {}
+        self.errors: dict[str, TaskError] = {}
+        self.skipped: dict[str, str] = {}
+
+    def output(self, task: str) -> Output | None:
+        return self.outputs.get(task)
+
+    def failures(self, task: str) -> int:
+        return self.failed.get(task, 0)
+
+    def begin(self, task: str, version: int, fingerprint: str) -> tuple[str, int, str]:
+        return (task, version, fingerprint)
+
+    def succeed(self, run: tuple[str, int, str], data: dict[str, Any]) -> None:
+        task, version, fingerprint = run
+        self.outputs[task] = Output(task, version, fingerprint, stable_hash(data), data)
+        self.failed.pop(task, None)
+
+    def fail(self, run: tuple[str, int, str], error: TaskError, traceback: str = "") -> None:
+        self.failed[run[0]] = self.failed.get(run[0], 0) + 1
+        self.errors[run[0]] = error
+
+    def skip(self, task: str, version: int, reason: str) -> None:
+        self.skipped[task] = reason
+
+    def progress(self, done: int, total: int, current: str) -> None:
+        pass
+
+    def set_facts(self, **facts: Any) -> None:
+        for key, value in facts.items():
+            setattr(self.subject, key, value)

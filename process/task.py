@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -11,6 +12,15 @@ from process.fingerprint import fingerprint_for
 if TYPE_CHECKING:
     from process.runner import Inputs
     from process.store import Subject
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file a task offers for download, in its own folder."""
+
+    filename: str
+    label: str
+    content_type: str = "application/octet-stream"
 
 
 class Task(ABC):
@@ -24,10 +34,17 @@ class Task(ABC):
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
     title: ClassVar[str] = ""
-    # Earlier tasks whose outputs this one reads. It runs only once they have succeeded.
+    # Earlier tasks whose outputs this one reads. Those that apply to a submission must
+    # succeed before this one runs; those that do not apply are ignored.
     requires: ClassVar[tuple[str, ...]] = ()
     # The submission options that change this task's output.
     uses_options: ClassVar[tuple[str, ...]] = ()
+    # Deferred tasks never hold up the report: they run after it, or when asked for.
+    deferred: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        # Filled in by the pipeline check with the task objects named in ``requires``.
+        self.upstream: dict[str, Task] = {}
 
     @property
     def template(self) -> str:
@@ -37,10 +54,14 @@ class Task(ABC):
         """Cheap; runs in the web request."""
         return True
 
+    def required_here(self, submission: Subject) -> list[str]:
+        """The required tasks that apply to this submission."""
+        return [name for name, task in self.upstream.items() if task.is_applicable(submission)]
+
     def input_fingerprint(self, submission: Subject) -> str | None:
         """Hash of everything the output depends on; None while a required output is missing."""
         upstream: dict[str, str] = {}
-        for name in self.requires:
+        for name in self.required_here(submission):
             output = submission.store.output(name)
             if output is None:
                 return None
@@ -71,6 +92,17 @@ class Task(ABC):
         """Cheap; what this task's results partial renders. Reads the cache only."""
         output = submission.store.output(self.name)
         return {"output": output.data if output else None}
+
+    def downloads(self, submission: Subject) -> list[Download]:
+        """Files this task offers; only those that exist are served."""
+        return []
+
+    def download_path(self, submission: Subject, filename: str) -> Path | None:
+        for download in self.downloads(submission):
+            path = submission.files_dir / self.name / download.filename
+            if download.filename == filename and path.is_file():
+                return path
+        return None
 
     def work_dir(self, submission: Subject) -> Path:
         """The folder this task may write its files into."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from process.errors import BadInput, Unavailable
-from process.task import Task
+from process.task import Download, Task
 
 
 class Count(Task):
@@ -74,3 +74,24 @@ TEST_PIPELINE = [
     "tests.pipeline_tasks.AfterBreaks",
     "tests.pipeline_tasks.Double",
 ]
+
+
+class Later(Task):
+    """A deferred task: writes a file offered for download, when asked."""
+
+    name = "later"
+    title = "Something slow"
+    requires = ("count",)
+    deferred = True
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        (self.work_dir(submission) / "later.txt").write_text(f"{inputs.output('count')['bytes']}")
+        if submission.options.get("later") == "fail":
+            raise Unavailable("later_down", "The slow service is down.")
+        return {"written": True}
+
+    def downloads(self, submission) -> list[Download]:
+        return [Download("later.txt", "The slow file", "text/plain")]
+
+
+DEFERRED_PIPELINE = ["tests.pipeline_tasks.Count", "tests.pipeline_tasks.Later"]

@@ -3,6 +3,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_migrate
 
 from process.errors import PipelineError
+from process.profiles import ProfileError
 
 
 class WebappConfig(AppConfig):
@@ -12,10 +13,16 @@ class WebappConfig(AppConfig):
 
     def ready(self) -> None:
         from webapp.pipeline import get_pipeline
+        from webapp.profiles import get_profiles
         from webapp.schedules import install_schedules
 
+        # Fail at start-up, not on the first upload.
         try:
-            get_pipeline()  # fail at start-up, not on the first upload
+            get_pipeline()
         except PipelineError as exc:
             raise ImproperlyConfigured(f"ASSAY_PIPELINE: {exc}") from exc
+        try:
+            get_profiles()
+        except ProfileError as exc:
+            raise ImproperlyConfigured(f"ASSAY_PROFILES: {exc}") from exc
         post_migrate.connect(install_schedules, sender=self)

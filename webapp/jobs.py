@@ -14,12 +14,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from process.errors import Unavailable
-from process.runner import RunResult, run_pipeline
+from process.runner import RunResult, run_pipeline, step
+from process.task import Task
 from webapp.models import Submission, TaskResult, TaskRun
 from webapp.pipeline import get_pipeline, needed_tasks
 
@@ -132,8 +133,9 @@ def process_submission(submission_id: str) -> str:
     if _exhausted(submission):
         result = RunResult()  # the interrupted run pushed a task over the limit
     else:
-        with Heartbeat(submission.id, worker):
-            result = run_pipeline(submission, get_pipeline())
+        mine = Submission.objects.filter(id=submission.id, state=State.RUNNING, claimed_by=worker)
+        with Heartbeat(mine):
+            result = run_pipeline(submission, get_pipeline().main)
     return settle(submission, result, worker)
 
 
@@ -168,9 +170,8 @@ def settle(submission: Submission, result: RunResult, worker: str) -> str:
 class Heartbeat:
     """Beats from a thread, so a long task step still shows its worker is alive."""
 
-    def __init__(self, submission_id, worker: str):
-        self.submission_id = submission_id
-        self.worker = worker
+    def __init__(self, claimed: QuerySet):
+        self.claimed = claimed  # the row(s) this worker holds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
 
@@ -185,11 +186,83 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(settings.ASSAY_HEARTBEAT_SECONDS):
-                Submission.objects.filter(
-                    id=self.submission_id, state=State.RUNNING, claimed_by=self.worker
-                ).update(heartbeat=timezone.now())
+                self.claimed.update(heartbeat=timezone.now())
         finally:
             connection.close()
+
+
+# Deferred tasks: never part of the report's wait; each runs in a job of its own,
+# claimed on its TaskResult row, when somebody asks for it.
+
+
+def request_deferred(submission: Submission, task_name: str) -> bool:
+    """Ask for a deferred task's work; many requests send one job. True if one was sent."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ASSAY_STALE_SECONDS)
+    lost = now - timedelta(seconds=settings.ASSAY_LOST_JOB_SECONDS)
+    TaskResult.objects.get_or_create(submission=submission, task=task_name)
+    free = (
+        Q(requested_at__isnull=True)
+        | Q(claimed_by="", requested_at__lt=lost)
+        | (~Q(claimed_by="") & Q(heartbeat__lt=stale))
+    )
+    updated = TaskResult.objects.filter(free, submission=submission, task=task_name).update(
+        requested_at=now, claimed_by="", heartbeat=None
+    )
+    if updated:
+        transaction.on_commit(lambda: _send_deferred(submission.id, task_name))
+    return bool(updated)
+
+
+def _send_deferred(submission_id, task_name: str) -> None:
+    async_task(
+        "webapp.jobs.run_deferred",
+        str(submission_id),
+        task_name,
+        task_name=f"{task_name} for {submission_id}",
+        group="deferred",
+    )
+
+
+def run_deferred(submission_id: str, task_name: str) -> str:
+    """The django-q2 job for one deferred task."""
+    worker = worker_name()
+    row = TaskResult.objects.filter(submission_id=submission_id, task=task_name)
+    if not row.filter(claimed_by="", requested_at__isnull=False).update(
+        claimed_by=worker, heartbeat=timezone.now()
+    ):
+        return "not claimed"
+    mine = row.filter(claimed_by=worker)
+    try:
+        submission = Submission.objects.get(id=submission_id)
+        task = get_pipeline().get(task_name)
+        if submission.state == State.DONE and not submission.is_expired:
+            with Heartbeat(mine):
+                if task.is_applicable(submission):
+                    step(task, submission, RunResult(), {})
+    finally:
+        mine.update(requested_at=None, claimed_by="", heartbeat=None)
+    return "done"
+
+
+def deferred_status(submission: Submission, task: Task) -> str:
+    """ready | working | failed | available: what the results page shows for the task."""
+    row = submission.store.results.get(task.name)
+    if row is not None and row.requested_at is not None:
+        now = timezone.now()
+        stale = now - timedelta(seconds=settings.ASSAY_STALE_SECONDS)
+        lost = now - timedelta(seconds=settings.ASSAY_LOST_JOB_SECONDS)
+        if row.claimed_by:
+            alive = row.heartbeat is not None and row.heartbeat >= stale
+        else:
+            alive = row.requested_at >= lost
+        if alive:
+            return "working"
+    if not task.is_needed(submission):
+        return "ready"
+    if row is not None and row.last_outcome == TaskRun.Outcome.FAILED:
+        return "failed"
+    return "available"
 
 
 def retry(submission: Submission) -> bool:

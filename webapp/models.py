@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from process.fingerprint import stable_hash
+from process.profiles import Profile
 
 
 def default_expiry() -> timezone.datetime:
@@ -82,9 +82,14 @@ class Submission(models.Model):
     def has_original(self) -> bool:
         return bool(self.sha256) and self.original_path.exists()
 
+    def get_profile(self) -> Profile:
+        from webapp.profiles import get_profile
+
+        return get_profile(self.profile)
+
     @property
     def profile_fingerprint(self) -> str:
-        return stable_hash(settings.ASSAY_PROFILES.get(self.profile, {}))
+        return self.get_profile().fingerprint
 
     @cached_property
     def store(self):  # -> webapp.store.DatabaseStore
@@ -139,7 +144,7 @@ class TaskResult(models.Model):
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="results")
     task = models.CharField(max_length=64)
-    last_outcome = models.CharField(max_length=8, choices=TaskRun.Outcome.choices)
+    last_outcome = models.CharField(max_length=8, choices=TaskRun.Outcome.choices, blank=True)
     last_run = models.ForeignKey(TaskRun, null=True, on_delete=models.SET_NULL, related_name="+")
     consecutive_failures = models.PositiveIntegerField(default=0, db_index=True)
     updated = models.DateTimeField(auto_now=True)
@@ -148,6 +153,10 @@ class TaskResult(models.Model):
     fingerprint = models.CharField(max_length=64, blank=True)
     output_hash = models.CharField(max_length=64, blank=True)
     output = models.JSONField(null=True, blank=True)
+    # Deferred tasks run in jobs of their own; their claim lives here, not on Submission.
+    requested_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=128, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -119,17 +119,35 @@ ASSAY_PIPELINE = config.list(
     [
         "tasks.fetch.FetchURL",
         "tasks.detect.DetectFormat",
+        "tasks.spreadsheet_to_json.SpreadsheetToJSON",
         "tasks.parse_json.ParseJSON",
+        "tasks.sample.Sample",
+        "tasks.validate.Validate",
+        "tasks.additional_fields.AdditionalFields",
+        "tasks.stats.Stats",
         "tasks.summary.Summary",
+        "tasks.report.Report",
+        "tasks.json_to_spreadsheet.JSONToSpreadsheet",
     ],
 )
 
 # Profiles: what to check. More can be defined as [profiles.NAME] tables in ASSAY_CONFIG.
+DEMO_EXAMPLES = ["grants-valid.json", "grants-invalid.json", "grants-valid.xlsx"]
+DEMO_EXAMPLES += ["grants-invalid.xlsx", "grants.csv"]
 ASSAY_PROFILES = {
+    "demo": {
+        "title": "Demo: grants data",
+        "description": "An invented grants standard, with a schema and examples we wrote.",
+        "schema": "profiles/demo/grants.schema.json",
+        "root_list_path": "grants",
+        "id_name": "id",
+        "examples": [f"examples/demo/{name}" for name in DEMO_EXAMPLES],
+        "distinct_fields": ["/grants/*/amount/currency"],
+    },
     "generic": {"title": "Any JSON data", "description": "Checks that the data is well-formed."},
     **config.table("profiles"),
 }
-ASSAY_DEFAULT_PROFILE = config.str("ASSAY_DEFAULT_PROFILE", "generic")
+ASSAY_DEFAULT_PROFILE = config.str("ASSAY_DEFAULT_PROFILE", "demo")
 if ASSAY_DEFAULT_PROFILE not in ASSAY_PROFILES:
     raise ImproperlyConfigured(
         f"ASSAY_DEFAULT_PROFILE names {ASSAY_DEFAULT_PROFILE!r}, which is not a profile."
@@ -176,6 +194,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": config.str("ASSAY_LOG_LEVEL", "INFO")},
 }
 
+# Spreadsheets: limits checked before a spreadsheet is opened.
+ASSAY_MAX_SPREADSHEET_ROWS = config.int("ASSAY_MAX_SPREADSHEET_ROWS", 200_000, minimum=1)
+ASSAY_MAX_SPREADSHEET_CELLS = config.int("ASSAY_MAX_SPREADSHEET_CELLS", 5_000_000, minimum=1)
+ASSAY_MAX_COMPRESSION_RATIO = config.int("ASSAY_MAX_COMPRESSION_RATIO", 100, minimum=1)
+ASSAY_MAX_UNCOMPRESSED_BYTES = config.int(
+    "ASSAY_MAX_UNCOMPRESSED_BYTES", 500 * 1024 * 1024, minimum=1
+)
+
 # Sample mode: later tasks look at only the first N items of each top-level list.
 ASSAY_SAMPLE_ITEMS = config.int("ASSAY_SAMPLE_ITEMS", 1000, minimum=1)
 ASSAY_LOST_JOB_SECONDS = config.int("ASSAY_LOST_JOB_SECONDS", 600, minimum=1)
+ASSAY_MAX_STORED_ERRORS = config.int("ASSAY_MAX_STORED_ERRORS", 1000, minimum=1)

@@ -3,20 +3,26 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from process.files import chunks_of
+from process.task import Task
 from webapp import jobs
 from webapp.expiry import expire
 from webapp.forms import SubmissionForm
 from webapp.models import Submission, TaskResult
 from webapp.pipeline import get_pipeline
+from webapp.profiles import get_profiles
 from webapp.submissions import create_submission
 
 State = Submission.State
+ERRORS_PER_PAGE = 100
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
             return redirect(submit(form))
     else:
         form = SubmissionForm()
-    return render(request, "home.html", {"form": form})
+    return render(request, "home.html", {"form": form, "examples": home_examples()})
 
 
 def submit(form: SubmissionForm) -> Submission:
@@ -68,18 +74,44 @@ def sections(submission: Submission) -> list[dict[str, Any]]:
     """Each applicable task's own partial, rendered from its cached output."""
     rendered = []
     for task in get_pipeline().applicable(submission):
-        if submission.store.output(task.name) is None:
-            continue
-        context = {"submission": submission, "task": task, **task.get_context(submission)}
-        html = render_to_string([task.template, "tasks/_default.html"], context)
-        rendered.append({"name": task.name, "title": task.title, "html": html})
+        if submission.store.output(task.name) is not None:
+            rendered.append(section(submission, task))
+    if submission.state == State.DONE:
+        for task in get_pipeline().applicable(submission, deferred=True):
+            rendered.append(
+                section(submission, task, status=jobs.deferred_status(submission, task))
+            )
     return rendered
 
 
+def section(submission: Submission, task: Task, **extra: Any) -> dict[str, Any]:
+    context = {
+        "submission": submission,
+        "task": task,
+        "downloads": available_downloads(submission, task),
+        **task.get_context(submission),
+        **extra,
+    }
+    fallback = "tasks/_deferred.html" if task.deferred else "tasks/_default.html"
+    html = render_to_string([task.template, fallback], context)
+    return {"name": task.name, "title": task.title, "html": html}
+
+
+def available_downloads(submission: Submission, task: Task) -> list[dict[str, str]]:
+    return [
+        {
+            "label": item.label,
+            "url": reverse("download", args=[submission.id, task.name, item.filename]),
+        }
+        for item in task.downloads(submission)
+        if task.download_path(submission, item.filename)
+    ]
+
+
 def failures(submission: Submission) -> list[dict[str, Any]]:
-    titles = {task.name: task.title for task in get_pipeline()}
+    titles = {task.name: task.title for task in get_pipeline().main}
     rows = TaskResult.objects.filter(
-        submission=submission, last_outcome__in=["failed", "skipped"]
+        submission=submission, task__in=titles, last_outcome__in=["failed", "skipped"]
     ).select_related("last_run")
     return [
         {
@@ -97,7 +129,7 @@ def failures(submission: Submission) -> list[dict[str, Any]]:
 
 def progress_context(submission: Submission) -> dict[str, Any]:
     titles = {task.name: task.title for task in get_pipeline()}
-    total = submission.progress_total or len(get_pipeline())
+    total = submission.progress_total or len(get_pipeline().main)
     return {
         "submission": submission,
         "done": submission.progress_done,
@@ -117,6 +149,52 @@ def original(request: HttpRequest, submission_id: UUID) -> HttpResponse:
     filename = submission.original_name or "data"
     handle = submission.original_path.open("rb")
     return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+def download(request: HttpRequest, submission_id: UUID, task_name: str, filename: str):
+    """A file a task offers; only names the task lists are served, as attachments."""
+    submission = get_object_or_404(Submission, id=submission_id)
+    if submission.is_expired:
+        return expired(request, submission)
+    try:
+        task = get_pipeline().get(task_name)
+    except KeyError:
+        raise Http404("No such step.") from None
+    path = task.download_path(submission, filename)
+    if path is None:
+        raise Http404("No such file.")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
+
+
+def all_errors(request: HttpRequest, submission_id: UUID) -> HttpResponse:
+    """Every stored error, a page at a time."""
+    submission = get_object_or_404(Submission, id=submission_id)
+    if submission.is_expired:
+        return expired(request, submission)
+    validate = get_pipeline().get("validate")
+    pages = Paginator(validate.errors(submission), ERRORS_PER_PAGE)
+    page = pages.get_page(request.GET.get("page"))
+    output = submission.store.output("validate")
+    context = {"submission": submission, "page": page, "output": output.data if output else {}}
+    return render(request, "submission/errors.html", context)
+
+
+@require_POST
+def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> HttpResponse:
+    """The button of a deferred task (spreadsheet downloads, say)."""
+    submission = get_object_or_404(Submission, id=submission_id)
+    task = deferred_task_or_404(submission, task_name)
+    jobs.request_deferred(submission, task.name)
+    return redirect(f"{submission.get_absolute_url()}#{task.name}")
+
+
+def deferred_task_or_404(submission: Submission, task_name: str) -> Task:
+    if submission.is_expired or submission.state != State.DONE:
+        raise Http404("This submission cannot take that request now.")
+    for task in get_pipeline().applicable(submission, deferred=True):
+        if task.name == task_name:
+            return task
+    raise Http404("No such step for this submission.")
 
 
 @require_POST
@@ -150,6 +228,15 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
         }
         for task in get_pipeline().applicable(submission)
     ]
+    if submission.state == State.DONE and not submission.is_expired:
+        tasks += [
+            {
+                "name": task.name,
+                "title": task.title,
+                "status": jobs.deferred_status(submission, task),
+            }
+            for task in get_pipeline().applicable(submission, deferred=True)
+        ]
     return {
         "id": str(submission.id),
         "state": State.EXPIRED if submission.is_expired else submission.state,
@@ -166,6 +253,48 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
             "results": request.build_absolute_uri(submission.get_absolute_url()),
         },
     }
+
+
+@csrf_exempt
+@require_POST
+def api_start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> JsonResponse:
+    """Ask for a deferred task; 202 with its status, which the status document then follows."""
+    submission = Submission.objects.filter(id=submission_id).first()
+    if submission is None:
+        error = {"code": "not_found", "message": "No submission has this id."}
+        return JsonResponse({"error": error}, status=404)
+    try:
+        task = deferred_task_or_404(submission, task_name)
+    except Http404 as exc:
+        return JsonResponse({"error": {"code": "not_available", "message": str(exc)}}, status=409)
+    jobs.request_deferred(submission, task.name)
+    status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
+    return JsonResponse({"name": task.name, "status": status}, status=202)
+
+
+def home_examples() -> list[dict[str, Any]]:
+    """The "try an example" buttons: every example file of every profile."""
+    return [
+        {"profile": profile, "index": index, "name": path.name}
+        for profile in get_profiles().values()
+        for index, path in enumerate(profile.example_paths())
+    ]
+
+
+@require_POST
+def try_example(request: HttpRequest, profile_name: str, index: int) -> HttpResponse:
+    profile = get_profiles().get(profile_name)
+    if profile is None or index >= len(profile.examples):
+        raise Http404("No such example.")
+    path = profile.example_paths()[index]
+    with path.open("rb") as handle:
+        submission = create_submission(
+            source=Submission.Source.FILE,
+            profile=profile.name,
+            chunks=chunks_of(handle),
+            name=path.name,
+        )
+    return redirect(submission)
 
 
 def _task_status(submission: Submission, name: str, results: dict[str, str]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import template
 
 register = template.Library()
@@ -15,3 +17,9 @@ def percent(done: int, total: int) -> int:
 @register.filter
 def plural_items(count: int) -> str:
     return f"{count:,} item" if count == 1 else f"{count:,} items"
+
+
+@register.filter
+def as_json(value: object) -> str:
+    """A value as JSON text, so that "1" and 1 look different."""
+    return json.dumps(value, ensure_ascii=False)

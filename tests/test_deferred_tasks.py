@@ -1,0 +1,101 @@
+"""Deferred tasks: never delay the report; run when asked, once, with their own status."""
+
+import pytest
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from tests.conftest import upload
+from tests.pipeline_tasks import DEFERRED_PIPELINE
+from webapp.models import Submission, TaskResult, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def deferred_pipeline(settings):
+    settings.ASSAY_PIPELINE = DEFERRED_PIPELINE
+
+
+def test_the_report_does_not_wait_for_a_deferred_task(client):
+    submission = upload(client, "grants.json")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    assert 'id="later"' in page
+    assert not TaskRun.objects.filter(submission=submission, task="later").exists()
+    assert f"/s/{submission.id}/tasks/later" in page  # the button
+
+
+def test_asking_runs_it_and_offers_its_download(client):
+    submission = upload(client, "grants.json")
+    response = client.post(f"/s/{submission.id}/tasks/later")
+    assert response["Location"].endswith(f"/s/{submission.id}/#later")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    url = f"/s/{submission.id}/files/later/later.txt"
+    assert url in page
+    download = client.get(url)
+    assert download["Content-Disposition"] == 'attachment; filename="later.txt"'
+    assert b"".join(download.streaming_content) == str(submission.size).encode()
+    row = TaskResult.objects.get(submission=submission, task="later")
+    assert (row.requested_at, row.claimed_by) == (None, "")
+
+
+def test_the_api_can_ask_for_it_too(client):
+    submission = upload(client, "grants.json")
+    response = client.post(f"/api/submissions/{submission.id}/tasks/later")
+    assert response.status_code == 202
+    assert response.json() == {"name": "later", "status": "ready"}
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert {"name": "later", "title": "Something slow", "status": "ready"} in status["tasks"]
+
+
+def test_many_requests_send_one_job(client, monkeypatch):
+    submission = upload(client, "grants.json")
+    monkeypatch.setattr(Conf, "SYNC", False)
+    OrmQ.objects.all().delete()
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    def ask() -> None:
+        try:
+            Client().post(f"/s/{submission.id}/tasks/later")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert OrmQ.objects.count() == 1
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "Making the spreadsheets" in page or 'data-status="working"' in page
+
+
+def test_a_failed_deferred_task_is_shown_where_it_belongs_and_can_be_asked_again(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"later": "fail"})
+    client.post(f"/s/{submission.id}/tasks/later")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE  # the report stands
+    assert 'data-status="failed"' in page
+    assert f"/s/{submission.id}/tasks/later" in page
+
+
+def test_it_cannot_be_asked_for_before_the_report_is_done(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(state="running", heartbeat=timezone.now())
+    assert client.post(f"/s/{submission.id}/tasks/later").status_code == 404
+    assert client.post(f"/api/submissions/{submission.id}/tasks/later").status_code == 409
+
+
+def test_only_listed_files_are_served(client):
+    submission = upload(client, "grants.json")
+    client.post(f"/s/{submission.id}/tasks/later")
+    assert client.get(f"/s/{submission.id}/files/later/..%2Foriginal%2Fdata").status_code == 404
+    assert client.get(f"/s/{submission.id}/files/count/later.txt").status_code == 404
+    assert client.get(f"/s/{submission.id}/files/nope/later.txt").status_code == 404

@@ -1,0 +1,50 @@
+"""Profiles from configuration: checked at start-up, fingerprinted by their schema files."""
+
+import json
+
+import pytest
+
+from process.profiles import ProfileError, build_profiles
+
+
+def write_schema(folder, content: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "schema.json").write_text(json.dumps(content))
+
+
+def test_a_profile_reads_its_settings(tmp_path):
+    write_schema(tmp_path / "p", {"type": "object"})
+    conf = {"x": {"title": "X", "schema": "p/schema.json", "root_list_path": "items"}}
+    profile = build_profiles(conf, tmp_path)["x"]
+    assert (profile.title, profile.root_list_path, profile.id_name) == ("X", "items", "id")
+    assert profile.schema_path == tmp_path / "p" / "schema.json"
+
+
+def test_unknown_settings_are_refused_by_name(tmp_path):
+    with pytest.raises(ProfileError, match="unknown setting\\(s\\): shcema"):
+        build_profiles({"x": {"shcema": "a.json"}}, tmp_path)
+
+
+def test_a_missing_schema_file_is_refused(tmp_path):
+    with pytest.raises(ProfileError, match=r"schema file .*missing\.json does not exist"):
+        build_profiles({"x": {"schema": "missing.json"}}, tmp_path)
+
+
+def test_missing_example_files_are_refused(tmp_path):
+    with pytest.raises(ProfileError, match="example file\\(s\\) missing"):
+        build_profiles({"x": {"examples": ["nope.json"]}}, tmp_path)
+
+
+def test_the_fingerprint_follows_every_schema_file(tmp_path):
+    write_schema(tmp_path / "p", {"type": "object"})
+    conf = {"x": {"schema": "p/schema.json"}}
+    before = build_profiles(conf, tmp_path)["x"].fingerprint
+    (tmp_path / "p" / "other.json").write_text("{}")  # a $ref target beside the schema
+    after = build_profiles(conf, tmp_path)["x"].fingerprint
+    assert before != after
+    assert build_profiles(conf, tmp_path)["x"].fingerprint == after
+
+
+def test_a_url_schema_has_no_path(tmp_path):
+    profile = build_profiles({"x": {"schema": "https://example.org/s.json"}}, tmp_path)["x"]
+    assert profile.schema_is_url and profile.schema_path is None

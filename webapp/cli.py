@@ -1,0 +1,153 @@
+"""Run the pipeline in-process on a file or URL, without the database: the `validate` CLI."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from process.errors import TaskError
+from process.files import chunks_of, write_atomically
+from process.profiles import Profile
+from process.runner import run_pipeline
+from process.store import MemoryStore
+from webapp.pipeline import get_pipeline
+from webapp.profiles import get_profiles
+
+VALID, INVALID, UNPROCESSABLE = 0, 1, 2
+
+
+@dataclass
+class LocalSubmission:
+    """A submission that lives in a temporary folder and in memory only."""
+
+    files_dir: Path
+    profile_obj: Profile
+    source: str = "file"
+    url: str = ""
+    original_name: str = ""
+    sha256: str = ""
+    size: int | None = None
+    format: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        self.store = MemoryStore(self)
+
+    @property
+    def profile(self) -> str:
+        return self.profile_obj.name
+
+    @property
+    def original_path(self) -> Path:
+        return self.files_dir / "original" / "data"
+
+    @property
+    def profile_fingerprint(self) -> str:
+        return self.profile_obj.fingerprint
+
+    def get_profile(self) -> Profile:
+        return self.profile_obj
+
+
+@dataclass
+class Outcome:
+    code: int
+    report: dict[str, Any] | None = None
+    errors: list[tuple[str, TaskError]] = field(default_factory=list)
+
+
+def choose_profile(name: str | None, schema: str | None, default: str) -> Profile:
+    profiles = get_profiles()
+    if name and name not in profiles:
+        raise KeyError(f"unknown profile {name!r}; known: {', '.join(profiles)}")
+    profile = profiles[name or default]
+    if schema:
+        # A schema path given on the command line is relative to where the command runs.
+        profile = replace(
+            profile, name=f"{profile.name}+schema", schema=schema, base_dir=Path.cwd()
+        )
+    return profile
+
+
+def validate_source(source: str, profile: Profile, sample: bool) -> Outcome:
+    with tempfile.TemporaryDirectory(prefix="assay-") as folder:
+        submission = LocalSubmission(Path(folder), profile, options={"sample": sample})
+        if source.startswith(("http://", "https://")):
+            submission.source, submission.url = "url", source
+        else:
+            try:
+                _copy_original(submission, Path(source))
+            except OSError as exc:
+                error = TaskError("unreadable", f"Cannot read {source}: {exc.strerror}.")
+                return Outcome(UNPROCESSABLE, errors=[("read", error)])
+        result = run_pipeline(submission, get_pipeline().main)
+        if result.failures:
+            return Outcome(UNPROCESSABLE, errors=list(result.failures.items()))
+        report_file = submission.files_dir / "report" / "report.json"
+        if not report_file.exists():
+            return Outcome(UNPROCESSABLE)
+        report = json.loads(report_file.read_text())
+        return Outcome(VALID if report["valid"] else INVALID, report)
+
+
+def _copy_original(submission: LocalSubmission, path: Path) -> None:
+    with path.open("rb") as handle:
+        written = write_atomically(submission.original_path, chunks_of(handle))
+    submission.original_name = path.name
+    submission.size, submission.sha256 = written.size, written.sha256
+
+
+def text_summary(outcome: Outcome, source: str) -> str:
+    if outcome.report is None:
+        lines = [f"{source}: could not be checked."]
+        for name, error in outcome.errors:
+            lines.append(f"  {name}: {error.message}")
+            if error.hint:
+                lines.append(f"  What to do: {error.hint}")
+        return "\n".join(lines)
+    return "\n".join(_report_lines(outcome.report, source))
+
+
+def _report_lines(report: dict[str, Any], source: str) -> list[str]:
+    count = report["error_count"]
+    verdict = "valid" if report["valid"] else f"NOT valid: {count} error{'s' * (count != 1)}"
+    lines = [f"{source} ({report['format']}, profile {report['profile']}): {verdict}"]
+    if report.get("sample") and report["sample"].get("sampled"):
+        lines.append(f"Sample mode: only the first {report['sample']['sample_size']} items.")
+    for group in report["error_groups"]:
+        example = group["examples"][0] if group["examples"] else {}
+        place = _place(example)
+        lines.append(f"  {group['count']:>6} x {group['path_pattern']}: {group['message']}{place}")
+    for extra in report["additional_fields"]:
+        times = "once" if extra["count"] == 1 else f"{extra['count']} times"
+        lines.append(f"  not in the schema: {extra['path']} ({times})")
+    return lines
+
+
+def _place(error: dict[str, Any]) -> str:
+    source = error.get("source") or {}
+    if not source:
+        return f"  (e.g. {error['path']})" if error.get("path") else ""
+    where = [f"sheet {source['sheet']}", f"row {source['row']}"]
+    if source.get("column"):
+        where.append(f"column {source['column']}")
+    if source.get("header"):
+        where.append(f"heading “{source['header']}”")
+    return f"  (e.g. {', '.join(where)})"
+
+
+def json_failure(outcome: Outcome, source: str) -> dict[str, Any]:
+    """What --format json prints when the data could not be checked at all."""
+    return {
+        "source": source,
+        "valid": None,
+        "errors": [
+            {"task": name, "code": error.code, "message": error.message, "hint": error.hint}
+            for name, error in outcome.errors
+        ],
+    }

@@ -1,0 +1,33 @@
+"""python manage.py validate SOURCE: check a file or URL and exit 0 valid, 1 invalid, 2 failed."""
+
+import json
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from webapp.cli import UNPROCESSABLE, choose_profile, json_failure, text_summary, validate_source
+
+
+class Command(BaseCommand):
+    help = "Check a data file or URL; exit 0 when valid, 1 when invalid, 2 when it cannot be read."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("source", help="a file path or an http(s) URL")
+        parser.add_argument("--schema", help="a JSON Schema file or URL to use instead")
+        parser.add_argument("--profile", help="the profile to check against")
+        parser.add_argument("--sample", action="store_true", help="check only the first items")
+        parser.add_argument("--format", choices=["text", "json"], default="text")
+
+    def handle(self, *args, source, schema, profile, sample, format, **options) -> None:
+        try:
+            chosen = choose_profile(profile, schema, settings.ASSAY_DEFAULT_PROFILE)
+        except KeyError as exc:
+            raise CommandError(str(exc.args[0]), returncode=UNPROCESSABLE) from None
+        outcome = validate_source(source, chosen, sample)
+        if format == "json":
+            document = outcome.report or json_failure(outcome, source)
+            self.stdout.write(json.dumps(document, indent=1, ensure_ascii=False))
+        else:
+            self.stdout.write(text_summary(outcome, source))
+        sys.exit(outcome.code)
