@@ -8,7 +8,11 @@ from webapp.apps import WebappConfig
 
 def test_it_builds_the_configured_pipeline_in_order(settings):
     pipeline = build(settings.ASSAY_PIPELINE)
-    assert [task.name for task in pipeline] == ["fetch", "detect_format", "parse_json", "summary"]
+    assert [task.name for task in pipeline] == [
+        "fetch", "detect_format", "spreadsheet_to_json", "parse_json", "sample", "validate",
+        "additional_fields", "stats", "summary", "report", "json_to_spreadsheet",
+    ]  # fmt: skip
+    assert [task.name for task in pipeline.deferred] == ["json_to_spreadsheet"]
 
 
 def test_it_rejects_a_cycle():

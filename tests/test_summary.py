@@ -1,19 +1,19 @@
-from tasks.summary import count_values, sample, top_level_lists
+from tasks.data import sample, top_level_lists
+from tasks.fields import walk_fields
+from tasks.summary import type_counts
 
 
 def test_it_counts_values_by_type_and_depth():
-    counts, depth = count_values({"a": [1, "x", None, True], "b": {"c": [[]]}})
-    assert counts == {"object": 2, "array": 3, "number": 1, "string": 1, "null": 1, "boolean": 1}
-    assert depth == 4
-
-
-def test_it_counts_deep_data_without_recursion():
-    data: list = []
-    for _ in range(50_000):
-        data = [data]
-    counts, depth = count_values(data)
-    assert depth == 50_001
-    assert counts == {"array": 50_001}
+    walk = walk_fields({"a": [1, "x", None, True, 2.5], "b": {"c": [[]]}})
+    assert type_counts(walk.types) == {
+        "array": 3,
+        "boolean": 1,
+        "null": 1,
+        "number": 2,
+        "object": 2,
+        "string": 1,
+    }
+    assert walk.max_depth + 1 == 3  # the deepest field, /b/c, sits two levels below the root
 
 
 def test_it_finds_the_lists_a_publisher_means_by_items():

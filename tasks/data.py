@@ -1,0 +1,132 @@
+"""The data every checking task reads: parsed once per run, sampled when asked."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+from process.errors import BadInput
+from process.runner import Inputs
+from process.store import Subject
+
+SPREADSHEETS = {"xlsx", "ods", "csv"}
+DATA_FORMATS = SPREADSHEETS | {"json"}
+CONVERTED = "spreadsheet_to_json"
+UTF8_HINT = "Save the file as UTF-8 (most editors offer this under “Save as”) and try again."
+
+
+def is_data(submission: Subject) -> bool:
+    return submission.format in DATA_FORMATS
+
+
+def data_path(submission: Subject) -> Path:
+    """The JSON to check: the original, or what a spreadsheet was converted into."""
+    if submission.format in SPREADSHEETS:
+        return submission.files_dir / CONVERTED / "data.json"
+    return submission.original_path
+
+
+def load_data(submission: Subject, inputs: Inputs) -> Any:
+    """The whole data, parsed at most once per run however many tasks ask."""
+    return inputs.memo("data", lambda: parse(data_path(submission).read_bytes()))
+
+
+def sample_size(submission: Subject) -> int | None:
+    return settings.ASSAY_SAMPLE_ITEMS if submission.options.get("sample") else None
+
+
+def load_checked_data(submission: Subject, inputs: Inputs) -> Any:
+    """The data the checks look at: in sample mode, only the first items of each list."""
+    size = sample_size(submission)
+    data = load_data(submission, inputs)
+    if size is None:
+        return data
+    return inputs.memo("sampled", lambda: sample(data, size))
+
+
+def sample(data: Any, size: int) -> Any:
+    if isinstance(data, list):
+        return data[:size]
+    if isinstance(data, dict):
+        return {k: v[:size] if isinstance(v, list) else v for k, v in data.items()}
+    return data
+
+
+def top_level_lists(data: Any) -> list[tuple[str, int]]:
+    """The lists a publisher thinks of as "the items": the root array or root keys."""
+    if isinstance(data, list):
+        return [("/", len(data))]
+    if isinstance(data, dict):
+        return [(f"/{key}", len(value)) for key, value in data.items() if isinstance(value, list)]
+    return []
+
+
+def parse(raw: bytes) -> Any:
+    """Parse with orjson (fast); when it refuses, ask the standard library why, in its words."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return parse_slowly(raw)
+
+
+def parse_slowly(raw: bytes) -> Any:
+    text = decode(raw)
+    try:
+        return json.loads(text, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            "malformed_json",
+            f"The JSON is not well-formed at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+            hint="Fix the data at that place, or export it again from the system that made it, "
+            "and upload it again.",
+        ) from exc
+    except ValueError as exc:  # Python refuses integers of more than 4,300 digits
+        raise BadInput(
+            "json_number_too_long",
+            f"The JSON holds a number too long to read ({exc}).",
+            hint="Write very long identifiers as strings, in quotes.",
+        ) from exc
+    except RecursionError as exc:
+        raise BadInput(
+            "json_too_deep",
+            "The JSON is nested too deeply for Assay to read.",
+            hint="Data this deeply nested is almost always a mistake in the exporting system.",
+        ) from exc
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise BadInput(
+            "json_number_too_large",
+            f"The JSON holds a number too large to represent: {text[:40]}.",
+            hint="Check the number; write identifiers as strings, in quotes.",
+        )
+    return number
+
+
+def decode(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[1:2] == b"\x00" or raw[:1] == b"\x00":
+        raise BadInput(
+            "not_utf8", "The file is encoded as UTF-16; JSON must be UTF-8.", hint=UTF8_HINT
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BadInput(
+            "not_utf8",
+            f"The file is not valid UTF-8: byte 0x{raw[exc.start]:02X} on line {line} "
+            "cannot be read.",
+            hint=UTF8_HINT,
+        ) from exc
+
+
+def json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")

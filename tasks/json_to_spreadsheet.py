@@ -1,0 +1,52 @@
+"""Offer JSON data back as spreadsheets (XLSX, and CSVs in a zip), made by flattentool.
+
+flattentool needs about a minute for 40,000 items, so this task is deferred: the report
+never waits for it; it runs when somebody asks for the spreadsheets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from process.errors import BadInput
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Download, Task
+from tasks.data import data_path
+
+XLSX = "data.xlsx"
+CSV_ZIP = "data-csv.zip"
+
+
+class JSONToSpreadsheet(Task):
+    name = "json_to_spreadsheet"
+    title = "Spreadsheet downloads"
+    requires = ("parse_json",)
+    deferred = True
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return submission.format == "json"
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        from tasks import spreadsheets
+
+        profile = submission.get_profile()
+        if profile.schema_is_url:
+            raise BadInput("schema_url", "Spreadsheets need the profile's schema as a local file.")
+        xlsx, zipped = spreadsheets.flatten(
+            data_path(submission),
+            self.work_dir(submission),
+            schema_path=profile.schema_path,
+            root_list_path=profile.root_list_path,
+            id_name=profile.id_name,
+        )
+        return {"xlsx_size": xlsx.stat().st_size, "csv_zip_size": zipped.stat().st_size}
+
+    def downloads(self, submission: Subject) -> list[Download]:
+        return [
+            Download(XLSX, "The data as an Excel workbook (XLSX)", _XLSX_TYPE),
+            Download(CSV_ZIP, "The data as CSV files (zip)", "application/zip"),
+        ]
+
+
+_XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

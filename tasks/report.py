@@ -1,0 +1,87 @@
+"""The report document (DESIGN.md "Public interfaces"), and the errors as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Download, Task
+from tasks.data import is_data
+from tasks.validate import Validate
+
+REPORT_FILE = "report.json"
+ERRORS_CSV = "errors.csv"
+CSV_COLUMNS = ["validator", "path", "message", "value", "schema_path"]
+SOURCE_COLUMNS = ["sheet", "row", "column", "header"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Report(Task):
+    name = "report"
+    title = "Report"
+    version = 1
+    requires = ("validate", "additional_fields", "stats", "sample", "spreadsheet_to_json")
+    uses_options = ("sample",)
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return is_data(submission)
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        report = build_report(submission)
+        folder = self.work_dir(submission)
+        (folder / REPORT_FILE).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8")
+        return {"valid": report["valid"], "error_count": report["error_count"]}
+
+    def downloads(self, submission: Subject) -> list[Download]:
+        return [
+            Download(REPORT_FILE, "The report (JSON)", "application/json"),
+            Download(ERRORS_CSV, "The errors (CSV)", "text/csv"),
+        ]
+
+
+def _data(submission: Subject, name: str) -> dict[str, Any]:
+    output = submission.store.output(name)
+    return output.data if output else {}
+
+
+def build_report(submission: Subject) -> dict[str, Any]:
+    validation = _data(submission, "validate")
+    profile = submission.get_profile()
+    return {
+        "valid": validation.get("valid", True),
+        "format": submission.format,
+        "profile": profile.name,
+        "schema": {"source": profile.schema, **validation.get("schema", {})},
+        "checked_against_schema": bool(validation),
+        "error_count": validation.get("error_count", 0),
+        "errors_truncated": validation.get("truncated", False),
+        "errors": Validate().errors(submission) if validation else [],
+        "error_groups": validation.get("groups", []),
+        "additional_fields": _data(submission, "additional_fields").get("fields", []),
+        "stats": _data(submission, "stats"),
+        "sample": _data(submission, "sample") or None,
+        "conversion_warnings": _data(submission, "spreadsheet_to_json").get("warnings", []),
+    }
+
+
+def errors_csv(errors: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS + SOURCE_COLUMNS)
+    for error in errors:
+        source = error.get("source") or {}
+        row = [_cell(error.get(column)) for column in CSV_COLUMNS]
+        writer.writerow(row + [_cell(source.get(column)) for column in SOURCE_COLUMNS])
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    """Text for a CSV cell; formula-like text is neutralised so spreadsheets show it as text."""
+    if isinstance(value, str):
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    return "" if value is None else json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,485 @@
+"""JSON Schema: loading a profile's schema offline, and validation errors in plain words.
+
+Two engines give the same errors: "fast" (jsonschema-rs, used by the pipeline) and
+"reference" (python jsonschema, the yardstick the tests hold the fast one to).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
+
+from process.errors import BadInput
+
+DRAFTS = {
+    "draft-04": "4",
+    "draft-06": "6",
+    "draft-07": "7",
+    "2019-09": "2019-09",
+    "2020-12": "2020-12",
+}
+DEFAULT_DRAFT = "2020-12"
+REFERENCE_VALIDATORS = {
+    "4": jsonschema.Draft4Validator,
+    "6": jsonschema.Draft6Validator,
+    "7": jsonschema.Draft7Validator,
+    "2019-09": jsonschema.Draft201909Validator,
+    "2020-12": jsonschema.Draft202012Validator,
+}
+FAST_VALIDATORS = {
+    "4": jsonschema_rs.Draft4Validator,
+    "6": jsonschema_rs.Draft6Validator,
+    "7": jsonschema_rs.Draft7Validator,
+    "2019-09": jsonschema_rs.Draft201909Validator,
+    "2020-12": jsonschema_rs.Draft202012Validator,
+}
+SPECIFICATIONS = {
+    "4": referencing.jsonschema.DRAFT4,
+    "6": referencing.jsonschema.DRAFT6,
+    "7": referencing.jsonschema.DRAFT7,
+    "2019-09": referencing.jsonschema.DRAFT201909,
+    "2020-12": referencing.jsonschema.DRAFT202012,
+}
+MAX_VALUE_CHARS = 80
+# Keywords whose errors are about a field that is absent, so the error has no value.
+MISSING_VALIDATORS = {"required", "dependentRequired", "dependencies"}
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedSchema:
+    """A schema and every file beside it, keyed by the URI a ``$ref`` would use."""
+
+    schema: dict[str, Any]
+    draft: str
+    resources: dict[str, Any]
+    sha256: str
+
+    @property
+    def base_uri(self) -> str:
+        return self.schema.get(_id_keyword(self.draft), "")
+
+
+def load_schema(path: Path) -> LoadedSchema:
+    """Read a schema file; ``$ref``s resolve to the ``*.json`` files in its folder only."""
+    raw = path.read_bytes()
+    schema = _parse_schema(raw, path.name)
+    draft = draft_of(schema)
+    _check_against_metaschema(schema, draft, path.name)
+    id_key = _id_keyword(draft)
+    if not schema.get(id_key):
+        # Give the root a base URI so relative $refs mean the same in both engines.
+        schema = {**schema, id_key: path.resolve().as_uri()}
+    resources = _neighbours(path, schema, draft)
+    loaded = LoadedSchema(schema, draft, resources, hashlib.sha256(raw).hexdigest())
+    fast_validator(loaded)  # An unresolvable $ref or bad regex fails here, not mid-run.
+    return loaded
+
+
+def draft_of(schema: dict[str, Any]) -> str:
+    declared = schema.get("$schema")
+    if not declared:
+        return DEFAULT_DRAFT
+    for marker, draft in DRAFTS.items():
+        if isinstance(declared, str) and marker in declared:
+            return draft
+    raise BadInput(
+        "schema_draft",
+        f"The schema declares “{declared}”, a JSON Schema version Assay does not support.",
+        hint="Use draft 4, 6, 7, 2019-09 or 2020-12.",
+    )
+
+
+def _parse_schema(raw: bytes, name: str) -> dict[str, Any]:
+    try:
+        schema = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise BadInput(
+            "schema_json", f"The schema file {name} is not valid JSON: {error}"
+        ) from None
+    if not isinstance(schema, dict):
+        raise BadInput("schema_invalid", f"The schema file {name} does not hold a JSON object.")
+    return schema
+
+
+def _check_against_metaschema(schema: dict[str, Any], draft: str, name: str) -> None:
+    try:
+        REFERENCE_VALIDATORS[draft].check_schema(schema)
+    except jsonschema.SchemaError as error:
+        where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+        raise BadInput(
+            "schema_invalid",
+            f"The schema {name} is not a valid JSON Schema: at {where}, {error.message}.",
+            hint="This is a problem with the profile's schema, not with your data.",
+        ) from None
+
+
+def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
+    """Every JSON file in the schema's folder, under each URI a $ref may use for it."""
+    id_key = _id_keyword(draft)
+    root_base = root[id_key].rsplit("/", 1)[0]
+    folder_base = path.parent.resolve().as_uri()
+    resources: dict[str, Any] = {}
+    for file in sorted(path.parent.glob("*.json")):
+        if file.resolve() == path.resolve():
+            document: Any = root
+        else:
+            try:
+                document = json.loads(file.read_bytes())
+            except ValueError:
+                continue  # Not a schema we could be asked to follow.
+        uris = {f"{root_base}/{file.name}", f"{folder_base}/{file.name}"}
+        if isinstance(document, dict) and isinstance(document.get(id_key), str):
+            uris.add(document[id_key].rstrip("#"))
+        for uri in uris:
+            resources[uri] = document
+    return resources
+
+
+def _id_keyword(draft: str) -> str:
+    return "id" if draft == "4" else "$id"
+
+
+@functools.lru_cache(maxsize=8)
+def fast_validator(loaded: LoadedSchema) -> Any:
+    try:
+        # The registry holds the profile's files; its default retriever fetches nothing.
+        registry = jsonschema_rs.Registry(
+            list(loaded.resources.items()), draft=_rs_draft(loaded.draft)
+        )
+        return FAST_VALIDATORS[loaded.draft](
+            loaded.schema, validate_formats=True, registry=registry, offline=True
+        )
+    except (ValueError, jsonschema_rs.ReferencingError) as error:
+        raise BadInput(
+            "schema_invalid",
+            f"The schema cannot be used: {error}",
+            hint="Check that every $ref names a file in the profile's schema folder.",
+        ) from None
+
+
+def _rs_draft(draft: str) -> int:
+    names = {
+        "4": "Draft4",
+        "6": "Draft6",
+        "7": "Draft7",
+        "2019-09": "Draft201909",
+        "2020-12": "Draft202012",
+    }
+    return getattr(jsonschema_rs, names[draft])
+
+
+def reference_validator(loaded: LoadedSchema) -> Any:
+    specification = SPECIFICATIONS[loaded.draft]
+    registry: referencing.Registry = referencing.Registry().with_resources(
+        (uri, referencing.Resource.from_contents(doc, default_specification=specification))
+        for uri, doc in loaded.resources.items()
+    )
+    cls = REFERENCE_VALIDATORS[loaded.draft]
+    # Every format in every draft: "date" is checked even where draft 4 does not name it.
+    return cls(loaded.schema, registry=registry, format_checker=jsonschema.FormatChecker())
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One place where the data breaks the schema."""
+
+    validator: str
+    path: str  # JSON Pointer to the value ("" is the whole document)
+    schema_path: str
+    message: str  # plain words, without the value, so that errors group
+    value: Any = None  # the offending value, truncated
+    missing: str | None = None  # for "required": the property that is missing
+
+    @property
+    def path_pattern(self) -> str:
+        return path_pattern(self.path)
+
+
+def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
+    if engine == "fast":
+        yield from _fast_errors(data, loaded)
+    elif engine == "reference":
+        yield from _reference_errors(data, loaded)
+    else:
+        raise ValueError(f"unknown engine {engine!r}")
+
+
+def is_valid(data: Any, loaded: LoadedSchema) -> bool:
+    return fast_validator(loaded).is_valid(data)
+
+
+def _fast_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
+    for error in fast_validator(loaded).iter_errors(data):
+        kind = error.kind
+        name = type(kind).__name__
+        if name == "FalseSchema":
+            validator, details = "false", {}
+        else:
+            # The keyword as written in the schema: "dependentRequired", not "required".
+            validator = str(error.schema_path[-1])
+            details = {"several": True} if name == "OneOfMultipleValid" else _kind_details(kind)
+        yield _build(validator, error.instance_path, error.schema_path, error.instance, details)
+
+
+def _kind_details(kind: Any) -> dict[str, Any]:
+    if type(kind).__name__ in {"OneOfNotValid", "AnyOf", "PropertyNames"}:
+        return {}  # Their details are nested errors, which the message does not need.
+    return kind.as_dict()
+
+
+def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
+    try:
+        for error in reference_validator(loaded).iter_errors(data):
+            validator = "false" if error.validator is None else str(error.validator)
+            yield _build(
+                validator,
+                error.absolute_path,
+                error.absolute_schema_path,
+                error.instance,
+                _reference_details(validator, error),
+            )
+    except referencing.exceptions.Unresolvable as error:
+        raise BadInput("schema_invalid", f"The schema cannot be used: {error}") from None
+
+
+def _reference_details(validator: str, error: jsonschema.ValidationError) -> dict[str, Any]:
+    """The same details jsonschema-rs gives, read from a python jsonschema error."""
+    value = error.validator_value
+    match validator:
+        case "required" | "dependencies" | "dependentRequired":
+            return {
+                "property": ast.literal_eval(
+                    re.split(r" is a (?:required|dependency)", error.message)[0]
+                )
+            }
+        case "additionalProperties" | "unevaluatedProperties":
+            return {"unexpected": _unexpected(error)}
+        case "type":
+            return {"types": [value] if isinstance(value, str) else list(value)}
+        case "enum":
+            return {"options": list(value)}
+        case "const":
+            return {"expected_value": value}
+        case "pattern" | "format":
+            return {validator: value}
+        case "multipleOf":
+            return {"multiple_of": value}
+        case "oneOf":
+            return {"several": "is valid under each of" in error.message}
+        case _:
+            return {"limit": value}
+
+
+def _unexpected(error: jsonschema.ValidationError) -> list[str]:
+    schema, instance = error.schema, error.instance
+    if not isinstance(instance, dict):
+        return []
+    known = set(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    return [
+        name
+        for name in instance
+        if name not in known and not any(re.search(pattern, name) for pattern in patterns)
+    ]
+
+
+def _build(
+    validator: str,
+    instance_path: Any,
+    schema_path: Any,
+    instance: Any,
+    details: dict[str, Any],
+) -> SchemaError:
+    missing = details.get("property") if validator in MISSING_VALIDATORS else None
+    value = None if missing is not None else truncate(instance)
+    return SchemaError(
+        validator=validator,
+        path=to_pointer(instance_path),
+        schema_path=to_pointer(schema_path),
+        message=describe(validator, instance, details),
+        value=value,
+        missing=missing,
+    )
+
+
+def to_pointer(parts: Any) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def path_pattern(pointer: str) -> str:
+    """A JSON Pointer with list indexes as "*": errors in every item group together."""
+    return "/".join("*" if part.isdigit() else part for part in pointer.split("/"))
+
+
+def truncate(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
+    """A value small enough to show, still JSON: long strings end in "…", and long lists
+    and objects keep their first entries followed by a "…" entry."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[: limit - 1] + "…"
+    if not isinstance(value, (dict, list)):
+        return value
+    if len(json.dumps(value, ensure_ascii=False, default=str)) <= limit:
+        return value
+    inner = max(limit // 4, 10)
+    if isinstance(value, list):
+        return [truncate(item, inner) for item in value[:3]] + ["…"]
+    kept = {key: truncate(item, inner) for key, item in list(value.items())[:3]}
+    return {**kept, "…": "…"}
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+_TYPE_WORDS = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+_FORMAT_EXAMPLES = {
+    "date": "a date such as 2024-03-31",
+    "date-time": "a date and time such as 2024-03-31T12:00:00Z",
+    "time": "a time such as 12:00:00Z",
+    "email": "an email address",
+    "uri": "a full URI such as https://example.org/page",
+    "uri-reference": "a URI reference",
+    "ipv4": "an IPv4 address",
+    "ipv6": "an IPv6 address",
+    "uuid": "a UUID",
+    "regex": "a regular expression",
+}
+
+
+def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
+    """The error in plain words. The value itself is shown beside it, not inside it."""
+    limit = details.get("limit")
+    match validator:
+        case "required":
+            return f"“{details['property']}” is missing"
+        case "dependentRequired" | "dependencies" if "property" in details:
+            return f"“{details['property']}” is missing, and another field here needs it"
+        case "type":
+            wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in sorted(details.get("types", [])))
+            return f"should be {wanted}, not {_TYPE_WORDS[json_type(instance)]}"
+        case "enum":
+            return f"is not one of the allowed values: {_listed(details.get('options', []))}"
+        case "const":
+            return f"should be exactly {json.dumps(details.get('expected_value'))}"
+        case "pattern":
+            return f"does not match the pattern {details.get('pattern')}"
+        case "format":
+            name = details.get("format")
+            return f"is not {_FORMAT_EXAMPLES.get(name, f'in the format “{name}”')}"
+        case "minimum":
+            return f"should be at least {limit}"
+        case "maximum":
+            return f"should be at most {limit}"
+        case "exclusiveMinimum":
+            return f"should be more than {limit}"
+        case "exclusiveMaximum":
+            return f"should be less than {limit}"
+        case "multipleOf":
+            return f"should be a multiple of {details.get('multiple_of')}"
+        case "minLength":
+            return f"should have at least {limit} character{_s(limit)}"
+        case "maxLength":
+            return f"should have at most {limit} character{_s(limit)}"
+        case "minItems":
+            return f"should have at least {limit} item{_s(limit)}"
+        case "maxItems":
+            return f"should have at most {limit} item{_s(limit)}"
+        case "uniqueItems":
+            return "has items that appear more than once"
+        case "minProperties":
+            return f"should have at least {limit} field{_s(limit)}"
+        case "maxProperties":
+            return f"should have at most {limit} field{_s(limit)}"
+        case "additionalProperties" | "unevaluatedProperties":
+            names = details.get("unexpected", [])
+            return f"has field{_s(len(names))} the schema does not allow: {_listed(names)}"
+        case "oneOf" if details.get("several"):
+            return "matches more than one of the alternatives, and must match exactly one"
+        case "oneOf" | "anyOf":
+            return "matches none of the allowed alternatives"
+        case "not":
+            return "has a form the schema does not allow"
+        case "false":
+            return "is not allowed here"
+        case _:
+            return f"breaks the schema rule “{validator}”"
+
+
+def _listed(values: list[Any], shown: int = 10) -> str:
+    words = [f"“{v}”" if isinstance(v, str) else json.dumps(v) for v in values[:shown]]
+    more = f" and {len(values) - shown} more" if len(values) > shown else ""
+    return ", ".join(words) + more
+
+
+def _s(count: Any) -> str:
+    return "" if count == 1 else "s"
+
+
+@dataclass
+class ErrorGroups:
+    """Errors grouped by validator, path pattern and message, with counts and examples.
+
+    Keeps at most ``max_errors`` individual errors; counts every one."""
+
+    max_errors: int
+    examples: int = 3
+    errors: list[SchemaError] = field(default_factory=list)
+    total: int = 0
+    _groups: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, error: SchemaError) -> None:
+        self.total += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(error)
+        key = (error.validator, error.path_pattern, error.message)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = {
+                "validator": error.validator,
+                "path_pattern": error.path_pattern,
+                "message": error.message,
+                "count": 0,
+                "examples": [],
+            }
+        group["count"] += 1
+        if len(group["examples"]) < self.examples:
+            group["examples"].append(error)
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.errors)
+
+    def as_list(self) -> list[dict[str, Any]]:
+        """Most frequent first; ties in the order they were first met."""
+        return sorted(self._groups.values(), key=lambda group: -group["count"])

@@ -1,0 +1,55 @@
+"""Convert XLSX, ODS and CSV to JSON with flattentool, keeping where each value came from."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+
+from process.errors import BadInput
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Download, Task
+from tasks.data import SPREADSHEETS
+
+MAX_WARNINGS = 500
+
+
+class SpreadsheetToJSON(Task):
+    name = "spreadsheet_to_json"
+    title = "Convert the spreadsheet to JSON"
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return submission.format in SPREADSHEETS
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        from tasks import spreadsheets
+
+        profile = submission.get_profile()
+        limits = spreadsheets.SpreadsheetLimits(
+            max_bytes=settings.ASSAY_MAX_UPLOAD_BYTES,
+            max_rows=settings.ASSAY_MAX_SPREADSHEET_ROWS,
+            max_cells=settings.ASSAY_MAX_SPREADSHEET_CELLS,
+            max_ratio=settings.ASSAY_MAX_COMPRESSION_RATIO,
+            max_uncompressed=settings.ASSAY_MAX_UNCOMPRESSED_BYTES,
+        )
+        spreadsheets.check_limits(submission.original_path, submission.format, limits)
+        if profile.schema_is_url:
+            raise BadInput("schema_url", "This profile's schema is not available here.")
+        result = spreadsheets.unflatten(
+            submission.original_path,
+            submission.format,
+            self.work_dir(submission),
+            schema_path=profile.schema_path,
+            root_list_path=profile.root_list_path,
+            id_name=profile.id_name,
+        )
+        return {
+            "warnings": result.warnings[:MAX_WARNINGS],
+            "warning_count": len(result.warnings),
+            "sha256": hashlib.sha256(result.json_path.read_bytes()).hexdigest(),
+        }
+
+    def downloads(self, submission: Subject) -> list[Download]:
+        return [Download("data.json", "The data as JSON", "application/json")]

@@ -1,0 +1,947 @@
+"""Spreadsheets in and out: size limits, CSV decoding, and flattentool conversion both ways.
+
+Pure Python: settings, paths and limits all come in as arguments.
+
+``unflatten`` drives flattentool's reader classes itself rather than calling
+``flattentool.unflatten``, for three reasons: to say which sheet, row and column each
+warning is about (flattentool's messages often do not say), to refuse a workbook without
+the expected sheet before converting anything, and to read ODS files correctly (see
+``_ODSReader``). It writes the JSON and the two source maps ``flattentool.unflatten`` would.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import math
+import re
+import tempfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import flattentool
+import ijson
+import jsonref
+from flattentool.exceptions import FlattenToolError, FlattenToolWarning
+from flattentool.input import CSVInput, ODSInput, XLSXInput
+from flattentool.schema import SchemaParser
+from openpyxl.utils.cell import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from process.errors import BadInput
+
+FORMATS = ("xlsx", "ods", "csv")
+XLSX_NAME = "data.xlsx"
+CSV_ZIP_NAME = "data-csv.zip"
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+_KIND = {
+    "xlsx": "an Excel workbook (XLSX)",
+    "ods": "an OpenDocument spreadsheet (ODS)",
+    "csv": "a CSV file",
+}
+_MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SpreadsheetLimits:
+    max_bytes: int
+    max_rows: int
+    max_cells: int
+    max_ratio: int
+    max_uncompressed: int
+
+
+@dataclass(frozen=True)
+class Unflattened:
+    json_path: Path
+    cell_source_map: dict[str, Any]
+    heading_source_map: dict[str, Any]
+    warnings: list[dict[str, Any]]
+
+
+# Limits ----------------------------------------------------------------------------------
+
+
+def check_limits(path: Path, fmt: str, limits: SpreadsheetLimits) -> None:
+    """Refuse a file that is too big to convert, before any spreadsheet library opens it."""
+    _check_format(fmt)
+    size = path.stat().st_size
+    if size == 0:
+        raise BadInput("empty_file", "The file is empty.", hint="Choose a file with data in it.")
+    if size > limits.max_bytes:
+        raise BadInput(
+            "file_too_large",
+            f"The file is {_size(size)}; the limit is {_size(limits.max_bytes)}.",
+            hint="Split the data into smaller files.",
+        )
+    if fmt == "csv":
+        _Tally(limits, "The CSV file", "").add_rows(_csv_row_widths(decode_csv(path)[0]))
+        return
+    with _open_zip(path, fmt) as archive, _damage_is_bad_input(fmt):
+        _check_unpacked_size(archive, limits)
+        tally = _Tally(limits, "The spreadsheet", " over all its sheets")
+        if fmt == "xlsx":
+            _tally_xlsx(archive, tally)
+        else:
+            _tally_ods(archive, tally)
+
+
+@dataclass
+class _Tally:
+    """Rows and cells counted so far, against the limits."""
+
+    limits: SpreadsheetLimits
+    subject: str
+    scope: str
+    rows: int = 0
+    cells: int = 0
+
+    def check(self, rows: int, cells: int) -> None:
+        """Raise if what is counted so far, plus ``rows`` and ``cells``, is over a limit."""
+        if self.rows + rows > self.limits.max_rows:
+            raise BadInput(
+                "too_many_rows",
+                f"{self.subject} has too many rows: the limit is "
+                f"{self.limits.max_rows:,} rows{self.scope}.",
+                hint="Split the data into smaller files, and delete empty rows at the end "
+                "of each sheet.",
+            )
+        if self.cells + cells > self.limits.max_cells:
+            raise BadInput(
+                "too_many_cells",
+                f"{self.subject} has too many cells: the limit is "
+                f"{self.limits.max_cells:,} cells{self.scope}, counting every row from the "
+                "first column to the last one used.",
+                hint="Delete unused columns and rows (also ones that only hold formatting), "
+                "or split the data into smaller files.",
+            )
+
+    def add(self, rows: int, cells: int) -> None:
+        self.check(rows, cells)
+        self.rows += rows
+        self.cells += cells
+
+    def add_rows(self, widths: Iterable[int]) -> None:
+        for width in widths:
+            self.add(1, width)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown spreadsheet format {fmt!r}; expected one of {FORMATS}")
+
+
+def _size(count: int) -> str:
+    if count < _MEGABYTE:
+        return f"{math.ceil(count / 1024):,} KB"
+    return f"{count / _MEGABYTE:,.1f} MB"
+
+
+def _open_zip(path: Path, fmt: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _damaged(fmt) from exc
+
+
+def _damaged(fmt: str) -> BadInput:
+    return BadInput(
+        "damaged_spreadsheet",
+        f"The file could not be opened as {_KIND[fmt]}: it is damaged or in another format.",
+        hint="Open it in your spreadsheet program and save it again in that format.",
+    )
+
+
+# Reading a damaged zip or its XML fails in many ways; each of them means a damaged file.
+_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    ElementTree.ParseError,
+    ValueError,
+    KeyError,
+    RecursionError,
+)
+
+
+@contextmanager
+def _damage_is_bad_input(fmt: str) -> Iterator[None]:
+    try:
+        yield
+    except _DAMAGE as exc:
+        raise _damaged(fmt) from exc
+
+
+def _check_unpacked_size(archive: zipfile.ZipFile, limits: SpreadsheetLimits) -> None:
+    # The sizes come from the zip directory, so nothing is unpacked here; zipfile never
+    # unpacks a member beyond the size the directory gives, so a lying directory cannot
+    # get round this later either.
+    members = archive.infolist()
+    unpacked = sum(member.file_size for member in members)
+    packed = max(1, sum(member.compress_size for member in members))
+    if unpacked / packed > limits.max_ratio:
+        raise BadInput(
+            "compression_bomb",
+            f"The file is compressed unusually tightly: unpacked, it would be "
+            f"{unpacked / packed:,.0f} times its size, and the limit is {limits.max_ratio:,} "
+            "times.",
+            hint="Files like this are refused because they can overwhelm the server. If it "
+            "is a genuine spreadsheet, save it again from your spreadsheet program.",
+        )
+    if unpacked > limits.max_uncompressed:
+        raise BadInput(
+            "too_large_unpacked",
+            f"Unpacked, the file would take {_size(unpacked)}; the limit is "
+            f"{_size(limits.max_uncompressed)}.",
+            hint="Split the data into smaller files.",
+        )
+
+
+# XLSX: flattentool loads every cell of the rectangle from A1 to the last row and column
+# used (even cells that only hold formatting), so that rectangle is what is counted.
+
+_CELL_REFERENCE = re.compile(r"([A-Za-z]{1,3})(\d+)")
+
+
+def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
+    for member in archive.infolist():
+        if _root_tag(archive, member) == "worksheet":
+            rows, columns = _sheet_extent(archive, member, tally)
+            tally.add(rows, rows * columns)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _root_tag(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> str | None:
+    """The name of the member's root XML element; None for a member that is not XML."""
+    # Worksheets are found by their content rather than by name, as openpyxl finds them
+    # through the workbook's relationships, which may name them anything.
+    if member.is_dir():
+        return None
+    with archive.open(member) as stream:
+        try:
+            for _event, element in ElementTree.iterparse(stream, events=("start",)):
+                return _local(element.tag)
+        except ElementTree.ParseError:
+            return None
+    return None
+
+
+def _sheet_extent(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, tally: _Tally
+) -> tuple[int, int]:
+    """(last row, last column) that hold a cell, read the way openpyxl reads them."""
+    last_row = last_column = row_number = 0
+    sheet_data = None
+    with archive.open(member) as stream:
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            name = _local(element.tag)
+            if event == "start":
+                sheet_data = element if name == "sheetData" else sheet_data
+                continue
+            if name != "row":
+                continue
+            row_number = _int(element.get("r"), row_number + 1)
+            row, column = _row_extent(element, row_number)
+            last_row, last_column = max(last_row, row), max(last_column, column)
+            tally.check(last_row, last_row * last_column)
+            # Forget finished rows, so memory stays flat however long the sheet is.
+            element.clear()
+            if sheet_data is not None and len(sheet_data) and sheet_data[-1] is element:
+                del sheet_data[-1]
+    return last_row, last_column
+
+
+def _row_extent(row: ElementTree.Element, row_number: int) -> tuple[int, int]:
+    last_row = last_column = column = 0
+    for cell in row:
+        if _local(cell.tag) != "c":
+            continue
+        found = _CELL_REFERENCE.fullmatch(cell.get("r") or "")
+        if found:
+            column = _column_number(found[1])
+            last_row = max(last_row, int(found[2]))
+        else:
+            column += 1
+            last_row = max(last_row, row_number)
+        last_column = max(last_column, column)
+    return last_row, last_column
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _int(text: str | None, default: int) -> int:
+    """A positive whole number from an attribute; ``default`` for anything else."""
+    try:
+        number = int(float(text)) if text else default
+    except (ValueError, OverflowError):
+        return default
+    return number if number > 0 else default
+
+
+# ODS: read by streaming content.xml. The same reading feeds the limits and the conversion.
+
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_TEXT_NS = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_TABLE = f"{{{_TABLE_NS}}}table"
+_TABLE_NAME = f"{{{_TABLE_NS}}}name"
+_ROW = f"{{{_TABLE_NS}}}table-row"
+_ROWS_REPEATED = f"{{{_TABLE_NS}}}number-rows-repeated"
+_CELL = f"{{{_TABLE_NS}}}table-cell"
+_COVERED_CELL = f"{{{_TABLE_NS}}}covered-table-cell"
+_COLUMNS_REPEATED = f"{{{_TABLE_NS}}}number-columns-repeated"
+_VALUE_TYPE = f"{{{_OFFICE_NS}}}value-type"
+_VALUE = f"{{{_OFFICE_NS}}}value"
+_DATE_VALUE = f"{{{_OFFICE_NS}}}date-value"
+_PARAGRAPH = f"{{{_TEXT_NS}}}p"
+_SPACES = f"{{{_TEXT_NS}}}s"
+_SPACE_COUNT = f"{{{_TEXT_NS}}}c"
+_TAB = f"{{{_TEXT_NS}}}tab"
+_LINE_BREAK = f"{{{_TEXT_NS}}}line-break"
+_NUMERIC_TYPES = {"float", "percentage", "currency"}
+# A paragraph may ask for any number of spaces; real ones never need many.
+_MAX_SPACES = 1000
+
+# One row of an ODS table: (value, times repeated) runs, without trailing blank cells.
+Runs = list[tuple[Any, int]]
+
+
+def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
+    blank_rows, table = 0, None
+    for name, runs, repeated in _ods_rows(archive):
+        if name != table:
+            blank_rows, table = 0, name
+        if not runs:
+            blank_rows += repeated
+            continue
+        # Blank rows count only when data follows them: trailing ones are not read.
+        tally.add(blank_rows + repeated, sum(count for _value, count in runs) * repeated)
+        blank_rows = 0
+
+
+def _ods_rows(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int]]:
+    """Each row of each table as (table name, runs, times repeated); blank rows have no runs.
+
+    Every table starts with a row repeated 0 times, so that empty tables are seen too.
+    """
+    with archive.open("content.xml") as content:
+        table = ""
+        for event, element in ElementTree.iterparse(content, events=("start", "end")):
+            if event == "start" and element.tag == _TABLE:
+                table = element.get(_TABLE_NAME) or ""
+                yield table, [], 0
+            elif event == "end" and element.tag == _ROW:
+                yield table, _ods_runs(element), _int(element.get(_ROWS_REPEATED), 1)
+                element.clear()
+
+
+def _ods_runs(row: ElementTree.Element) -> Runs:
+    runs: Runs = []
+    blank = 0  # blank cells not yet added: only added if a value follows them
+    for cell in row:
+        if cell.tag not in (_CELL, _COVERED_CELL):
+            continue
+        repeated = _int(cell.get(_COLUMNS_REPEATED), 1)
+        # A cell covered by a merged one reads as empty, as in XLSX.
+        value = _ods_value(cell) if cell.tag == _CELL else None
+        if value is None:
+            blank += repeated
+            continue
+        if blank:
+            runs.append((None, blank))
+            blank = 0
+        runs.append((value, repeated))
+    return runs
+
+
+def _ods_value(cell: ElementTree.Element) -> Any:
+    kind = cell.get(_VALUE_TYPE)
+    if kind in _NUMERIC_TYPES and (number := _ods_number(cell.get(_VALUE))) is not None:
+        return number
+    if kind == "date" and (moment := _ods_date(cell.get(_DATE_VALUE))) is not None:
+        return moment
+    text = "\n".join(_ods_text(part) for part in cell if part.tag == _PARAGRAPH)
+    return text or None
+
+
+def _ods_number(text: str | None) -> int | float | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _ods_date(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _ods_text(element: ElementTree.Element) -> str:
+    """A paragraph's text, with the spaces, tabs and line breaks ODS codes as elements."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == _SPACES:
+            parts.append(" " * min(_int(child.get(_SPACE_COUNT), 1), _MAX_SPACES))
+        elif child.tag == _TAB:
+            parts.append("\t")
+        elif child.tag == _LINE_BREAK:
+            parts.append("\n")
+        else:
+            parts.append(_ods_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _read_ods(path: Path) -> dict[str, list[list[Any]]]:
+    """Each table as a list of rows of values, the shape flattentool's ODS reader gives."""
+    tables: dict[str, list[list[Any]]] = {}
+    blank_rows: dict[str, int] = {}
+    with zipfile.ZipFile(path) as archive:
+        for name, runs, repeated in _ods_rows(archive):
+            rows = tables.setdefault(name, [])
+            if not runs:
+                blank_rows[name] = blank_rows.get(name, 0) + repeated
+                continue
+            # flattentool numbers rows by counting the ones it is given and skips empty
+            # ones, so blank rows stay, as empty strings, to keep later rows' numbers right.
+            blank = [""] * max(1, len(rows[0]) if rows else 1)
+            rows.extend(list(blank) for _ in range(blank_rows.pop(name, 0)))
+            values = [value for value, count in runs for _ in range(count)]
+            rows.extend(list(values) for _ in range(repeated))
+    return tables
+
+
+# CSV -------------------------------------------------------------------------------------
+
+
+def decode_csv(path: Path) -> tuple[str, str]:
+    """Return (text, encoding): UTF-8 (with or without a BOM), else Windows-1252, else Latin-1.
+
+    A UTF-8 byte order mark settles it: any bad bytes after it become U+FFFD. UTF-16 is read
+    too when the file starts with its byte order mark.
+    """
+    raw = path.read_bytes()
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
+    candidates = ["utf-8", "cp1252", "latin-1"]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates.insert(0, "utf-16")
+    for encoding in candidates:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("Latin-1 decodes any bytes")
+
+
+def _csv_delimiter(text: str) -> str:
+    # Spreadsheet programs in many countries save CSV with semicolons; judge by the
+    # headings, which seldom contain any of these characters.
+    first_line = text.split("\n", 1)[0]
+    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] and not counts[","] else ","
+
+
+def _csv_rows(text: str) -> Iterator[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_delimiter(text))
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise BadInput(
+            "bad_csv",
+            f"The CSV file could not be read at line {reader.line_num}: {_csv_problem(exc)}.",
+            hint="Check the quotes around values on that line.",
+        ) from exc
+
+
+def _csv_problem(error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        return f"a value is longer than {csv.field_size_limit():,} characters"
+    return str(error)
+
+
+def _csv_row_widths(text: str) -> Iterator[int]:
+    # Every row has at least the headings' width: flattentool makes a cell for each heading.
+    width = 0
+    for row in _csv_rows(text):
+        width = width or len(row)
+        yield max(width, len(row))
+
+
+def _csv_folder(path: Path, folder: Path, sheet: str) -> Path:
+    """Copy the CSV, as comma-separated UTF-8, to the folder of sheets flattentool reads."""
+    text, _encoding = decode_csv(path)
+    with (folder / f"{sheet}.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(_csv_rows(text))
+    return folder
+
+
+# Spreadsheet to JSON ---------------------------------------------------------------------
+
+
+@dataclass
+class _Position:
+    sheet: str
+    row: int
+    line: dict[Any, Any]
+
+
+class _Tracked:
+    """Remembers the row flattentool is converting, so a warning it raises can say where."""
+
+    position: _Position | None = None
+
+    def get_sheet_headings(self, sheet_name: str) -> list[Any]:
+        self.position = None
+        return super().get_sheet_headings(sheet_name)  # type: ignore[misc]
+
+    def get_sheet_lines(self, sheet_name: str) -> Iterator[dict[Any, Any]]:
+        lines = super().get_sheet_lines(sheet_name)  # type: ignore[misc]
+        for index, line in enumerate(lines):
+            # Numbered as flattentool numbers them: the headings are row 1.
+            self.position = _Position(sheet_name, index + 2, line)
+            yield line
+
+
+class _XLSXReader(_Tracked, XLSXInput):
+    def configure_sheets(self) -> None:
+        # Chart sheets hold no cells, and flattentool fails on them: leave them out.
+        for name in list(self.sub_sheet_names):
+            if not isinstance(self.workbook[name], Worksheet):
+                self.sheet_names_map.pop(name)
+                self.sub_sheet_names.remove(name)
+        super().configure_sheets()
+
+
+class _CSVReader(_Tracked, CSVInput):
+    pass
+
+
+class _ODSReader(_Tracked, ODSInput):
+    def read_sheets(self) -> None:
+        # flattentool's own ODS reader skips cells covered by a merged cell, which shifts
+        # the values after them into the wrong columns, reads a repeated row once, and
+        # loses blank rows, which puts later rows' numbers out.
+        self.sheet_names_map = _read_ods(Path(self.input_name))
+        self.sub_sheet_names = list(self.sheet_names_map)
+        self.configure_sheets()
+
+
+_READERS: dict[str, type[_Tracked]] = {"xlsx": _XLSXReader, "ods": _ODSReader, "csv": _CSVReader}
+
+
+def unflatten(
+    path: Path,
+    fmt: str,
+    out_dir: Path,
+    *,
+    schema_path: Path | None,
+    root_list_path: str,
+    id_name: str,
+) -> Unflattened:
+    """Convert the spreadsheet to ``out_dir/data.json`` and the two flattentool source maps.
+
+    Call ``check_limits`` first: this reads the whole file into memory.
+    """
+    _check_format(fmt)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Built before warnings are collected: the schema's quirks are not the user's concern.
+    parser = _schema_parser(schema_path, root_list_path)
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+        if fmt == "csv":
+            source = _csv_folder(path, Path(scratch), root_list_path)
+        else:
+            # Uploads are stored without a suffix, and openpyxl refuses a file without one.
+            source = Path(scratch) / f"data.{fmt}"
+            source.symlink_to(path.resolve())
+        reader: Any = _READERS[fmt](
+            input_name=str(source), root_list_path=root_list_path, root_id=None, id_name=id_name
+        )
+        reader.parser = parser
+        _read_sheets(reader, fmt)
+        _check_main_sheet(reader, fmt, root_list_path, id_name)
+        found, (items, cells, headings) = _convert(reader)
+    json_path = out_dir / "data.json"
+    _write_json(json_path, {root_list_path: items}, indent=2)
+    cell_map, heading_map = _plain(cells), _plain(headings)
+    _write_json(out_dir / "cell_source_map.json", cell_map)
+    _write_json(out_dir / "heading_source_map.json", heading_map)
+    return Unflattened(json_path, cell_map, heading_map, found)
+
+
+def _item_schema(schema_path: Path | None, root_list_path: str) -> Any:
+    """The schema of one item of the root list, as flattentool wants it.
+
+    A profile's schema describes the whole document, with the list at ``root_list_path``;
+    a schema without that list is taken to describe one item already.
+    """
+    if schema_path is None:
+        return None
+    with schema_path.open(encoding="utf-8") as handle:
+        schema = jsonref.load(handle, base_uri=schema_path.resolve().as_uri())
+    node = schema
+    for name in root_list_path.split("/"):
+        properties = node.get("properties") if isinstance(node, dict) else None
+        node = properties.get(name) if isinstance(properties, dict) else None
+    items = node.get("items") if isinstance(node, dict) else None
+    return items if isinstance(items, dict) else schema
+
+
+def _schema_parser(schema_path: Path | None, root_list_path: str) -> SchemaParser | None:
+    schema = _item_schema(schema_path, root_list_path)
+    if schema is None:
+        return None
+    # The settings flattentool.unflatten uses.
+    parser = SchemaParser(root_schema_dict=schema, rollup=True, root_id=None)
+    parser.parse()
+    return parser
+
+
+def _read_sheets(reader: Any, fmt: str) -> None:
+    try:
+        reader.read_sheets()
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # openpyxl fails in many ways on damaged files
+        raise _damaged(fmt) from exc
+
+
+def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
+    names = [str(name) for name in reader.sheet_names_map]
+    if sheet not in names:
+        raise BadInput(
+            "no_main_sheet",
+            f"The spreadsheet has no sheet called “{sheet}”, which is where the data is "
+            f"expected. {_sheets_it_has(names)}",
+            hint=f"Rename the sheet that holds the data to “{sheet}” (capitals matter).",
+        )
+    try:
+        headings = reader.get_sheet_headings(sheet) or []
+    except (IndexError, KeyError, ValueError) as exc:
+        raise _damaged(fmt) from exc
+    if not any(heading not in (None, "") for heading in headings):
+        where = "The CSV file" if fmt == "csv" else f"The sheet “{sheet}”"
+        raise BadInput(
+            "no_headings",
+            f"{where} has no column headings: its first row should name the field each "
+            f"column holds, such as “{id_name}”.",
+            hint="Put the headings in the first row and the data in the rows below it.",
+        )
+
+
+def _sheets_it_has(names: list[str]) -> str:
+    if not names:
+        return "It has no sheets at all."
+    quoted = ", ".join(f"“{name}”" for name in names)
+    return f"Its sheets are: {quoted}." if len(names) > 1 else f"Its only sheet is {quoted}."
+
+
+def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
+    """Run flattentool's conversion, collecting its warnings with where they arose.
+
+    The warnings machinery is global to the process: run one conversion at a time in it.
+    """
+    found: list[dict[str, Any]] = []
+    show = warnings.showwarning
+
+    def collect(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, FlattenToolWarning):
+            found.append(_describe(str(message), reader.position))
+        else:
+            show(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        # "always": the same message for two cells must be reported twice.
+        warnings.simplefilter("always", FlattenToolWarning)
+        warnings.showwarning = collect
+        try:
+            result = reader.fancy_unflatten(with_cell_source_map=True, with_heading_source_map=True)
+        except (OSError, MemoryError):
+            raise
+        except Exception as exc:  # flattentool fails in many ways on odd data
+            raise _not_converted(exc, reader.position) from exc
+    return found, result
+
+
+def _not_converted(error: Exception, position: _Position | None) -> BadInput:
+    where = f" (sheet “{position.sheet}”, row {position.row})" if position else ""
+    detail = f": {error}" if isinstance(error, FlattenToolError) and str(error) else "."
+    return BadInput(
+        "conversion_failed",
+        f"The spreadsheet could not be converted to JSON{where}{detail}",
+        hint="Check the column headings against the template for this kind of data.",
+    )
+
+
+# Where flattentool's warnings name a place. Only its English messages are understood;
+# the others still get the sheet and row being converted when they were raised.
+_SHEET_IN_MESSAGE = re.compile(r'sheet:? "(?P<sheet>[^"]*)"')
+_HEADING_IN_MESSAGE = [
+    re.compile(
+        r'^Duplicate heading "(?P<header>.*)" found, '
+        r"ignoring the data in columns? (?P<column>[A-Z]+)"
+    ),
+    re.compile(r'^Column "?(?P<header>.+?)"? has been ignored'),
+]
+_VALUE_IN_MESSAGE = [
+    re.compile(r'the other cell has the value: "(?P<value>.*)"$'),
+    re.compile(r'value(?: for boolean:)? "(?P<value>.*)"(?: found in|, returning)'),
+]
+
+
+def _describe(message: str, position: _Position | None) -> dict[str, Any]:
+    found = {"message": message, "sheet": None, "row": None, "column": None, "header": None}
+    if position:
+        found.update(sheet=position.sheet, row=position.row)
+    if match := _SHEET_IN_MESSAGE.search(message):
+        found["sheet"] = match["sheet"]
+    if match := _first_match(_HEADING_IN_MESSAGE, message):
+        found.update(header=match["header"], column=match.groupdict().get("column"))
+    elif (match := _first_match(_VALUE_IN_MESSAGE, message)) and position:
+        found["header"] = _heading_with_value(position.line, match["value"])
+    if found["header"] is not None and found["column"] is None and position:
+        found["column"] = _column_of(position.line, found["header"])
+    return found
+
+
+def _first_match(patterns: list[re.Pattern[str]], text: str) -> re.Match[str] | None:
+    return next((match for pattern in patterns if (match := pattern.search(text))), None)
+
+
+def _heading_with_value(line: dict[Any, Any], value: str) -> str | None:
+    return next(
+        (str(heading) for heading, cell in line.items() if cell is not None and str(cell) == value),
+        None,
+    )
+
+
+def _column_of(line: dict[Any, Any], heading: str) -> str | None:
+    # flattentool gives columns the letters of the headings' places in the line.
+    for index, name in enumerate(line):
+        if str(name) == heading:
+            return get_column_letter(index + 1)
+    return None
+
+
+def _plain(source_map: dict[str, Any] | None) -> dict[str, Any]:
+    """The source map as it reads back from JSON: lists, not tuples."""
+    return {key: [list(place) for place in places] for key, places in (source_map or {}).items()}
+
+
+def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        # flattentool's own encoder for its Decimal numbers and dates.
+        json.dump(
+            data,
+            handle,
+            ensure_ascii=False,
+            indent=indent,
+            default=flattentool.decimal_datetime_default,
+        )
+
+
+# Locating a place in the converted data --------------------------------------------------
+
+
+def locate(
+    cell_source_map: dict[str, Any],
+    heading_source_map: dict[str, Any],
+    pointer: str,
+    missing_property: str | None = None,
+) -> dict[str, Any] | None:
+    """Where in the spreadsheet the data at the JSON Pointer came from.
+
+    Returns {"sheet", "row", "column", "header"}; column and header are None for a whole
+    row. A pointer inside a cell's value (an item of a list read from one cell) gives that
+    cell, and one to an object or list gives its row. With ``missing_property``, the
+    pointer is the object lacking it, and column and header say where it would go.
+    """
+    path = _source_map_key(pointer)
+    place = _locate_key(cell_source_map, path)
+    if place is None or missing_property is None:
+        return place
+    where = _missing_column(cell_source_map, heading_source_map, place, path, missing_property)
+    return {**place, **where}
+
+
+def _source_map_key(pointer: str) -> str:
+    parts = pointer.split("/")[1:] if pointer.startswith("/") else pointer.split("/")
+    return "/".join(part.replace("~1", "/").replace("~0", "~") for part in parts if part != "")
+
+
+def _locate_key(cell_source_map: dict[str, Any], key: str) -> dict[str, Any] | None:
+    while key:
+        places = cell_source_map.get(key)
+        if places:
+            return _place(places[0])
+        key = key.rpartition("/")[0]
+    return None
+
+
+def _place(place: list[Any]) -> dict[str, Any]:
+    if len(place) == 4:  # a cell: sheet, column letter, row, heading
+        sheet, column, row, header = place
+        return {"sheet": sheet, "row": row, "column": column, "header": header}
+    sheet, row = place[0], place[1]  # a row
+    return {"sheet": sheet, "row": row, "column": None, "header": None}
+
+
+def _missing_column(
+    cell_source_map: dict[str, Any],
+    heading_source_map: dict[str, Any],
+    parent: dict[str, Any],
+    key: str,
+    name: str,
+) -> dict[str, Any]:
+    parts = [*key.split("/"), name]
+    heading_key = "/".join(part for part in parts if not part.isdigit())
+    # The heading of the property itself or, for a missing object, of something in it.
+    inside = sorted(other for other in heading_source_map if other.startswith(f"{heading_key}/"))
+    candidates = [heading_key, *inside]
+    for candidate in candidates:
+        for sheet, header in heading_source_map.get(candidate, []):
+            if sheet == parent["sheet"]:
+                return {"column": _column_letter(cell_source_map, sheet, header), "header": header}
+    return {"column": None, "header": _expected_heading(parts)}
+
+
+def _expected_heading(parts: list[str]) -> str:
+    """The heading flattentool reads into the property: the path below the item."""
+    first_index = next((i for i, part in enumerate(parts) if part.isdigit()), -1)
+    return "/".join("0" if part.isdigit() else part for part in parts[first_index + 1 :])
+
+
+def _column_letter(cell_source_map: dict[str, Any], sheet: str, header: str) -> str | None:
+    # The heading map has no column letters; the first cell read from that column has.
+    for places in cell_source_map.values():
+        for place in places:
+            if len(place) == 4 and place[0] == sheet and place[3] == header:
+                return place[1]
+    return None
+
+
+# JSON to spreadsheets --------------------------------------------------------------------
+
+
+def flatten(
+    json_path: Path,
+    out_dir: Path,
+    *,
+    schema_path: Path | None,
+    root_list_path: str,
+    id_name: str,
+) -> tuple[Path, Path]:
+    """Write the data as ``out_dir/data.xlsx`` and as CSV files in ``out_dir/data-csv.zip``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    xlsx, zipped = out_dir / XLSX_NAME, out_dir / CSV_ZIP_NAME
+    options = {
+        "schema": _item_schema(schema_path, root_list_path),
+        "main_sheet_name": root_list_path,
+        "root_list_path": root_list_path,
+        "id_name": id_name,
+    }
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+        safe_json, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
+        _copy_neutralised(json_path, safe_json)
+        _flatten(safe_json, xlsx, "xlsx", options)
+        _flatten(safe_json, csv_folder, "csv", options)
+        _zip_folder(csv_folder, zipped)
+    return xlsx, zipped
+
+
+def _flatten(source: Path, target: Path, fmt: str, options: dict[str, Any]) -> None:
+    with warnings.catch_warnings():
+        # Problems in the data are the validation report's business, not this file's.
+        warnings.simplefilter("ignore", FlattenToolWarning)
+        try:
+            flattentool.flatten(str(source), output_name=str(target), output_format=fmt, **options)
+        except FlattenToolError as exc:
+            raise BadInput(
+                "flatten_failed", f"The data could not be turned into a spreadsheet: {exc}"
+            ) from exc
+
+
+def _zip_folder(folder: Path, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.glob("*.csv")):
+            archive.write(path, path.name)
+
+
+# Formula-like text is neutralised in the JSON before flattentool sees it, rather than in
+# the files it writes: openpyxl turns text starting with "=" into a live formula as it
+# writes, and in a CSV file the number -5 and the text "-5" look the same, while in the
+# JSON a string is plainly a string. Rewriting the XLSX afterwards would also take longer
+# than writing it. Keys are neutralised too, as they become column headings.
+
+
+def _neutralise(text: str) -> str:
+    """Text a spreadsheet program shows as it is, never as a formula."""
+    return f"'{text}" if text.lstrip(" \t\r\n").startswith(FORMULA_STARTS) else text
+
+
+def _copy_neutralised(source: Path, target: Path) -> None:
+    # Streamed event by event, so the data is never all in memory and numbers keep their
+    # exact digits.
+    with source.open("rb") as reader, target.open("w", encoding="utf-8") as writer:
+        try:
+            writer.writelines(_json_tokens(ijson.parse(reader, use_float=False)))
+        except ijson.JSONError as exc:
+            raise BadInput("malformed_json", f"The JSON could not be read: {exc}.") from exc
+
+
+def _json_tokens(events: Iterator[tuple[str, str, Any]]) -> Iterator[str]:
+    # For each array or object being written: [is an array, members written so far].
+    open_: list[list[Any]] = []
+    for _prefix, event, value in events:
+        if event in ("end_map", "end_array"):
+            open_.pop()
+            yield "}" if event == "end_map" else "]"
+            continue
+        if open_ and (event == "map_key" or open_[-1][0]):
+            yield "," if open_[-1][1] else ""
+            open_[-1][1] += 1
+        if event in ("start_map", "start_array"):
+            open_.append([event == "start_array", 0])
+            yield "{" if event == "start_map" else "["
+        else:
+            yield _json_scalar(event, value)
+
+
+def _json_scalar(event: str, value: Any) -> str:
+    if event == "map_key":
+        return f"{_json_scalar('string', value)}:"
+    if event == "string":
+        return json.dumps(_neutralise(value), ensure_ascii=False)
+    if event == "number":
+        return str(value)
+    return json.dumps(value)  # true, false, null

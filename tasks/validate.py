@@ -1,0 +1,92 @@
+"""Check the data against the profile's JSON Schema, placing every error in the data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Task
+from tasks.data import CONVERTED, SPREADSHEETS, is_data, load_checked_data
+from tasks.profile_schema import has_schema, load_profile_schema
+from tasks.schema import ErrorGroups, SchemaError, iter_errors
+
+ERRORS_FILE = "errors.json"
+MAX_GROUPS = 200
+
+
+class Validate(Task):
+    name = "validate"
+    title = "Check against the schema"
+    requires = ("parse_json",)
+    uses_options = ("sample",)
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return is_data(submission) and has_schema(submission.get_profile())
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        loaded = load_profile_schema(submission.get_profile())
+        groups = ErrorGroups(max_errors=settings.ASSAY_MAX_STORED_ERRORS)
+        for error in iter_errors(load_checked_data(submission, inputs), loaded):
+            groups.add(error)
+        locator = Locator.for_submission(submission)
+        errors = [locator.describe(error) for error in groups.errors]
+        (self.work_dir(submission) / ERRORS_FILE).write_bytes(json.dumps(errors).encode())
+        group_list = groups.as_list()
+        return {
+            "valid": groups.total == 0,
+            "error_count": groups.total,
+            "stored": len(errors),
+            "truncated": groups.truncated,
+            "groups": [locator.describe_group(group) for group in group_list[:MAX_GROUPS]],
+            "group_count": len(group_list),
+            "schema": {"draft": loaded.draft, "title": loaded.schema.get("title", "")},
+        }
+
+    def errors(self, submission: Subject) -> list[dict[str, Any]]:
+        """The stored individual errors (at most ASSAY_MAX_STORED_ERRORS)."""
+        path = submission.files_dir / self.name / ERRORS_FILE
+        return json.loads(path.read_bytes()) if path.exists() else []
+
+
+class Locator:
+    """Places errors in the spreadsheet they came from, when they came from one."""
+
+    def __init__(self, cells: dict | None = None, headings: dict | None = None):
+        self.cells = cells
+        self.headings = headings or {}
+
+    @classmethod
+    def for_submission(cls, submission: Subject) -> Locator:
+        if submission.format not in SPREADSHEETS:
+            return cls()
+        folder = submission.files_dir / CONVERTED
+        return cls(
+            _read(folder / "cell_source_map.json"), _read(folder / "heading_source_map.json")
+        )
+
+    def describe(self, error: SchemaError) -> dict[str, Any]:
+        described = {
+            "validator": error.validator,
+            "path": error.path,
+            "schema_path": error.schema_path,
+            "message": error.message,
+            "value": error.value,
+        }
+        if self.cells is not None:
+            from tasks.spreadsheets import locate
+
+            described["source"] = locate(self.cells, self.headings, error.path, error.missing)
+        return described
+
+    def describe_group(self, group: dict[str, Any]) -> dict[str, Any]:
+        examples = [self.describe(error) for error in group["examples"]]
+        return {**group, "examples": examples}
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_bytes()) if path.exists() else {}

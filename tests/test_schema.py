@@ -1,0 +1,244 @@
+"""The schema module: offline loading, plain-words errors, grouping, and engine agreement."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import socket
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from process.errors import BadInput
+from tasks.schema import ErrorGroups, is_valid, iter_errors, load_schema, path_pattern, truncate
+
+DEMO_SCHEMA = Path(__file__).parent.parent / "profiles" / "demo" / "grants.schema.json"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
+
+DRAFT_URIS = {
+    "4": "http://json-schema.org/draft-04/schema#",
+    "7": "http://json-schema.org/draft-07/schema#",
+    "2019-09": "https://json-schema.org/draft/2019-09/schema",
+    "2020-12": "https://json-schema.org/draft/2020-12/schema",
+}
+
+
+def write_schema(folder: Path, draft: str) -> Path:
+    """A schema using the keywords each draft shares, split over two files with a $ref."""
+    definitions = "definitions" if draft in {"4", "7"} else "$defs"
+    person = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 2, "maxLength": 20},
+            "email": {"type": "string", "format": "email"},
+        },
+        "additionalProperties": False,
+    }
+    item = {
+        "type": "object",
+        "required": ["id", "amount", "when"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^A-[0-9]+$"},
+            "amount": {"type": "number", "minimum": 0, "maximum": 1000, "multipleOf": 0.5},
+            "currency": {"enum": ["GBP", "EUR"]},
+            "when": {"type": "string", "format": "date"},
+            "stamp": {"type": "string", "format": "date-time"},
+            "link": {"type": "string", "format": "uri"},
+            "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+            "unique": {"type": "array", "uniqueItems": True},
+            "count": {"type": ["integer", "null"]},
+            "either": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 5}]},
+            "any": {"anyOf": [{"type": "boolean"}, {"type": "string", "maxLength": 3}]},
+            "person": {"$ref": "person.schema.json"},
+            "nested": {"$ref": f"#/{definitions}/nested"},
+        },
+    }
+    if draft != "4":
+        item["properties"]["fixed"] = {"const": "yes"}
+        item["properties"]["positive"] = {"exclusiveMinimum": 0}
+    root = {
+        "$schema": DRAFT_URIS[draft],
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "minItems": 1, "items": item}},
+        definitions: {
+            "nested": {"type": "object", "properties": {"deep": {"type": "integer"}}},
+        },
+    }
+    (folder / "person.schema.json").write_text(json.dumps(person))
+    path = folder / "root.schema.json"
+    path.write_text(json.dumps(root))
+    return path
+
+
+VALID_ITEM = {
+    "id": "A-1",
+    "amount": 10.5,
+    "currency": "GBP",
+    "when": "2024-03-31",
+    "stamp": "2024-03-31T12:00:00Z",
+    "link": "https://example.org/a",
+    "tags": ["x"],
+    "unique": [1, 2],
+    "count": 3,
+    "either": "s",
+    "any": True,
+    "person": {"name": "Ann", "email": "ann@example.org"},
+    "nested": {"deep": 1},
+}
+# Values chosen to sit near the edges of each rule, including format edge cases.
+ODD_VALUES = [
+    None, True, 0, -1, 7, 2.25, 1001, 1e300, "", "x", "A-", "A-12", "GBP", "gbp",
+    "2024-02-30", "2024-1-01", "20240101", "2024-03-31", "2024-03-31T12:00:00Z",
+    "2024-03-31T12:00:00", "2024-03-31 12:00:00Z", "2024-03-31t12:00:00z",
+    "a@b", "a@b.c", "@", "ann@example.org", "http://x", "not a uri", "mailto:a@b",
+    "https://example.org/a b", "yes", [], [1, 1], ["a", "b", "c", "d"], {}, {"deep": "1"},
+    {"name": "A"}, {"name": "Ann", "extra": 1}, "a" * 30,
+]  # fmt: skip
+
+
+def mutated_documents(seed: int, count: int) -> list[dict]:
+    rng = random.Random(seed)
+    documents = []
+    for _ in range(count):
+        items = []
+        for _ in range(rng.randint(1, 4)):
+            item = copy.deepcopy(VALID_ITEM)
+            for _ in range(rng.randint(0, 4)):
+                key = rng.choice([*VALID_ITEM, "fixed", "positive", "extra"])
+                if rng.random() < 0.15:
+                    item.pop(key, None)
+                else:
+                    item[key] = copy.deepcopy(rng.choice(ODD_VALUES))
+            items.append(item)
+        documents.append({"items": items} if rng.random() > 0.05 else rng.choice(ODD_VALUES))
+    return documents
+
+
+def places(errors) -> Counter:
+    return Counter((error.path, error.validator) for error in errors)
+
+
+@pytest.mark.parametrize("draft", DRAFT_URIS)
+def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
+    loaded = load_schema(write_schema(tmp_path, draft))
+    assert loaded.draft == draft
+    invalid = 0
+    for document in mutated_documents(seed=len(draft), count=400):
+        fast = list(iter_errors(document, loaded, engine="fast"))
+        reference = list(iter_errors(document, loaded, engine="reference"))
+        assert places(fast) == places(reference), document
+        assert is_valid(document, loaded) == (not reference)
+        # Same words too, so a report does not depend on the engine.
+        assert sorted(e.message for e in fast) == sorted(e.message for e in reference)
+        invalid += bool(reference)
+    assert 100 < invalid < 400  # the corpus exercises both outcomes
+
+
+def test_demo_examples_agree_and_read_plainly():
+    loaded = load_schema(DEMO_SCHEMA)
+    invalid = json.loads((EXAMPLES / "grants-invalid.json").read_bytes())
+    fast = list(iter_errors(invalid, loaded))
+    assert places(fast) == places(iter_errors(invalid, loaded, engine="reference"))
+    by_path = {(e.path, e.validator): e for e in fast}
+    missing = by_path[("/grants/0/amount", "required")]
+    assert (missing.message, missing.missing, missing.value) == (
+        "“currency” is missing",
+        "currency",
+        None,
+    )
+    assert by_path[("/grants/1/amount/value", "type")].message == "should be a number, not text"
+    assert by_path[("/grants/4/awardDate", "format")].message == "is not a date such as 2024-03-31"
+    enum = by_path[("/grants/2/amount/currency", "enum")]
+    assert "“GBP”, “EUR”, “USD”" in enum.message
+    assert enum.message.startswith("is not one of the allowed values")
+    # The $ref to organisation.schema.json resolved from the profile folder.
+    assert ("/grants/4/recipientOrganization", "required") in by_path
+    valid = json.loads((EXAMPLES / "grants-valid.json").read_bytes())
+    assert list(iter_errors(valid, loaded)) == []
+
+
+def test_validation_never_touches_the_network(tmp_path, monkeypatch):
+    (tmp_path / "s.json").write_text(
+        json.dumps({"properties": {"a": {"$ref": "https://schemas.example.org/other.json"}}})
+    )
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("validation tried to open a network connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(BadInput) as caught:
+        load_schema(tmp_path / "s.json")
+    assert caught.value.code == "schema_invalid"
+    assert "$ref" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "words"),
+    [
+        ('{"type": "banana"}', "schema_invalid", "not a valid JSON Schema"),
+        ('{"properties": {"a": {"pattern": "(unclosed"}}}', "schema_invalid", "not a valid"),
+        ('{"type": ', "schema_json", "not valid JSON"),
+        ("[1, 2]", "schema_invalid", "JSON object"),
+        ('{"$schema": "http://example.org/my-own-draft"}', "schema_draft", "does not support"),
+    ],
+)
+def test_an_unusable_schema_is_a_clear_bad_input(tmp_path, content, code, words):
+    (tmp_path / "s.json").write_text(content)
+    with pytest.raises(BadInput) as caught:
+        load_schema(tmp_path / "s.json")
+    assert caught.value.code == code
+    assert words in caught.value.message
+
+
+def test_a_schema_without_id_resolves_refs_to_files_beside_it(tmp_path):
+    (tmp_path / "part.json").write_text('{"type": "integer"}')
+    (tmp_path / "main.json").write_text('{"properties": {"n": {"$ref": "part.json"}}}')
+    loaded = load_schema(tmp_path / "main.json")
+    assert loaded.draft == "2020-12"  # the default when $schema is absent
+    errors = list(iter_errors({"n": "x"}, loaded))
+    assert [(e.path, e.validator) for e in errors] == [("/n", "type")]
+
+
+def test_formats_are_checked_in_every_draft(tmp_path):
+    for draft, uri in DRAFT_URIS.items():
+        folder = tmp_path / draft
+        folder.mkdir()
+        properties = {name: {"format": name} for name in ("date", "date-time", "uri", "email")}
+        (folder / "s.json").write_text(json.dumps({"$schema": uri, "properties": properties}))
+        loaded = load_schema(folder / "s.json")
+        bad = {"date": "2024-02-30", "date-time": "yesterday", "uri": "no scheme", "email": "x"}
+        found = {e.path for e in iter_errors(bad, loaded) if e.validator == "format"}
+        assert found == {"/date", "/date-time", "/uri", "/email"}, draft
+
+
+def test_errors_group_by_rule_and_place_with_counts_and_examples():
+    loaded = load_schema(DEMO_SCHEMA)
+    grant = {"id": "bad", "title": "t", "amount": {"value": 1, "currency": "GBP"}}
+    data = {"grants": [dict(grant, id=f"bad{i}", awardDate="2024-01-01") for i in range(7)]}
+    groups = ErrorGroups(max_errors=5)
+    for error in iter_errors(data, loaded):
+        groups.add(error)
+    assert (groups.total, len(groups.errors), groups.truncated) == (7, 5, True)
+    [group] = groups.as_list()
+    assert group["path_pattern"] == "/grants/*/id"
+    assert group["count"] == 7
+    assert [e.value for e in group["examples"]] == ["bad0", "bad1", "bad2"]
+
+
+def test_path_pattern_and_truncate():
+    assert path_pattern("/grants/12/amount/0") == "/grants/*/amount/*"
+    assert path_pattern("") == ""
+    assert truncate("x" * 200).endswith("…")
+    assert len(truncate("x" * 200)) == 80
+    assert truncate({"a": [1, 2]}) == {"a": [1, 2]}
+    long_list = truncate(list(range(100)))
+    assert long_list == [0, 1, 2, "…"]
+    long_object = truncate({f"key{i}": "v" * 50 for i in range(10)})
+    assert list(long_object) == ["key0", "key1", "key2", "…"]
+    assert long_object["key0"].endswith("…")
+    assert truncate(5) == 5

@@ -1,0 +1,820 @@
+"""Spreadsheet limits, CSV decoding, conversion to JSON and back, and locating cells."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from odf.opendocument import OpenDocumentSpreadsheet
+from odf.table import CoveredTableCell, Table, TableCell, TableRow
+from odf.text import P
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font
+
+from process.errors import BadInput
+from tasks.spreadsheets import (
+    SpreadsheetLimits,
+    Unflattened,
+    check_limits,
+    decode_csv,
+    flatten,
+    locate,
+    unflatten,
+)
+
+# The whole document's schema, as a profile has it: the grants list, each grant defined
+# by reference, with a nested object, a list of strings and a list of objects.
+SCHEMA = {
+    "type": "object",
+    "required": ["grants"],
+    "properties": {"grants": {"type": "array", "items": {"$ref": "#/definitions/Grant"}}},
+    "definitions": {
+        "Grant": {
+            "type": "object",
+            "required": ["id", "title", "amount"],
+            "properties": {
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "amount": {
+                    "type": "object",
+                    "required": ["value", "currency"],
+                    "properties": {
+                        "value": {"type": "number"},
+                        "currency": {"type": "string"},
+                    },
+                },
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "items": {"type": "array", "items": {"$ref": "#/definitions/Item"}},
+            },
+        },
+        "Item": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "description": {"type": "string"},
+                "quantity": {"type": "integer"},
+            },
+        },
+    },
+}
+
+HEADINGS = ["id", "title", "amount/value", "amount/currency", "tags"]
+GRANT_ROWS = [
+    ["G1", "Community orchard", 12000, "GBP", "food;trees"],
+    ["G2", "Café", 500.5, None, "food"],
+]
+ITEM_ROWS = [
+    ["id", "items/0/id", "items/0/description", "items/0/quantity"],
+    ["G1", "I1", "Spade", 3],
+]
+GRANTS = [
+    {
+        "id": "G1",
+        "title": "Community orchard",
+        "amount": {"value": 12000, "currency": "GBP"},
+        "tags": ["food", "trees"],
+    },
+    {"id": "G2", "title": "Café", "amount": {"value": 500.5}, "tags": ["food"]},
+]
+WITH_ITEMS = [
+    {**GRANTS[0], "items": [{"id": "I1", "description": "Spade", "quantity": 3}]},
+    GRANTS[1],
+]
+
+LIMITS = SpreadsheetLimits(
+    max_bytes=10_000_000,
+    max_rows=1_000,
+    max_cells=10_000,
+    max_ratio=100,
+    max_uncompressed=50_000_000,
+)
+
+Sheets = dict[str, list[list[Any]]]
+
+
+class Span:
+    """An ODS cell merged across ``columns`` columns."""
+
+    def __init__(self, value: Any, columns: int):
+        self.value = value
+        self.columns = columns
+
+
+@pytest.fixture
+def schema(tmp_path: Path) -> Path:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(SCHEMA))
+    return path
+
+
+def write_xlsx(path: Path, sheets: Sheets) -> Path:
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def write_ods(path: Path, sheets: Sheets) -> Path:
+    document = OpenDocumentSpreadsheet()
+    for name, rows in sheets.items():
+        table = Table(name=name)
+        for row in rows:
+            table.addElement(ods_row(row))
+        document.spreadsheet.addElement(table)
+    document.save(str(path))
+    return path
+
+
+def ods_row(values: list[Any], **attributes: Any) -> TableRow:
+    row = TableRow(**attributes)
+    for value in values:
+        if isinstance(value, Span):
+            row.addElement(ods_cell(value.value, numbercolumnsspanned=value.columns))
+            for _ in range(value.columns - 1):
+                row.addElement(CoveredTableCell())
+        else:
+            row.addElement(ods_cell(value))
+    return row
+
+
+def ods_cell(value: Any, **attributes: Any) -> TableCell:
+    if value is None:
+        return TableCell(**attributes)
+    if isinstance(value, int | float):
+        return with_text(TableCell(valuetype="float", value=value, **attributes), str(value))
+    return with_text(TableCell(valuetype="string", **attributes), str(value))
+
+
+def with_text(cell: TableCell, text: str) -> TableCell:
+    cell.addElement(P(text=text))
+    return cell
+
+
+def write_csv(path: Path, rows: list[list[Any]], encoding: str = "utf-8") -> Path:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(["" if value is None else value for value in row] for row in rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def write_sheets(path: Path, fmt: str, sheets: Sheets) -> Path:
+    if fmt == "xlsx":
+        return write_xlsx(path, sheets)
+    if fmt == "ods":
+        return write_ods(path, sheets)
+    return write_csv(path, next(iter(sheets.values())))
+
+
+def convert(path: Path, fmt: str, schema: Path | None) -> Unflattened:
+    return unflatten(
+        path,
+        fmt,
+        path.parent / f"{path.stem}-out",
+        schema_path=schema,
+        root_list_path="grants",
+        id_name="id",
+    )
+
+
+def grants(result: Unflattened) -> list[dict[str, Any]]:
+    return json.loads(result.json_path.read_text(encoding="utf-8"))["grants"]
+
+
+def refusal(call: Any, *args: Any) -> BadInput:
+    with pytest.raises(BadInput) as caught:
+        call(*args)
+    return caught.value
+
+
+# Conversion to JSON -----------------------------------------------------------------------
+
+
+def test_xlsx_becomes_json_typed_by_the_schema_with_sub_sheets_merged(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_xlsx(
+        tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS], "items": ITEM_ROWS}
+    )
+    result = convert(path, "xlsx", schema)
+    assert grants(result) == WITH_ITEMS
+    assert result.warnings == []
+
+
+def test_ods_becomes_the_same_json_as_xlsx(tmp_path: Path, schema: Path) -> None:
+    path = write_ods(
+        tmp_path / "grants.ods", {"grants": [HEADINGS, *GRANT_ROWS], "items": ITEM_ROWS}
+    )
+    assert grants(convert(path, "ods", schema)) == WITH_ITEMS
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_workbook_stored_without_a_suffix_converts(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # Uploads are stored as "original/data", whatever their name was.
+    written = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": [HEADINGS, *GRANT_ROWS]})
+    stored = written.rename(tmp_path / "data")
+    assert grants(convert(stored, fmt, schema)) == GRANTS
+
+
+def test_csv_becomes_the_same_json_as_xlsx(tmp_path: Path, schema: Path) -> None:
+    path = write_csv(tmp_path / "grants.csv", [HEADINGS, *GRANT_ROWS])
+    assert grants(convert(path, "csv", schema)) == GRANTS
+
+
+def test_a_schema_of_one_item_works_like_the_whole_documents_schema(tmp_path: Path) -> None:
+    item_schema = tmp_path / "grant.json"
+    item_schema.write_text(
+        json.dumps({**SCHEMA["definitions"]["Grant"], "definitions": SCHEMA["definitions"]})
+    )
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    assert grants(convert(path, "xlsx", item_schema)) == GRANTS
+
+
+def test_without_a_schema_lists_stay_text_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, GRANT_ROWS[0]]})
+    (grant,) = grants(convert(path, "xlsx", None))
+    assert grant["tags"] == "food;trees"
+    assert grant["amount"]["value"] == 12000
+
+
+def test_dates_currencies_and_percentages_read_the_same_from_ods_and_xlsx(
+    tmp_path: Path, schema: Path
+) -> None:
+    headings = ["id", "awardDate", "amount/value", "share"]
+    xlsx = write_xlsx(
+        tmp_path / "grants.xlsx", {"grants": [headings, ["G1", date(2024, 1, 5), 12, 0.25]]}
+    )
+    # ODS cells show formatted text but hold the plain value: the value is what counts.
+    row = TableRow()
+    row.addElement(ods_cell("G1"))
+    row.addElement(with_text(TableCell(valuetype="date", datevalue="2024-01-05"), "05/01/24"))
+    row.addElement(with_text(TableCell(valuetype="currency", currency="GBP", value=12), "£12.00"))
+    row.addElement(with_text(TableCell(valuetype="percentage", value=0.25), "25%"))
+    document = OpenDocumentSpreadsheet()
+    table = Table(name="grants")
+    table.addElement(ods_row(headings))
+    table.addElement(row)
+    document.spreadsheet.addElement(table)
+    ods = tmp_path / "grants.ods"
+    document.save(str(ods))
+    expected = [
+        {
+            "id": "G1",
+            "awardDate": "2024-01-05T00:00:00+00:00",
+            "amount": {"value": 12},
+            "share": "0.25",  # not in the schema, and flattentool keeps decimals as text then
+        }
+    ]
+    assert grants(convert(xlsx, "xlsx", schema)) == expected
+    assert grants(convert(ods, "ods", schema)) == expected
+
+
+def test_chart_sheets_are_left_out(tmp_path: Path, schema: Path) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, GRANT_ROWS[0]]})
+    workbook = openpyxl.load_workbook(path)
+    chart = BarChart()
+    chart.add_data(Reference(workbook["grants"], min_col=3, min_row=1, max_row=2))
+    workbook.create_chartsheet("Chart").add_chart(chart)
+    workbook.save(path)
+    check_limits(path, "xlsx", LIMITS)
+    assert grants(convert(path, "xlsx", schema)) == GRANTS[:1]
+
+
+def test_the_source_maps_are_written_next_to_the_json(tmp_path: Path, schema: Path) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    result = convert(path, "xlsx", schema)
+    assert result.json_path == tmp_path / "grants-out" / "data.json"
+    written = json.loads((result.json_path.parent / "cell_source_map.json").read_text())
+    assert written == result.cell_source_map
+    headings = json.loads((result.json_path.parent / "heading_source_map.json").read_text())
+    assert headings == result.heading_source_map
+    assert result.cell_source_map["grants/0/amount/value"] == [["grants", "C", 2, "amount/value"]]
+
+
+# Locating cells --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def converted(tmp_path: Path, schema: Path) -> Unflattened:
+    path = write_xlsx(
+        tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS], "items": ITEM_ROWS}
+    )
+    return convert(path, "xlsx", schema)
+
+
+def where(result: Unflattened, pointer: str, missing: str | None = None) -> dict[str, Any] | None:
+    return locate(result.cell_source_map, result.heading_source_map, pointer, missing)
+
+
+def test_locate_a_value_gives_its_cell(converted: Unflattened) -> None:
+    assert where(converted, "/grants/1/amount/value") == {
+        "sheet": "grants",
+        "row": 3,
+        "column": "C",
+        "header": "amount/value",
+    }
+
+
+def test_locate_a_value_from_a_sub_sheet_gives_that_sheet(converted: Unflattened) -> None:
+    assert where(converted, "/grants/0/items/0/quantity") == {
+        "sheet": "items",
+        "row": 2,
+        "column": "D",
+        "header": "items/0/quantity",
+    }
+
+
+def test_locate_a_list_item_read_from_one_cell_gives_that_cell(converted: Unflattened) -> None:
+    assert where(converted, "/grants/0/tags/1") == {
+        "sheet": "grants",
+        "row": 2,
+        "column": "E",
+        "header": "tags",
+    }
+
+
+def test_locate_an_object_gives_its_row(converted: Unflattened) -> None:
+    expected = {"sheet": "grants", "row": 3, "column": None, "header": None}
+    assert where(converted, "/grants/1") == expected
+    assert where(converted, "/grants/1/amount") == expected
+
+
+def test_locate_a_missing_required_property_gives_the_column_it_belongs_in(
+    converted: Unflattened,
+) -> None:
+    # Grant G2 has no currency: row 3, where column D holds the other grants' currencies.
+    assert where(converted, "/grants/1/amount", "currency") == {
+        "sheet": "grants",
+        "row": 3,
+        "column": "D",
+        "header": "amount/currency",
+    }
+
+
+def test_locate_a_missing_property_with_no_column_names_the_heading_to_add(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [["id", "amount/value"], ["G1", 5]]})
+    result = convert(path, "xlsx", schema)
+    assert where(result, "/grants/0", "title") == {
+        "sheet": "grants",
+        "row": 2,
+        "column": None,
+        "header": "title",
+    }
+    assert where(result, "/grants/0/amount", "currency") == {
+        "sheet": "grants",
+        "row": 2,
+        "column": None,
+        "header": "amount/currency",
+    }
+
+
+def test_locate_a_missing_object_points_at_a_column_inside_it(tmp_path: Path, schema: Path) -> None:
+    rows = [["id", "amount/value"], ["G1", 5], ["G2", None]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert where(result, "/grants/1", "amount") == {
+        "sheet": "grants",
+        "row": 3,
+        "column": "B",
+        "header": "amount/value",
+    }
+
+
+def test_locate_outside_the_converted_data_gives_none(converted: Unflattened) -> None:
+    assert where(converted, "") is None
+    assert where(converted, "/grants") is None
+    assert where(converted, "/publisher/name") is None
+    assert where(converted, "/grants/9/title") is None
+
+
+# CSV encodings ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoding"),
+    [
+        (b"\xef\xbb\xbfid,title\r\nG1,Caf\xc3\xa9\r\n", "utf-8-sig"),
+        (b"id,title\r\nG1,Caf\xc3\xa9\r\n", "utf-8"),
+        (b"id,title\r\nG1,Caf\xe9\r\n", "cp1252"),
+        (b"id,title\r\nG1,Caf\xe9 \x81\r\n", "latin-1"),  # 0x81 means nothing in cp1252
+    ],
+)
+def test_csv_is_read_in_its_encoding(tmp_path: Path, raw: bytes, encoding: str) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_bytes(raw)
+    text, found = decode_csv(path)
+    assert (text.splitlines()[0], found) == ("id,title", encoding)
+    # The byte order mark is gone, so the first heading is still "id".
+    (grant,) = grants(convert(path, "csv", None))
+    assert grant["id"] == "G1"
+    assert grant["title"].startswith("Café")
+
+
+def test_csv_separated_by_semicolons_is_read(tmp_path: Path, schema: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text("id;title;amount/value\nG1;Orchard, north side;12\n", encoding="utf-8")
+    (grant,) = grants(convert(path, "csv", schema))
+    assert grant == {"id": "G1", "title": "Orchard, north side", "amount": {"value": 12}}
+
+
+def test_csv_with_an_overlong_value_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text('id,title\nG1,"' + "x" * 200_000 + '"\n', encoding="utf-8")
+    error = refusal(check_limits, path, "csv", LIMITS)
+    assert error.code == "bad_csv"
+    assert error.message == (
+        "The CSV file could not be read at line 2: a value is longer than 131,072 characters."
+    )
+
+
+# Warnings --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_text_in_a_number_column_is_a_warning_at_its_cell(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    rows = [HEADINGS, GRANT_ROWS[0], ["G2", "Café", "lots", "GBP", None]]
+    result = convert(write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert result.warnings == [
+        {
+            "message": 'Non-numeric value "lots" found in number column, '
+            "returning as string instead.",
+            "sheet": "grants",
+            "row": 3,
+            "column": "C",
+            "header": "amount/value",
+        }
+    ]
+    assert grants(result)[1]["amount"]["value"] == "lots"
+
+
+def test_the_same_bad_value_twice_gives_two_warnings(tmp_path: Path, schema: Path) -> None:
+    rows = [["id", "items/0/quantity"], ["G1", "some"], ["G2", "some"]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert [(w["row"], w["column"], w["header"]) for w in result.warnings] == [
+        (2, "B", "items/0/quantity"),
+        (3, "B", "items/0/quantity"),
+    ]
+
+
+def test_a_duplicate_heading_is_a_warning_naming_the_ignored_column(
+    tmp_path: Path, schema: Path
+) -> None:
+    rows = [["id", "title", "title"], ["G1", "First", "Second"]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    (warning,) = result.warnings
+    assert warning["message"].startswith('Duplicate heading "title" found')
+    assert (warning["sheet"], warning["column"], warning["header"]) == ("grants", "B", "title")
+
+
+def test_a_column_that_clashes_with_another_is_a_warning_at_its_row(tmp_path: Path) -> None:
+    rows = [["id", "amount", "amount/value"], ["G1", "lots", 5]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", None)
+    (warning,) = result.warnings
+    assert "has been ignored" in warning["message"]
+    assert (warning["sheet"], warning["row"], warning["column"]) == ("grants", 2, "C")
+    assert warning["header"] == "amount/value"
+
+
+# Refusals --------------------------------------------------------------------------------
+
+
+def test_a_workbook_without_the_expected_sheet_is_refused_naming_its_sheets(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"Sheet1": [HEADINGS], "Notes": [["hello"]]})
+    error = refusal(convert, path, "xlsx", schema)
+    assert error.code == "no_main_sheet"
+    assert error.message == (
+        "The spreadsheet has no sheet called “grants”, which is where the data is expected. "
+        "Its sheets are: “Sheet1”, “Notes”."
+    )
+    assert "Rename" in error.hint
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+@pytest.mark.parametrize("rows", [[], [[None, None], ["G1", "Orchard"]]], ids=["empty", "blank"])
+def test_a_sheet_without_headings_is_refused(
+    tmp_path: Path, schema: Path, fmt: str, rows: list[list[Any]]
+) -> None:
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": rows})
+    error = refusal(convert, path, fmt, schema)
+    assert error.code == "no_headings"
+    assert error.message == (
+        "The sheet “grants” has no column headings: its first row should name the field "
+        "each column holds, such as “id”."
+    )
+
+
+def test_a_csv_of_blank_lines_is_refused_for_lack_of_headings(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text("\n\n")
+    error = refusal(convert, path, "csv", None)
+    assert error.message.startswith("The CSV file has no column headings")
+
+
+def test_a_heading_that_contradicts_the_schema_is_refused_with_its_row(
+    tmp_path: Path, schema: Path
+) -> None:
+    rows = [["id", "amount/0/value"], ["G1", 5]]
+    error = refusal(convert, write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert error.code == "conversion_failed"
+    assert error.message == (
+        "The spreadsheet could not be converted to JSON (sheet “grants”, row 2): There is an "
+        "array at 'amount' when the schema says there should be a 'object'"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_zero_byte_spreadsheet_is_refused(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"grants.{fmt}"
+    path.write_bytes(b"")
+    error = refusal(check_limits, path, fmt, LIMITS)
+    assert (error.code, error.message) == ("empty_file", "The file is empty.")
+    assert refusal(convert, path, fmt, None).code == "damaged_spreadsheet"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kind"),
+    [("xlsx", "an Excel workbook (XLSX)"), ("ods", "an OpenDocument spreadsheet (ODS)")],
+)
+def test_a_file_that_is_not_a_spreadsheet_is_refused(tmp_path: Path, fmt: str, kind: str) -> None:
+    path = tmp_path / f"grants.{fmt}"
+    path.write_text("id,title\nG1,Orchard\n")
+    error = refusal(check_limits, path, fmt, LIMITS)
+    assert error.code == "damaged_spreadsheet"
+    assert error.message == (
+        f"The file could not be opened as {kind}: it is damaged or in another format."
+    )
+    assert refusal(convert, path, fmt, None).code == "damaged_spreadsheet"
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_zip_that_is_not_a_spreadsheet_is_refused(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"grants.{fmt}"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    if fmt == "ods":
+        assert refusal(check_limits, path, fmt, LIMITS).code == "damaged_spreadsheet"
+    else:
+        check_limits(path, fmt, LIMITS)  # no worksheet to count
+    assert refusal(convert, path, fmt, None).code == "damaged_spreadsheet"
+
+
+# Formulas and merged cells ---------------------------------------------------------------
+
+
+def test_a_formula_saved_by_openpyxl_has_no_result_so_reads_as_empty(
+    tmp_path: Path, schema: Path
+) -> None:
+    # openpyxl writes the formula but cannot work out its result; flattentool reads saved
+    # results only, so the cell is empty, as if the value were missing.
+    rows = [["id", "amount/value"], ["G1", "=100+20"]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert grants(result) == [{"id": "G1"}]
+    assert result.warnings == []
+
+
+def test_a_formula_with_a_saved_result_reads_as_that_result(tmp_path: Path, schema: Path) -> None:
+    # Excel and LibreOffice save each formula's result next to it: add one by hand.
+    plain = write_xlsx(
+        tmp_path / "plain.xlsx", {"grants": [["id", "amount/value"], ["G1", "=100+20"]]}
+    )
+    path = tmp_path / "grants.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.infolist():
+            content = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"<f>100+20</f><v></v>", b"<f>100+20</f><v>120</v>")
+            target.writestr(member, content)
+    assert grants(convert(path, "xlsx", schema)) == [{"id": "G1", "amount": {"value": 120}}]
+
+
+def test_merged_cells_in_xlsx_keep_their_value_in_the_first_cell_only(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_xlsx(
+        tmp_path / "grants.xlsx", {"grants": [HEADINGS[:4], ["G1", "Orchard", 5, "GBP"], ["G2"]]}
+    )
+    workbook = openpyxl.load_workbook(path)
+    workbook["grants"].merge_cells("B2:B3")  # title down two rows
+    workbook["grants"].merge_cells("C2:D2")  # value across into currency
+    workbook.save(path)
+    assert grants(convert(path, "xlsx", schema)) == [
+        {"id": "G1", "title": "Orchard", "amount": {"value": 5}},
+        {"id": "G2"},
+    ]
+
+
+def test_merged_cells_in_ods_keep_their_value_in_the_first_cell_only(
+    tmp_path: Path, schema: Path
+) -> None:
+    # flattentool's own ODS reader would move "GBP" into the amount column.
+    rows = [["id", "title", "amount/value", "amount/currency"], ["G1", Span("Orchard", 2), "GBP"]]
+    result = convert(write_ods(tmp_path / "grants.ods", {"grants": rows}), "ods", schema)
+    assert grants(result) == [{"id": "G1", "title": "Orchard", "amount": {"currency": "GBP"}}]
+    assert where(result, "/grants/0/amount/currency")["column"] == "D"
+
+
+def test_ods_rows_keep_their_numbers_after_blank_and_repeated_rows(
+    tmp_path: Path, schema: Path
+) -> None:
+    document = OpenDocumentSpreadsheet()
+    table = Table(name="grants")
+    table.addElement(ods_row(["id", "title"]))
+    table.addElement(ods_row([None], numberrowsrepeated=2))  # rows 2 and 3 blank
+    table.addElement(ods_row(["G1", "Same"], numberrowsrepeated=2))  # rows 4 and 5
+    table.addElement(ods_row(["G2", "Last"]))
+    # How LibreOffice ends a sheet: the million rows below the data, all blank.
+    table.addElement(ods_row([None], numberrowsrepeated=1_048_000))
+    document.spreadsheet.addElement(table)
+    path = tmp_path / "grants.ods"
+    document.save(str(path))
+    check_limits(path, "ods", LIMITS)
+    result = convert(path, "ods", schema)
+    # The two identical rows are one grant, G1, read from both rows.
+    assert grants(result) == [{"id": "G1", "title": "Same"}, {"id": "G2", "title": "Last"}]
+    assert result.cell_source_map["grants/0/id"] == [
+        ["grants", "A", 4, "id"],
+        ["grants", "A", 5, "id"],
+    ]
+    assert where(result, "/grants/1/title")["row"] == 6
+
+
+# Limits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_an_ordinary_spreadsheet_is_within_the_limits(tmp_path: Path, fmt: str) -> None:
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": [HEADINGS, *GRANT_ROWS]})
+    check_limits(path, fmt, LIMITS)
+
+
+def test_a_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "grants.csv", [HEADINGS, *GRANT_ROWS])
+    limits = SpreadsheetLimits(10, 1_000, 1_000, 100, 1_000_000)
+    error = refusal(check_limits, path, "csv", limits)
+    assert error.code == "file_too_large"
+    assert error.message == "The file is 1 KB; the limit is 1 KB."
+
+
+def test_a_zip_bomb_is_refused_quickly_without_being_unpacked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bomb.xlsx"
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w") as member,
+    ):
+        for _ in range(50):
+            member.write(bytes(1024 * 1024))  # 50 MB of zeros, about 50 KB packed
+
+    def refuse_to_unpack(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("check_limits unpacked a member of a zip bomb")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", refuse_to_unpack)
+    started = time.monotonic()
+    error = refusal(check_limits, path, "xlsx", LIMITS)
+    assert time.monotonic() - started < 1
+    assert error.code == "compression_bomb"
+    assert re.fullmatch(
+        r"The file is compressed unusually tightly: unpacked, it would be [\d,]+ times its "
+        r"size, and the limit is 100 times\.",
+        error.message,
+    )
+
+
+def test_too_much_unpacked_data_is_refused(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    limits = SpreadsheetLimits(10_000_000, 1_000, 1_000, 1_000, max_uncompressed=1_000)
+    error = refusal(check_limits, path, "xlsx", limits)
+    assert error.code == "too_large_unpacked"
+    assert error.message.startswith("Unpacked, the file would take ")
+    assert error.message.endswith("; the limit is 1 KB.")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_too_many_rows_are_refused_stating_the_limit(tmp_path: Path, fmt: str) -> None:
+    rows = [["id", "title"]] + [[f"G{number}", "Orchard"] for number in range(10)]
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": rows})
+    limits = SpreadsheetLimits(10_000_000, 10, 1_000, 100, 50_000_000)
+    error = refusal(check_limits, path, fmt, limits)
+    assert error.code == "too_many_rows"
+    if fmt == "csv":
+        assert error.message == "The CSV file has too many rows: the limit is 10 rows."
+    else:
+        assert error.message == (
+            "The spreadsheet has too many rows: the limit is 10 rows over all its sheets."
+        )
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_too_many_cells_are_refused_stating_the_limit(tmp_path: Path, fmt: str) -> None:
+    # 90 cells a sheet: two sheets of them, or four rows of CSV, are over 100.
+    rows = [[f"heading {number}" for number in range(30)], ["x"] * 30, ["y"] * 30]
+    if fmt == "csv":
+        rows.append(["z"] * 30)
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": rows, "more": rows})
+    limits = SpreadsheetLimits(10_000_000, 1_000, 100, 100, 50_000_000)
+    error = refusal(check_limits, path, fmt, limits)
+    assert error.code == "too_many_cells"
+    assert "has too many cells: the limit is 100 cells" in error.message
+
+
+def test_a_stray_formatted_cell_counts_the_whole_rectangle_up_to_it(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    workbook = openpyxl.load_workbook(path)
+    workbook["grants"]["CV500"].font = Font(bold=True)  # no value: formatting only
+    workbook.save(path)
+    # 500 rows by 100 columns: what flattentool would walk through.
+    error = refusal(check_limits, path, "xlsx", LIMITS)
+    assert error.code == "too_many_cells"
+    check_limits(path, "xlsx", SpreadsheetLimits(10_000_000, 1_000, 50_000, 100, 50_000_000))
+
+
+# JSON to spreadsheets --------------------------------------------------------------------
+
+FORMULA_LIKE = ["=1+2", "+44 20 7946 0000", "-x", "@SUM(A1)", " =HYPERLINK()", "\t-1+1"]
+
+
+@pytest.fixture
+def flattened(tmp_path: Path, schema: Path) -> tuple[Path, Path]:
+    data = {
+        "grants": [
+            {**WITH_ITEMS[0], "amount": {"value": -5, "currency": "GBP"}},
+            {"id": "G2", "title": FORMULA_LIKE[0], "tags": FORMULA_LIKE[1:]},
+        ]
+    }
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps(data))
+    return flatten(
+        source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+    )
+
+
+def xlsx_rows(path: Path, sheet: str) -> list[tuple[Any, ...]]:
+    return list(openpyxl.load_workbook(path)[sheet].iter_rows(values_only=True))
+
+
+def zipped_csv(path: Path, name: str) -> list[list[str]]:
+    with zipfile.ZipFile(path) as archive:
+        return list(csv.reader(io.StringIO(archive.read(name).decode("utf-8"))))
+
+
+def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
+    flattened: tuple[Path, Path], tmp_path: Path
+) -> None:
+    xlsx, zipped = flattened
+    assert (xlsx, zipped) == (tmp_path / "out" / "data.xlsx", tmp_path / "out" / "data-csv.zip")
+    assert openpyxl.load_workbook(xlsx).sheetnames == ["grants", "items"]
+    assert xlsx_rows(xlsx, "grants")[:2] == [
+        ("id", "title", "amount/value", "amount/currency", "tags"),
+        ("G1", "Community orchard", -5, "GBP", "food;trees"),
+    ]
+    assert xlsx_rows(xlsx, "items")[1][:4] == ("G1", "I1", "Spade", 3)
+    assert zipfile.ZipFile(zipped).namelist() == ["grants.csv", "items.csv"]
+    assert zipped_csv(zipped, "grants.csv")[1] == [
+        "G1",
+        "Community orchard",
+        "-5",
+        "GBP",
+        "food;trees",
+    ]
+
+
+def test_flatten_neutralises_formula_like_text_but_keeps_numbers(
+    flattened: tuple[Path, Path],
+) -> None:
+    xlsx, zipped = flattened
+    expected_tags = ";".join(f"'{text}" for text in FORMULA_LIKE[1:])
+    cell = openpyxl.load_workbook(xlsx)["grants"]["B3"]
+    assert (cell.value, cell.data_type) == ("'=1+2", "s")  # text, not a formula
+    assert xlsx_rows(xlsx, "grants")[2][4] == expected_tags
+    assert xlsx_rows(xlsx, "grants")[1][2] == -5  # still a number
+    assert zipped_csv(zipped, "grants.csv")[2][1] == "'=1+2"
+    assert zipped_csv(zipped, "grants.csv")[2][4] == expected_tags
+    assert zipped_csv(zipped, "grants.csv")[1][2] == "-5"
+
+
+def test_flattened_xlsx_converts_back_to_the_same_data(
+    flattened: tuple[Path, Path], schema: Path
+) -> None:
+    xlsx, _zipped = flattened
+    (grant, _formulas) = grants(convert(xlsx, "xlsx", schema))
+    assert grant == {**WITH_ITEMS[0], "amount": {"value": -5, "currency": "GBP"}}
