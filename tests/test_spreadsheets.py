@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import time
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -689,9 +688,7 @@ def test_a_zip_bomb_is_refused_quickly_without_being_unpacked(
         raise AssertionError("check_limits unpacked a member of a zip bomb")
 
     monkeypatch.setattr(zipfile.ZipFile, "open", refuse_to_unpack)
-    started = time.monotonic()
     error = refusal(check_limits, path, "xlsx", LIMITS)
-    assert time.monotonic() - started < 1
     assert error.code == "compression_bomb"
     assert re.fullmatch(
         r"The file is compressed unusually tightly: unpacked, it would be [\d,]+ times its "

@@ -1,0 +1,120 @@
+"""`manage.py validate`, run as publishers run it in their CI: a real process, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import fixture
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples" / "demo"
+
+
+def validate(*args: str, tmp_path: Path, env: dict[str, str] | None = None):
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "ASSAY_DATA_DIR": str(tmp_path / "data"),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "validate", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("example", "code"),
+    [
+        ("grants-valid.json", 0),
+        ("grants-invalid.json", 1),
+        ("grants-valid.xlsx", 0),
+        ("grants-invalid.xlsx", 1),
+        ("grants.csv", 0),
+    ],
+)
+def test_the_exit_code_says_valid_or_invalid(tmp_path, example, code):
+    result = validate(str(EXAMPLES / example), tmp_path=tmp_path)
+    assert result.returncode == code, result.stdout + result.stderr
+    first_line = result.stdout.splitlines()[0]
+    verdict = first_line.rsplit("): ", 1)[1]
+    assert verdict == "valid" if code == 0 else verdict.startswith("NOT valid: ")
+
+
+def test_the_text_summary_groups_errors_and_places_them_in_the_sheet(tmp_path):
+    result = validate(str(EXAMPLES / "grants-invalid.xlsx"), tmp_path=tmp_path)
+    assert "(xlsx, profile demo): NOT valid: 12 errors" in result.stdout
+    assert (
+        "2 x /grants/*/amount: “currency” is missing  "
+        "(e.g. sheet grants, row 2, column E, heading “amount/currency”)"
+    ) in result.stdout
+    assert "not in the schema: /grants/*/notes (2 times)" in result.stdout
+
+
+def test_json_output_is_the_report_document(tmp_path):
+    result = validate(str(EXAMPLES / "grants-invalid.json"), "--format", "json", tmp_path=tmp_path)
+    report = json.loads(result.stdout)
+    assert (report["valid"], report["error_count"], report["profile"]) == (False, 13, "demo")
+    assert len(report["errors"]) == 13
+    assert report["errors"][0]["path"].startswith("/grants/")
+
+
+def test_data_that_cannot_be_read_exits_2_with_the_reason(tmp_path):
+    result = validate(str(fixture("malformed.json")), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "not well-formed at line 4, column 5" in result.stdout
+    as_json = validate(str(fixture("malformed.json")), "--format", "json", tmp_path=tmp_path)
+    assert json.loads(as_json.stdout)["errors"][0]["code"] == "malformed_json"
+
+
+def test_a_missing_file_or_unknown_profile_exits_2(tmp_path):
+    missing = validate(str(tmp_path / "nope.json"), tmp_path=tmp_path)
+    assert missing.returncode == 2
+    assert "No such file or directory" in missing.stdout
+    unknown = validate(str(EXAMPLES / "grants.csv"), "--profile", "nope", tmp_path=tmp_path)
+    assert unknown.returncode == 2
+    assert "unknown profile 'nope'" in unknown.stderr
+
+
+def test_a_schema_given_on_the_command_line_is_used(tmp_path):
+    schema = tmp_path / "strict.json"
+    schema.write_text(json.dumps({"type": "object", "required": ["publisher"]}))
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"), "--schema", str(schema), tmp_path=tmp_path
+    )
+    assert result.returncode == 1
+    assert "“publisher” is missing" in result.stdout
+
+
+def test_sample_mode_checks_only_the_first_items(tmp_path):
+    grants = [{"id": "bad"} for _ in range(30)]
+    data = tmp_path / "many.json"
+    data.write_text(json.dumps({"grants": grants}))
+    env = {"ASSAY_SAMPLE_ITEMS": "10"}
+    whole = validate(str(data), "--format", "json", tmp_path=tmp_path, env=env)
+    sampled = validate(str(data), "--sample", "--format", "json", tmp_path=tmp_path, env=env)
+    assert json.loads(whole.stdout)["error_count"] == 30 * 4  # bad id, 3 missing fields
+    assert json.loads(sampled.stdout)["error_count"] == 10 * 4
+    summary = validate(str(data), "--sample", tmp_path=tmp_path, env=env).stdout
+    assert "Sample mode: only the first 10 items." in summary
+
+
+def test_a_url_is_fetched_and_checked(tmp_path, http_server):
+    http_server.serve("/grants.json", (EXAMPLES / "grants-invalid.json").read_bytes())
+    result = validate(
+        http_server.url("/grants.json"),
+        tmp_path=tmp_path,
+        env={"ASSAY_ALLOW_PRIVATE_URLS": "1"},
+    )
+    assert result.returncode == 1
+    assert "NOT valid: 13 errors" in result.stdout

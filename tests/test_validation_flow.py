@@ -1,0 +1,157 @@
+"""The whole validation path through the web pages: what a person sees and downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+
+import openpyxl
+import pytest
+
+from tests.conftest import submission_from
+from webapp.models import Submission, TaskResult
+from webapp.profiles import get_profile
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def try_example(client, name: str) -> Submission:
+    names = [path.name for path in get_profile("demo").example_paths()]
+    response = client.post(f"/examples/demo/{names.index(name)}")
+    assert response.status_code == 302
+    return submission_from(response)
+
+
+def download(client, submission: Submission, task: str, filename: str):
+    response = client.get(f"/s/{submission.id}/files/{task}/{filename}")
+    assert response.status_code == 200, (task, filename)
+    return b"".join(response.streaming_content)
+
+
+def test_the_demo_invalid_xlsx_shows_grouped_errors_placed_in_the_workbook(client):
+    submission = try_example(client, "grants-invalid.xlsx")
+    assert submission.state == "done"
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "✗ Not valid." in page
+    assert "12 errors against the schema" in page
+    # Two grants lack a currency: one group, counted twice, each placed at its cell.
+    assert "“currency” is missing" in page
+    assert "<code>/grants/*/amount</code>" in page
+    assert "sheet <strong>grants</strong>, row 2, column E (amount/currency)" in page
+    # An error in a sub-sheet is placed in that sheet.
+    assert "sheet <strong>documents</strong>, row 7, column B (documents/0/url)" in page
+    # Fields the schema does not describe are listed too.
+    assert "/grants/*/notes" in page
+
+
+def test_the_report_and_the_errors_download_as_json_and_csv(client):
+    submission = try_example(client, "grants-invalid.xlsx")
+    report = json.loads(download(client, submission, "report", "report.json"))
+    assert (report["valid"], report["error_count"], report["format"]) == (False, 12, "xlsx")
+    assert {group["message"] for group in report["error_groups"]} >= {"“currency” is missing"}
+    rows = list(
+        csv.DictReader(io.StringIO(download(client, submission, "report", "errors.csv").decode()))
+    )
+    assert len(rows) == 12
+    bad_id = next(row for row in rows if row["validator"] == "pattern")
+    assert (bad_id["value"], bad_id["sheet"], bad_id["row"], bad_id["column"]) == (
+        "grant-7", "grants", "5", "A",
+    )  # fmt: skip
+    # The spreadsheet's JSON, as converted, can be downloaded too.
+    data = json.loads(download(client, submission, "spreadsheet_to_json", "data.json"))
+    assert data["grants"][3]["id"] == "grant-7"
+
+
+def test_the_original_upload_stays_downloadable(client):
+    submission = try_example(client, "grants-invalid.xlsx")
+    response = client.get(f"/s/{submission.id}/original")
+    assert response.status_code == 200
+    assert (
+        b"".join(response.streaming_content) == get_profile("demo").example_paths()[3].read_bytes()
+    )
+
+
+def test_spreadsheet_downloads_are_made_on_request_and_never_delay_the_report(client):
+    submission = try_example(client, "grants-valid.json")
+    assert not TaskResult.objects.filter(submission=submission, task="json_to_spreadsheet").exists()
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' in page
+
+    response = client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet")
+    assert response.status_code == 302
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert f"/s/{submission.id}/files/json_to_spreadsheet/data.xlsx" in page
+
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(download(client, submission, "json_to_spreadsheet", "data.xlsx"))
+    )
+    assert "grants" in workbook.sheetnames
+    ids = [row[0] for row in workbook["grants"].iter_rows(min_row=2, values_only=True)]
+    source = json.loads(get_profile("demo").example_paths()[0].read_bytes())
+    assert ids == [grant["id"] for grant in source["grants"]]
+    archive = zipfile.ZipFile(
+        io.BytesIO(download(client, submission, "json_to_spreadsheet", "data-csv.zip"))
+    )
+    assert "grants.csv" in archive.namelist()
+
+
+def test_a_failed_spreadsheet_conversion_shows_in_its_section_and_hides_nothing(
+    client, monkeypatch
+):
+    def crash(*args, **kwargs):
+        raise RuntimeError("flattentool fell over")
+
+    # A crash inside flattentool, injected where the task calls it.
+    monkeypatch.setattr("tasks.spreadsheets.flatten", crash)
+    submission = try_example(client, "grants-invalid.json")
+    client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "This did not work last time. You can try again." in page
+    assert "✗ Not valid." in page  # the report is still there
+    submission.refresh_from_db()
+    assert submission.state == "done"
+
+
+def test_the_api_starts_a_deferred_task(client):
+    submission = try_example(client, "grants-valid.json")
+    response = client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
+    assert response.status_code == 202
+    assert response.json()["name"] == "json_to_spreadsheet"
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert {"name": "json_to_spreadsheet", "status": "ready"} in [
+        {"name": task["name"], "status": task["status"]} for task in status["tasks"]
+    ]
+    # Only deferred tasks can be asked for.
+    assert client.post(f"/api/submissions/{submission.id}/tasks/validate").status_code == 409
+
+
+def test_every_error_is_listed_a_page_at_a_time_and_the_cap_is_said(client, settings):
+    settings.ASSAY_MAX_STORED_ERRORS = 5
+    submission = try_example(client, "grants-invalid.json")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "(the first 5 of 13 are kept)" in page
+    listing = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert "Assay kept the first 5 of 13 errors." in listing
+    assert "Errors 1 to 5 of 5" in listing
+
+
+def test_the_list_of_every_error_is_paginated(client):
+    grants = [{"id": f"bad-{n}", "title": "t", "amount": {"value": 1, "currency": "GBP"},
+               "awardDate": "2024-01-01"} for n in range(150)]  # fmt: skip
+    response = client.post("/", {"text": json.dumps({"grants": grants}), "profile": "demo"})
+    submission = submission_from(response)
+    first = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert "Errors 1 to 100 of 150" in first
+    assert "bad-99" in first and "bad-100" not in first
+    second = client.get(f"/s/{submission.id}/errors?page=2").content.decode()
+    assert "Errors 101 to 150 of 150" in second
+    assert "bad-149" in second
+
+
+def test_a_csv_is_converted_and_checked_like_a_workbook(client):
+    submission = try_example(client, "grants.csv")
+    assert submission.format == "csv"
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "✓ Valid." in page
