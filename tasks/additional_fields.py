@@ -18,6 +18,7 @@ MAX_LISTED = 500
 class AdditionalFields(Task):
     name = "additional_fields"
     title = "Fields not in the schema"
+    version = 2
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -26,7 +27,8 @@ class AdditionalFields(Task):
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         loaded = load_profile_schema(submission.get_profile())
-        described = schema_fields(loaded.schema, loaded.resources)
+        # The base URI by the schema's draft ("id" in draft 4), so internal $refs resolve.
+        described = schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
         data = load_checked_data(submission, inputs)
         walk = inputs.memo("fields", lambda: walk_fields(data))
         fields = additional(walk.counts, described)
@@ -49,5 +51,8 @@ def additional(counts: dict[str, int], described: SchemaFields) -> list[dict[str
 
 
 def _parent_described(pattern: str, described: SchemaFields) -> bool:
-    parent = pattern.rsplit("/", 1)[0].removesuffix("/*")
+    # The nearest field above: "/m/*/*/b" sits in the field "/m", whatever the arrays between.
+    parent = pattern.rsplit("/", 1)[0]
+    while parent.endswith("/*"):
+        parent = parent[:-2]
     return not parent or described.describes(parent)

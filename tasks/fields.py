@@ -74,7 +74,8 @@ def _walk(value: Any, pattern: str, counts: dict, types: dict, children: dict) -
 def examples_at(data: Any, pattern: str, limit: int = EXAMPLES) -> list[tuple[str, Any]]:
     """The first few (pointer, value) pairs at a path pattern, stopping as soon as found."""
     found: list[tuple[str, Any]] = []
-    parts = [unescape(part) for part in pattern.strip("/").split("/")] if pattern else []
+    # Split as a JSON Pointer: "/grants/*/" ends in a key that is the empty string.
+    parts = [unescape(part) for part in pattern.split("/")[1:]] if pattern else []
     _find(data, parts, "", found, limit)
     return found
 

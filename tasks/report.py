@@ -33,7 +33,9 @@ class Report(Task):
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         report = build_report(submission)
         folder = self.work_dir(submission)
-        (folder / REPORT_FILE).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        (folder / REPORT_FILE).write_text(
+            json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8"
+        )
         (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8")
         return {"valid": report["valid"], "error_count": report["error_count"]}
 

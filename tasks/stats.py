@@ -18,6 +18,7 @@ TOP_VALUES = 10
 class Stats(Task):
     name = "stats"
     title = "Statistics"
+    version = 2
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -58,15 +59,16 @@ def coverage(counts: Counter[str], items_pattern: str, items: int) -> list[dict[
 
 
 def duplicates(items: list, id_name: str) -> dict[str, Any]:
-    ids = Counter(item.get(id_name) for item in items if isinstance(item, dict))
-    ids.pop(None, None)
-    repeated = [(str(value), count) for value, count in ids.most_common() if count > 1]
+    ids = Counter(_key(item.get(id_name)) for item in items if isinstance(item, dict))
+    ids.pop(_key(None), None)
+    repeated = [(str(value), count) for (_, value), count in ids.most_common() if count > 1]
     return {"count": len(repeated), "examples": repeated[:TOP_VALUES]}
 
 
 def distinct(data: Any, pattern: str) -> dict[str, Any]:
-    values = Counter(_hashable(value) for value in values_at(data, pattern))
-    return {"path": pattern, "distinct": len(values), "top": values.most_common(TOP_VALUES)}
+    values = Counter(_key(value) for value in values_at(data, pattern))
+    top = [(value, count) for (_, value), count in values.most_common(TOP_VALUES)]
+    return {"path": pattern, "distinct": len(values), "top": top}
 
 
 def values_at(data: Any, pattern: str) -> Iterator[Any]:
@@ -79,6 +81,11 @@ def values_at(data: Any, pattern: str) -> Iterator[Any]:
         else:
             nodes = [node[key] for node in nodes if isinstance(node, dict) and key in node]
     yield from nodes
+
+
+def _key(value: Any) -> tuple[bool, Any]:
+    """A counting key: true is not 1, and a list or object (unhashable) counts by its text."""
+    return type(value) is bool, _hashable(value)
 
 
 def _hashable(value: Any) -> Any:

