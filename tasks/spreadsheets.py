@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -32,6 +33,7 @@ from xml.etree import ElementTree
 import flattentool
 import ijson
 import jsonref
+import orjson
 from flattentool.exceptions import FlattenToolError, FlattenToolWarning
 from flattentool.input import CSVInput, ODSInput, XLSXInput
 from flattentool.schema import SchemaParser
@@ -759,15 +761,21 @@ def _plain(source_map: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        # flattentool's own encoder for its Decimal numbers and dates.
-        json.dump(
-            data,
-            handle,
-            ensure_ascii=False,
-            indent=indent,
-            default=flattentool.decimal_datetime_default,
-        )
+    # orjson writes the source maps' tuples as lists, and is several times faster than
+    # json here.
+    options = orjson.OPT_PASSTHROUGH_DATETIME | (orjson.OPT_INDENT_2 if indent else 0)
+    path.write_bytes(orjson.dumps(data, default=_flattentool_value, option=options))
+
+
+def _flattentool_value(value: Any) -> Any:
+    """flattentool's Decimal numbers and dates, written as its own encoder writes them.
+
+    A Decimal becomes the float that any JSON reader, ours included, would read anyway."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # Locating a place in the converted data --------------------------------------------------
