@@ -1,0 +1,140 @@
+"""A large JSON from submission to report: the bare floor, the naive path and Assay.
+
+    .venv/bin/python bench/validation.py [--items 40000] [--skip-naive]
+
+floor: one orjson parse + one jsonschema-rs validation, in one process.
+naive: json.load + python jsonschema iter_errors.
+assay: webapp.cli.validate_source with the demo profile, as `manage.py validate` runs it:
+       the file is copied and hashed (as an upload is) and the pipeline's main tasks run
+       in-process, up to the report; no database, no results page.
+Each runs in its own subprocess; peak RSS is that process's ru_maxrss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT / "profiles" / "demo"
+SCHEMA = SCHEMA_DIR / "grants.schema.json"
+sys.path.insert(0, str(ROOT))
+
+
+def resources() -> dict[str, dict]:
+    documents = [json.loads(path.read_text()) for path in SCHEMA_DIR.glob("*.json")]
+    return {document["$id"]: document for document in documents}
+
+
+def run_floor(path: Path) -> int:
+    import jsonschema_rs
+    import orjson
+
+    registry = jsonschema_rs.Registry(list(resources().items()))
+    validator = jsonschema_rs.validator_for(
+        json.loads(SCHEMA.read_text()), registry=registry, validate_formats=True
+    )
+    started = time.perf_counter()
+    errors = sum(1 for _ in validator.iter_errors(orjson.loads(path.read_bytes())))
+    report(started, errors)
+    return errors
+
+
+def run_naive(path: Path) -> int:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    registry = Registry().with_resources(
+        (uri, Resource.from_contents(document)) for uri, document in resources().items()
+    )
+    validator = Draft202012Validator(
+        json.loads(SCHEMA.read_text()),
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    started = time.perf_counter()
+    with path.open() as handle:
+        errors = sum(1 for _ in validator.iter_errors(json.load(handle)))
+    report(started, errors)
+    return errors
+
+
+def run_assay(path: Path) -> int:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="webapp.settings",
+        # Next to the data, so it goes when the data folder does.
+        ASSAY_DATA_DIR=str(path.parent / "assay-data"),
+        ASSAY_MAX_UPLOAD_BYTES=str(1 << 30),
+    )
+    import django
+
+    django.setup()
+    from webapp.cli import INVALID, VALID, validate_source
+    from webapp.profiles import get_profiles
+
+    profile = get_profiles()["demo"]
+    started = time.perf_counter()
+    outcome = validate_source(str(path), profile, sample=False)
+    assert outcome.code in (VALID, INVALID) and outcome.report, outcome.errors
+    report(started, outcome.report["error_count"])
+    return 0
+
+
+def report(started: float, errors: int) -> None:
+    seconds = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "rss": rss, "errors": errors}))
+
+
+def measure(variant: str, path: Path) -> dict:
+    command = [sys.executable, __file__, "--variant", variant, str(path)]
+    # stderr is not captured, so a failing variant shows its traceback.
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=40_000)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--variant")
+    parser.add_argument("path", nargs="?")
+    args = parser.parse_args()
+    if args.variant:
+        {"floor": run_floor, "naive": run_naive, "assay": run_assay}[args.variant](Path(args.path))
+        return
+    from bench.datagen import grants_json
+
+    with tempfile.TemporaryDirectory(prefix="assay-bench-data-") as folder:
+        path = Path(folder) / "grants.json"
+        path.write_bytes(grants_json(args.items))
+        size = path.stat().st_size
+        print(f"{args.items:,} items, {size / 1e6:.1f} MB")
+        variants = ["floor", "assay"] + ([] if args.skip_naive else ["naive"])
+        results = {variant: measure(variant, path) for variant in variants}
+    print_table(results, size)
+
+
+def print_table(results: dict[str, dict], size: int) -> None:
+    floor = results["floor"]["seconds"]
+    header = f"{'variant':<8} {'seconds':>8} {'x floor':>8} {'peak RSS MB':>12} {'RSS/size':>9}"
+    print(header, "errors")
+    for variant, row in results.items():
+        print(
+            f"{variant:<8} {row['seconds']:>8.2f} {row['seconds'] / floor:>8.2f} "
+            f"{row['rss'] / 1e6:>12.0f} {row['rss'] / size:>9.1f} {row['errors']}"
+        )
+    if "naive" in results:
+        speedup = results["naive"]["seconds"] / results["assay"]["seconds"]
+        print(f"assay is {speedup:.0f}x faster than the naive path")
+
+
+if __name__ == "__main__":
+    main()
