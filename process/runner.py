@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -17,14 +18,56 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Memo:
+    """Values the tasks of one run share (the parsed data, say), dropped when it ends."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._frozen = False
+
+    def get(self, key: str, load: Callable[[], T], *, large: bool = False) -> T:
+        if key not in self._values:
+            self._values[key] = self._load_large(load) if large else load()
+        return self._values[key]
+
+    def _load_large(self, load: Callable[[], T]) -> T:
+        # A parsed document is millions of objects without cycles. Left to the cyclic
+        # garbage collector, they are traversed as they are made and at every later
+        # collection, which costs as much again as parsing them (bench/validation.py).
+        # So they are made with the collector paused and kept out of its sight
+        # (gc.freeze) until the run ends; reference counting still frees them.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            value = load()
+            gc.freeze()
+            self._frozen = True
+        finally:
+            if enabled:
+                gc.enable()
+        return value
+
+    def close(self) -> None:
+        self._values.clear()
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
+
+    def __enter__(self) -> Memo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class Inputs:
-    """What a running task may read: the outputs it requires, and a per-run memo.
+    """What a running task may read: the outputs it requires, and the run's memo.
 
     The memo lets tasks share one expensive in-memory value (the parsed data, say)
     within a single run, so the data is parsed once however many tasks read it.
     """
 
-    def __init__(self, task: Task, submission: Subject, memo: dict[str, Any]):
+    def __init__(self, task: Task, submission: Subject, memo: Memo):
         self._task = task
         self._submission = submission
         self._memo = memo
@@ -37,10 +80,11 @@ class Inputs:
             raise KeyError(f"{name} has no output yet")
         return MappingProxyType(output.data)
 
-    def memo(self, key: str, load: Callable[[], T]) -> T:
-        if key not in self._memo:
-            self._memo[key] = load()
-        return self._memo[key]
+    def memo(self, key: str, load: Callable[[], T], *, large: bool = False) -> T:
+        """The run's value for ``key``, made by ``load`` the first time it is asked for.
+
+        ``large``: a big tree without cycles, such as parsed JSON (see Memo)."""
+        return self._memo.get(key, load, large=large)
 
 
 @dataclass
@@ -60,17 +104,17 @@ class RunResult:
 def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
     """Run every applicable, needed task in order. Failures never stop unrelated tasks."""
     result = RunResult()
-    memo: dict[str, Any] = {}
-    for done, task in enumerate(tasks):
-        submission.store.progress(done, len(tasks), task.name)
-        # Asked as each task comes up: earlier tasks may have learnt the format, say.
-        if task.is_applicable(submission):
-            step(task, submission, result, memo)
+    with Memo() as memo:
+        for done, task in enumerate(tasks):
+            submission.store.progress(done, len(tasks), task.name)
+            # Asked as each task comes up: earlier tasks may have learnt the format, say.
+            if task.is_applicable(submission):
+                step(task, submission, result, memo)
     submission.store.progress(len(tasks), len(tasks), "")
     return result
 
 
-def step(task: Task, submission: Subject, result: RunResult, memo: dict[str, Any]) -> None:
+def step(task: Task, submission: Subject, result: RunResult, memo: Memo) -> None:
     """Run one applicable task, if it is needed and what it requires has succeeded."""
     store = submission.store
     blocked_by = [

@@ -33,7 +33,7 @@ def data_path(submission: Subject) -> Path:
 
 def load_data(submission: Subject, inputs: Inputs) -> Any:
     """The whole data, parsed at most once per run however many tasks ask."""
-    return inputs.memo("data", lambda: parse(data_path(submission).read_bytes()))
+    return inputs.memo("data", lambda: parse(data_path(submission).read_bytes()), large=True)
 
 
 def sample_size(submission: Subject) -> int | None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from process.errors import Unavailable
-from process.runner import RunResult, run_pipeline, step
+from process.runner import Memo, RunResult, run_pipeline, step
 from process.task import Task
 from webapp.models import Submission, TaskResult, TaskRun
 from webapp.pipeline import get_pipeline, needed_tasks
@@ -239,7 +239,8 @@ def run_deferred(submission_id: str, task_name: str) -> str:
         if submission.state == State.DONE and not submission.is_expired:
             with Heartbeat(mine):
                 if task.is_applicable(submission):
-                    step(task, submission, RunResult(), {})
+                    with Memo() as memo:
+                        step(task, submission, RunResult(), memo)
     finally:
         mine.update(requested_at=None, claimed_by="", heartbeat=None)
     return "done"
