@@ -2,6 +2,8 @@
 
 import gc
 
+import pytest
+
 from process.runner import Memo
 
 
@@ -28,10 +30,7 @@ def test_the_collector_is_restored_when_loading_fails():
     def broken():
         raise ValueError("bad data")
 
-    with Memo() as memo:
-        try:
-            memo.get("data", broken, large=True)
-        except ValueError:
-            pass
+    with Memo() as memo, pytest.raises(ValueError, match="bad data"):
+        memo.get("data", broken, large=True)
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
