@@ -7,11 +7,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from webapp.models import Submission
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    """The API's rate limit counts in the cache: each test starts with none spent."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,10 @@ class SubmissionForm(forms.Form):
     text = forms.CharField(
         required=False, strip=False, label="Or paste the data", widget=forms.Textarea
     )
-    profile = forms.ChoiceField(label="What should the data be checked against?")
+    profile = forms.ChoiceField(
+        label="What should the data be checked against?",
+        error_messages={"invalid_choice": "There is no profile “%(value)s”."},
+    )
     sample = forms.BooleanField(
         required=False,
         label="Sample mode: check only the first items (faster for large files)",
@@ -50,14 +53,17 @@ class SubmissionForm(forms.Form):
         limit = settings.ASSAY_MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
+                code="too_large",
             )
         return upload
 
     def clean_url(self) -> str:
         url = self.cleaned_data.get("url", "")
         if url and not url.lower().startswith(("http://", "https://")):
-            raise forms.ValidationError("Only http:// and https:// URLs can be checked.")
+            raise forms.ValidationError(
+                "Only http:// and https:// URLs can be checked.", code="invalid_url"
+            )
         return url
 
     def clean_text(self) -> str:
@@ -67,7 +73,8 @@ class SubmissionForm(forms.Form):
         if size > limit:
             raise forms.ValidationError(
                 f"The pasted text is {filesizeformat(size)}; the limit is {filesizeformat(limit)}. "
-                "Upload it as a file instead."
+                "Upload it as a file instead.",
+                code="too_large",
             )
         return text if text.strip() else ""
 
@@ -78,10 +85,13 @@ class SubmissionForm(forms.Form):
         data = super().clean()
         given = [name for name in ("file", "url", "text") if data.get(name)]
         if not given and not self.errors:
-            raise forms.ValidationError("Choose a file, give a URL, or paste some data.")
+            raise forms.ValidationError(
+                "Choose a file, give a URL, or paste some data.", code="no_source"
+            )
         if len(given) > 1:
             raise forms.ValidationError(
-                f"Give only one of a file, a URL or pasted text (you gave {' and '.join(given)})."
+                f"Give only one of a file, a URL or pasted text (you gave {' and '.join(given)}).",
+                code="two_sources",
             )
         return data
 

@@ -205,4 +205,8 @@ ASSAY_MAX_UNCOMPRESSED_BYTES = config.int(
 # Sample mode: later tasks look at only the first N items of each top-level list.
 ASSAY_SAMPLE_ITEMS = config.int("ASSAY_SAMPLE_ITEMS", 1000, minimum=1)
 ASSAY_LOST_JOB_SECONDS = config.int("ASSAY_LOST_JOB_SECONDS", 600, minimum=1)
+# The JSON API: browsers on these origins may call it (CORS); none by default.
+ASSAY_API_CORS_ORIGINS = config.list("ASSAY_API_CORS_ORIGINS", [])
+# New submissions per client address per minute through the API.
+ASSAY_API_SUBMISSIONS_PER_MINUTE = config.int("ASSAY_API_SUBMISSIONS_PER_MINUTE", 30, minimum=1)
 ASSAY_MAX_STORED_ERRORS = config.int("ASSAY_MAX_STORED_ERRORS", 1000, minimum=1)

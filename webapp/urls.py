@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
-from webapp import views
+from webapp import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,11 +16,16 @@ urlpatterns = [
         name="download",
     ),
     path("examples/<str:profile_name>/<int:index>", views.try_example, name="try-example"),
-    path("api/submissions/<uuid:submission_id>", views.api_submission, name="api-submission"),
+    path("api/openapi.json", api.openapi, name="api-openapi"),
+    path("api/submissions", api.submissions, name="api-submissions"),
+    path("api/submissions/<uuid:submission_id>", api.submission_status, name="api-submission"),
+    path("api/submissions/<uuid:submission_id>/report", api.report, name="api-report"),
     path(
         "api/submissions/<uuid:submission_id>/tasks/<str:task_name>",
-        views.api_start_task,
+        api.start_task,
         name="api-start-task",
     ),
+    # Anything else under api/ (an id that is not a UUID, say) is a 404 in JSON, not HTML.
+    re_path(r"^api/", api.unknown),
     path("admin/", admin.site.urls),
 ]

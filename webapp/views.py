@@ -4,11 +4,10 @@ from typing import Any
 from uuid import UUID
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from process.files import chunks_of
@@ -205,73 +204,6 @@ def retry(request: HttpRequest, submission_id: UUID) -> HttpResponse:
     return redirect(submission)
 
 
-def api_submission(request: HttpRequest, submission_id: UUID) -> JsonResponse:
-    """The small status document the progress page polls."""
-    submission = Submission.objects.filter(id=submission_id).first()
-    if submission is None:
-        error = {"code": "not_found", "message": "No submission has this id."}
-        return JsonResponse({"error": error}, status=404)
-    if not submission.is_expired and jobs.resend_if_lost(submission):
-        submission = Submission.objects.get(id=submission_id)
-    body = status_document(request, submission)
-    return JsonResponse(body, status=410 if submission.is_expired else 200)
-
-
-def status_document(request: HttpRequest, submission: Submission) -> dict[str, Any]:
-    results = {row.task: row.last_outcome for row in submission.results.all()}
-    titles = {task.name: task.title for task in get_pipeline()}
-    tasks = [
-        {
-            "name": task.name,
-            "title": task.title,
-            "status": _task_status(submission, task.name, results),
-        }
-        for task in get_pipeline().applicable(submission)
-    ]
-    if submission.state == State.DONE and not submission.is_expired:
-        tasks += [
-            {
-                "name": task.name,
-                "title": task.title,
-                "status": jobs.deferred_status(submission, task),
-            }
-            for task in get_pipeline().applicable(submission, deferred=True)
-        ]
-    return {
-        "id": str(submission.id),
-        "state": State.EXPIRED if submission.is_expired else submission.state,
-        "progress": {
-            "done": submission.progress_done,
-            "total": submission.progress_total or len(titles),
-            "current": titles.get(submission.current_task, ""),
-        },
-        "tasks": tasks,
-        "retry_at": submission.retry_at,
-        "expires_at": submission.expires_at,
-        "links": {
-            "self": request.build_absolute_uri(reverse("api-submission", args=[submission.id])),
-            "results": request.build_absolute_uri(submission.get_absolute_url()),
-        },
-    }
-
-
-@csrf_exempt
-@require_POST
-def api_start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> JsonResponse:
-    """Ask for a deferred task; 202 with its status, which the status document then follows."""
-    submission = Submission.objects.filter(id=submission_id).first()
-    if submission is None:
-        error = {"code": "not_found", "message": "No submission has this id."}
-        return JsonResponse({"error": error}, status=404)
-    try:
-        task = deferred_task_or_404(submission, task_name)
-    except Http404 as exc:
-        return JsonResponse({"error": {"code": "not_available", "message": str(exc)}}, status=409)
-    jobs.request_deferred(submission, task.name)
-    status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
-    return JsonResponse({"name": task.name, "status": status}, status=202)
-
-
 def home_examples() -> list[dict[str, Any]]:
     """The "try an example" buttons: every example file of every profile."""
     return [
@@ -295,9 +227,3 @@ def try_example(request: HttpRequest, profile_name: str, index: int) -> HttpResp
             name=path.name,
         )
     return redirect(submission)
-
-
-def _task_status(submission: Submission, name: str, results: dict[str, str]) -> str:
-    if submission.state == State.RUNNING and submission.current_task == name:
-        return "running"
-    return results.get(name, "pending")

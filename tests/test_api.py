@@ -1,0 +1,268 @@
+"""The JSON API: every status code it promises, each body checked against /api/openapi.json."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from uuid import uuid4
+
+import jsonschema
+import pytest
+import referencing
+import referencing.jsonschema
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from tests.conftest import fixture
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+EXAMPLES = fixture("grants.json").parent.parent.parent / "examples" / "demo"
+
+
+@pytest.fixture
+def document(client) -> dict:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def check(document: dict, response, path: str, method: str) -> dict:
+    """The response's body matches what the document says for its path, method and status."""
+    described = document["paths"][path][method]["responses"]
+    status = str(response.status_code)
+    assert status in described, f"{method.upper()} {path} answered {status}, not documented"
+    schema = described[status]["content"]["application/json"]["schema"]
+    resource = referencing.Resource.from_contents(
+        document, default_specification=referencing.jsonschema.DRAFT202012
+    )
+    registry = referencing.Registry().with_resource("urn:assay:openapi", resource)
+    body = json.loads(
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
+    jsonschema.Draft202012Validator(
+        {"$ref": f"urn:assay:openapi{schema['$ref']}"},
+        registry=registry,
+        format_checker=jsonschema.FormatChecker(),
+    ).validate(body)
+    for header in described[status].get("headers", {}):
+        assert response.has_header(header), header
+    return body
+
+
+def create(client, **data):
+    return client.post("/api/submissions", data)
+
+
+def test_the_document_is_valid_openapi_3_1(document):
+    from openapi_spec_validator import validate
+
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+
+
+def test_a_file_upload_is_created_with_links_and_a_location(client, document):
+    with (EXAMPLES / "grants-invalid.json").open("rb") as handle:
+        response = client.post("/api/submissions", {"file": handle, "profile": "demo"})
+    assert response.status_code == 201
+    body = check(document, response, "/api/submissions", "post")
+    assert response["Location"] == body["links"]["self"]
+    assert body["links"]["report"].endswith(f"/api/submissions/{body['id']}/report")
+    assert Submission.objects.get(id=body["id"]).original_name == "grants-invalid.json"
+
+
+def test_json_with_text_and_a_form_with_a_url_are_accepted(client, document, http_server):
+    text = (EXAMPLES / "grants-valid.json").read_text()
+    as_json = client.post(
+        "/api/submissions",
+        json.dumps({"text": text, "sample": True}),
+        content_type="application/json",
+    )
+    assert as_json.status_code == 201
+    check(document, as_json, "/api/submissions", "post")
+    assert Submission.objects.get(id=as_json.json()["id"]).options == {"sample": True}
+
+    http_server.serve("/data.json", text.encode())
+    as_form = create(client, url=http_server.url("/data.json"))
+    assert as_form.status_code == 201
+    submission = Submission.objects.get(id=as_form.json()["id"])
+    assert (submission.source, submission.state) == ("url", "done")
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "words"),
+    [
+        ({}, "no_source", "Choose a file, give a URL, or paste some data."),
+        ({"url": "https://example.org/a.json", "text": "{}"}, "two_sources", "only one"),
+        ({"text": "{}", "profile": "nope"}, "unknown_profile", "There is no profile “nope”."),
+        ({"url": "ftp://example.org/a.json"}, "invalid_url", "URL"),
+    ],
+)
+def test_bad_submissions_are_400_with_a_code(client, document, data, code, words):
+    response = create(client, **data)
+    assert response.status_code == 400
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"]["code"] == code
+    assert words in body["error"]["message"]
+
+
+def test_a_file_over_the_limit_is_400_stating_the_limit(client, document, settings):
+    settings.ASSAY_MAX_UPLOAD_BYTES = 10
+    content = b"[" + b"1," * 20 + b"1]"
+    assert len(content) == 43
+    response = client.post("/api/submissions", {"file": SimpleUploadedFile("a.json", content)})
+    assert response.status_code == 400
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"] == {
+        "code": "too_large",
+        "message": "The file is 43\xa0bytes; the limit is 10\xa0bytes.",
+        "field": "file",
+        "limit": 10,
+    }
+
+
+def test_an_over_size_body_is_413_without_being_read(client, document, settings):
+    settings.ASSAY_MAX_UPLOAD_BYTES = 1000
+    response = client.post("/api/submissions", b"x" * 200_000, content_type="application/json")
+    assert response.status_code == 413
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"]["limit"] == 1000
+    assert not Submission.objects.exists()
+
+
+def test_a_body_that_is_not_a_form_or_json_is_415(client, document):
+    response = client.post("/api/submissions", "{}", content_type="text/plain")
+    assert response.status_code == 415
+    check(document, response, "/api/submissions", "post")
+
+
+@pytest.mark.parametrize(
+    "body", ["[1]", "not json", '{"text": 5}', '{"text": "{}", "sample": "yes"}']
+)
+def test_a_json_body_that_is_not_the_expected_object_is_400(client, document, body):
+    response = client.post("/api/submissions", body, content_type="application/json")
+    assert response.status_code == 400
+    assert check(document, response, "/api/submissions", "post")["error"]["code"] == "invalid_json"
+
+
+def test_too_many_submissions_are_429_with_retry_after(client, document, settings):
+    settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 2
+    statuses = [create(client, text="{}").status_code for _ in range(2)]
+    refused = create(client, text="{}")
+    assert statuses == [201, 201]
+    assert refused.status_code == 429
+    check(document, refused, "/api/submissions", "post")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_other_methods_are_405_with_allow(client):
+    response = client.get("/api/submissions")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST, OPTIONS"
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_no_csrf_token_is_needed(client):
+    strict = type(client)(enforce_csrf_checks=True)
+    assert strict.post("/api/submissions", {"text": "{}"}).status_code == 201
+
+
+def test_cors_is_off_unless_the_origin_is_allowed(client, settings):
+    origin = "https://publisher.example"
+    closed = client.post("/api/submissions", {"text": "{}"}, headers={"Origin": origin})
+    assert "Access-Control-Allow-Origin" not in closed
+    settings.ASSAY_API_CORS_ORIGINS = [origin]
+    preflight = client.options("/api/submissions", headers={"Origin": origin})
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Origin"] == origin
+    assert "POST" in preflight["Access-Control-Allow-Methods"]
+    opened = client.post("/api/submissions", {"text": "{}"}, headers={"Origin": origin})
+    assert opened["Access-Control-Allow-Origin"] == origin
+
+
+def test_the_status_follows_a_submission(client, document):
+    created = create(client, text=(EXAMPLES / "grants-valid.json").read_text()).json()
+    response = client.get(f"/api/submissions/{created['id']}")
+    body = check(document, response, "/api/submissions/{id}", "get")
+    assert body["state"] == "done"
+    assert body["links"] == created["links"]
+    missing = client.get(f"/api/submissions/{uuid4()}")
+    assert missing.status_code == 404
+    check(document, missing, "/api/submissions/{id}", "get")
+
+
+def test_the_report_once_done(client, document):
+    with (EXAMPLES / "grants-invalid.xlsx").open("rb") as handle:
+        created = client.post("/api/submissions", {"file": handle}).json()
+    response = client.get(created["links"]["report"])
+    assert response.status_code == 200
+    report = check(document, response, "/api/submissions/{id}/report", "get")
+    assert (report["valid"], report["error_count"], report["format"]) == (False, 12, "xlsx")
+    assert report["errors"][0]["source"]["sheet"] == "grants"
+
+
+def test_the_report_while_processing_is_202_with_the_status(client, document):
+    created = create(client, text="{}").json()
+    Submission.objects.filter(id=created["id"]).update(
+        state="running", heartbeat=timezone.now(), current_task="validate"
+    )
+    response = client.get(created["links"]["report"])
+    assert response.status_code == 202
+    assert check(document, response, "/api/submissions/{id}/report", "get")["state"] == "running"
+
+
+def test_the_report_of_data_that_could_not_be_read_is_422_saying_why(client, document):
+    created = create(client, text='{"grants": [1, 2,]}').json()
+    response = client.get(created["links"]["report"])
+    assert response.status_code == 422
+    body = check(document, response, "/api/submissions/{id}/report", "get")
+    [failure] = body["error"]["failures"]
+    assert (failure["task"], failure["code"]) == ("parse_json", "malformed_json")
+    assert "line 1, column 18" in failure["message"]
+
+
+def test_an_expired_submission_is_410_for_status_and_report(client, document):
+    created = create(client, text="{}").json()
+    Submission.objects.filter(id=created["id"]).update(
+        expires_at=timezone.now() - timedelta(days=1)
+    )
+    status = client.get(created["links"]["self"])
+    report = client.get(created["links"]["report"])
+    assert (status.status_code, report.status_code) == (410, 410)
+    assert check(document, status, "/api/submissions/{id}", "get")["state"] == "expired"
+    check(document, report, "/api/submissions/{id}/report", "get")
+    unknown = client.get(f"/api/submissions/{uuid4()}/report")
+    assert unknown.status_code == 404
+    check(document, unknown, "/api/submissions/{id}/report", "get")
+
+
+def test_a_deferred_task_is_started_and_others_are_409(client, document):
+    created = create(client, text=(EXAMPLES / "grants-valid.json").read_text()).json()
+    base = created["links"]["self"]
+    started = client.post(f"{base}/tasks/json_to_spreadsheet")
+    assert started.status_code == 202
+    assert (
+        check(document, started, "/api/submissions/{id}/tasks/{task}", "post")["status"] == "ready"
+    )
+    refused = client.post(f"{base}/tasks/validate")
+    assert refused.status_code == 409
+    check(document, refused, "/api/submissions/{id}/tasks/{task}", "post")
+    unknown = client.post(f"/api/submissions/{uuid4()}/tasks/json_to_spreadsheet")
+    assert unknown.status_code == 404
+    check(document, unknown, "/api/submissions/{id}/tasks/{task}", "post")
+
+
+def test_an_address_under_api_that_means_nothing_is_a_json_404(client, document):
+    response = client.get("/api/submissions/not-a-uuid/report")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_multipart_body_without_a_boundary_is_400(client, document):
+    response = client.generic(
+        "POST", "/api/submissions", b"--x\r\n", content_type="multipart/form-data"
+    )
+    assert response.status_code == 400
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"]["code"] == "invalid_body"

@@ -1,0 +1,317 @@
+"""The JSON API (DESIGN.md "Public interfaces"): the same submissions, for scripts.
+
+No cookies are used, so CSRF does not apply; browsers on other origins may call it only
+when ASSAY_API_CORS_ORIGINS lists them. webapp/openapi.py describes every response here,
+and the tests check each one against that description.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from webapp import jobs
+from webapp.forms import SubmissionForm
+from webapp.models import Submission
+from webapp.openapi import openapi_document
+from webapp.pipeline import get_pipeline
+from webapp.profiles import get_profiles
+from webapp.views import deferred_task_or_404, failures, submit
+
+State = Submission.State
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Room for the multipart framing and the other fields around the largest file allowed.
+BODY_SLACK_BYTES = 64 * 1024
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+def api_view(*methods: str) -> Callable:
+    """JSON errors for wrong methods, CORS for the allowed origins, no CSRF."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "OPTIONS":
+                response: HttpResponse = HttpResponse(status=204)
+                response["Allow"] = ", ".join([*methods, "OPTIONS"])
+            elif request.method not in methods:
+                response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
+                response["Allow"] = ", ".join([*methods, "OPTIONS"])
+            else:
+                response = view(request, *args, **kwargs)
+            return with_cors(request, response, methods)
+
+        return wrapped
+
+    return decorate
+
+
+def with_cors(request: HttpRequest, response: HttpResponse, methods: tuple[str, ...]):
+    origin = request.headers.get("Origin")
+    if origin and origin in settings.ASSAY_API_CORS_ORIGINS:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
+        if request.method == "OPTIONS":
+            response["Access-Control-Allow-Methods"] = ", ".join([*methods, "OPTIONS"])
+            response["Access-Control-Allow-Headers"] = "Content-Type"
+            response["Access-Control-Max-Age"] = "3600"
+    return response
+
+
+@api_view("POST")
+def submissions(request: HttpRequest) -> HttpResponse:
+    refusal = too_large(request) or unsupported_type(request) or rate_limited(request)
+    if refusal is not None:
+        return refusal
+    try:
+        form = submission_form(request)
+    except MultiPartParserError as exc:
+        return error(400, "invalid_body", f"The multipart body cannot be read: {exc}")
+    except ValueError as exc:
+        return error(400, "invalid_json", f"The body is not a JSON object: {exc}")
+    if not form.is_valid():
+        return form_error(form)
+    submission = submit(form)
+    submission.refresh_from_db()
+    body = {
+        "id": str(submission.id),
+        "state": public_state(submission),
+        "links": links(request, submission),
+    }
+    response = JsonResponse(body, status=201)
+    response["Location"] = body["links"]["self"]
+    return response
+
+
+def too_large(request: HttpRequest) -> JsonResponse | None:
+    """Refuse an over-size body from its Content-Length, before reading any of it."""
+    limit = settings.ASSAY_MAX_UPLOAD_BYTES + BODY_SLACK_BYTES
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return error(400, "bad_length", "The Content-Length header is not a number.")
+    if length <= limit:
+        return None
+    return error(
+        413,
+        "too_large",
+        f"The request is {filesizeformat(length)}; files up to "
+        f"{filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)} are accepted.",
+        limit=settings.ASSAY_MAX_UPLOAD_BYTES,
+    )
+
+
+def unsupported_type(request: HttpRequest) -> JsonResponse | None:
+    if request.content_type in (*FORM_TYPES, "application/json"):
+        return None
+    return error(
+        415,
+        "unsupported_media_type",
+        f"The body is {request.content_type or 'of no type'}; send multipart/form-data "
+        "(for a file), a form, or JSON.",
+    )
+
+
+def rate_limited(request: HttpRequest) -> JsonResponse | None:
+    """A fixed one-minute window per client address, counted in Django's cache."""
+    now = time.time()
+    window = int(now // 60)
+    key = f"assay:api-posts:{request.META.get('REMOTE_ADDR', '')}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key was evicted between add and incr: count afresh
+        cache.set(key, 1, timeout=120)
+        count = 1
+    limit = settings.ASSAY_API_SUBMISSIONS_PER_MINUTE
+    if count <= limit:
+        return None
+    wait = max(1, int((window + 1) * 60 - now))
+    response = error(
+        429, "rate_limited", f"At most {limit} submissions a minute; try again in {wait} s."
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def submission_form(request: HttpRequest) -> SubmissionForm:
+    if request.content_type != "application/json":
+        return SubmissionForm(request.POST, request.FILES)
+    body = json.loads(request.body or b"null")
+    if not isinstance(body, dict):
+        raise ValueError('expected an object such as {"url": "https://..."}')
+    fields = {name: body[name] for name in ("url", "text", "profile") if name in body}
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise ValueError(f"“{name}” must be a string")
+    if "sample" in body:
+        if not isinstance(body["sample"], bool):
+            raise ValueError("“sample” must be true or false")
+        fields["sample"] = body["sample"]
+    return SubmissionForm(fields)
+
+
+def form_error(form: SubmissionForm) -> JsonResponse:
+    """The first problem with the submission, with a code scripts can branch on."""
+    for field, errors in form.errors.as_data().items():
+        for problem in errors:
+            code = problem.code or "invalid"
+            if field == "profile" and code == "invalid_choice":
+                code = "unknown_profile"
+            elif field == "url" and code == "invalid":
+                code = "invalid_url"
+            elif field == "file" and code == "empty":
+                code = "empty_file"
+            elif code not in {"too_large", "no_source", "two_sources", "invalid_url"}:
+                code = "invalid"
+            message = " ".join(problem.messages)
+            extra = {"field": field} if field != "__all__" else {}
+            if code == "too_large":
+                limit_name = "ASSAY_MAX_TEXT_BYTES" if field == "text" else "ASSAY_MAX_UPLOAD_BYTES"
+                extra["limit"] = getattr(settings, limit_name)
+            return error(400, code, message, **extra)
+    return error(400, "invalid", "The submission is not valid.")
+
+
+@api_view("GET")
+def submission_status(request: HttpRequest, submission_id: UUID) -> JsonResponse:
+    """The small status document the progress page polls."""
+    submission = Submission.objects.filter(id=submission_id).first()
+    if submission is None:
+        return not_found()
+    if not submission.is_expired and jobs.resend_if_lost(submission):
+        submission = Submission.objects.get(id=submission_id)
+    body = status_document(request, submission)
+    return JsonResponse(body, status=410 if submission.is_expired else 200)
+
+
+@api_view("GET")
+def report(request: HttpRequest, submission_id: UUID) -> HttpResponse:
+    """The report document once done; the status while work is under way."""
+    submission = Submission.objects.filter(id=submission_id).first()
+    if submission is None:
+        return not_found()
+    if submission.is_expired:
+        return JsonResponse(status_document(request, submission), status=410)
+    if jobs.refresh_on_view(submission):
+        submission = Submission.objects.get(id=submission_id)
+    if submission.state in (State.PENDING, State.RUNNING):
+        return JsonResponse(status_document(request, submission), status=202)
+    if submission.state == State.FAILED:
+        return error(
+            422,
+            "not_processed",
+            "The data could not be checked; the failures say why.",
+            failures=[
+                {key: row[key] for key in ("task", "code", "message", "hint")}
+                for row in failures(submission)
+                if row["outcome"] == "failed"  # not the steps skipped because of them
+            ],
+        )
+    path = get_pipeline().get("report").download_path(submission, "report.json")
+    if path is None:
+        return error(404, "no_report", "This submission has no report.")
+    return FileResponse(path.open("rb"), content_type="application/json")
+
+
+@api_view("POST")
+def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> JsonResponse:
+    """Ask for a deferred task; 202 with its status, which the status document then follows."""
+    submission = Submission.objects.filter(id=submission_id).first()
+    if submission is None:
+        return not_found()
+    try:
+        task = deferred_task_or_404(submission, task_name)
+    except Http404 as exc:
+        return error(409, "not_available", str(exc))
+    jobs.request_deferred(submission, task.name)
+    status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
+    return JsonResponse({"name": task.name, "status": status}, status=202)
+
+
+@api_view("GET")
+def openapi(request: HttpRequest) -> JsonResponse:
+    server = request.build_absolute_uri("/").rstrip("/")
+    return JsonResponse(openapi_document(server, list(get_profiles())))
+
+
+@csrf_exempt
+def unknown(request: HttpRequest) -> JsonResponse:
+    return error(404, "not_found", "There is nothing at this address in the API.")
+
+
+def not_found() -> JsonResponse:
+    return error(404, "not_found", "No submission has this id.")
+
+
+def public_state(submission: Submission) -> str:
+    return State.EXPIRED if submission.is_expired else submission.state
+
+
+def links(request: HttpRequest, submission: Submission) -> dict[str, str]:
+    def absolute(name: str) -> str:
+        return request.build_absolute_uri(reverse(name, args=[submission.id]))
+
+    return {
+        "self": absolute("api-submission"),
+        "results": request.build_absolute_uri(submission.get_absolute_url()),
+        "report": absolute("api-report"),
+    }
+
+
+def status_document(request: HttpRequest, submission: Submission) -> dict[str, Any]:
+    pipeline = get_pipeline()
+    results = {row.task: row.last_outcome for row in submission.results.all()}
+    titles = {task.name: task.title for task in pipeline}
+    tasks = [
+        {
+            "name": task.name,
+            "title": task.title,
+            "status": _task_status(submission, task.name, results),
+        }
+        for task in pipeline.applicable(submission)
+    ]
+    if submission.state == State.DONE and not submission.is_expired:
+        tasks += [
+            {
+                "name": task.name,
+                "title": task.title,
+                "status": jobs.deferred_status(submission, task),
+            }
+            for task in pipeline.applicable(submission, deferred=True)
+        ]
+    return {
+        "id": str(submission.id),
+        "state": public_state(submission),
+        "progress": {
+            "done": submission.progress_done,
+            "total": submission.progress_total or len(pipeline.main),
+            "current": titles.get(submission.current_task, ""),
+        },
+        "tasks": tasks,
+        "retry_at": submission.retry_at,
+        "expires_at": submission.expires_at,
+        "links": links(request, submission),
+    }
+
+
+def _task_status(submission: Submission, name: str, results: dict[str, str]) -> str:
+    if submission.state == State.RUNNING and submission.current_task == name:
+        return "running"
+    return results.get(name, "pending")

@@ -1,0 +1,323 @@
+"""The OpenAPI 3.1 description of webapp/api.py, served at /api/openapi.json.
+
+Written by hand, and kept honest by the tests: every response the API tests receive is
+validated against the schema given here for its path, method and status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def response(description: str, schema: str, headers: dict[str, Any] | None = None):
+    described: dict[str, Any] = {
+        "description": description,
+        "content": {JSON: {"schema": ref(schema)}},
+    }
+    if headers:
+        described["headers"] = headers
+    return described
+
+
+def error_response(description: str) -> dict[str, Any]:
+    return response(description, "Error")
+
+
+SUBMISSION_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The submission's id, as returned when it was created.",
+    "schema": {"type": "string", "format": "uuid"},
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+LOCATION = {
+    "Location": {
+        "description": "The new submission's status URL.",
+        "schema": {"type": "string", "format": "uri"},
+    }
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "Stable; branch on this."},
+                    "message": {"type": "string", "description": "For people."},
+                    "field": {"type": "string"},
+                    "limit": {"type": "integer", "description": "The limit, in bytes."},
+                    "failures": {"type": "array", "items": ref("Failure")},
+                },
+            }
+        },
+    },
+    "Failure": {
+        "type": "object",
+        "required": ["task", "code", "message", "hint"],
+        "properties": {
+            "task": {"type": "string"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "hint": {"type": "string"},
+        },
+    },
+    "State": {"enum": ["pending", "running", "done", "failed", "expired"]},
+    "Links": {
+        "type": "object",
+        "required": ["self", "results", "report"],
+        "properties": {
+            "self": {"type": "string", "format": "uri"},
+            "results": {"type": "string", "format": "uri", "description": "The web page."},
+            "report": {"type": "string", "format": "uri"},
+        },
+    },
+    "Created": {
+        "type": "object",
+        "required": ["id", "state", "links"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "state": ref("State"),
+            "links": ref("Links"),
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["id", "state", "progress", "tasks", "expires_at", "links"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "state": ref("State"),
+            "progress": {
+                "type": "object",
+                "required": ["done", "total", "current"],
+                "properties": {
+                    "done": {"type": "integer", "minimum": 0},
+                    "total": {"type": "integer", "minimum": 0},
+                    "current": {"type": "string", "description": "The running step's title."},
+                },
+            },
+            "tasks": {"type": "array", "items": ref("TaskStatus")},
+            "retry_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When a step that failed for a passing reason is retried.",
+            },
+            "expires_at": {"type": "string", "format": "date-time"},
+            "links": ref("Links"),
+        },
+    },
+    "TaskStatus": {
+        "type": "object",
+        "required": ["name", "title", "status"],
+        "properties": {
+            "name": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {
+                "enum": [
+                    "pending",
+                    "running",
+                    "ok",
+                    "failed",
+                    "skipped",
+                    "available",
+                    "working",
+                    "ready",
+                ],
+                "description": "Deferred steps are available, working, ready or failed.",
+            },
+        },
+    },
+    "DeferredStatus": {
+        "type": "object",
+        "required": ["name", "status"],
+        "properties": {"name": {"type": "string"}, "status": {"type": "string"}},
+    },
+    "NewSubmission": {
+        "type": "object",
+        "description": "Exactly one of url and text.",
+        "oneOf": [{"required": ["url"]}, {"required": ["text"]}],
+        "properties": {
+            "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+            "text": {"type": "string", "description": "The data itself."},
+            "profile": ref("Profile"),
+            "sample": {"type": "boolean", "description": "Check only the first items."},
+        },
+    },
+    "NewUpload": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "profile": ref("Profile"),
+            "sample": {"type": "boolean"},
+        },
+    },
+    "SchemaError": {
+        "type": "object",
+        "required": ["validator", "path", "schema_path", "message", "value"],
+        "properties": {
+            "validator": {"type": "string"},
+            "path": {"type": "string", "description": "JSON Pointer into the data."},
+            "schema_path": {"type": "string"},
+            "message": {"type": "string"},
+            "value": {"description": "The offending value, shortened."},
+            "source": {
+                "type": ["object", "null"],
+                "description": "For spreadsheets: where the value came from.",
+                "properties": {
+                    "sheet": {"type": "string"},
+                    "row": {"type": ["integer", "null"]},
+                    "column": {"type": ["string", "null"]},
+                    "header": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+    "Report": {
+        "type": "object",
+        "required": [
+            "valid",
+            "format",
+            "profile",
+            "schema",
+            "error_count",
+            "errors",
+            "error_groups",
+            "additional_fields",
+            "stats",
+        ],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "format": {"enum": ["json", "xlsx", "ods", "csv"]},
+            "profile": {"type": "string"},
+            "schema": {"type": "object"},
+            "error_count": {"type": "integer", "minimum": 0},
+            "errors_truncated": {"type": "boolean"},
+            "errors": {"type": "array", "items": ref("SchemaError")},
+            "error_groups": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["validator", "path_pattern", "message", "count", "examples"],
+                    "properties": {
+                        "validator": {"type": "string"},
+                        "path_pattern": {"type": "string"},
+                        "message": {"type": "string"},
+                        "count": {"type": "integer", "minimum": 1},
+                        "examples": {"type": "array", "items": ref("SchemaError")},
+                    },
+                },
+            },
+            "additional_fields": {"type": "array", "items": {"type": "object"}},
+            "stats": {"type": "object"},
+        },
+    },
+}
+
+
+def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
+    """The document, for the site at ``server`` with these profiles configured."""
+    schemas = {
+        **SCHEMAS,
+        "Profile": {
+            "enum": profiles,
+            "description": "What to check the data against; the site's default when absent.",
+        },
+    }
+    bad_request = error_response(
+        "Bad input: no source, two sources, an unknown profile, too large (the limit is "
+        "given), or a body that is not a JSON object."
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Assay",
+            "version": "1",
+            "description": "Submit data, follow its progress, and fetch its validation report.",
+        },
+        "servers": [{"url": server}],
+        "paths": {
+            "/api/submissions": {
+                "post": {
+                    "operationId": "createSubmission",
+                    "summary": "Submit a file, a URL or text to be checked",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {"schema": ref("NewUpload")},
+                            "application/x-www-form-urlencoded": {"schema": ref("NewSubmission")},
+                            JSON: {"schema": ref("NewSubmission")},
+                        },
+                    },
+                    "responses": {
+                        "201": response("Created and queued.", "Created", LOCATION),
+                        "400": bad_request,
+                        "413": error_response("The body is larger than uploads may be."),
+                        "415": error_response("The body is not a form, multipart or JSON."),
+                        "429": response("Too many submissions; wait.", "Error", RETRY_AFTER),
+                    },
+                }
+            },
+            "/api/submissions/{id}": {
+                "get": {
+                    "operationId": "getSubmission",
+                    "summary": "The submission's state, progress and steps",
+                    "parameters": [SUBMISSION_ID],
+                    "responses": {
+                        "200": response("The status.", "Status"),
+                        "404": error_response("No submission has this id."),
+                        "410": response("The submission has expired.", "Status"),
+                    },
+                }
+            },
+            "/api/submissions/{id}/report": {
+                "get": {
+                    "operationId": "getReport",
+                    "summary": "The report document",
+                    "parameters": [SUBMISSION_ID],
+                    "responses": {
+                        "200": response("The report.", "Report"),
+                        "202": response("Still being checked: the status.", "Status"),
+                        "404": error_response("No submission has this id."),
+                        "410": response("The submission has expired.", "Status"),
+                        "422": error_response(
+                            "The data could not be checked (malformed, unreadable...): "
+                            "the failures say why."
+                        ),
+                    },
+                }
+            },
+            "/api/submissions/{id}/tasks/{task}": {
+                "post": {
+                    "operationId": "startTask",
+                    "summary": "Start a deferred step, such as the spreadsheet downloads",
+                    "parameters": [
+                        SUBMISSION_ID,
+                        {
+                            "name": "task",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "example": "json_to_spreadsheet",
+                        },
+                    ],
+                    "responses": {
+                        "202": response("Asked for; follow the status.", "DeferredStatus"),
+                        "404": error_response("No submission has this id."),
+                        "409": error_response("That step cannot be started for it now."),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": schemas},
+    }
