@@ -36,6 +36,9 @@ def test_the_api_conforms_to_its_document(live_server, settings, tmp_path):
         "--report", "junit",
         "--report-dir", str(tmp_path),
     ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    # Run in the temporary folder: schemathesis keeps its example database in the cwd.
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path
+    )
     print("\n".join(line for line in run.stdout.splitlines() if "Test cases" in line))
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
