@@ -138,7 +138,8 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
     fingerprint = task.input_fingerprint(submission) or ""
     run = store.begin(task.name, task.version, fingerprint)
     try:
-        data = task.run(submission, inputs)
+        # Recording the output is inside: an output the database refuses is a crash too.
+        store.succeed(run, task.run(submission, inputs))
     except TaskError as error:
         store.fail(run, error)
         return error
@@ -161,5 +162,4 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
         )
         store.fail(run, error, traceback.format_exc())
         return error
-    store.succeed(run, data)
     return None

@@ -75,9 +75,10 @@ def parse(raw: bytes) -> Any:
 
 
 def parse_slowly(raw: bytes) -> Any:
+    """The standard library's reading, held to orjson's strictness but for a byte-order mark."""
     text = decode(raw)
     try:
-        return json.loads(text, parse_float=_finite_float)
+        data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadInput(
             "malformed_json",
@@ -96,6 +97,30 @@ def parse_slowly(raw: bytes) -> Any:
             "json_too_deep",
             "The JSON is nested too deeply for Assay to read.",
             hint="Data this deeply nested is almost always a mistake in the exporting system.",
+        ) from exc
+    _refuse_unpaired_surrogates(data)
+    return data
+
+
+def _refuse_constant(name: str) -> None:
+    raise BadInput(
+        "json_not_a_number",
+        f"The JSON holds {name}, which is not a JSON value.",
+        hint="Leave the field out or write null where there is no number.",
+    )
+
+
+def _refuse_unpaired_surrogates(data: Any) -> None:
+    # Escapes such as "\ud800" read as text that cannot be written as UTF-8; orjson
+    # refuses them on reading, and would refuse them here on writing.
+    try:
+        orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:
+        raise BadInput(
+            "json_bad_text",
+            "The JSON holds text that is not valid Unicode (an unpaired surrogate such as "
+            "\\ud800).",
+            hint="Export the data again from the system that made it.",
         ) from exc
 
 

@@ -79,10 +79,30 @@ def test_bad_files_end_on_the_error_page_with_the_original_kept(client, name, me
     assert b"".join(original.streaming_content) == fixture(name).read_bytes()
 
 
-def test_a_csv_is_recognised_and_the_page_says_what_is_coming(client):
+def test_a_csv_is_recognised_and_the_page_says_it_was_converted(client):
     submission = upload(client, "grants.csv")
     text = client.get(submission.get_absolute_url()).content.decode()
     assert "The file is <strong>CSV</strong>" in text
+    assert "It was converted to JSON to be checked" in text
+    assert "on its way" not in text
     submission.refresh_from_db()
     assert submission.state == Submission.State.DONE
     assert submission.format == "csv"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b'{"n": NaN}', "json_not_a_number"),
+        (b'{"n": -Infinity}', "json_not_a_number"),
+        (b'{"id": "\\ud800"}', "json_bad_text"),
+    ],
+)
+def test_values_json_does_not_allow_are_refused_clearly(raw, code):
+    with pytest.raises(BadInput) as caught:
+        parse(raw)
+    assert caught.value.code == code
+
+
+def test_a_byte_order_mark_alone_does_not_make_json_unreadable():
+    assert parse(b'\xef\xbb\xbf{"n": 1}') == {"n": 1}
