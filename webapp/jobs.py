@@ -13,7 +13,7 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -108,13 +108,20 @@ def claim(submission_id, worker: str) -> Submission | None:
     if not claimed:
         return None
     submission = Submission.objects.get(id=submission_id)
-    _close_interrupted_runs(submission)
+    _close_interrupted_runs(submission, main_task_names())
     return submission
 
 
-def _close_interrupted_runs(submission: Submission) -> None:
+def main_task_names() -> list[str]:
+    """The tasks of the report's pipeline; a deferred task's record is its own business."""
+    return [task.name for task in get_pipeline().main]
+
+
+def _close_interrupted_runs(submission: Submission, tasks: list[str]) -> None:
     """Runs left 'running' by a worker that died count as failures of their task."""
-    interrupted = TaskRun.objects.filter(submission=submission, outcome=TaskRun.Outcome.RUNNING)
+    interrupted = TaskRun.objects.filter(
+        submission=submission, task__in=tasks, outcome=TaskRun.Outcome.RUNNING
+    )
     error = Unavailable(
         "interrupted",
         "The worker processing this step stopped before it finished.",
@@ -141,7 +148,9 @@ def process_submission(submission_id: str) -> str:
 
 def _exhausted(submission: Submission) -> bool:
     return TaskResult.objects.filter(
-        submission=submission, consecutive_failures__gte=settings.ASSAY_MAX_ATTEMPTS
+        submission=submission,
+        task__in=main_task_names(),
+        consecutive_failures__gte=settings.ASSAY_MAX_ATTEMPTS,
     ).exists()
 
 
@@ -186,7 +195,12 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(settings.ASSAY_HEARTBEAT_SECONDS):
-                self.claimed.update(heartbeat=timezone.now())
+                try:
+                    self.claimed.update(heartbeat=timezone.now())
+                except DatabaseError:
+                    # A busy database (SQLite "locked") must not end the heartbeat: a
+                    # silent stop would let another worker take over live work.
+                    logger.warning("heartbeat not written; trying again", exc_info=True)
         finally:
             connection.close()
 
@@ -235,6 +249,8 @@ def run_deferred(submission_id: str, task_name: str) -> str:
     mine = row.filter(claimed_by=worker)
     try:
         submission = Submission.objects.get(id=submission_id)
+        # A run still open here belongs to a worker that died; it counts as a failure.
+        _close_interrupted_runs(submission, [task_name])
         task = get_pipeline().get(task_name)
         if submission.state == State.DONE and not submission.is_expired:
             with Heartbeat(mine):
