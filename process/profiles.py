@@ -70,7 +70,8 @@ class Profile:
         digest = hashlib.sha256()
         for file in sorted(path.parent.glob("*.json")):
             digest.update(file.name.encode())
-            digest.update(file.read_bytes())
+            with file.open("rb") as handle:  # in pieces: the folder may hold large data
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
         return digest.hexdigest()
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urldefrag, urljoin
 
 import jsonschema
 import jsonschema_rs
@@ -127,25 +128,45 @@ def _check_against_metaschema(schema: dict[str, Any], draft: str, name: str) -> 
 
 
 def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
-    """Every JSON file in the schema's folder, under each URI a $ref may use for it."""
+    """The root and every file beside it that a $ref names, under each URI a $ref may use.
+
+    Only files a $ref reaches are read: the folder may hold other JSON (the data, even)."""
     id_key = _id_keyword(draft)
-    root_base = root[id_key].rsplit("/", 1)[0]
-    folder_base = path.parent.resolve().as_uri()
+    folder = path.parent.resolve()
     resources: dict[str, Any] = {}
-    for file in sorted(path.parent.glob("*.json")):
-        if file.resolve() == path.resolve():
-            document: Any = root
-        else:
-            try:
-                document = json.loads(file.read_bytes())
-            except ValueError:
-                continue  # Not a schema we could be asked to follow.
-        uris = {f"{root_base}/{file.name}", f"{folder_base}/{file.name}"}
-        if isinstance(document, dict) and isinstance(document.get(id_key), str):
-            uris.add(document[id_key].rstrip("#"))
-        for uri in uris:
-            resources[uri] = document
+    pending: list[tuple[str, Any]] = [(root[id_key], root)]
+    read: set[str] = {path.name}
+    while pending:
+        base, document = pending.pop()
+        resources[base] = document
+        for target in _ref_targets(document, base):
+            name = target.rsplit("/", 1)[-1]
+            file = folder / name
+            if name in read or not file.is_file():
+                continue  # an unknown target fails when the validator is built
+            read.add(name)
+            neighbour = _parse_schema(file.read_bytes(), name)
+            own_id = neighbour.get(id_key)
+            for uri in {target, f"{folder.as_uri()}/{name}"} - {own_id}:
+                resources[uri] = neighbour
+            pending.append((own_id.rstrip("#") if isinstance(own_id, str) else target, neighbour))
     return resources
+
+
+def _ref_targets(node: Any, base: str) -> set[str]:
+    """The documents (URIs without fragments) that the $refs inside ``node`` point to."""
+    targets: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            ref = current.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                targets.add(urldefrag(urljoin(base, ref)).url)
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return targets
 
 
 def _id_keyword(draft: str) -> str:

@@ -242,3 +242,13 @@ def test_path_pattern_and_truncate():
     assert list(long_object) == ["key0", "key1", "key2", "…"]
     assert long_object["key0"].endswith("…")
     assert truncate(5) == 5
+
+
+def test_only_files_a_ref_reaches_are_read(tmp_path):
+    (tmp_path / "c.json").write_text('{"type": "integer"}')
+    (tmp_path / "b.json").write_text('{"$ref": "c.json"}')
+    (tmp_path / "main.json").write_text('{"properties": {"n": {"$ref": "b.json"}}}')
+    (tmp_path / "data.json").write_text("[1, 2, 3]")  # data kept beside the schema
+    loaded = load_schema(tmp_path / "main.json")
+    assert [1, 2, 3] not in loaded.resources.values()
+    assert [(e.path, e.validator) for e in iter_errors({"n": "x"}, loaded)] == [("/n", "type")]
