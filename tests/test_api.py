@@ -266,3 +266,14 @@ def test_a_multipart_body_without_a_boundary_is_400(client, document):
     assert response.status_code == 400
     body = check(document, response, "/api/submissions", "post")
     assert body["error"]["code"] == "invalid_body"
+
+
+def test_a_deferred_task_of_an_expired_submission_is_410(client, document):
+    created = create(client, text="{}").json()
+    Submission.objects.filter(id=created["id"]).update(
+        expires_at=timezone.now() - timedelta(days=1)
+    )
+    response = client.post(f"{created['links']['self']}/tasks/json_to_spreadsheet")
+    assert response.status_code == 410
+    check(document, response, "/api/submissions/{id}/tasks/{task}", "post")
+    assert client.post(f"/s/{created['id']}/tasks/json_to_spreadsheet").status_code == 410

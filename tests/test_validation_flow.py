@@ -155,3 +155,9 @@ def test_a_csv_is_converted_and_checked_like_a_workbook(client):
     assert submission.format == "csv"
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "✓ Valid." in page
+
+
+def test_the_list_of_errors_of_data_not_checked_against_a_schema_is_404(client):
+    response = client.post("/", {"text": "{}", "profile": "generic"})
+    submission = submission_from(response)
+    assert client.get(f"/s/{submission.id}/errors").status_code == 404

@@ -236,6 +236,8 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Jso
     submission = Submission.objects.filter(id=submission_id).first()
     if submission is None:
         return not_found()
+    if submission.is_expired:
+        return error(410, "expired", "This submission has expired; its data is gone.")
     try:
         task = deferred_task_or_404(submission, task_name)
     except Http404 as exc:

@@ -315,6 +315,7 @@ def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
                         "202": response("Asked for; follow the status.", "DeferredStatus"),
                         "404": error_response("No submission has this id."),
                         "409": error_response("That step cannot be started for it now."),
+                        "410": error_response("The submission has expired."),
                     },
                 }
             },

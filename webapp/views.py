@@ -170,11 +170,13 @@ def all_errors(request: HttpRequest, submission_id: UUID) -> HttpResponse:
     submission = get_object_or_404(Submission, id=submission_id)
     if submission.is_expired:
         return expired(request, submission)
+    output = submission.store.output("validate")
+    if output is None:
+        raise Http404("This submission was not checked against a schema.")
     validate = get_pipeline().get("validate")
     pages = Paginator(validate.errors(submission), ERRORS_PER_PAGE)
     page = pages.get_page(request.GET.get("page"))
-    output = submission.store.output("validate")
-    context = {"submission": submission, "page": page, "output": output.data if output else {}}
+    context = {"submission": submission, "page": page, "output": output.data}
     return render(request, "submission/errors.html", context)
 
 
@@ -182,6 +184,8 @@ def all_errors(request: HttpRequest, submission_id: UUID) -> HttpResponse:
 def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> HttpResponse:
     """The button of a deferred task (spreadsheet downloads, say)."""
     submission = get_object_or_404(Submission, id=submission_id)
+    if submission.is_expired:
+        return expired(request, submission)
     task = deferred_task_or_404(submission, task_name)
     jobs.request_deferred(submission, task.name)
     return redirect(f"{submission.get_absolute_url()}#{task.name}")
