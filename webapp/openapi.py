@@ -147,8 +147,18 @@ SCHEMAS: dict[str, Any] = {
         "description": "Exactly one of url and text.",
         "oneOf": [{"required": ["url"]}, {"required": ["text"]}],
         "properties": {
-            "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-            "text": {"type": "string", "description": "The data itself."},
+            "url": {
+                "type": "string",
+                "format": "uri",
+                "pattern": "^https?://[^\\u0000]+$",
+                "maxLength": 2000,
+                "description": "An http(s) URL whose host has a domain, IP address or localhost.",
+            },
+            "text": {
+                "type": "string",
+                "pattern": "^[^\\u0000]*\\S[^\\u0000]*$",
+                "description": "The data itself: not only spaces, and no NUL characters.",
+            },
             "profile": ref("Profile"),
             "sample": {"type": "boolean", "description": "Check only the first items."},
         },
