@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from process.errors import BadInput
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
 from tasks.data import data_path
+from tasks.profile_schema import has_schema, load_profile_schema
 
 XLSX = "data.xlsx"
 CSV_ZIP = "data-csv.zip"
@@ -31,12 +31,11 @@ class JSONToSpreadsheet(Task):
         from tasks import spreadsheets
 
         profile = submission.get_profile()
-        if profile.schema_is_url:
-            raise BadInput("schema_url", "Spreadsheets need the profile's schema as a local file.")
         xlsx, zipped = spreadsheets.flatten(
             data_path(submission),
             self.work_dir(submission),
-            schema_path=profile.schema_path,
+            # Loaded as validation loads it: checked, and with $refs resolved offline.
+            schema=load_profile_schema(profile) if has_schema(profile) else None,
             root_list_path=profile.root_list_path,
             id_name=profile.id_name,
         )

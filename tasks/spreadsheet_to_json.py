@@ -7,11 +7,11 @@ from typing import Any
 
 from django.conf import settings
 
-from process.errors import BadInput
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
 from tasks.data import SPREADSHEETS
+from tasks.profile_schema import has_schema, load_profile_schema
 
 MAX_WARNINGS = 500
 
@@ -35,13 +35,12 @@ class SpreadsheetToJSON(Task):
             max_uncompressed=settings.ASSAY_MAX_UNCOMPRESSED_BYTES,
         )
         spreadsheets.check_limits(submission.original_path, submission.format, limits)
-        if profile.schema_is_url:
-            raise BadInput("schema_url", "This profile's schema is not available here.")
         result = spreadsheets.unflatten(
             submission.original_path,
             submission.format,
             self.work_dir(submission),
-            schema_path=profile.schema_path,
+            # Loaded as validation loads it: checked, and with $refs resolved offline.
+            schema=load_profile_schema(profile) if has_schema(profile) else None,
             root_list_path=profile.root_list_path,
             id_name=profile.id_name,
         )

@@ -21,13 +21,13 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.etree import ElementTree
 
 import flattentool
@@ -41,6 +41,7 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
+from tasks.schema import LoadedSchema, load_schema
 
 FORMATS = ("xlsx", "ods", "csv")
 XLSX_NAME = "data.xlsx"
@@ -329,16 +330,34 @@ Runs = list[tuple[Any, int]]
 
 
 def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
+    for _table, _runs, count, width in _ods_blocks(archive):
+        tally.add(count, count * width)
+
+
+def _ods_blocks(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int, int]]:
+    """The rows the conversion keeps, as (table, runs, times repeated, width in cells).
+
+    Both the limits and ``_read_ods`` read the file through this, so the rows and cells
+    counted are the ones built. Blank rows (no runs) are kept only when data follows them
+    in the same table, and are as wide as the table's first row: flattentool must see
+    each of them (see ``_read_ods``). A block repeated 0 times starts each table.
+    """
+    first_widths: dict[str, int] = {}
     blank_rows, table = 0, None
     for name, runs, repeated in _ods_rows(archive):
         if name != table:
+            # Blank rows left over at the end of the previous table are never read.
             blank_rows, table = 0, name
+            yield name, [], 0, 0
         if not runs:
             blank_rows += repeated
             continue
-        # Blank rows count only when data follows them: trailing ones are not read.
-        tally.add(blank_rows + repeated, sum(count for _value, count in runs) * repeated)
-        blank_rows = 0
+        if blank_rows:
+            yield name, [], blank_rows, first_widths.get(name, 1)
+            blank_rows = 0
+        width = sum(count for _value, count in runs)
+        first_widths.setdefault(name, width)
+        yield name, runs, repeated, width
 
 
 def _ods_rows(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int]]:
@@ -426,19 +445,17 @@ def _ods_text(element: ElementTree.Element) -> str:
 def _read_ods(path: Path) -> dict[str, list[list[Any]]]:
     """Each table as a list of rows of values, the shape flattentool's ODS reader gives."""
     tables: dict[str, list[list[Any]]] = {}
-    blank_rows: dict[str, int] = {}
     with zipfile.ZipFile(path) as archive:
-        for name, runs, repeated in _ods_rows(archive):
+        for name, runs, count, width in _ods_blocks(archive):
             rows = tables.setdefault(name, [])
-            if not runs:
-                blank_rows[name] = blank_rows.get(name, 0) + repeated
-                continue
-            # flattentool numbers rows by counting the ones it is given and skips empty
-            # ones, so blank rows stay, as empty strings, to keep later rows' numbers right.
-            blank = [""] * max(1, len(rows[0]) if rows else 1)
-            rows.extend(list(blank) for _ in range(blank_rows.pop(name, 0)))
-            values = [value for value, count in runs for _ in range(count)]
-            rows.extend(list(values) for _ in range(repeated))
+            if runs:
+                values = [value for value, repeated in runs for _ in range(repeated)]
+                rows.extend(list(values) for _ in range(count))
+            else:
+                # flattentool numbers rows by counting the ones it is given and skips
+                # empty ones, so blank rows stay, as empty strings, to keep later rows'
+                # numbers right. It never changes a row, so one list serves them all.
+                rows.extend([[""] * width] * count)
     return tables
 
 
@@ -567,18 +584,20 @@ def unflatten(
     fmt: str,
     out_dir: Path,
     *,
-    schema_path: Path | None,
+    schema: LoadedSchema | None = None,
+    schema_path: Path | None = None,
     root_list_path: str,
     id_name: str,
 ) -> Unflattened:
     """Convert the spreadsheet to ``out_dir/data.json`` and the two flattentool source maps.
 
-    Call ``check_limits`` first: this reads the whole file into memory.
+    The schema, if any, is given loaded or as a file to load. Call ``check_limits`` first:
+    this reads the whole file into memory.
     """
     _check_format(fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Built before warnings are collected: the schema's quirks are not the user's concern.
-    parser = _schema_parser(schema_path, root_list_path)
+    parser = _schema_parser(_schema_from(schema, schema_path), root_list_path)
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         if fmt == "csv":
             source = _csv_folder(path, Path(scratch), root_list_path)
@@ -601,30 +620,79 @@ def unflatten(
     return Unflattened(json_path, cell_map, heading_map, found)
 
 
-def _item_schema(schema_path: Path | None, root_list_path: str) -> Any:
+def _schema_from(schema: LoadedSchema | None, schema_path: Path | None) -> LoadedSchema | None:
+    """The schema given, or the one in the file given, loaded as validation loads it."""
+    if schema is not None and schema_path is not None:
+        raise ValueError("give schema or schema_path, not both")
+    # load_schema checks, offline, that every $ref resolves to a file beside the schema.
+    return load_schema(schema_path) if schema_path is not None else schema
+
+
+def _item_schema(schema: LoadedSchema | None, root_list_path: str) -> Any:
     """The schema of one item of the root list, as flattentool wants it.
 
     A profile's schema describes the whole document, with the list at ``root_list_path``;
     a schema without that list is taken to describe one item already.
     """
-    if schema_path is None:
+    if schema is None:
         return None
-    with schema_path.open(encoding="utf-8") as handle:
-        schema = jsonref.load(handle, base_uri=schema_path.resolve().as_uri())
-    node = schema
+    root = _dereferenced(schema)
+    node = root
     for name in root_list_path.split("/"):
         properties = node.get("properties") if isinstance(node, dict) else None
         node = properties.get(name) if isinstance(properties, dict) else None
     items = node.get("items") if isinstance(node, dict) else None
-    return items if isinstance(items, dict) else schema
+    return items if isinstance(items, dict) else root
 
 
-def _schema_parser(schema_path: Path | None, root_list_path: str) -> SchemaParser | None:
-    schema = _item_schema(schema_path, root_list_path)
-    if schema is None:
+def _dereferenced(schema: LoadedSchema) -> Any:
+    """The schema with its $refs replaced by what they point to, all resolved now.
+
+    References resolve only to the profile's own schema files, never over the network or
+    from other files, whatever they name. flattentool reads the titles of references, so
+    they stay jsonref's proxies.
+    """
+    try:
+        return jsonref.replace_refs(
+            schema.schema,
+            base_uri=schema.base_uri,
+            loader=_offline_loader(schema.resources),
+            jsonschema=True,
+            lazy_load=False,
+        )
+    except jsonref.JsonRefError as error:
+        if isinstance(error.cause, BadInput):
+            raise error.cause from None
+        raise _unusable_schema(f"{error.message}.") from None
+
+
+def _offline_loader(resources: dict[str, Any]) -> Callable[[str], Any]:
+    def load(uri: str) -> Any:
+        if uri not in resources:
+            raise _unusable_schema(
+                f"a $ref names “{uri}”, which is not one of the profile's schema files, "
+                "and schemas are never fetched from elsewhere."
+            )
+        return resources[uri]
+
+    return load
+
+
+def _unusable_schema(reason: str) -> BadInput:
+    return BadInput(
+        "schema_invalid",
+        f"The schema cannot be used for spreadsheets: {reason}",
+        hint="Check that every $ref names a file in the profile's schema folder. This is a "
+        "problem with the profile's schema, not with your data.",
+    )
+
+
+def _schema_parser(schema: LoadedSchema | None, root_list_path: str) -> SchemaParser | None:
+    item_schema = _item_schema(schema, root_list_path)
+    if item_schema is None:
         return None
     # The settings flattentool.unflatten uses.
-    parser = SchemaParser(root_schema_dict=schema, rollup=True, root_id=None)
+    parser = SchemaParser(root_schema_dict=item_schema, rollup=True, root_id=None)
     parser.parse()
     return parser
 
@@ -865,15 +933,19 @@ def flatten(
     json_path: Path,
     out_dir: Path,
     *,
-    schema_path: Path | None,
+    schema: LoadedSchema | None = None,
+    schema_path: Path | None = None,
     root_list_path: str,
     id_name: str,
 ) -> tuple[Path, Path]:
-    """Write the data as ``out_dir/data.xlsx`` and as CSV files in ``out_dir/data-csv.zip``."""
+    """Write the data as ``out_dir/data.xlsx`` and as CSV files in ``out_dir/data-csv.zip``.
+
+    The schema, if any, is given loaded or as a file to load.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     xlsx, zipped = out_dir / XLSX_NAME, out_dir / CSV_ZIP_NAME
     options = {
-        "schema": _item_schema(schema_path, root_list_path),
+        "schema": _item_schema(_schema_from(schema, schema_path), root_list_path),
         "main_sheet_name": root_list_path,
         "root_list_path": root_list_path,
         "id_name": id_name,
@@ -893,10 +965,27 @@ def _flatten(source: Path, target: Path, fmt: str, options: dict[str, Any]) -> N
         warnings.simplefilter("ignore", FlattenToolWarning)
         try:
             flattentool.flatten(str(source), output_name=str(target), output_format=fmt, **options)
-        except FlattenToolError as exc:
-            raise BadInput(
-                "flatten_failed", f"The data could not be turned into a spreadsheet: {exc}"
-            ) from exc
+        except (OSError, MemoryError, RecursionError):
+            raise  # not the data's shape: a resource, or nesting the runner explains
+        except Exception as exc:  # flattentool fails in many ways on data the schema lacks
+            raise _not_flattened(exc) from exc
+
+
+def _not_flattened(error: Exception) -> BadInput:
+    if isinstance(error, FlattenToolError) and str(error):
+        detail = str(error)
+    else:
+        # Its other failures (AttributeError, TypeError...) mean nothing to the user;
+        # what sets them off is data of a shape other than the one the schema describes.
+        detail = (
+            "the converter stopped at a value it could not place, most likely one that "
+            "does not match the schema (a list where the schema expects text, say)."
+        )
+    return BadInput(
+        "flatten_failed",
+        f"The data could not be turned into spreadsheets: {detail}",
+        hint="Fix the errors the validation report lists, then try again.",
+    )
 
 
 def _zip_folder(folder: Path, target: Path) -> None:
@@ -921,10 +1010,17 @@ def _copy_neutralised(source: Path, target: Path) -> None:
     # Streamed event by event, so the data is never all in memory and numbers keep their
     # exact digits.
     with source.open("rb") as reader, target.open("w", encoding="utf-8") as writer:
+        _skip_byte_order_mark(reader)
         try:
             writer.writelines(_json_tokens(ijson.parse(reader, use_float=False)))
         except ijson.JSONError as exc:
             raise BadInput("malformed_json", f"The JSON could not be read: {exc}.") from exc
+
+
+def _skip_byte_order_mark(reader: BinaryIO) -> None:
+    # The JSON reader accepts a UTF-8 byte order mark, but ijson takes it for bad JSON.
+    if reader.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+        reader.seek(0)
 
 
 def _json_tokens(events: Iterator[tuple[str, str, Any]]) -> Iterator[str]:

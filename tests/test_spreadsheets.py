@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
+import tracemalloc
 import zipfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,15 +23,18 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
 from process.errors import BadInput
+from tasks.schema import LoadedSchema
 from tasks.spreadsheets import (
     SpreadsheetLimits,
     Unflattened,
+    _read_ods,
     check_limits,
     decode_csv,
     flatten,
     locate,
     unflatten,
 )
+from tests.conftest import LocalServer
 
 # The whole document's schema, as a profile has it: the grants list, each grant defined
 # by reference, with a nested object, a list of strings and a list of objects.
@@ -241,6 +247,84 @@ def test_a_schema_of_one_item_works_like_the_whole_documents_schema(tmp_path: Pa
     )
     path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
     assert grants(convert(path, "xlsx", item_schema)) == GRANTS
+
+
+# The Grant definition as a file of its own, which a profile's schema may refer to.
+GRANT_SCHEMA = {**SCHEMA["definitions"]["Grant"], "definitions": SCHEMA["definitions"]}
+
+
+def schema_referring_to(folder: Path, ref: str) -> Path:
+    """A schema whose grants are defined by ``ref``."""
+    grants_list = {"type": "array", "items": {"$ref": ref}}
+    path = folder / "schema.json"
+    path.write_text(json.dumps({**SCHEMA, "properties": {"grants": grants_list}}))
+    return path
+
+
+def to_json(schema: Path | LoadedSchema, folder: Path) -> Any:
+    path = write_xlsx(folder / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    keyword = "schema" if isinstance(schema, LoadedSchema) else "schema_path"
+    return unflatten(
+        path, "xlsx", folder / "out", root_list_path="grants", id_name="id", **{keyword: schema}
+    )
+
+
+def to_spreadsheets(schema: Path | LoadedSchema, folder: Path) -> Any:
+    source = folder / "data.json"
+    source.write_text(json.dumps({"grants": GRANTS}))
+    keyword = "schema" if isinstance(schema, LoadedSchema) else "schema_path"
+    return flatten(
+        source, folder / "out", root_list_path="grants", id_name="id", **{keyword: schema}
+    )
+
+
+def test_a_ref_to_a_file_beside_the_schema_is_followed(tmp_path: Path) -> None:
+    (tmp_path / "grant.json").write_text(json.dumps(GRANT_SCHEMA))
+    schema = schema_referring_to(tmp_path, "grant.json")
+    assert grants(to_json(schema, tmp_path)) == GRANTS  # "tags" split: the schema was read
+
+
+@pytest.mark.parametrize("convert_with", [to_json, to_spreadsheets])
+def test_a_ref_to_a_url_is_never_fetched(
+    tmp_path: Path, http_server: LocalServer, convert_with: Any
+) -> None:
+    http_server.serve("/grant.json", json.dumps(GRANT_SCHEMA).encode())
+    schema = schema_referring_to(tmp_path, http_server.url("/grant.json"))
+    error = refusal(convert_with, schema, tmp_path)
+    assert error.code == "schema_invalid"
+    assert http_server.hits == []
+
+
+@pytest.mark.parametrize("convert_with", [to_json, to_spreadsheets])
+def test_a_ref_to_a_missing_file_is_the_schema_s_fault(tmp_path: Path, convert_with: Any) -> None:
+    schema = schema_referring_to(tmp_path, "missing.json")
+    error = refusal(convert_with, schema, tmp_path)
+    assert error.code == "schema_invalid"
+    assert "missing.json" in error.message
+
+
+@pytest.mark.parametrize("convert_with", [to_json, to_spreadsheets])
+@pytest.mark.parametrize("ref", ["http://127.0.0.1:{port}/grant.json", "grant.json"])
+def test_refs_resolve_only_from_the_files_the_schema_was_loaded_with(
+    tmp_path: Path, http_server: LocalServer, convert_with: Any, ref: str
+) -> None:
+    # A schema loaded without the checks load_schema makes, holding no other files: the
+    # conversion itself must still refuse to fetch what its $ref names, or to read it
+    # from the disk, even though the file is there.
+    http_server.serve("/grant.json", json.dumps(GRANT_SCHEMA).encode())
+    (tmp_path / "grant.json").write_text(json.dumps(GRANT_SCHEMA))
+    root = {
+        **SCHEMA,
+        "$id": (tmp_path / "schema.json").as_uri(),
+        "properties": {
+            "grants": {"type": "array", "items": {"$ref": ref.format(port=http_server.port)}}
+        },
+    }
+    loaded = LoadedSchema(schema=root, draft="2020-12", resources={root["$id"]: root}, sha256="")
+    error = refusal(convert_with, loaded, tmp_path)
+    assert error.code == "schema_invalid"
+    assert "not one of the profile's schema files" in error.message
+    assert http_server.hits == []
 
 
 def test_without_a_schema_lists_stay_text_and_numbers_stay_numbers(tmp_path: Path) -> None:
@@ -656,6 +740,103 @@ def test_ods_rows_keep_their_numbers_after_blank_and_repeated_rows(
     assert where(result, "/grants/1/title")["row"] == 6
 
 
+def ods_table(name: str, *rows: TableRow) -> Table:
+    table = Table(name=name)
+    for row in rows:
+        table.addElement(row)
+    return table
+
+
+def save_ods(path: Path, *tables: Table) -> Path:
+    document = OpenDocumentSpreadsheet()
+    for table in tables:
+        document.spreadsheet.addElement(table)
+    document.save(str(path))
+    return path
+
+
+def wide_then_blank(path: Path, width: int, blank_rows: int) -> Path:
+    """One heading repeated across ``width`` columns, ``blank_rows`` blank rows, one grant."""
+    heading = TableRow()
+    heading.addElement(ods_cell("id", numbercolumnsrepeated=width))
+    blank = ods_row([None], numberrowsrepeated=blank_rows)
+    return save_ods(path, ods_table("grants", heading, blank, ods_row(["G1"])))
+
+
+def test_an_ods_whose_blank_rows_stretch_to_a_wide_first_row_is_refused(tmp_path: Path) -> None:
+    # Under 2 KB that would become 40 million cells: every blank row is read as wide as
+    # the first row.
+    path = wide_then_blank(tmp_path / "bomb.ods", width=20_000, blank_rows=2_000)
+    assert path.stat().st_size < 10_000
+    limits = SpreadsheetLimits(10_000_000, 10_000, 100_000, 100, 50_000_000)
+    error = refusal(check_limits, path, "ods", limits)
+    assert error.code == "too_many_cells"
+    assert "the limit is 100,000 cells" in error.message
+
+
+def test_blank_ods_rows_are_read_as_one_shared_row(tmp_path: Path) -> None:
+    # 4 million cells to walk through, within the limits, but one row's worth in memory.
+    path = wide_then_blank(tmp_path / "sparse.ods", width=2_000, blank_rows=2_000)
+    tracemalloc.start()
+    try:
+        rows = _read_ods(path)["grants"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (len(rows), sum(len(row) for row in rows)) == (2_002, 2_000 + 2_000 * 2_000 + 1)
+    assert peak < 4 * 1024 * 1024  # copies of the blank row would take over 32 MB
+
+
+def grants_rows(*extra: TableRow) -> Table:
+    headings = ods_row(["id", "title", *[f"extra/{number}" for number in range(28)]])
+    return ods_table("grants", headings, *extra)
+
+
+# Made afresh for each test: an odfpy element belongs to the document it is added to.
+ODS_SHAPES: dict[str, Callable[[], list[Table]]] = {
+    "blank rows between rows of data": lambda: [
+        grants_rows(
+            ods_row(["G1", "Orchard"]),
+            ods_row([None], numberrowsrepeated=5),
+            ods_row(["G2", "Café"]),
+            ods_row([None], numberrowsrepeated=1_000),
+        )
+    ],
+    "blank rows above the headings": lambda: [
+        ods_table(
+            "grants",
+            ods_row([None], numberrowsrepeated=3),
+            ods_row(["id", "title"]),
+            ods_row(["G1", "Orchard"], numberrowsrepeated=4),
+        )
+    ],
+    # Blank rows at the end of a table are never read, even when a later table has the
+    # same name and so adds to its rows.
+    "a table name used twice": lambda: [
+        grants_rows(ods_row(["G1", "Orchard"]), ods_row([None], numberrowsrepeated=100_000)),
+        ods_table("other", ods_row(["x"])),
+        ods_table("grants", ods_row(["G2", "Café"])),
+    ],
+}
+
+
+@pytest.mark.parametrize("shape", ODS_SHAPES)
+def test_the_ods_limits_count_every_row_and_cell_the_conversion_reads(
+    tmp_path: Path, shape: str
+) -> None:
+    path = save_ods(tmp_path / "grants.ods", *ODS_SHAPES[shape]())
+    rows = [row for table in _read_ods(path).values() for row in table]
+    read_rows, read_cells = len(rows), sum(len(row) for row in rows)
+
+    def limits(max_rows: int, max_cells: int) -> SpreadsheetLimits:
+        return SpreadsheetLimits(10_000_000, max_rows, max_cells, 1_000, 50_000_000)
+
+    check_limits(path, "ods", limits(read_rows, read_cells))
+    too_few_rows = refusal(check_limits, path, "ods", limits(read_rows - 1, read_cells))
+    too_few_cells = refusal(check_limits, path, "ods", limits(read_rows, read_cells - 1))
+    assert (too_few_rows.code, too_few_cells.code) == ("too_many_rows", "too_many_cells")
+
+
 # Limits ----------------------------------------------------------------------------------
 
 
@@ -807,6 +988,33 @@ def test_flatten_neutralises_formula_like_text_but_keeps_numbers(
     assert zipped_csv(zipped, "grants.csv")[2][1] == "'=1+2"
     assert zipped_csv(zipped, "grants.csv")[2][4] == expected_tags
     assert zipped_csv(zipped, "grants.csv")[1][2] == "-5"
+
+
+def test_flatten_reads_json_that_starts_with_a_byte_order_mark(
+    tmp_path: Path, schema: Path
+) -> None:
+    source = tmp_path / "data.json"
+    source.write_bytes(codecs.BOM_UTF8 + json.dumps({"grants": GRANTS}).encode())
+    xlsx, _zipped = flatten(
+        source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+    )
+    assert [row[0] for row in xlsx_rows(xlsx, "grants")] == ["id", "G1", "G2"]
+
+
+def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
+    tmp_path: Path, schema: Path
+) -> None:
+    # The schema says a title is text; flattentool fails on a list of mixed items there.
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [{"id": "G1", "title": ["a", {"b": 1}]}]}))
+    error = refusal(
+        lambda: flatten(
+            source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+        )
+    )
+    assert error.code == "flatten_failed"
+    assert error.message.startswith("The data could not be turned into spreadsheets: ")
+    assert "validation report" in error.hint
 
 
 def test_flattened_xlsx_converts_back_to_the_same_data(

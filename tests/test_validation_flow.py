@@ -108,7 +108,8 @@ def test_a_failed_spreadsheet_conversion_shows_in_its_section_and_hides_nothing(
     submission = try_example(client, "grants-invalid.json")
     client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet")
     page = client.get(submission.get_absolute_url()).content.decode()
-    assert "This did not work last time. You can try again." in page
+    assert "This did not work last time: Assay hit an unexpected problem" in page
+    assert "You can try again." in page
     assert "✗ Not valid." in page  # the report is still there
     submission.refresh_from_db()
     assert submission.state == "done"

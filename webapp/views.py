@@ -77,10 +77,19 @@ def sections(submission: Submission) -> list[dict[str, Any]]:
             rendered.append(section(submission, task))
     if submission.state == State.DONE:
         for task in get_pipeline().applicable(submission, deferred=True):
-            rendered.append(
-                section(submission, task, status=jobs.deferred_status(submission, task))
-            )
+            status = jobs.deferred_status(submission, task)
+            problem = last_problem(submission, task.name) if status == "failed" else {}
+            rendered.append(section(submission, task, status=status, problem=problem))
     return rendered
+
+
+def last_problem(submission: Submission, task_name: str) -> dict[str, str]:
+    """What went wrong the last time a task ran, in the words it gave."""
+    row = submission.results.filter(task=task_name).select_related("last_run").first()
+    run = row.last_run if row else None
+    if run is None:
+        return {}
+    return {"message": run.error_message, "hint": run.data.get("hint", "")}
 
 
 def section(submission: Submission, task: Task, **extra: Any) -> dict[str, Any]:

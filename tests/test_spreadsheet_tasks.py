@@ -1,0 +1,125 @@
+"""The spreadsheet tasks end to end: the profile's schema is read offline, and data or a
+schema they cannot use is a clear, final refusal, never an internal error to retry."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.conftest import LocalServer, submission_from
+from webapp.models import Submission, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GRANT = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+GRANTS = [{"id": "G1", "title": "Orchard", "tags": ["food", "trees"]}]
+
+
+def use_profile(settings, folder: Path, grant: dict) -> None:
+    """Make the default profile one whose schema defines each grant as ``grant``."""
+    schema = folder / "schema.json"
+    grants_list = {"type": "array", "items": grant}
+    schema.write_text(json.dumps({"type": "object", "properties": {"grants": grants_list}}))
+    settings.ASSAY_PROFILES = {
+        "grants": {"title": "Grants", "schema": str(schema), "root_list_path": "grants"}
+    }
+    settings.ASSAY_DEFAULT_PROFILE = "grants"
+
+
+def send(client, name: str, content: bytes) -> Submission:
+    response = client.post("/", {"file": SimpleUploadedFile(name, content)})
+    assert response.status_code == 302, response.content.decode()[:500]
+    submission = submission_from(response)
+    submission.refresh_from_db()
+    return submission
+
+
+def grants_xlsx() -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "grants"
+    sheet.append(["id", "title", "tags"])
+    sheet.append(["G1", "Orchard", "food;trees"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def last_run(submission: Submission, task: str) -> TaskRun:
+    return TaskRun.objects.filter(submission=submission, task=task).first()
+
+
+def ask_for_spreadsheets(client, submission: Submission) -> TaskRun:
+    response = client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet")
+    assert response.status_code == 302
+    return last_run(submission, "json_to_spreadsheet")
+
+
+def test_a_spreadsheet_is_converted_with_the_profile_s_schema(client, settings, tmp_path):
+    (tmp_path / "grant.json").write_text(json.dumps(GRANT))
+    use_profile(settings, tmp_path, {"$ref": "grant.json"})
+    submission = send(client, "grants.xlsx", grants_xlsx())
+    assert submission.state == Submission.State.DONE
+    data = client.get(f"/s/{submission.id}/files/spreadsheet_to_json/data.json")
+    # The tags are a list: the schema beside the profile's was read.
+    assert json.loads(b"".join(data.streaming_content)) == {"grants": GRANTS}
+
+
+def test_a_schema_ref_to_a_url_is_not_fetched_and_ends_the_conversion(
+    client, settings, tmp_path, http_server: LocalServer
+):
+    http_server.serve("/grant.json", json.dumps(GRANT).encode())
+    use_profile(settings, tmp_path, {"$ref": http_server.url("/grant.json")})
+    submission = send(client, "grants.xlsx", grants_xlsx())
+    assert http_server.hits == []
+    run = last_run(submission, "spreadsheet_to_json")
+    assert (run.error_code, run.permanent) == ("schema_invalid", True)
+    assert submission.state == Submission.State.FAILED  # not waiting to be retried
+
+
+def test_a_schema_ref_to_a_missing_file_is_explained_as_the_schema_s_fault(
+    client, settings, tmp_path
+):
+    use_profile(settings, tmp_path, {"$ref": "missing.json"})
+    submission = send(client, "grants.xlsx", grants_xlsx())
+    run = last_run(submission, "spreadsheet_to_json")
+    assert (run.error_code, run.permanent) == ("schema_invalid", True)
+    assert submission.state == Submission.State.FAILED
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "missing.json" in page
+
+
+def test_json_with_a_byte_order_mark_becomes_spreadsheets(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    content = codecs.BOM_UTF8 + json.dumps({"grants": GRANTS}).encode()
+    submission = send(client, "grants.json", content)
+    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
+    response = client.get(f"/s/{submission.id}/files/json_to_spreadsheet/data.xlsx")
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    assert list(workbook["grants"].iter_rows(values_only=True)) == [
+        ("id", "title", "tags"),
+        ("G1", "Orchard", "food;trees"),
+    ]
+
+
+def test_json_the_schema_does_not_describe_is_refused_not_retried(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    content = json.dumps({"grants": [{"id": "G1", "title": ["a", {"b": 1}]}]}).encode()
+    submission = send(client, "grants.json", content)
+    run = ask_for_spreadsheets(client, submission)
+    assert (run.error_code, run.permanent) == ("flatten_failed", True)
+    assert run.error_message.startswith("The data could not be turned into spreadsheets: ")
