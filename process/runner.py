@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from process.context import current_submission, current_task, working_on
 from process.errors import BadInput, TaskError, Unavailable
 from process.store import Subject
 from process.task import Task
@@ -104,7 +105,7 @@ class RunResult:
 def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
     """Run every applicable, needed task in order. Failures never stop unrelated tasks."""
     result = RunResult()
-    with Memo() as memo:
+    with working_on(current_submission, str(submission.id)), Memo() as memo:
         for done, task in enumerate(tasks):
             submission.store.progress(done, len(tasks), task.name)
             # Asked as each task comes up: earlier tasks may have learnt the format, say.
@@ -134,32 +135,32 @@ def step(task: Task, submission: Subject, result: RunResult, memo: Memo) -> None
 
 
 def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | None:
-    store = submission.store
-    fingerprint = task.input_fingerprint(submission) or ""
-    run = store.begin(task.name, task.version, fingerprint)
-    try:
-        # Recording the output is inside: an output the database refuses is a crash too.
-        store.succeed(run, task.run(submission, inputs))
-    except TaskError as error:
-        store.fail(run, error)
-        return error
-    except RecursionError:
-        error = BadInput(
-            "too_deep",
-            "The data is nested too deeply to check (several hundred levels).",
-            hint="Data nested this deeply is almost always a mistake in the exporting system.",
-        )
-        store.fail(run, error)
-        return error
-    except Exception:
-        # A bug or an unforeseen resource failure: record it for operators and retry,
-        # so one bad moment does not fail the submission; retries are bounded.
-        logger.exception("task %s crashed on submission %s", task.name, submission.id)
-        error = Unavailable(
-            "internal_error",
-            f"Assay hit an unexpected problem in the step “{task.title or task.name}”.",
-            hint="This is our fault, not your data's. It has been recorded for the operators.",
-        )
-        store.fail(run, error, traceback.format_exc())
-        return error
+    with working_on(current_task, task.name):
+        store = submission.store
+        run = store.begin(task.name, task.version, task.input_fingerprint(submission) or "")
+        try:
+            # Recording the output is inside: an output the database refuses is a crash too.
+            store.succeed(run, task.run(submission, inputs))
+        except TaskError as error:
+            store.fail(run, error)
+            return error
+        except RecursionError:
+            error = BadInput(
+                "too_deep",
+                "The data is nested too deeply to check (several hundred levels).",
+                hint="Data nested this deeply is almost always a mistake in the exporting system.",
+            )
+            store.fail(run, error)
+            return error
+        except Exception:
+            # A bug or an unforeseen resource failure: record it for operators and retry,
+            # so one bad moment does not fail the submission; retries are bounded.
+            logger.exception("task %s crashed on submission %s", task.name, submission.id)
+            error = Unavailable(
+                "internal_error",
+                f"Assay hit an unexpected problem in the step “{task.title or task.name}”.",
+                hint="This is our fault, not your data's. It has been recorded for the operators.",
+            )
+            store.fail(run, error, traceback.format_exc())
+            return error
     return None

@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from process.context import current_submission, working_on
 from process.errors import Unavailable
 from process.runner import Memo, RunResult, run_pipeline, step
 from process.task import Task
@@ -133,6 +134,11 @@ def _close_interrupted_runs(submission: Submission, tasks: list[str]) -> None:
 
 def process_submission(submission_id: str) -> str:
     """The django-q2 job: claim, run the pipeline with a heartbeat, settle the state."""
+    with working_on(current_submission, str(submission_id)):
+        return _process(submission_id)
+
+
+def _process(submission_id: str) -> str:
     worker = worker_name()
     submission = claim(submission_id, worker)
     if submission is None:
@@ -240,6 +246,11 @@ def _send_deferred(submission_id, task_name: str) -> None:
 
 def run_deferred(submission_id: str, task_name: str) -> str:
     """The django-q2 job for one deferred task."""
+    with working_on(current_submission, str(submission_id)):
+        return _run_deferred(submission_id, task_name)
+
+
+def _run_deferred(submission_id: str, task_name: str) -> str:
     worker = worker_name()
     row = TaskResult.objects.filter(submission_id=submission_id, task=task_name)
     if not row.filter(claimed_by="", requested_at__isnull=False).update(

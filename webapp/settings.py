@@ -19,10 +19,34 @@ PRODUCTION = ASSAY_ENV == "production"
 DEBUG = config.bool("ASSAY_DEBUG", False)
 if PRODUCTION:
     SECRET_KEY = config.str("SECRET_KEY")
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("SECRET_KEY must be set to 32 or more random characters.")
 else:
     # A fixed, public key is fine for a laptop; production refuses to start without one.
     SECRET_KEY = config.str("SECRET_KEY", "assay-development-key-not-for-production")
 ALLOWED_HOSTS = config.list("ASSAY_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = config.list("ASSAY_CSRF_TRUSTED_ORIGINS", [])
+
+# Security headers on every response; cookies and HSTS only make sense over TLS.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Pages load only what Assay serves itself, and no inline script or style.
+ASSAY_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+BEHIND_TLS_PROXY = config.bool("ASSAY_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    # The proxy terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = config.int("ASSAY_HSTS_SECONDS", 31_536_000)
+# Secure cookies are not sent over plain HTTP, which would break every form there.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config.bool(
+    "ASSAY_SECURE_COOKIES", PRODUCTION and BEHIND_TLS_PROXY
+)
+SESSION_COOKIE_HTTPONLY = True
 
 DATA_DIR = Path(config.str("ASSAY_DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite will not create the folder itself
@@ -49,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -74,7 +99,12 @@ DATABASES = {
         config.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'assay.sqlite3'}")
     )
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if POSTGRES:
+    # Reuse connections across requests, checked before use so a restarted server is fine.
+    DATABASES["default"]["CONN_MAX_AGE"] = config.int("ASSAY_DB_CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
     # The ORM broker and the web process write the same file: WAL lets readers go on
     # while one writes, IMMEDIATE takes the write lock up front (no upgrade deadlocks),
     # and the timeout waits for the lock instead of failing with "database is locked".
@@ -94,10 +124,18 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 # collectstatic's target; only production serves from it (whitenoise warns if it is missing).
-STATIC_ROOT = DATA_DIR / "static" if PRODUCTION else None
+STATIC_ROOT = (
+    Path(config.str("ASSAY_STATIC_ROOT", str(BASE_DIR / "staticfiles"))) if PRODUCTION else None
+)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Outside production, serve straight from static/ so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if PRODUCTION:
+    # Hashed names (cached for ever by browsers) and pre-compressed copies.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 # Uploads: large files stream to a temporary file; pasted text is held in memory,
 # so its limit also bounds the request body Django accepts for form fields.
@@ -171,9 +209,9 @@ if ASSAY_STALE_SECONDS < 3 * ASSAY_HEARTBEAT_SECONDS:
 # cluster, so retry stays far above timeout. ack_failures stays off: on the ORM broker
 # it would delete failed jobs from the record.
 ASSAY_JOB_TIMEOUT = config.int("ASSAY_JOB_TIMEOUT", 1800, minimum=10)
+REDIS_URL = config.str("REDIS_URL", "")
 Q_CLUSTER = {
     "name": "assay",
-    "orm": "default",
     "workers": config.int("ASSAY_WORKERS", 2, minimum=1),
     "timeout": ASSAY_JOB_TIMEOUT,
     "retry": ASSAY_JOB_TIMEOUT * 2 + 600,
@@ -183,14 +221,41 @@ Q_CLUSTER = {
     "poll": 0.5,
     "save_limit": 1000,
     "recycle": 200,
+    # A worker process that grew past this (a huge file) is replaced after its job.
+    "max_rss": config.int("ASSAY_WORKER_MAX_RSS_MB", 2048, minimum=64) * 1024,
     "sync": config.bool("ASSAY_QUEUE_SYNC", False),
 }
+if REDIS_URL:
+    # Redis carries the jobs, and the cache holds django-q2's cluster statistics and the
+    # API's rate-limit counts, shared by every process.
+    Q_CLUSTER["redis"] = REDIS_URL
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    Q_CLUSTER["orm"] = "default"
 
+# Logs go to stdout; in production as one JSON object a line, naming the submission
+# and task they are about (webapp/logs.py).
+LOG_FORMAT = config.choice("ASSAY_LOG_FORMAT", "json" if PRODUCTION else "plain", ("json", "plain"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "webapp.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s",
+        },
+        "json": {"()": "webapp.logs.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": config.str("ASSAY_LOG_LEVEL", "INFO")},
 }
 

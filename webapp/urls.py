@@ -5,6 +5,7 @@ from webapp import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("s/<uuid:submission_id>/", views.results, name="results"),
     path("s/<uuid:submission_id>/original", views.original, name="original"),
     path("s/<uuid:submission_id>/retry", views.retry, name="retry"),

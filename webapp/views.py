@@ -4,11 +4,13 @@ from typing import Any
 from uuid import UUID
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db import DatabaseError, connection
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_q.brokers import get_broker
 
 from process.files import chunks_of
 from process.task import Task
@@ -240,3 +242,29 @@ def try_example(request: HttpRequest, profile_name: str, index: int) -> HttpResp
             name=path.name,
         )
     return redirect(submission)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For orchestrators: 200 when the database and the job broker answer, else 503 and why."""
+    checks = {"database": _database_answers(), "broker": _broker_answers()}
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )
+
+
+def _database_answers() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return f"unreachable: {exc}".strip()
+    return "ok"
+
+
+def _broker_answers() -> str:
+    try:
+        answered = get_broker().ping()
+    except Exception as exc:  # each broker fails in its own way; any failure means down
+        return f"unreachable: {exc}".strip()
+    return "ok" if answered else "unreachable"
