@@ -5,14 +5,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
 
 from webapp.models import Submission
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def queue(monkeypatch) -> Iterator[Broker]:
+    """Jobs go to the configured broker (ORM or Redis), not run in-process; starts empty."""
+    monkeypatch.setattr(Conf, "SYNC", False)
+    broker = get_broker()
+    broker.purge_queue()  # Redis keeps its queue from one test to the next
+    yield broker
+    broker.purge_queue()
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +40,32 @@ def empty_cache() -> Iterator[None]:
 def media_root(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests of the production stack belong to the run on that stack (.ci/run makes one).
+
+    They are left out, not skipped, elsewhere: on that stack, a missing service fails."""
+    from django.conf import settings
+
+    if settings.POSTGRES and settings.REDIS_URL:
+        return
+    elsewhere = [item for item in items if item.get_closest_marker("production_stack")]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
+
+
+def database_url_for_workers() -> str:
+    """DATABASE_URL for a process of our own (a worker) that must use the test database."""
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    credentials = quote(settings["USER"]) + (
+        f":{quote(settings['PASSWORD'])}" if settings["PASSWORD"] else ""
+    )
+    host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
+    return f"postgres://{credentials}@{host}/{settings['NAME']}"
 
 
 def fixture(name: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from process.errors import BadInput, Unavailable
@@ -95,3 +96,15 @@ class Later(Task):
 
 
 DEFERRED_PIPELINE = ["tests.pipeline_tasks.Count", "tests.pipeline_tasks.Later"]
+
+
+class Slow(Task):
+    """Takes as many seconds as the submission's "slow" option says: a task to kill a worker in."""
+
+    name = "slow"
+    title = "Take a while"
+    uses_options = ("slow",)
+
+    def run(self, submission, inputs) -> dict[str, Any]:
+        time.sleep(float(submission.options.get("slow", 0)))
+        return {"slept": submission.options.get("slow", 0)}

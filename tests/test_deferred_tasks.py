@@ -4,8 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.conf import Conf
-from django_q.models import OrmQ
 
 from tests.conftest import upload
 from tests.pipeline_tasks import DEFERRED_PIPELINE
@@ -53,10 +51,9 @@ def test_the_api_can_ask_for_it_too(client):
     assert {"name": "later", "title": "Something slow", "status": "ready"} in status["tasks"]
 
 
-def test_many_requests_send_one_job(client, monkeypatch):
+def test_many_requests_send_one_job(client, request):
     submission = upload(client, "grants.json")
-    monkeypatch.setattr(Conf, "SYNC", False)
-    OrmQ.objects.all().delete()
+    queue = request.getfixturevalue("queue")  # from here on, jobs wait in the broker
     import threading
 
     from django.db import connection
@@ -73,7 +70,7 @@ def test_many_requests_send_one_job(client, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
-    assert OrmQ.objects.count() == 1
+    assert queue.queue_size() == 1
     page = client.get(submission.get_absolute_url()).content.decode()
     assert 'data-status="working"' in page
 

@@ -8,7 +8,6 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_q.conf import Conf
-from django_q.models import OrmQ
 
 from tests.conftest import upload
 from tests.pipeline_tasks import TEST_PIPELINE
@@ -20,9 +19,9 @@ State = Submission.State
 
 
 @pytest.fixture
-def real_queue(monkeypatch):
-    """Send jobs to the ORM broker instead of running them in-process."""
-    monkeypatch.setattr(Conf, "SYNC", False)
+def real_queue(queue):
+    """Send jobs to the configured broker instead of running them in-process."""
+    return queue
 
 
 @pytest.fixture
@@ -61,10 +60,10 @@ def view_at_once(path: str, count: int) -> list[int]:
 
 def test_many_concurrent_views_of_a_pending_submission_send_one_job(client, real_queue):
     submission = upload(client, "grants.json")
-    assert OrmQ.objects.count() == 1
+    assert real_queue.queue_size() == 1
     statuses = view_at_once(submission.get_absolute_url(), 8)
     assert statuses == [200] * 8
-    assert OrmQ.objects.count() == 1
+    assert real_queue.queue_size() == 1
 
 
 def test_many_concurrent_views_of_a_done_submission_needing_work_send_one_job(
@@ -77,7 +76,7 @@ def test_many_concurrent_views_of_a_done_submission_needing_work_send_one_job(
 
     monkeypatch.setattr(Summary, "version", Summary.version + 1)
     view_at_once(submission.get_absolute_url(), 8)
-    assert OrmQ.objects.count() == 1
+    assert real_queue.queue_size() == 1
     submission.refresh_from_db()
     assert submission.state == State.PENDING
 
@@ -177,9 +176,9 @@ def test_the_sweep_resends_stale_and_lost_jobs_but_not_healthy_ones(client, real
     Submission.objects.filter(id=healthy.id).update(state=State.RUNNING, heartbeat=timezone.now())
     Submission.objects.filter(id=stale.id).update(state=State.RUNNING, heartbeat=old)
     Submission.objects.filter(id=lost.id).update(enqueued_at=old)
-    OrmQ.objects.all().delete()
+    real_queue.purge_queue()
     assert jobs.sweep() == 2
-    assert OrmQ.objects.count() == 2
+    assert real_queue.queue_size() == 2
     assert jobs.sweep() == 0  # idempotent: both are now freshly pending
     healthy.refresh_from_db()
     assert healthy.state == State.RUNNING

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django_q.conf import Conf
 
-from tests.conftest import upload
+from tests.conftest import database_url_for_workers, upload
 from webapp.models import Submission, TaskRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -23,11 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def cluster(media_root, monkeypatch):
     """Start `manage.py qcluster` on the test database; stop it afterwards."""
     monkeypatch.setattr(Conf, "SYNC", False)
-    database = connection.settings_dict["NAME"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database_url_for_workers(),
         "ASSAY_DATA_DIR": str(Path(media_root).parent),
         "ASSAY_QUEUE_SYNC": "0",
         "ASSAY_WORKERS": "1",
