@@ -1,10 +1,12 @@
 """Operators: inspect submissions and task runs, expire and reprocess."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from tests.conftest import upload
 from webapp.models import Submission, TaskRun
@@ -89,3 +91,11 @@ def test_reprocess_leaves_expired_submissions_alone(client, operator):
         {"action": "reprocess", "_selected_action": [str(submission.id)]},
     )
     assert TaskRun.objects.filter(submission=submission, task="summary").count() == 1
+
+
+def test_the_submission_list_says_when_a_worker_was_last_alive(client, operator):
+    page = operator.get("/admin/webapp/submission/").content.decode()
+    assert "No worker has run yet" in page
+    async_task("webapp.jobs.sweep")  # what a worker does every minute (run here, in-process)
+    page = operator.get("/admin/webapp/submission/").content.decode()
+    assert re.search(r"Workers: last seen [01] s ago", page)

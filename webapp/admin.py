@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django_q.models import Task as OrmTaskResult
 
 from webapp import jobs
 from webapp.expiry import expire
@@ -73,6 +74,11 @@ class SubmissionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        level, text = worker_liveness()
+        self.message_user(request, text, level)
+        return super().changelist_view(request, extra_context)
+
     @admin.action(description="Expire now (delete the files, keep the record)")
     def expire_now(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
         count = 0
@@ -102,3 +108,18 @@ class TaskRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+def worker_liveness() -> tuple[int, str]:
+    """Workers run the sweep every minute: when it last ran is when a worker was last alive."""
+    last = OrmTaskResult.objects.filter(func="webapp.jobs.sweep").order_by("-stopped").first()
+    if last is None:
+        return (
+            messages.WARNING,
+            "No worker has run yet: start one with `python manage.py qcluster`.",
+        )
+    age = (timezone.now() - last.stopped).total_seconds()
+    text = f"Workers: last seen {age:.0f} s ago (each runs the sweep every minute)."
+    if age > 3 * 60:
+        return messages.WARNING, f"{text} None in three minutes: are the workers running?"
+    return messages.INFO, text
