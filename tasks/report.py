@@ -11,13 +11,13 @@ from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
 from tasks.data import is_data
+from tasks.spreadsheets import neutralise
 from tasks.validate import Validate
 
 REPORT_FILE = "report.json"
 ERRORS_CSV = "errors.csv"
 CSV_COLUMNS = ["validator", "path", "message", "value", "schema_path"]
 SOURCE_COLUMNS = ["sheet", "row", "column", "header"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Report(Task):
@@ -85,5 +85,5 @@ def errors_csv(errors: list[dict[str, Any]]) -> str:
 def _cell(value: Any) -> str:
     """Text for a CSV cell; formula-like text is neutralised so spreadsheets show it as text."""
     if isinstance(value, str):
-        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+        return neutralise(value)
     return "" if value is None else json.dumps(value, ensure_ascii=False)

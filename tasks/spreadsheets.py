@@ -1001,8 +1001,8 @@ def _zip_folder(folder: Path, target: Path) -> None:
 # than writing it. Keys are neutralised too, as they become column headings.
 
 
-def _neutralise(text: str) -> str:
-    """Text a spreadsheet program shows as it is, never as a formula."""
+def neutralise(text: str) -> str:
+    """Text a spreadsheet program shows as it is, never as a formula (CSV and XLSX alike)."""
     return f"'{text}" if text.lstrip(" \t\r\n").startswith(FORMULA_STARTS) else text
 
 
@@ -1045,7 +1045,7 @@ def _json_scalar(event: str, value: Any) -> str:
     if event == "map_key":
         return f"{_json_scalar('string', value)}:"
     if event == "string":
-        return json.dumps(_neutralise(value), ensure_ascii=False)
+        return json.dumps(neutralise(value), ensure_ascii=False)
     if event == "number":
         return str(value)
     return json.dumps(value)  # true, false, null
