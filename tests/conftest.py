@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django_q.brokers import Broker, get_broker
@@ -76,6 +79,22 @@ def upload(client: Client, name: str, **fields) -> Submission:
     """Upload a fixture file through the home page; return the submission."""
     with fixture(name).open("rb") as handle:
         response = client.post("/", {"file": handle, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return submission_from(response)
+
+
+def post_file(client: Client, path: Path, **fields) -> Submission:
+    """Upload any file through the home page; return the submission."""
+    with path.open("rb") as handle:
+        response = client.post("/", {"file": handle, **fields})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return submission_from(response)
+
+
+def post_json(client: Client, data: Any, **fields) -> Submission:
+    """Upload ``data`` as a JSON file through the home page; return the submission."""
+    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
+    response = client.post("/", {"file": upload, **fields})
     assert response.status_code == 302, response.content.decode()[:2000]
     return submission_from(response)
 

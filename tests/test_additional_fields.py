@@ -7,30 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks.additional_fields import additional
 from tasks.fields import SchemaFields, schema_fields, walk_fields
-from tests.conftest import submission_from
+from tests.conftest import post_file, post_json
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
-
-
-def post_file(client, path: Path, **fields) -> Submission:
-    with path.open("rb") as handle:
-        response = client.post("/", {"file": handle, **fields})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return submission_from(response)
-
-
-def post_json(client, data, **fields) -> Submission:
-    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
-    response = client.post("/", {"file": upload, **fields})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return submission_from(response)
 
 
 def section(client, submission: Submission, name: str) -> str | None:

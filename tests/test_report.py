@@ -9,10 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks.report import CSV_COLUMNS, SOURCE_COLUMNS, errors_csv
-from tests.conftest import submission_from
+from tests.conftest import post_file, post_json
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,20 +28,6 @@ HEADER = [
     "column",
     "header",
 ]
-
-
-def post_file(client, path: Path, **fields) -> Submission:
-    with path.open("rb") as handle:
-        response = client.post("/", {"file": handle, **fields})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return submission_from(response)
-
-
-def post_json(client, data, **fields) -> Submission:
-    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
-    response = client.post("/", {"file": upload, **fields})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return submission_from(response)
 
 
 def download(client, submission: Submission, filename: str, task: str = "report"):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.conftest import submission_from
+from tests.conftest import post_json
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,15 +41,6 @@ def bad(number: int) -> dict:
 
 # Three good grants, then seven bad ones.
 DATA = {"grants": [good(1), good(2), good(3)] + [bad(n) for n in range(4, 11)]}
-
-
-def post_json(client, data, **fields) -> Submission:
-    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
-    response = client.post("/", {"file": upload, **fields})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    submission = submission_from(response)
-    assert submission.state == Submission.State.DONE
-    return submission
 
 
 def out(submission: Submission, task: str) -> dict | None:

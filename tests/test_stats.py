@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks.fields import walk_fields
 from tasks.stats import TOP_VALUES, coverage, distinct, duplicates, values_at
-from tests.conftest import submission_from, upload
+from tests.conftest import post_json, submission_from, upload
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
-
-
-def post_json(client, data, **fields) -> Submission:
-    upload = SimpleUploadedFile("data.json", json.dumps(data).encode(), "application/json")
-    response = client.post("/", {"file": upload, **fields})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return submission_from(response)
 
 
 def stats_of(submission: Submission) -> dict:
