@@ -1,5 +1,6 @@
 """Deferred tasks: never delay the report; run when asked, once, with their own status."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -127,3 +128,15 @@ def test_a_deferred_run_whose_worker_died_is_closed_as_failed_and_run_again(clie
     assert (orphan.outcome, orphan.error_code) == (TaskRun.Outcome.FAILED, "interrupted")
     latest = TaskRun.objects.filter(submission=submission, task="later").latest("started")
     assert latest.outcome == TaskRun.Outcome.OK
+
+
+def test_the_button_works_with_csrf_checks_on(client):
+    submission = upload(client, "grants.json")
+    browser = type(client)(enforce_csrf_checks=True)
+    page = browser.get(submission.get_absolute_url()).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token, "the deferred task's form carries a CSRF token"
+    response = browser.post(
+        f"/s/{submission.id}/tasks/later", {"csrfmiddlewaretoken": token.group(1)}
+    )
+    assert response.status_code == 302

@@ -57,11 +57,26 @@ def results(request: HttpRequest, submission_id: UUID) -> HttpResponse:
         submission = Submission.objects.get(id=submission_id)
     if submission.state in (State.PENDING, State.RUNNING):
         return render(request, "submission/progress.html", progress_context(submission))
-    context = {"submission": submission, "sections": sections(submission)}
+    context = {
+        "submission": submission,
+        "sections": sections(request, submission),
+        "summary": summary(submission),
+    }
     if submission.state == State.FAILED:
         context["failures"] = failures(submission)
         return render(request, "submission/error.html", context)
     return render(request, "submission/results.html", context)
+
+
+def summary(submission: Submission) -> dict[str, Any]:
+    """The top of the results page: the verdict, and what was checked against what."""
+    validation = submission.store.output("validate")
+    return {
+        "checked": validation is not None,
+        "valid": validation.data["valid"] if validation else None,
+        "error_count": validation.data["error_count"] if validation else 0,
+        "profile": submission.get_profile(),
+    }
 
 
 def expired(request: HttpRequest, submission: Submission) -> HttpResponse:
@@ -71,17 +86,17 @@ def expired(request: HttpRequest, submission: Submission) -> HttpResponse:
     return render(request, "submission/expired.html", {"submission": submission}, status=410)
 
 
-def sections(submission: Submission) -> list[dict[str, Any]]:
+def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any]]:
     """Each applicable task's own partial, rendered from its cached output."""
     rendered = []
     for task in get_pipeline().applicable(submission):
         if submission.store.output(task.name) is not None:
-            rendered.append(section(submission, task))
+            rendered.append(section(request, submission, task))
     if submission.state == State.DONE:
         for task in get_pipeline().applicable(submission, deferred=True):
             status = jobs.deferred_status(submission, task)
             problem = last_problem(submission, task.name) if status == "failed" else {}
-            rendered.append(section(submission, task, status=status, problem=problem))
+            rendered.append(section(request, submission, task, status=status, problem=problem))
     return rendered
 
 
@@ -94,7 +109,9 @@ def last_problem(submission: Submission, task_name: str) -> dict[str, str]:
     return {"message": run.error_message, "hint": run.data.get("hint", "")}
 
 
-def section(submission: Submission, task: Task, **extra: Any) -> dict[str, Any]:
+def section(
+    request: HttpRequest, submission: Submission, task: Task, **extra: Any
+) -> dict[str, Any]:
     context = {
         "submission": submission,
         "task": task,
@@ -103,7 +120,8 @@ def section(submission: Submission, task: Task, **extra: Any) -> dict[str, Any]:
         **extra,
     }
     fallback = "tasks/_deferred.html" if task.deferred else "tasks/_default.html"
-    html = render_to_string([task.template, fallback], context)
+    # With the request, so that a section's form (a deferred task's button) gets its CSRF token.
+    html = render_to_string([task.template, fallback], context, request=request)
     return {"name": task.name, "title": task.title, "html": html}
 
 
