@@ -20,6 +20,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from webapp import jobs
@@ -305,6 +306,7 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
             "done": submission.progress_done,
             "total": submission.progress_total or len(pipeline.main),
             "current": titles.get(submission.current_task, ""),
+            "elapsed": round((timezone.now() - submission.created).total_seconds()),
         },
         "tasks": tasks,
         "retry_at": submission.retry_at,

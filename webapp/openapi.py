@@ -104,6 +104,10 @@ SCHEMAS: dict[str, Any] = {
                     "done": {"type": "integer", "minimum": 0},
                     "total": {"type": "integer", "minimum": 0},
                     "current": {"type": "string", "description": "The running step's title."},
+                    "elapsed": {
+                        "type": "integer",
+                        "description": "Seconds since the submission was made.",
+                    },
                 },
             },
             "tasks": {"type": "array", "items": ref("TaskStatus")},

@@ -1,6 +1,6 @@
 // Progress page: poll the status endpoint with backoff and update the bar in place.
-// When the work is finished, load the results page. Without JavaScript a
-// <meta refresh> in <noscript> does the same job more bluntly.
+// When the work is finished, say so (for screen readers too) and load the results.
+// Without JavaScript a <meta refresh> in <noscript> does the same job more bluntly.
 (function () {
   "use strict";
   var box = document.getElementById("progress");
@@ -9,9 +9,21 @@
   var bar = document.getElementById("progress-bar");
   var steps = document.getElementById("progress-steps");
   var current = document.getElementById("progress-current");
+  var timing = document.getElementById("progress-timing");
   var note = document.getElementById("progress-note");
   var delay = 1000;
   var maxDelay = 10000;
+
+  function seconds(value) {
+    return value < 90 ? value + " s" : Math.round(value / 60) + " min";
+  }
+
+  // A guess from the steps so far, shown only once two steps give something to go on.
+  function estimate(progress) {
+    if (progress.done < 2 || progress.done >= progress.total || progress.elapsed < 3) { return ""; }
+    var left = Math.round(progress.elapsed / progress.done * (progress.total - progress.done));
+    return "; about " + seconds(left) + " to go, judging by the steps so far";
+  }
 
   function show(status) {
     var progress = status.progress;
@@ -20,6 +32,15 @@
     bar.textContent = Math.round(100 * progress.done / (progress.total || 1)) + "%";
     steps.textContent = "Step " + progress.done + " of " + progress.total;
     current.textContent = progress.current ? ": " + progress.current : "";
+    timing.textContent = "Started " + seconds(progress.elapsed) + " ago" + estimate(progress) + ".";
+    if (status.retry_at) {
+      note.textContent = "A step failed for a reason that may pass (a busy server, say). " +
+        "Assay will try again at " + new Date(status.retry_at).toLocaleTimeString() + ".";
+    } else if (status.state === "pending") {
+      note.textContent = "Waiting for a worker to start…";
+    } else {
+      note.textContent = "";
+    }
   }
 
   function finished(state) {
@@ -32,7 +53,8 @@
       .then(function (status) {
         if (finished(status.state)) {
           note.textContent = "Finished. Loading the results…";
-          window.location.reload();
+          // A moment for screen readers to announce it before the page changes.
+          window.setTimeout(function () { window.location.reload(); }, 300);
           return;
         }
         show(status);
