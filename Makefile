@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint migrate clean browser-deps
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
 
 # (Re)install only when pyproject.toml changes, so later runs start in seconds.
 $(STAMP): pyproject.toml
@@ -20,12 +21,20 @@ run: migrate
 	@echo "To use the admin, first create a user: $(PY) manage.py createsuperuser"
 	$(PY) manage.py devserver 127.0.0.1:8000
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (apt-get install chromium) and check pages
+# with axe-core from npm; without them those tests are skipped (failed in CI).
+browser-deps: $(AXE)
+$(AXE):
+	@if command -v npm >/dev/null; then \
+		npm install --silent --no-save --no-audit --no-fund --prefix .cache/axe axe-core@4; \
+	else echo "npm not found: the accessibility checks will be skipped"; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var .cache

@@ -166,3 +166,16 @@ def http_server() -> Iterator[LocalServer]:
     yield server_box["server"]
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A browser test that fails leaves a screenshot in test-artifacts/ (kept by CI)."""
+    report = yield
+    page = item.funcargs.get("page") or item.funcargs.get("page_without_javascript")
+    if report.when == "call" and report.failed and page is not None:
+        folder = Path(__file__).resolve().parent.parent / "test-artifacts"
+        folder.mkdir(exist_ok=True)
+        page.screenshot(path=str(folder / f"{item.name}.png"), full_page=True)
+        (folder / f"{item.name}.html").write_text(page.content())
+    return report

@@ -1,0 +1,234 @@
+"""End to end in a real Chromium: the live app, a real worker, what a person sees and does.
+
+Needs Debian's Chromium (/usr/bin/chromium) and axe-core (`make browser-deps`). Without
+them these tests are skipped on a laptop, and fail where ASSAY_BROWSER_TESTS=required
+(CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import fixture
+from tests.test_worker_integration import cluster  # noqa: F401 (a fixture: the real worker)
+from webapp.models import Submission
+from webapp.submissions import create_submission
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "demo"
+CHROMIUM = Path(os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium"))
+AXE = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WAIT_MS = 30_000
+
+
+def require(what: str, present: bool) -> None:
+    if present:
+        return
+    message = f"{what} is missing: run `make browser-deps`"
+    if os.environ.get("ASSAY_BROWSER_TESTS") == "required":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    require("Chromium", CHROMIUM.exists())
+    from playwright.sync_api import sync_playwright
+
+    # Playwright runs an event loop in this thread while the browser is open; the
+    # tests' own database calls beside it are synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+            )
+            yield launched
+            launched.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def app(live_server, cluster):  # noqa: F811
+    """The live server and a real worker."""
+    return live_server
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    # bypass_csp only so that the tests can inject axe-core; the pages get no such leave.
+    context = browser.new_context(bypass_csp=True)
+    context.set_default_timeout(WAIT_MS)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def page_without_javascript(browser) -> Iterator:
+    context = browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(WAIT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def titles_seen(page) -> list[str]:
+    seen: list[str] = []
+    page.on("load", lambda loaded: seen.append(loaded.title()))
+    return seen
+
+
+def submit_file(page, base: str, path: Path) -> None:
+    page.goto(f"{base}/")
+    page.set_input_files("input[name=file]", str(path))
+    page.get_by_role("button", name="Check the data").click()
+
+
+def test_an_upload_shows_progress_then_the_results_without_a_reload(page, app):
+    seen = titles_seen(page)
+    submit_file(page, app.url, EXAMPLES / "grants-invalid.json")
+    page.get_by_text("✗ Not valid: 13 errors").wait_for()
+    assert "Checking… · Assay" in seen  # the progress page came first, and left by itself
+    assert page.get_by_role("heading", name="Check against the schema").is_visible()
+    assert page.get_by_text("“currency” is missing").first.is_visible()
+
+
+def test_a_url_is_fetched_and_checked(page, app, http_server):
+    http_server.serve("/grants.json", (EXAMPLES / "grants-valid.json").read_bytes())
+    page.goto(f"{app.url}/")
+    page.get_by_label("Or give a URL").fill(http_server.url("/grants.json"))
+    page.get_by_role("button", name="Check the data").click()
+    page.get_by_text("✓ Valid.").first.wait_for()
+
+
+def test_pasted_text_is_checked(page, app):
+    page.goto(f"{app.url}/")
+    page.get_by_label("Or paste the data").fill('{"grants": [{"id": "G-1"}]}')
+    page.get_by_role("button", name="Check the data").click()
+    page.get_by_text("✗ Not valid").first.wait_for()
+
+
+def test_an_example_can_be_tried_from_the_home_page(page, app):
+    page.goto(f"{app.url}/")
+    page.get_by_role("button", name="grants-invalid.xlsx").click()
+    page.get_by_text("✗ Not valid: 12 errors").wait_for()
+    assert page.get_by_text("sheet grants, row 2, column E (amount/currency)").first.is_visible()
+
+
+def test_a_malformed_file_ends_on_the_error_page_saying_where(page, app):
+    submit_file(page, app.url, fixture("malformed.json"))
+    page.get_by_role("heading", name="Assay could not finish checking this data").wait_for()
+    assert page.get_by_text("line 4, column 5").is_visible()
+    assert page.get_by_text("What to do:").is_visible()
+
+
+def test_an_expired_submission_shows_the_expired_page(page, app):
+    submission = create_submission(
+        source=Submission.Source.TEXT, profile="demo", chunks=[b"{}"], name="old.json"
+    )
+    Submission.objects.filter(id=submission.id).update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    response = page.goto(f"{app.url}{submission.get_absolute_url()}")
+    assert response.status == 410
+    assert page.get_by_role("heading", name="This submission has expired").is_visible()
+
+
+def test_without_javascript_the_progress_page_still_reaches_the_results(
+    page_without_javascript, app
+):
+    page = page_without_javascript
+    seen = titles_seen(page)
+    submit_file(page, app.url, EXAMPLES / "grants-valid.json")
+    page.get_by_text("✓ Valid.").first.wait_for()
+    assert "Checking… · Assay" in seen
+
+
+def test_the_report_and_the_spreadsheets_download(page, app, tmp_path):
+    submit_file(page, app.url, EXAMPLES / "grants-invalid.json")
+    page.get_by_text("✗ Not valid").first.wait_for()
+    with page.expect_download() as report:
+        page.get_by_role("link", name="The report (JSON)").click()
+    document = json.loads(Path(report.value.path()).read_bytes())
+    assert document["error_count"] == 13
+
+    page.get_by_role("button", name="Make spreadsheets").click()
+    link = page.get_by_role("link", name=re.compile("Excel"))
+    link.wait_for()  # made by the worker; the page reloads itself when it is ready
+    with page.expect_download() as workbook:
+        link.click()
+    assert Path(workbook.value.path()).read_bytes()[:2] == b"PK"  # a zip: an XLSX
+
+
+def axe_violations(page) -> list[dict]:
+    require("axe-core", AXE.exists())
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run()")
+    return [
+        {"id": violation["id"], "impact": violation["impact"], "help": violation["help"]}
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def test_no_serious_accessibility_problems_on_any_kind_of_page(page, app):
+    pending = create_submission(
+        source=Submission.Source.TEXT, profile="demo", chunks=[b"{}"], name="a.json"
+    )
+    Submission.objects.filter(id=pending.id).update(state="running", heartbeat=timezone.now())
+    found = {}
+    page.goto(f"{app.url}/")
+    found["home"] = axe_violations(page)
+    page.goto(f"{app.url}{pending.get_absolute_url()}")
+    found["progress"] = axe_violations(page)
+    submit_file(page, app.url, EXAMPLES / "grants-invalid.xlsx")
+    page.get_by_text("✗ Not valid").first.wait_for()
+    found["results"] = axe_violations(page)
+    submit_file(page, app.url, fixture("malformed.json"))
+    page.get_by_role("heading", name="Assay could not finish checking this data").wait_for()
+    found["error"] = axe_violations(page)
+    Submission.objects.filter(id=pending.id).update(expires_at=timezone.now())
+    page.goto(f"{app.url}{pending.get_absolute_url()}")
+    found["expired"] = axe_violations(page)
+    print(f"\naxe-core, serious or critical violations: {found}")
+    assert found == {name: [] for name in found}
+
+
+def test_the_home_page_is_small_and_asks_no_other_host(page, app):
+    sizes: dict[str, int] = {}
+    page.on("response", lambda response: sizes.update({response.url: len(response.body())}))
+    page.goto(f"{app.url}/")
+    page.wait_for_load_state("networkidle")
+    assert all(url.startswith(app.url) for url in sizes)
+    total = sum(sizes.values())
+    print(f"\nhome page: {len(sizes)} requests, {total} bytes")
+    assert total < 100 * 1024
+
+
+def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(f"{app.url}/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        # From the keyboard alone: skip link first, then on to the form's controls.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.get_by_label("Or paste the data").focus()
+        page.keyboard.type('{"grants": []}')
+        page.get_by_role("button", name="Check the data").focus()
+        page.keyboard.press("Enter")
+        page.get_by_text("✗ Not valid").first.wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    finally:
+        context.close()
