@@ -19,7 +19,7 @@ SIGNATURES = [
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 ]
-SUPPORTED = "JSON, CSV, XLSX and ODS"
+SUPPORTED = "JSON, CSV, XLSX and ODS data, and PDF, PNG, JPEG, GIF and WebP files to preview"
 
 
 class DetectFormat(Task):

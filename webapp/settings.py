@@ -157,6 +157,7 @@ ASSAY_PIPELINE = config.list(
     [
         "tasks.fetch.FetchURL",
         "tasks.detect.DetectFormat",
+        "tasks.preview.Preview",
         "tasks.spreadsheet_to_json.SpreadsheetToJSON",
         "tasks.parse_json.ParseJSON",
         "tasks.sample.Sample",
@@ -274,4 +275,8 @@ ASSAY_LOST_JOB_SECONDS = config.int("ASSAY_LOST_JOB_SECONDS", 600, minimum=1)
 ASSAY_API_CORS_ORIGINS = config.list("ASSAY_API_CORS_ORIGINS", [])
 # New submissions per client address per minute through the API.
 ASSAY_API_SUBMISSIONS_PER_MINUTE = config.int("ASSAY_API_SUBMISSIONS_PER_MINUTE", 30, minimum=1)
+# Previews of uploaded PDFs and images: pixels of one page or picture, and seconds poppler
+# may take (a PDF bomb must not hang or exhaust a worker).
+ASSAY_MAX_IMAGE_PIXELS = config.int("ASSAY_MAX_IMAGE_PIXELS", 40_000_000, minimum=1)
+ASSAY_RENDER_TIMEOUT = config.int("ASSAY_RENDER_TIMEOUT", 30, minimum=1)
 ASSAY_MAX_STORED_ERRORS = config.int("ASSAY_MAX_STORED_ERRORS", 1000, minimum=1)

@@ -14,6 +14,7 @@ from django_q.brokers import get_broker
 
 from process.files import chunks_of
 from process.task import Task
+from tasks.preview import DOCUMENTS
 from webapp import jobs
 from webapp.expiry import expire
 from webapp.forms import SubmissionForm
@@ -76,6 +77,7 @@ def summary(submission: Submission) -> dict[str, Any]:
         "valid": validation.data["valid"] if validation else None,
         "error_count": validation.data["error_count"] if validation else 0,
         "profile": submission.get_profile(),
+        "document": submission.format in DOCUMENTS,
     }
 
 

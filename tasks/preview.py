@@ -1,0 +1,142 @@
+"""Previews of an uploaded PDF or image: the first page or the picture, as thumbnails.
+
+Thumbnails are always re-encoded by us (WebP), never the uploaded bytes served back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from process.errors import BadInput
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Download, Task
+
+DOCUMENTS = {"pdf", "png", "jpeg", "gif", "webp"}
+WIDTHS = (200, 800)
+PREVIEW_DPI = 72  # one pixel per PDF point: plenty for an 800 px thumbnail
+INFO_KEYS = ("Title", "Author", "Creator", "Producer", "Pages", "Page size", "PDF version")
+
+
+class Preview(Task):
+    name = "preview"
+    title = "Preview"
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return submission.format in DOCUMENTS
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        folder = self.work_dir(submission)
+        if submission.format == "pdf":
+            return preview_pdf(submission.original_path, folder)
+        return preview_image(submission.original_path, folder)
+
+    def downloads(self, submission: Subject) -> list[Download]:
+        return [
+            Download(thumbnail_name(width), f"{width} px wide", "image/webp") for width in WIDTHS
+        ]
+
+
+def thumbnail_name(width: int) -> str:
+    return f"thumbnail-{width}.webp"
+
+
+def preview_image(path: Path, folder: Path) -> dict[str, Any]:
+    try:
+        with Image.open(path) as image:  # reads the header only
+            _check_pixels(image.width, image.height, "The image")
+            image.verify()  # reads the whole file: a truncated or corrupt one fails here
+        with Image.open(path) as image:
+            facts = {"kind": image.format, "width": image.width, "height": image.height}
+            facts["frames"] = getattr(image, "n_frames", 1)
+            image.load()
+            write_thumbnails(image, folder)
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, kept on
+        raise BadInput(
+            "image_too_large",
+            f"The image is too large to preview safely ({exc}).",
+            hint="Upload a smaller image.",
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise BadInput(
+            "bad_image",
+            f"The image could not be read: {exc}.",
+            hint="Open it in an image program and save it again.",
+        ) from exc
+    return {"available": True, **facts}
+
+
+def preview_pdf(path: Path, folder: Path) -> dict[str, Any]:
+    import pdf2image
+    from pdf2image.exceptions import (
+        PDFInfoNotInstalledError,
+        PDFPageCountError,
+        PDFPopplerTimeoutError,
+        PDFSyntaxError,
+    )
+
+    timeout = settings.ASSAY_RENDER_TIMEOUT
+    try:
+        info = pdf2image.pdfinfo_from_path(str(path), timeout=timeout)
+        _check_page_size(info)
+        pages = pdf2image.convert_from_path(
+            str(path), dpi=PREVIEW_DPI, first_page=1, last_page=1, timeout=timeout
+        )
+    except PDFInfoNotInstalledError:
+        # The server's lack, not the user's: say so, and let the rest of the page stand.
+        return {
+            "available": False,
+            "reason": "PDF previews are unavailable on this server: poppler-utils is not "
+            "installed.",
+        }
+    except PDFPopplerTimeoutError as exc:
+        raise BadInput(
+            "pdf_too_slow",
+            f"The PDF took more than {timeout} s to render, so Assay stopped.",
+            hint="A PDF that is this slow to open is often damaged or deliberately huge.",
+        ) from exc
+    except (PDFPageCountError, PDFSyntaxError) as exc:
+        raise BadInput(
+            "bad_pdf",
+            f"The PDF could not be read: {exc}.",
+            hint="Check that the file is a whole, undamaged PDF.",
+        ) from exc
+    if not pages:
+        raise BadInput("bad_pdf", "The PDF has no page to show.")
+    write_thumbnails(pages[0], folder)
+    facts = {key: str(info[key]) for key in INFO_KEYS if key in info}
+    return {"available": True, "kind": "PDF", "pages": int(info.get("Pages", 0)), "info": facts}
+
+
+def _check_page_size(info: dict[str, Any]) -> None:
+    """Refuse before rendering a page whose pixels at our resolution would be too many."""
+    try:
+        width, height = (float(part) for part in str(info["Page size"]).split()[0:3:2])
+    except (KeyError, ValueError):
+        return  # poppler will say what is wrong, if anything
+    scale = PREVIEW_DPI / 72
+    _check_pixels(width * scale, height * scale, "The PDF's first page")
+
+
+def _check_pixels(width: float, height: float, what: str) -> None:
+    limit = settings.ASSAY_MAX_IMAGE_PIXELS
+    if width * height > limit:
+        raise BadInput(
+            "image_too_large",
+            f"{what} is {width:.0f} by {height:.0f} pixels; Assay previews up to {limit:,} pixels.",
+            hint="Upload a smaller image or a PDF with ordinary page sizes.",
+        )
+
+
+def write_thumbnails(image: Image.Image, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
+    for target in WIDTHS:
+        width = min(target, image.width)  # never enlarged
+        height = max(1, round(image.height * width / image.width))
+        resized = image.resize((width, height), Image.Resampling.LANCZOS)
+        resized.save(folder / thumbnail_name(target), "WEBP", quality=80)

@@ -1,0 +1,111 @@
+"""Uploaded PDFs and images: a preview of the first page or the picture, safely made."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from tests.conftest import submission_from
+from webapp.models import Submission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def picture(width: int, height: int, kind: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    image.save(buffer, kind, **options)
+    return buffer.getvalue()
+
+
+def pdf(pages: int, width: int = 612, height: int = 792) -> bytes:
+    buffer = io.BytesIO()
+    first, *rest = [Image.new("RGB", (width, height), (255, 255, 255)) for _ in range(pages)]
+    first.save(buffer, "PDF", save_all=True, append_images=rest, resolution=72)
+    return buffer.getvalue()
+
+
+def send(client, name: str, content: bytes) -> tuple[Submission, str]:
+    response = client.post("/", {"file": SimpleUploadedFile(name, content)})
+    submission = submission_from(response)
+    page = client.get(submission.get_absolute_url())
+    assert page.status_code == 200
+    submission.refresh_from_db()
+    return submission, page.content.decode()
+
+
+def thumbnail(client, submission: Submission, width: int) -> Image.Image:
+    response = client.get(f"/s/{submission.id}/files/preview/thumbnail-{width}.webp")
+    assert response.status_code == 200
+    return Image.open(io.BytesIO(b"".join(response.streaming_content)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "label"),
+    [("PNG", "a.png", "PNG"), ("JPEG", "a.jpg", "JPEG"), ("WEBP", "a.webp", "WEBP")],
+)
+def test_an_image_gets_thumbnails_200_and_800_pixels_wide(client, kind, name, label):
+    submission, page = send(client, name, picture(1000, 500, kind))
+    assert submission.state == "done"
+    assert f"{label} image, 1000 \u00d7 500 pixels" in page
+    assert '<img src="/s/' in page
+    assert f"A {submission.format.upper()} file: documents and images are previewed" in page
+    sizes = {width: thumbnail(client, submission, width) for width in (200, 800)}
+    assert {width: image.size for width, image in sizes.items()} == {
+        200: (200, 100),
+        800: (800, 400),
+    }
+    assert all(image.format == "WEBP" for image in sizes.values())  # re-encoded by us
+
+
+def test_a_small_image_is_not_enlarged_and_frames_are_counted(client):
+    buffer = io.BytesIO()
+    frames = [Image.new("RGB", (120, 60), colour) for colour in ("red", "blue")]
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    submission, page = send(client, "a.gif", buffer.getvalue())
+    assert "GIF image, 120 \u00d7 60 pixels, 2 frames" in page
+    assert thumbnail(client, submission, 800).size == (120, 60)
+
+
+def test_a_pdf_shows_its_first_page_and_page_count(client):
+    submission, page = send(client, "a.pdf", pdf(3))
+    assert submission.state == "done"
+    assert "The first page of 3 pages." in page
+    assert re.search(r"<dt>Page size</dt><dd>612 x 792 pts", page)
+    assert thumbnail(client, submission, 200).size == (200, 259)
+    assert thumbnail(client, submission, 800).size == (612, 792)  # 72 dpi, never enlarged
+
+
+def test_without_poppler_the_page_says_previews_are_unavailable(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pdfinfo, no pdftoppm
+    submission, page = send(client, "a.pdf", pdf(1))
+    assert submission.state == "done"
+    assert "PDF previews are unavailable on this server: poppler-utils is not installed." in page
+
+
+def test_a_damaged_pdf_is_explained_and_kept(client):
+    content = b"%PDF-1.4\nthis is not really a PDF\n"
+    submission, page = send(client, "bad.pdf", content)
+    assert submission.state == "failed"
+    assert "The PDF could not be read" in page
+    original = client.get(f"/s/{submission.id}/original")
+    assert b"".join(original.streaming_content) == content
+
+
+def test_too_many_pixels_are_refused_before_decoding(client, settings):
+    settings.ASSAY_MAX_IMAGE_PIXELS = 10_000
+    submission, page = send(client, "big.png", picture(200, 100, "PNG"))
+    assert submission.state == "failed"
+    assert "The image is 200 by 100 pixels; Assay previews up to 10,000 pixels." in page
+    _, pdf_page = send(client, "big.pdf", pdf(1))
+    assert "first page is 612 by 792 pixels" in pdf_page
+
+
+def test_a_truncated_image_is_explained(client):
+    submission, page = send(client, "cut.png", picture(300, 300, "PNG")[:200])
+    assert submission.state == "failed"
+    assert "The image could not be read" in page
