@@ -46,6 +46,9 @@ class Fetched:
     filename: str
     file: WrittenFile
     redirects: list[str] = field(default_factory=list)
+    # For asking again later whether it changed (If-None-Match / If-Modified-Since).
+    etag: str = ""
+    last_modified: str = ""
 
 
 class RefusedAddress(Exception):
@@ -147,10 +150,15 @@ def _resolve(host: str, port: int) -> set[str]:
     return {info[4][0] for info in infos}
 
 
-def fetch(url: str, dest: Path, limits: FetchLimits) -> Fetched:
-    """Download ``url`` into ``dest``, following at most ``max_redirects`` redirects."""
+def fetch(
+    url: str, dest: Path, limits: FetchLimits, headers: dict[str, str] | None = None
+) -> Fetched:
+    """Download ``url`` into ``dest``, following at most ``max_redirects`` redirects.
+
+    ``headers`` go with every request (conditional ones, say: a 304 saves nothing)."""
     deadline = time.monotonic() + limits.total_timeout
     session = make_session(limits.allow_private)
+    session.headers.update(headers or {})
     current, redirects = url, []
     with session:
         for _ in range(limits.max_redirects + 1):
@@ -203,6 +211,8 @@ def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetche
         filename=_filename(final_url),
         file=written,
         redirects=redirects,
+        etag=response.headers.get("etag", ""),
+        last_modified=response.headers.get("last-modified", ""),
     )
 
 

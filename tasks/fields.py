@@ -102,6 +102,8 @@ class SchemaFields:
 
     known: set[str] = field(default_factory=set)
     open: set[str] = field(default_factory=set)
+    # Fields whose values the schema says are links ("format": "uri").
+    links: set[str] = field(default_factory=set)
 
     def describes(self, pattern: str) -> bool:
         if pattern in self.known:
@@ -119,6 +121,8 @@ def _collect(node: Any, pattern: str, base: str, resources: dict, found: SchemaF
     if not isinstance(node, dict) or depth > MAX_SCHEMA_DEPTH:
         return
     base = urljoin(base, node["$id"]) if isinstance(node.get("$id"), str) else base
+    if node.get("format") in {"uri", "iri"}:
+        found.links.add(pattern)
     if isinstance(node.get("$ref"), str):
         target, target_base = _resolve(node["$ref"], base, resources)
         _collect(target, pattern, target_base, resources, found, depth + 1)

@@ -24,7 +24,9 @@ class Report(Task):
     name = "report"
     title = "Report"
     version = 1
-    requires = ("validate", "additional_fields", "stats", "sample", "spreadsheet_to_json")
+    requires = (
+        "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
+    )  # fmt: skip
     uses_options = ("sample",)
 
     def is_applicable(self, submission: Subject) -> bool:
@@ -68,6 +70,12 @@ def build_report(submission: Subject) -> dict[str, Any]:
         "stats": _data(submission, "stats"),
         "sample": _data(submission, "sample") or None,
         "conversion_warnings": _data(submission, "spreadsheet_to_json").get("warnings", []),
+        # Links that do not work are warnings about the data, not schema errors.
+        "link_warnings": [
+            {"url": link["url"], "error": link.get("error", ""), "places": link["places"]}
+            for link in _data(submission, "links").get("links", [])
+            if not link["ok"]
+        ],
     }
 
 

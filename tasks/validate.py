@@ -69,6 +69,14 @@ class Locator:
             _read(folder / "cell_source_map.json"), _read(folder / "heading_source_map.json")
         )
 
+    def place(self, pointer: str) -> dict[str, Any] | None:
+        """The sheet, row, column and heading of the value at ``pointer``, if any."""
+        if self.cells is None:
+            return None
+        from tasks.spreadsheets import locate
+
+        return locate(self.cells, self.headings, pointer)
+
     def describe(self, error: SchemaError) -> dict[str, Any]:
         described = {
             "validator": error.validator,

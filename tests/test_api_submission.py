@@ -30,6 +30,7 @@ def test_it_describes_a_finished_submission(client):
         "validate": "ok",
         "additional_fields": "ok",
         "stats": "ok",
+        "links": "ok",
         "summary": "ok",
         "report": "ok",
         "json_to_spreadsheet": "available",

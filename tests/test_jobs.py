@@ -156,8 +156,8 @@ def test_every_run_is_recorded_with_timing(client):
     submission = upload(client, "grants.json")
     runs = TaskRun.objects.filter(submission=submission)
     assert sorted(run.task for run in runs) == [
-        "additional_fields", "detect_format", "parse_json", "report", "stats", "summary",
-        "validate",
+        "additional_fields", "detect_format", "links", "parse_json", "report", "stats",
+        "summary", "validate",
     ]  # fmt: skip
     for run in runs:
         assert run.outcome == TaskRun.Outcome.OK

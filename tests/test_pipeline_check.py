@@ -10,7 +10,8 @@ def test_it_builds_the_configured_pipeline_in_order(settings):
     pipeline = build(settings.ASSAY_PIPELINE)
     assert [task.name for task in pipeline] == [
         "fetch", "detect_format", "preview", "spreadsheet_to_json", "parse_json", "sample",
-        "validate", "additional_fields", "stats", "summary", "report", "json_to_spreadsheet",
+        "validate", "additional_fields", "stats", "links", "summary", "report",
+        "json_to_spreadsheet",
     ]  # fmt: skip
     assert [task.name for task in pipeline.deferred] == ["json_to_spreadsheet"]
 

@@ -164,6 +164,7 @@ ASSAY_PIPELINE = config.list(
         "tasks.validate.Validate",
         "tasks.additional_fields.AdditionalFields",
         "tasks.stats.Stats",
+        "tasks.links.CheckLinks",
         "tasks.summary.Summary",
         "tasks.report.Report",
         "tasks.json_to_spreadsheet.JSONToSpreadsheet",
@@ -279,4 +280,12 @@ ASSAY_API_SUBMISSIONS_PER_MINUTE = config.int("ASSAY_API_SUBMISSIONS_PER_MINUTE"
 # may take (a PDF bomb must not hang or exhaust a worker).
 ASSAY_MAX_IMAGE_PIXELS = config.int("ASSAY_MAX_IMAGE_PIXELS", 40_000_000, minimum=1)
 ASSAY_RENDER_TIMEOUT = config.int("ASSAY_RENDER_TIMEOUT", 30, minimum=1)
+# Links in the data to documents: how many distinct URLs per submission, how many fetched
+# at once (and at once from one host), how long a check is trusted, and each fetch's limits.
+ASSAY_MAX_LINKS = config.int("ASSAY_MAX_LINKS", 200, minimum=1)
+ASSAY_LINK_CONCURRENCY = config.int("ASSAY_LINK_CONCURRENCY", 8, minimum=1)
+ASSAY_LINK_PER_HOST = config.int("ASSAY_LINK_PER_HOST", 2, minimum=1)
+ASSAY_LINK_CACHE_HOURS = config.int("ASSAY_LINK_CACHE_HOURS", 24)
+ASSAY_LINK_MAX_BYTES = config.int("ASSAY_LINK_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+ASSAY_LINK_TIMEOUT = config.int("ASSAY_LINK_TIMEOUT", 20, minimum=1)
 ASSAY_MAX_STORED_ERRORS = config.int("ASSAY_MAX_STORED_ERRORS", 1000, minimum=1)

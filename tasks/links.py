@@ -1,0 +1,208 @@
+"""Check the documents the data links to: does each link work, what is there, how big.
+
+Each distinct URL is fetched once per submission, and not at all if another submission
+checked it recently (ASSAY_LINK_CACHE_HOURS); after that it is asked again with
+If-None-Match / If-Modified-Since, and its thumbnail is reused while its content is the
+same. Broken links are warnings in the report, not schema errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from process.errors import BadInput, TaskError
+from process.fetching import FetchLimits, fetch
+from process.files import write_atomically
+from process.resources import call_each
+from process.runner import Inputs
+from process.store import Subject
+from process.task import Download, Task
+from tasks.data import is_data, load_checked_data
+from tasks.fields import examples_at, schema_fields
+from tasks.preview import preview_image, preview_pdf, thumbnail_name
+from tasks.profile_schema import has_schema, load_profile_schema
+from tasks.validate import Locator
+
+PREVIEWABLE = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpeg"}
+PREVIEWABLE |= {"image/gif": "gif", "image/webp": "webp"}
+THUMBNAIL_WIDTH = 200
+MAX_PLACES = 5  # places listed per link
+
+
+class CheckLinks(Task):
+    name = "links"
+    title = "Linked documents"
+    requires = ("parse_json",)
+    uses_options = ("sample",)
+
+    def is_applicable(self, submission: Subject) -> bool:
+        return is_data(submission) and bool(link_patterns(submission))
+
+    def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
+        data = load_checked_data(submission, inputs)
+        places = links_in(data, link_patterns(submission))
+        urls = list(places)[: settings.ASSAY_MAX_LINKS]
+        outcomes = call_each(
+            urls,
+            check_cached,
+            concurrency=settings.ASSAY_LINK_CONCURRENCY,
+            group=lambda url: urlsplit(url).netloc,
+            per_group=settings.ASSAY_LINK_PER_HOST,
+        )
+        folder = self.work_dir(submission)
+        locator = Locator.for_submission(submission)
+        rows = []
+        for number, url in enumerate(urls):
+            outcome = outcomes[url]
+            record = outcome.value if outcome.ok else failure(outcome.error)
+            rows.append(link_row(number, url, record, places[url], locator, folder))
+        return {
+            "links": rows,
+            "broken": sum(1 for row in rows if not row["ok"]),
+            "unchecked": max(0, len(places) - len(urls)),
+        }
+
+    def downloads(self, submission: Subject) -> list[Download]:
+        folder = submission.files_dir / self.name
+        return [Download(path.name, "thumbnail", "image/webp") for path in folder.glob("*.webp")]
+
+
+def link_patterns(submission: Subject) -> list[str]:
+    """Where links live: the profile says, or else every "format": "uri" field."""
+    profile = submission.get_profile()
+    if profile.document_paths:
+        return list(profile.document_paths)
+    if not has_schema(profile):
+        return []
+    try:
+        loaded = load_profile_schema(profile)  # cached: asked on every page view
+    except BadInput:
+        return []  # the validation step says what is wrong with the schema
+    return sorted(schema_fields(loaded.schema, loaded.resources, loaded.base_uri).links)
+
+
+def links_in(data: Any, patterns: list[str]) -> dict[str, list[str]]:
+    """Each distinct http(s) URL, with the JSON Pointers where it appears."""
+    found: dict[str, list[str]] = {}
+    for pattern in patterns:
+        for pointer, value in examples_at(data, pattern, limit=10**9):
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                found.setdefault(value, []).append(pointer)
+    return found
+
+
+def link_row(number, url, record, pointers, locator: Locator, folder: Path) -> dict[str, Any]:
+    row = {"url": url, **{key: value for key, value in record.items() if key != "thumbnail"}}
+    row["places"] = [
+        {"path": pointer, "value": None, "source": locator.place(pointer)}
+        for pointer in pointers[:MAX_PLACES]
+    ]
+    row["appears"] = len(pointers)
+    thumbnail = record.get("thumbnail")
+    if thumbnail and Path(thumbnail).exists():
+        name = f"link-{number}.webp"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(thumbnail, folder / name)
+        row["thumbnail"] = name
+    return row
+
+
+def failure(error: TaskError | None) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": error.message if error else "",
+        "code": error.code if error else "",
+    }
+
+
+# The cache, shared by every submission and worker: one JSON record per URL.
+
+
+def cache_folder() -> Path:
+    folder = Path(settings.DATA_DIR) / "links"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def check_cached(url: str) -> dict[str, Any]:
+    key = hashlib.sha256(url.encode()).hexdigest()
+    record_path = cache_folder() / f"{key}.json"
+    previous = json.loads(record_path.read_bytes()) if record_path.exists() else None
+    fresh = settings.ASSAY_LINK_CACHE_HOURS * 3600
+    if previous and time.time() - previous["checked_at"] < fresh:
+        return previous
+    record = check(url, previous)
+    write_atomically(record_path, [json.dumps(record).encode()])
+    return record
+
+
+def check(url: str, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """Fetch once (conditionally when checked before) and describe what is there."""
+    headers = {}
+    if previous and previous.get("ok"):
+        if previous.get("etag"):
+            headers["If-None-Match"] = previous["etag"]
+        if previous.get("last_modified"):
+            headers["If-Modified-Since"] = previous["last_modified"]
+    limits = FetchLimits(
+        max_bytes=settings.ASSAY_LINK_MAX_BYTES,
+        connect_timeout=settings.ASSAY_FETCH_CONNECT_TIMEOUT,
+        total_timeout=settings.ASSAY_LINK_TIMEOUT,
+        max_redirects=settings.ASSAY_FETCH_MAX_REDIRECTS,
+        allow_private=settings.ASSAY_ALLOW_PRIVATE_URLS,
+    )
+    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as scratch:
+        try:
+            fetched = fetch(url, Path(scratch) / "body", limits, headers)
+        except TaskError as error:
+            return {**failure(error), "checked_at": time.time()}
+        if fetched.status == 304 and previous:
+            return {**previous, "checked_at": time.time(), "revalidated": True}
+        content_type = fetched.content_type.split(";")[0].strip().lower()
+        record = {
+            "ok": True,
+            "status": fetched.status,
+            "final_url": fetched.final_url,
+            "redirects": len(fetched.redirects),
+            "content_type": content_type,
+            "size": fetched.file.size,
+            "sha256": fetched.file.sha256,
+            "etag": fetched.etag,
+            "last_modified": fetched.last_modified,
+            "checked_at": time.time(),
+        }
+        record["thumbnail"] = thumbnail_for(Path(scratch) / "body", content_type, record)
+        return record
+
+
+def thumbnail_for(body: Path, content_type: str, record: dict[str, Any]) -> str:
+    """A thumbnail of a PDF or image, kept by content hash so unchanged content reuses it."""
+    kind = PREVIEWABLE.get(content_type)
+    if kind is None:
+        return ""
+    target = cache_folder() / f"{record['sha256']}.webp"
+    if target.exists():
+        return str(target)
+    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as scratch:
+        try:
+            made = (
+                preview_pdf(body, Path(scratch))
+                if kind == "pdf"
+                else preview_image(body, Path(scratch))
+            )
+        except BadInput as error:
+            record["preview_error"] = error.message
+            return ""
+        if not made.get("available"):
+            return ""
+        shutil.copyfile(Path(scratch) / thumbnail_name(THUMBNAIL_WIDTH), target)
+    return str(target)

@@ -1,0 +1,138 @@
+"""Links in the data to documents: each checked once, safely, with a preview when it can."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from tests.conftest import post_json
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 200), "green").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def pdf() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (612, 792), "white").save(buffer, "PDF", resolution=72)
+    return buffer.getvalue()
+
+
+def grants_linking(*urls: str) -> dict:
+    grant = {"id": "G-001", "title": "T", "amount": {"value": 1, "currency": "GBP"}}
+    grant["awardDate"] = "2024-01-01"
+    grant["documents"] = [{"url": url} for url in urls]
+    return {"grants": [grant]}
+
+
+def links_of(submission) -> dict[str, dict]:
+    return {row["url"]: row for row in submission.store.output("links").data["links"]}
+
+
+def slow(request) -> None:
+    time.sleep(3)
+    request.send_response(200)
+    request.end_headers()
+
+
+def test_each_link_is_checked_and_described(client, http_server, settings):
+    settings.ASSAY_LINK_TIMEOUT = 1
+    settings.ASSAY_LINK_MAX_BYTES = 50_000
+    http_server.serve("/letter.pdf", pdf(), content_type="application/pdf")
+    http_server.serve("/logo.png", png(), content_type="image/png")
+    http_server.serve("/page.pdf", b"<html>not a pdf</html>", content_type="text/html")
+    http_server.serve("/broken.pdf", b"%PDF-1.4 garbage", content_type="application/pdf")
+    http_server.serve("/huge.bin", b"x" * 100_000, content_type="application/octet-stream")
+    http_server.redirect("/a", "/b")
+    http_server.redirect("/b", "/letter.pdf")
+    http_server.routes["/slow.pdf"] = slow
+    names = ["letter.pdf", "logo.png", "page.pdf", "broken.pdf", "huge.bin", "a", "slow.pdf"]
+    names += ["missing.pdf"]
+    urls = {name: http_server.url(f"/{name}") for name in names}
+    submission = post_json(client, grants_linking(*urls.values()))
+    rows = links_of(submission)
+
+    letter = rows[urls["letter.pdf"]]
+    assert (letter["ok"], letter["status"], letter["content_type"]) == (
+        True,
+        200,
+        "application/pdf",
+    )
+    assert letter["thumbnail"] and letter["places"][0]["path"] == "/grants/0/documents/0/url"
+    thumbnail = client.get(f"/s/{submission.id}/files/links/{letter['thumbnail']}")
+    assert Image.open(io.BytesIO(b"".join(thumbnail.streaming_content))).size == (200, 259)
+    assert rows[urls["logo.png"]]["thumbnail"]
+    assert (rows[urls["page.pdf"]]["content_type"], rows[urls["page.pdf"]].get("thumbnail")) == (
+        "text/html", None,
+    )  # fmt: skip
+    assert (
+        rows[urls["broken.pdf"]]["ok"]
+        and "could not be read" in rows[urls["broken.pdf"]]["preview_error"]
+    )
+    assert (
+        rows[urls["a"]]["redirects"] == 2 and rows[urls["a"]]["content_type"] == "application/pdf"
+    )
+    assert "larger than the limit" in rows[urls["huge.bin"]]["error"]
+    assert "did not answer in time" in rows[urls["slow.pdf"]]["error"]
+    assert "404" in rows[urls["missing.pdf"]]["error"]
+
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "did not work</strong> (warnings, not schema errors)" in page
+    report = client.get(f"/s/{submission.id}/files/report/report.json")
+    warnings = __import__("json").loads(b"".join(report.streaming_content))["link_warnings"]
+    assert {warning["url"] for warning in warnings} == {
+        urls["huge.bin"], urls["slow.pdf"], urls["missing.pdf"],
+    }  # fmt: skip
+    assert submission.state == "done"
+
+
+def test_a_private_address_is_refused_without_a_request(client, http_server, settings):
+    settings.ASSAY_ALLOW_PRIVATE_URLS = False
+    http_server.serve("/letter.pdf", pdf(), content_type="application/pdf")
+    submission = post_json(client, grants_linking(http_server.url("/letter.pdf")))
+    [row] = links_of(submission).values()
+    assert not row["ok"] and "private or local address" in row["error"]
+    assert http_server.hits == []
+
+
+def test_a_link_checked_recently_is_not_fetched_again(client, http_server):
+    http_server.serve("/logo.png", png(), content_type="image/png")
+    data = grants_linking(http_server.url("/logo.png"))
+    first = post_json(client, data)
+    second = post_json(client, data)
+    assert http_server.hits == ["/logo.png"]
+    assert links_of(second)[http_server.url("/logo.png")]["thumbnail"]
+    assert links_of(first) == links_of(second)
+
+
+def test_an_unchanged_link_is_revalidated_and_keeps_its_thumbnail(client, http_server, settings):
+    settings.ASSAY_LINK_CACHE_HOURS = 0
+    body = png()
+    asked = []
+
+    def with_etag(request) -> None:
+        asked.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"v1"':
+            request.send_response(304)
+            request.end_headers()
+            return
+        request.send_response(200)
+        request.send_header("Content-Type", "image/png")
+        request.send_header("ETag", '"v1"')
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    http_server.routes["/logo.png"] = with_etag
+    data = grants_linking(http_server.url("/logo.png"))
+    post_json(client, data)
+    again = links_of(post_json(client, data))[http_server.url("/logo.png")]
+    assert asked == [None, '"v1"']
+    assert again["ok"] and again["revalidated"] and again["thumbnail"]
