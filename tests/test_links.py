@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.conftest import post_json
+from tests.conftest import post_file, post_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
+EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
 
 
 def png() -> bytes:
@@ -86,7 +89,7 @@ def test_each_link_is_checked_and_described(client, http_server, settings):
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "did not work</strong> (warnings, not schema errors)" in page
     report = client.get(f"/s/{submission.id}/files/report/report.json")
-    warnings = __import__("json").loads(b"".join(report.streaming_content))["link_warnings"]
+    warnings = json.loads(b"".join(report.streaming_content))["link_warnings"]
     assert {warning["url"] for warning in warnings} == {
         urls["huge.bin"], urls["slow.pdf"], urls["missing.pdf"],
     }  # fmt: skip
@@ -136,3 +139,12 @@ def test_an_unchanged_link_is_revalidated_and_keeps_its_thumbnail(client, http_s
     again = links_of(post_json(client, data))[http_server.url("/logo.png")]
     assert asked == [None, '"v1"']
     assert again["ok"] and again["revalidated"] and again["thumbnail"]
+
+
+def test_links_in_a_spreadsheet_are_placed_in_their_cells(client):
+    submission = post_file(client, EXAMPLES / "grants-valid.xlsx")
+    rows = submission.store.output("links").data["links"]
+    assert rows, "the demo workbook links to documents"
+    place = rows[0]["places"][0]
+    assert place["path"].startswith("/grants/")
+    assert (place["source"]["sheet"], place["source"]["header"]) == ("documents", "documents/0/url")
