@@ -19,7 +19,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,8 +67,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from process.resources import call_each
-    from tasks.links import check_cached
+    from tasks.links import check_all
 
     body = png()
     print(
@@ -84,13 +82,7 @@ def main() -> None:
             for n in range(args.links)
         ]
         started = time.perf_counter()
-        outcomes = call_each(
-            urls,
-            check_cached,
-            concurrency=settings.ASSAY_LINK_CONCURRENCY,
-            group=lambda url: urlsplit(url).netloc,
-            per_group=settings.ASSAY_LINK_PER_HOST,
-        )
+        outcomes = check_all(urls)
         seconds = time.perf_counter() - started
         parallel = min(settings.ASSAY_LINK_CONCURRENCY, settings.ASSAY_LINK_PER_HOST * hosts)
         ok = sum(outcome.ok and outcome.value["ok"] for outcome in outcomes.values())

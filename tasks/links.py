@@ -22,7 +22,7 @@ from django.conf import settings
 from process.errors import BadInput, TaskError
 from process.fetching import FetchLimits, fetch
 from process.files import write_atomically
-from process.resources import call_each
+from process.resources import Outcome, call_each
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
@@ -51,13 +51,7 @@ class CheckLinks(Task):
         data = load_checked_data(submission, inputs)
         places = links_in(data, link_patterns(submission))
         urls = list(places)[: settings.ASSAY_MAX_LINKS]
-        outcomes = call_each(
-            urls,
-            check_cached,
-            concurrency=settings.ASSAY_LINK_CONCURRENCY,
-            group=lambda url: urlsplit(url).netloc,
-            per_group=settings.ASSAY_LINK_PER_HOST,
-        )
+        outcomes = check_all(urls)
         folder = self.work_dir(submission)
         locator = Locator.for_submission(submission)
         rows = []
@@ -74,6 +68,17 @@ class CheckLinks(Task):
     def downloads(self, submission: Subject) -> list[Download]:
         folder = submission.files_dir / self.name
         return [Download(path.name, "thumbnail", "image/webp") for path in folder.glob("*.webp")]
+
+
+def check_all(urls: list[str]) -> dict[str, Outcome]:
+    """Check every URL, a few at a time and at most ASSAY_LINK_PER_HOST per host."""
+    return call_each(
+        urls,
+        check_cached,
+        concurrency=settings.ASSAY_LINK_CONCURRENCY,
+        group=lambda url: urlsplit(url).netloc,
+        per_group=settings.ASSAY_LINK_PER_HOST,
+    )
 
 
 def link_patterns(submission: Subject) -> list[str]:
