@@ -59,17 +59,16 @@ class RefusedAddress(Exception):
 
 
 def is_public(address: str) -> bool:
+    """Globally routable, and not an IPv4 address wrapped in IPv6 that is not.
+
+    is_global also leaves out shared address space (100.64.0.0/10, where some clouds
+    keep their metadata services), documentation and benchmarking ranges."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            ip = embedded
+    return ip.is_global and not ip.is_multicast
 
 
 class _GuardedConnectionMixin:

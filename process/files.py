@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,10 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> WrittenFile:
     If anything fails part-way, the previous file at ``path`` (if any) stays untouched.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
+    # A name of its own, so that two processes writing the same path never share one.
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    partial = Path(name)
     digest = hashlib.sha256()
     size = 0
     try:

@@ -8,6 +8,7 @@ and size limits belong to the call itself (process/fetching.py has both).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -48,16 +49,20 @@ def call_each(
             return limits.setdefault(group(item), threading.Semaphore(per_group))
 
     def one(item: str) -> Outcome:
-        with limit_for(item):
-            try:
+        try:
+            with limit_for(item):
                 return Outcome(item, value=call(item))
-            except TaskError as error:
-                return Outcome(item, error=error)
-            except Exception:
-                logger.exception("calling out for %r failed", item)
-                return Outcome(item, error=Unavailable("internal_error", "An unexpected error."))
+        except TaskError as error:
+            return Outcome(item, error=error)
+        except Exception:
+            logger.exception("calling out for %r failed", item)
+            return Outcome(item, error=Unavailable("internal_error", "An unexpected error."))
 
     if not distinct:
         return {}
+    # Threads start with empty context variables: give each the caller's, so that log
+    # lines still name the submission and task.
+    context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(distinct)))) as pool:
-        return {outcome.input: outcome for outcome in pool.map(one, distinct)}
+        outcomes = pool.map(lambda item: context.copy().run(one, item), distinct)
+        return {outcome.input: outcome for outcome in outcomes}

@@ -76,9 +76,16 @@ def check_all(urls: list[str]) -> dict[str, Outcome]:
         urls,
         check_cached,
         concurrency=settings.ASSAY_LINK_CONCURRENCY,
-        group=lambda url: urlsplit(url).netloc,
+        group=host_of,
         per_group=settings.ASSAY_LINK_PER_HOST,
     )
+
+
+def host_of(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""  # not a URL at all: its check says so
 
 
 def link_patterns(submission: Subject) -> list[str]:
@@ -126,6 +133,8 @@ def failure(error: TaskError | None) -> dict[str, Any]:
         "ok": False,
         "error": error.message if error else "",
         "code": error.code if error else "",
+        # A busy or slow server may answer next time: such a result is not kept for others.
+        "transient": bool(error and not error.permanent),
     }
 
 
@@ -141,17 +150,27 @@ def cache_folder() -> Path:
 def check_cached(url: str) -> dict[str, Any]:
     key = hashlib.sha256(url.encode()).hexdigest()
     record_path = cache_folder() / f"{key}.json"
-    previous = json.loads(record_path.read_bytes()) if record_path.exists() else None
+    previous = _read_record(record_path)
     fresh = settings.ASSAY_LINK_CACHE_HOURS * 3600
     if previous and time.time() - previous["checked_at"] < fresh:
         return previous
     record = check(url, previous)
-    write_atomically(record_path, [json.dumps(record).encode()])
+    if not record.get("transient"):
+        write_atomically(record_path, [json.dumps(record).encode()])
     return record
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None  # none yet, or unreadable: check afresh
 
 
 def check(url: str, previous: dict[str, Any] | None) -> dict[str, Any]:
     """Fetch once (conditionally when checked before) and describe what is there."""
+    if not host_of(url):
+        return {**failure(BadInput("url_invalid", "This is not a valid URL.")), "checked_at": 0}
     headers = {}
     if previous and previous.get("ok"):
         if previous.get("etag"):
@@ -209,5 +228,6 @@ def thumbnail_for(body: Path, content_type: str, record: dict[str, Any]) -> str:
             return ""
         if not made.get("available"):
             return ""
-        shutil.copyfile(Path(scratch) / thumbnail_name(THUMBNAIL_WIDTH), target)
+        thumbnail = Path(scratch) / thumbnail_name(THUMBNAIL_WIDTH)
+        write_atomically(target, [thumbnail.read_bytes()])  # never seen half-written
     return str(target)

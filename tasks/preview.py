@@ -18,6 +18,7 @@ from process.task import Download, Task
 
 DOCUMENTS = {"pdf", "png", "jpeg", "gif", "webp"}
 WIDTHS = (200, 800)
+WEBP_MAX_SIDE = 16_383
 PREVIEW_DPI = 72  # one pixel per PDF point: plenty for an 800 px thumbnail
 INFO_KEYS = ("Title", "Author", "Creator", "Producer", "Pages", "Page size", "PDF version")
 
@@ -136,7 +137,7 @@ def write_thumbnails(image: Image.Image, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
     for target in WIDTHS:
-        width = min(target, image.width)  # never enlarged
-        height = max(1, round(image.height * width / image.width))
-        resized = image.resize((width, height), Image.Resampling.LANCZOS)
+        resized = image.copy()
+        # Never enlarged, and within WebP's 16,383 pixels a side (a long screenshot).
+        resized.thumbnail((target, WEBP_MAX_SIDE), Image.Resampling.LANCZOS)
         resized.save(folder / thumbnail_name(target), "WEBP", quality=80)

@@ -175,3 +175,18 @@ def test_a_failed_refetch_keeps_the_earlier_original(http_server, tmp_path):
     with pytest.raises(BadInput):
         fetch(http_server.url("/g.json"), target, limits(max_bytes=1000))
     assert target.read_bytes() == GRANTS
+
+
+@pytest.mark.parametrize(
+    "address", ["100.100.100.200", "100.64.0.1", "2002:7f00:1::", "::ffff:10.0.0.1", "192.0.2.1"]
+)
+def test_shared_documentation_and_wrapped_private_addresses_are_not_public(address):
+    from process.fetching import is_public
+
+    assert not is_public(address)
+
+
+def test_ordinary_public_addresses_are_public():
+    from process.fetching import is_public
+
+    assert is_public("93.184.215.14") and is_public("2606:4700:4700::1111")

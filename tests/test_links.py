@@ -148,3 +148,31 @@ def test_links_in_a_spreadsheet_are_placed_in_their_cells(client):
     place = rows[0]["places"][0]
     assert place["path"].startswith("/grants/")
     assert (place["source"]["sheet"], place["source"]["header"]) == ("documents", "documents/0/url")
+
+
+def test_a_malformed_url_is_one_bad_row_not_a_failed_submission(client, http_server):
+    http_server.serve("/logo.png", png(), content_type="image/png")
+    submission = post_json(client, grants_linking(http_server.url("/logo.png"), "http://[::1"))
+    rows = links_of(submission)
+    assert submission.state == "done"
+    assert rows["http://[::1"]["error"] == "This is not a valid URL."
+    assert rows[http_server.url("/logo.png")]["ok"]
+
+
+def test_a_server_error_is_not_remembered_for_other_submissions(client, http_server):
+    answers = iter([503, 200])
+    body = png()
+
+    def flaky(request) -> None:
+        status = next(answers)
+        request.send_response(status)
+        request.send_header("Content-Type", "image/png")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    http_server.routes["/logo.png"] = flaky
+    data = grants_linking(http_server.url("/logo.png"))
+    first = links_of(post_json(client, data))[http_server.url("/logo.png")]
+    second = links_of(post_json(client, data))[http_server.url("/logo.png")]
+    assert (first["ok"], second["ok"]) == (False, True)

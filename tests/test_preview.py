@@ -109,3 +109,9 @@ def test_a_truncated_image_is_explained(client):
     submission, page = send(client, "cut.png", picture(300, 300, "PNG")[:200])
     assert submission.state == "failed"
     assert "The image could not be read" in page
+
+
+def test_a_long_screenshot_is_previewed_within_webp_limits(client):
+    submission, _ = send(client, "long.png", picture(800, 20_000, "PNG"))
+    assert submission.state == "done"
+    assert thumbnail(client, submission, 800).size == (655, 16_383)
