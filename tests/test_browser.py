@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,21 +65,28 @@ def app(live_server, cluster):  # noqa: F811
     return live_server
 
 
+@contextmanager
+def open_page(browser, **options) -> Iterator:
+    """A page in a fresh browser context (its own cookies), closed afterwards."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser) -> Iterator:
     # bypass_csp only so that the tests can inject axe-core; the pages get no such leave.
-    context = browser.new_context(bypass_csp=True)
-    context.set_default_timeout(WAIT_MS)
-    yield context.new_page()
-    context.close()
+    with open_page(browser, bypass_csp=True) as opened:
+        yield opened
 
 
 @pytest.fixture
 def page_without_javascript(browser) -> Iterator:
-    context = browser.new_context(java_script_enabled=False)
-    context.set_default_timeout(WAIT_MS)
-    yield context.new_page()
-    context.close()
+    with open_page(browser, java_script_enabled=False) as opened:
+        yield opened
 
 
 def titles_seen(page) -> list[str]:
@@ -215,10 +223,7 @@ def test_the_home_page_is_small_and_asks_no_other_host(page, app):
 
 
 def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
-    context = browser.new_context(viewport={"width": 320, "height": 640})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    try:
+    with open_page(browser, viewport={"width": 320, "height": 640}) as page:
         page.goto(f"{app.url}/")
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
         # From the keyboard alone: skip link first, then on to the form's controls.
@@ -230,5 +235,3 @@ def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
         page.keyboard.press("Enter")
         page.get_by_text("✗ Not valid").first.wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
-    finally:
-        context.close()

@@ -39,6 +39,15 @@ def links_of(submission) -> dict[str, dict]:
     return {row["url"]: row for row in submission.store.output("links").data["links"]}
 
 
+def send_png(request, status: int, body: bytes, **headers: str) -> None:
+    request.send_response(status)
+    for name, value in {"Content-Type": "image/png", **headers}.items():
+        request.send_header(name, value)
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
+
+
 def slow(request) -> None:
     time.sleep(3)
     request.send_response(200)
@@ -126,12 +135,7 @@ def test_an_unchanged_link_is_revalidated_and_keeps_its_thumbnail(client, http_s
             request.send_response(304)
             request.end_headers()
             return
-        request.send_response(200)
-        request.send_header("Content-Type", "image/png")
-        request.send_header("ETag", '"v1"')
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+        send_png(request, 200, body, ETag='"v1"')
 
     http_server.routes["/logo.png"] = with_etag
     data = grants_linking(http_server.url("/logo.png"))
@@ -164,12 +168,7 @@ def test_a_server_error_is_not_remembered_for_other_submissions(client, http_ser
     body = png()
 
     def flaky(request) -> None:
-        status = next(answers)
-        request.send_response(status)
-        request.send_header("Content-Type", "image/png")
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        request.wfile.write(body)
+        send_png(request, next(answers), body)
 
     http_server.routes["/logo.png"] = flaky
     data = grants_linking(http_server.url("/logo.png"))
