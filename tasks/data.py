@@ -40,15 +40,6 @@ def sample_size(submission: Subject) -> int | None:
     return settings.ASSAY_SAMPLE_ITEMS if submission.options.get("sample") else None
 
 
-def load_checked_data(submission: Subject, inputs: Inputs) -> Any:
-    """The data the checks look at: in sample mode, only the first items of each list."""
-    size = sample_size(submission)
-    data = load_data(submission, inputs)
-    if size is None:
-        return data
-    return inputs.memo("sampled", lambda: sample(data, size))
-
-
 def sample(data: Any, size: int) -> Any:
     if isinstance(data, list):
         return data[:size]
@@ -78,7 +69,7 @@ def parse_slowly(raw: bytes) -> Any:
     """The standard library's reading, held to orjson's strictness but for a byte-order mark."""
     text = decode(raw)
     try:
-        data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_float=finite_float, parse_constant=refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadInput(
             "malformed_json",
@@ -102,7 +93,7 @@ def parse_slowly(raw: bytes) -> Any:
     return data
 
 
-def _refuse_constant(name: str) -> None:
+def refuse_constant(name: str) -> None:
     raise BadInput(
         "json_not_a_number",
         f"The JSON holds {name}, which is not a JSON value.",
@@ -124,7 +115,7 @@ def _refuse_unpaired_surrogates(data: Any) -> None:
         ) from exc
 
 
-def _finite_float(text: str) -> float:
+def finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
         raise BadInput(

@@ -6,6 +6,7 @@ e.g. "/grants/*/amount/value", so that 40,000 items make one line, not 40,000.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,18 +30,24 @@ class FieldWalk:
 
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     types: dict[type, int] = field(default_factory=lambda: defaultdict(int))
+    # Child patterns by parent pattern and key, made once each (see _walk).
+    children: dict[str | None, dict] = field(default_factory=dict, repr=False)
 
     @property
     def max_depth(self) -> int:
         return max((pattern.count("/") for pattern in self.counts), default=0)
 
+    def visit(self, value: Any, pattern: str = "") -> None:
+        """Count ``value``, found at ``pattern``, and everything inside it."""
+        self.types[type(value)] += 1
+        if type(value) is dict or type(value) is list:
+            _walk(value, pattern, self.counts, self.types, self.children)
+
 
 def walk_fields(data: Any) -> FieldWalk:
     """One pass over the data; the hot loop of every check, so written for speed."""
     walk = FieldWalk()
-    walk.types[type(data)] += 1
-    if type(data) is dict or type(data) is list:
-        _walk(data, "", walk.counts, walk.types, {})
+    walk.visit(data)
     return walk
 
 
@@ -71,15 +78,6 @@ def _walk(value: Any, pattern: str, counts: dict, types: dict, children: dict) -
             _walk(child, child_pattern, counts, types, children)
 
 
-def examples_at(data: Any, pattern: str, limit: int = EXAMPLES) -> list[tuple[str, Any]]:
-    """The first few (pointer, value) pairs at a path pattern, stopping as soon as found."""
-    found: list[tuple[str, Any]] = []
-    # Split as a JSON Pointer: "/grants/*/" ends in a key that is the empty string.
-    parts = [unescape(part) for part in pattern.split("/")[1:]] if pattern else []
-    _find(data, parts, "", found, limit)
-    return found
-
-
 def _find(value: Any, parts: list[str], pointer: str, found: list, limit: int) -> None:
     if len(found) >= limit:
         return
@@ -96,6 +94,36 @@ def _find(value: Any, parts: list[str], pointer: str, found: list, limit: int) -
         _find(value[head], rest, f"{pointer}/{escape(head)}", found, limit)
 
 
+def pattern_parts(pattern: str) -> list[str]:
+    """A path pattern split as a JSON Pointer: "/grants/*/" ends in the empty-string key."""
+    return [unescape(part) for part in pattern.split("/")[1:]] if pattern else []
+
+
+def values_at(value: Any, parts: list[str]) -> list[Any]:
+    """Every value at a split path pattern; made for speed, as it is asked of every item."""
+    nodes = [value]
+    for part in parts:
+        if part == "*":
+            found = [child for node in nodes if type(node) is list for child in node]
+            found += [node[part] for node in nodes if type(node) is dict and part in node]
+        else:
+            found = [node[part] for node in nodes if type(node) is dict and part in node]
+        if not found:
+            return found
+        nodes = found
+    return nodes
+
+
+def places_at(
+    value: Any, parts: list[str], pointer: str = "", limit: int = sys.maxsize
+) -> list[tuple[str, Any]]:
+    """The first (pointer, value) pairs at a split path pattern, in document order,
+    stopping as soon as ``limit`` are found; ``pointer`` is where ``value`` is."""
+    found: list[tuple[str, Any]] = []
+    _find(value, parts, pointer, found, limit)
+    return found
+
+
 @dataclass
 class SchemaFields:
     """The path patterns a schema describes; under an ``open`` pattern anything goes."""
@@ -109,6 +137,15 @@ class SchemaFields:
         if pattern in self.known:
             return True
         return any(pattern.startswith(f"{prefix}/") for prefix in self.open)
+
+    def is_additional(self, pattern: str) -> bool:
+        """Undescribed, and the top of its branch: "/grants/*/notes", not what is inside."""
+        # The nearest field above: "/m/*/*/b" sits in the field "/m", whatever the arrays
+        # between.
+        parent = pattern.rsplit("/", 1)[0]
+        while parent.endswith("/*"):
+            parent = parent[:-2]
+        return not self.describes(pattern) and (not parent or self.describes(parent))
 
 
 def schema_fields(schema: dict, resources: dict[str, dict], base_uri: str = "") -> SchemaFields:

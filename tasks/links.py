@@ -26,16 +26,15 @@ from process.resources import Outcome, call_each
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
-from tasks.data import is_data, load_checked_data
-from tasks.fields import examples_at, schema_fields
+from tasks.data import is_data
 from tasks.preview import preview_image, preview_pdf, thumbnail_name
-from tasks.profile_schema import has_schema, load_profile_schema
+from tasks.profile_schema import link_patterns
+from tasks.scan import load_scan
 from tasks.validate import Locator
 
 PREVIEWABLE = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpeg"}
 PREVIEWABLE |= {"image/gif": "gif", "image/webp": "webp"}
 THUMBNAIL_WIDTH = 200
-MAX_PLACES = 5  # places listed per link
 
 
 class CheckLinks(Task):
@@ -48,9 +47,8 @@ class CheckLinks(Task):
         return is_data(submission) and bool(link_patterns(submission))
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        data = load_checked_data(submission, inputs)
-        places = links_in(data, link_patterns(submission))
-        urls = list(places)[: settings.ASSAY_MAX_LINKS]
+        found = load_scan(submission, inputs).links
+        urls = list(found.places)
         outcomes = check_all(urls)
         folder = self.work_dir(submission)
         locator = Locator.for_submission(submission)
@@ -58,11 +56,14 @@ class CheckLinks(Task):
         for number, url in enumerate(urls):
             outcome = outcomes[url]
             record = outcome.value if outcome.ok else failure(outcome.error)
-            rows.append(link_row(number, url, record, places[url], locator, folder))
+            pointers = found.places[url]
+            rows.append(
+                link_row(number, url, record, pointers, found.appears[url], locator, folder)
+            )
         return {
             "links": rows,
             "broken": sum(1 for row in rows if not row["ok"]),
-            "unchecked": max(0, len(places) - len(urls)),
+            "unchecked": len(found.others),
         }
 
     def downloads(self, submission: Subject) -> list[Download]:
@@ -88,37 +89,12 @@ def host_of(url: str) -> str:
         return ""  # not a URL at all: its check says so
 
 
-def link_patterns(submission: Subject) -> list[str]:
-    """Where links live: the profile says, or else every "format": "uri" field."""
-    profile = submission.get_profile()
-    if profile.document_paths:
-        return list(profile.document_paths)
-    if not has_schema(profile):
-        return []
-    try:
-        loaded = load_profile_schema(profile)  # cached: asked on every page view
-    except BadInput:
-        return []  # the validation step says what is wrong with the schema
-    return sorted(schema_fields(loaded.schema, loaded.resources, loaded.base_uri).links)
-
-
-def links_in(data: Any, patterns: list[str]) -> dict[str, list[str]]:
-    """Each distinct http(s) URL, with the JSON Pointers where it appears."""
-    found: dict[str, list[str]] = {}
-    for pattern in patterns:
-        for pointer, value in examples_at(data, pattern, limit=10**9):
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
-                found.setdefault(value, []).append(pointer)
-    return found
-
-
-def link_row(number, url, record, pointers, locator: Locator, folder: Path) -> dict[str, Any]:
+def link_row(number, url, record, pointers, appears, locator: Locator, folder: Path) -> dict:
     row = {"url": url, **{key: value for key, value in record.items() if key != "thumbnail"}}
     row["places"] = [
-        {"path": pointer, "value": None, "source": locator.place(pointer)}
-        for pointer in pointers[:MAX_PLACES]
+        {"path": pointer, "value": None, "source": locator.place(pointer)} for pointer in pointers
     ]
-    row["appears"] = len(pointers)
+    row["appears"] = appears
     thumbnail = record.get("thumbnail")
     if thumbnail and Path(thumbnail).exists():
         name = f"link-{number}.webp"

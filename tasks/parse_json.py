@@ -7,7 +7,8 @@ from typing import Any
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
-from tasks.data import data_path, is_data, json_type, load_data
+from tasks.data import data_path, is_data
+from tasks.scan import load_scan
 
 
 class ParseJSON(Task):
@@ -21,10 +22,12 @@ class ParseJSON(Task):
         return is_data(submission)
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        data = load_data(submission, inputs)
+        # Every check's work is done in this one reading (tasks/scan.py); the checks that
+        # follow report what it found.
+        scan = load_scan(submission, inputs)
         converted = inputs.output("spreadsheet_to_json") if self.required_here(submission) else {}
         return {
-            "top_level": json_type(data),
+            "top_level": scan.top_level,
             "size": data_path(submission).stat().st_size,
             # Downstream fingerprints follow the data itself, converted or not.
             "data_sha256": converted.get("sha256", submission.sha256),

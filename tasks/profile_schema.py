@@ -8,10 +8,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from process.errors import BadInput
+from process.errors import BadInput, TaskError
 from process.fetching import fetch
 from process.profiles import Profile
+from process.store import Subject
 from tasks.fetch import limits_from_settings
+from tasks.fields import schema_fields
 from tasks.schema import LoadedSchema, load_schema
 
 
@@ -40,3 +42,17 @@ def _downloaded(url: str) -> Path:
     if not path.exists():
         fetch(url, path, limits_from_settings())
     return path
+
+
+def link_patterns(submission: Subject) -> list[str]:
+    """Where links live: the profile says, or else every "format": "uri" field."""
+    profile = submission.get_profile()
+    if profile.document_paths:
+        return list(profile.document_paths)
+    if not has_schema(profile):
+        return []
+    try:
+        loaded = load_profile_schema(profile)  # cached: asked on every page view
+    except TaskError:
+        return []  # the validation step says what is wrong with the schema
+    return sorted(schema_fields(loaded.schema, loaded.resources, loaded.base_uri).links)

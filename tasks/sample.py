@@ -7,7 +7,8 @@ from typing import Any
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
-from tasks.data import is_data, load_data, sample_size, top_level_lists
+from tasks.data import is_data, sample_size
+from tasks.scan import load_scan
 
 
 class Sample(Task):
@@ -23,7 +24,7 @@ class Sample(Task):
         size = sample_size(submission) or 0
         lists = [
             {"path": path, "items": items, "checked": min(items, size)}
-            for path, items in top_level_lists(load_data(submission, inputs))
+            for path, items in load_scan(submission, inputs).lists
         ]
         return {
             "sample_size": size,

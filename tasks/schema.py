@@ -242,8 +242,66 @@ def is_valid(data: Any, loaded: LoadedSchema) -> bool:
     return fast_validator(loaded).is_valid(data)
 
 
-def _fast_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
+# Batches: a long list checked a slice at a time gives the same errors as the whole
+# document, provided nothing in the schema looks at the list as a whole. These are the
+# keywords that do not: at the root, and on the list itself.
+ROOT_KEYWORDS_FOR_BATCHES = {
+    "$schema", "$id", "id", "$comment", "title", "description", "examples", "default",
+    "type", "properties", "required", "additionalProperties", "propertyNames",
+    "minProperties", "maxProperties", "definitions", "$defs",
+}  # fmt: skip
+LIST_KEYWORDS_FOR_BATCHES = {
+    "$comment", "title", "description", "examples", "default", "deprecated", "readOnly",
+    "writeOnly", "type", "items", "minItems",
+}  # fmt: skip
+
+
+def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
+    """Whether the items of the root list at ``key`` can be checked in batches."""
+    schema = loaded.schema
+    list_schema = (schema.get("properties") or {}).get(key)
+    return (
+        set(schema) <= ROOT_KEYWORDS_FOR_BATCHES
+        and isinstance(list_schema, dict)
+        and set(list_schema) <= LIST_KEYWORDS_FOR_BATCHES
+        and isinstance(list_schema.get("items", True), dict | bool)
+    )
+
+
+def batch_errors(
+    items: list[Any], start: int, key: str, loaded: LoadedSchema
+) -> Iterator[SchemaError]:
+    """The errors inside ``items``, the root list's items from index ``start`` on, placed
+    as in the whole document (needs ``checks_items_alone``)."""
+    for error in _fast_errors({key: items}, loaded, shift=start):
+        if error.path.startswith(f"/{_escape(key)}/"):
+            yield error
+
+
+def rest_errors(skeleton: dict[str, Any], key: str, loaded: LoadedSchema) -> Iterator[SchemaError]:
+    """The errors outside the items of the root list at ``key``, given the document with
+    that list cut to its first items (as many as its minItems needs to judge it)."""
+    inside = f"/{_escape(key)}/"
+    for error in _fast_errors(skeleton, loaded):
+        if not error.path.startswith(inside):
+            yield error
+
+
+def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
+    list_schema = (loaded.schema.get("properties") or {}).get(key) or {}
+    minimum = list_schema.get("minItems", 0)
+    return minimum if isinstance(minimum, int) else 0
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[SchemaError]:
     for error in fast_validator(loaded).iter_errors(data):
+        instance_path = error.instance_path
+        if shift and len(instance_path) > 1:
+            instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
         kind = error.kind
         name = type(kind).__name__
         if name == "FalseSchema":
@@ -252,7 +310,7 @@ def _fast_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
             # The keyword as written in the schema: "dependentRequired", not "required".
             validator = str(error.schema_path[-1])
             details = {"several": True} if name == "OneOfMultipleValid" else _kind_details(kind)
-        yield _build(validator, error.instance_path, error.schema_path, error.instance, details)
+        yield _build(validator, instance_path, error.schema_path, error.instance, details)
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:

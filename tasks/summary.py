@@ -7,15 +7,8 @@ from typing import Any
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
-from tasks.data import (
-    is_data,
-    json_type,
-    load_checked_data,
-    load_data,
-    sample_size,
-    top_level_lists,
-)
-from tasks.fields import walk_fields
+from tasks.data import is_data, sample_size
+from tasks.scan import load_scan
 
 TYPE_NAMES = {
     dict: "object",
@@ -39,17 +32,14 @@ class Summary(Task):
         return is_data(submission)
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        data = load_data(submission, inputs)
-        lists = top_level_lists(data)
-        checked = load_checked_data(submission, inputs)
-        walk = inputs.memo("fields", lambda: walk_fields(checked))
+        scan = load_scan(submission, inputs)
         size = sample_size(submission)
         return {
-            "top_level": json_type(data),
-            "lists": [{"path": path, "items": items} for path, items in lists],
-            "counts": type_counts(walk.types),
-            "max_depth": walk.max_depth + 1,
-            "sampled": size is not None and any(items > size for _, items in lists),
+            "top_level": scan.top_level,
+            "lists": [{"path": path, "items": items} for path, items in scan.lists],
+            "counts": type_counts(scan.walk.types),
+            "max_depth": scan.walk.max_depth + 1,
+            "sampled": size is not None and any(items > size for _, items in scan.lists),
             "sample_size": size,
         }
 

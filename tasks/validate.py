@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
+from process.errors import Unavailable
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
-from tasks.data import CONVERTED, SPREADSHEETS, is_data, load_checked_data
+from tasks.data import CONVERTED, SPREADSHEETS, is_data
 from tasks.profile_schema import has_schema, load_profile_schema
-from tasks.schema import ErrorGroups, SchemaError, iter_errors
+from tasks.scan import load_scan
+from tasks.schema import SchemaError
 
 ERRORS_FILE = "errors.json"
 MAX_GROUPS = 200
@@ -29,10 +29,10 @@ class Validate(Task):
         return is_data(submission) and has_schema(submission.get_profile())
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        loaded = load_profile_schema(submission.get_profile())
-        groups = ErrorGroups(max_errors=settings.ASSAY_MAX_STORED_ERRORS)
-        for error in iter_errors(load_checked_data(submission, inputs), loaded):
-            groups.add(error)
+        loaded = load_profile_schema(submission.get_profile())  # says if the schema is bad
+        groups = load_scan(submission, inputs).errors
+        if groups is None:  # the schema could not be had when the data was read
+            raise Unavailable("schema_unavailable", "The schema could not be loaded; retrying.")
         locator = Locator.for_submission(submission)
         errors = [locator.describe(error) for error in groups.errors]
         (self.work_dir(submission) / ERRORS_FILE).write_bytes(json.dumps(errors).encode())

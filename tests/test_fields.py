@@ -9,7 +9,8 @@ from tasks.fields import (
     EXAMPLES,
     SchemaFields,
     escape,
-    examples_at,
+    pattern_parts,
+    places_at,
     schema_fields,
     unescape,
     walk_fields,
@@ -104,29 +105,34 @@ def test_keys_with_slashes_and_tildes_are_escaped_as_in_a_json_pointer():
     assert unescape(escape("~1/~0")) == "~1/~0"
 
 
-# examples_at -------------------------------------------------------------------------------
+# places_at ---------------------------------------------------------------------------------
 
 
 def test_examples_are_the_first_few_places_a_pattern_occurs_with_their_values():
-    assert examples_at(GRANTS, "/grants/*/amount/currency") == [
+    assert places_at(GRANTS, pattern_parts("/grants/*/amount/currency"), limit=EXAMPLES) == [
         ("/grants/0/amount/currency", "GBP"),
         ("/grants/2/amount/currency", "EUR"),
     ]
     many = {"grants": [{"id": f"G-{i}"} for i in range(10)]}
-    found = examples_at(many, "/grants/*/id")
+    found = places_at(many, pattern_parts("/grants/*/id"), limit=EXAMPLES)
     assert len(found) == EXAMPLES == 3
     assert found == [("/grants/0/id", "G-0"), ("/grants/1/id", "G-1"), ("/grants/2/id", "G-2")]
-    assert examples_at(many, "/grants/*/id", limit=1) == [("/grants/0/id", "G-0")]
+    assert places_at(many, pattern_parts("/grants/*/id"), limit=1) == [("/grants/0/id", "G-0")]
 
 
 def test_examples_include_null_and_empty_values():
     data = {"g": [{"n": None}, {"n": 0}, {"n": ""}, {"n": []}]}
-    assert [value for _, value in examples_at(data, "/g/*/n", limit=4)] == [None, 0, "", []]
+    assert [value for _, value in places_at(data, pattern_parts("/g/*/n"), limit=4)] == [
+        None,
+        0,
+        "",
+        [],
+    ]
 
 
 def test_examples_follow_escaped_keys_and_nested_arrays():
     data = {"a/b": [[{"c~d": 1}], [{"c~d": 2}, {"c~d": 3}]]}
-    assert examples_at(data, "/a~1b/*/*/c~0d") == [
+    assert places_at(data, pattern_parts("/a~1b/*/*/c~0d"), limit=EXAMPLES) == [
         ("/a~1b/0/0/c~0d", 1),
         ("/a~1b/1/0/c~0d", 2),
         ("/a~1b/1/1/c~0d", 3),
@@ -136,15 +142,21 @@ def test_examples_follow_escaped_keys_and_nested_arrays():
 def test_an_empty_key_at_the_end_of_a_pattern_is_a_key_not_the_parent():
     data = {"g": [{"": "blank", "x": 1}, {"x": 2}]}
     assert "/g/*/" in walk_fields(data).counts
-    assert examples_at(data, "/g/*/") == [("/g/0/", "blank")]
+    assert places_at(data, pattern_parts("/g/*/"), limit=EXAMPLES) == [("/g/0/", "blank")]
 
 
 def test_examples_of_the_whole_document_and_of_absent_or_mismatched_patterns():
-    assert examples_at(GRANTS, "") == [("", GRANTS)]
-    assert examples_at(GRANTS, "/nothing/here") == []
-    assert examples_at(GRANTS, "/publisher/*/name") == []  # "*" needs an array
-    assert examples_at(GRANTS, "/grants/id") == []  # an array has no key "id"
-    assert examples_at({"*": {"k": 5}}, "/*/k") == [("/*/k", 5)]  # a key named "*"
+    assert places_at(GRANTS, pattern_parts(""), limit=EXAMPLES) == [("", GRANTS)]
+    assert places_at(GRANTS, pattern_parts("/nothing/here"), limit=EXAMPLES) == []
+    assert (
+        places_at(GRANTS, pattern_parts("/publisher/*/name"), limit=EXAMPLES) == []
+    )  # "*" needs an array
+    assert (
+        places_at(GRANTS, pattern_parts("/grants/id"), limit=EXAMPLES) == []
+    )  # an array has no key "id"
+    assert places_at({"*": {"k": 5}}, pattern_parts("/*/k"), limit=EXAMPLES) == [
+        ("/*/k", 5)
+    ]  # a key named "*"
 
 
 class CountingList(list):
@@ -161,7 +173,9 @@ class CountingList(list):
 def test_finding_examples_stops_as_soon_as_enough_are_found():
     CountingList.seen = 0
     data = {"grants": CountingList({"id": i} for i in range(10_000))}
-    assert [value for _, value in examples_at(data, "/grants/*/id")] == [0, 1, 2]
+    assert [
+        value for _, value in places_at(data, pattern_parts("/grants/*/id"), limit=EXAMPLES)
+    ] == [0, 1, 2]
     assert CountingList.seen == 3
 
 

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from tasks.fields import walk_fields
-from tasks.stats import TOP_VALUES, coverage, distinct, duplicates, values_at
+from tasks.fields import pattern_parts, values_at, walk_fields
+from tasks.scan import Plan, Scan, scan_file
+from tasks.stats import TOP_VALUES, coverage, distinct, duplicates
 from tests.conftest import post_json, submission_from, upload
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
+
+
+@pytest.fixture(params=[True, False], ids=["streamed", "read-whole"])
+def scanned(request, tmp_path):
+    """Count as a run does, item by item from the file or over the whole document."""
+
+    def scan(data: dict, key: str, **plan) -> Scan:
+        path = tmp_path / "data.json"
+        path.write_text(json.dumps(data))
+        return scan_file(path, Plan(key=key, stream=request.param, **plan))
+
+    return scan
+
+
+def ids_in(scanned, items: list, id_name: str = "id") -> dict:
+    return duplicates(scanned({"items": items}, "items", id_name=id_name).ids)
+
+
+def distinct_in(scanned, data: dict, pattern: str) -> dict:
+    key = pattern_parts(pattern)[0]
+    return distinct(pattern, scanned(data, key, distinct=(pattern,)).distinct[pattern])
 
 
 def stats_of(submission: Submission) -> dict:
@@ -65,36 +88,36 @@ def test_coverage_of_no_items_has_no_shares_and_ignores_other_lists():
 # duplicates -------------------------------------------------------------------------------
 
 
-def test_duplicate_ids_are_counted_most_repeated_first():
+def test_duplicate_ids_are_counted_most_repeated_first(scanned):
     items = [{"id": i} for i in ["a", "b", "a", "c", "b", "a", "d"]]
-    assert duplicates(items, "id") == {"count": 2, "examples": [("a", 3), ("b", 2)]}
+    assert ids_in(scanned, items, "id") == {"count": 2, "examples": [("a", 3), ("b", 2)]}
 
 
-def test_missing_and_null_ids_and_non_objects_are_not_duplicates():
+def test_missing_and_null_ids_and_non_objects_are_not_duplicates(scanned):
     items = [{"id": None}, {"id": None}, {}, {}, "x", "x", [1], {"ref": "a"}, {"ref": "a"}]
-    assert duplicates(items, "id") == {"count": 0, "examples": []}
-    assert duplicates(items, "ref") == {"count": 1, "examples": [("a", 2)]}
+    assert ids_in(scanned, items, "id") == {"count": 0, "examples": []}
+    assert ids_in(scanned, items, "ref") == {"count": 1, "examples": [("a", 2)]}
 
 
-def test_ids_of_different_types_are_different_ids():
+def test_ids_of_different_types_are_different_ids(scanned):
     # "1" (text) and 1 (a number) are different values in JSON; so are true and 1.
-    assert duplicates([{"id": "1"}, {"id": 1}], "id")["count"] == 0
-    assert duplicates([{"id": True}, {"id": 1}], "id")["count"] == 0
-    assert duplicates([{"id": 7}, {"id": 7}], "id") == {"count": 1, "examples": [("7", 2)]}
+    assert ids_in(scanned, [{"id": "1"}, {"id": 1}])["count"] == 0
+    assert ids_in(scanned, [{"id": True}, {"id": 1}])["count"] == 0
+    assert ids_in(scanned, [{"id": 7}, {"id": 7}]) == {"count": 1, "examples": [("7", 2)]}
 
 
-def test_ids_that_are_lists_or_objects_are_compared_too():
+def test_ids_that_are_lists_or_objects_are_compared_too(scanned):
     items = [{"id": ["a", 1]}, {"id": ["a", 1]}, {"id": {"scheme": "x"}}, {"id": ["b"]}]
-    result = duplicates(items, "id")
+    result = ids_in(scanned, items, "id")
     assert result["count"] == 1
     [(shown, count)] = result["examples"]
     assert count == 2
     assert "a" in shown
 
 
-def test_at_most_ten_duplicate_ids_are_given_as_examples():
+def test_at_most_ten_duplicate_ids_are_given_as_examples(scanned):
     items = [{"id": f"G-{i}"} for i in range(25) for _ in range(2)]
-    result = duplicates(items, "id")
+    result = ids_in(scanned, items, "id")
     assert result["count"] == 25
     assert len(result["examples"]) == TOP_VALUES == 10
 
@@ -102,26 +125,26 @@ def test_at_most_ten_duplicate_ids_are_given_as_examples():
 # distinct values --------------------------------------------------------------------------
 
 
-def test_distinct_values_are_counted_with_the_most_common_first():
+def test_distinct_values_are_counted_with_the_most_common_first(scanned):
     data = {"g": [{"c": "GBP"}, {"c": "EUR"}, {"c": "GBP"}, {}, {"c": None}, {"c": "GBP"}]}
-    assert distinct(data, "/g/*/c") == {
+    assert distinct_in(scanned, data, "/g/*/c") == {
         "path": "/g/*/c",
         "distinct": 3,
         "top": [("GBP", 3), ("EUR", 1), (None, 1)],
     }
 
 
-def test_distinct_keeps_the_full_count_but_only_the_top_ten_values():
+def test_distinct_keeps_the_full_count_but_only_the_top_ten_values(scanned):
     data = {"g": [{"c": i % 15} for i in range(30)]}
-    result = distinct(data, "/g/*/c")
+    result = distinct_in(scanned, data, "/g/*/c")
     assert result["distinct"] == 15
     assert len(result["top"]) == 10
     assert all(count == 2 for _, count in result["top"])
 
 
-def test_distinct_tells_true_from_one_and_counts_lists_and_objects():
+def test_distinct_tells_true_from_one_and_counts_lists_and_objects(scanned):
     data = {"g": [{"c": True}, {"c": 1}, {"c": 1}, {"c": [1]}, {"c": [1]}, {"c": {"k": 1}}]}
-    result = distinct(data, "/g/*/c")
+    result = distinct_in(scanned, data, "/g/*/c")
     assert result["distinct"] == 4
     assert [count for _, count in result["top"]] == [2, 2, 1, 1]
     number, listed, true, _ = (value for value, _ in result["top"])
@@ -132,9 +155,9 @@ def test_distinct_tells_true_from_one_and_counts_lists_and_objects():
 
 def test_values_at_follows_arrays_and_escaped_keys():
     data = {"a/b": [{"c": [{"d~e": 1}, {"d~e": 2}]}, {"c": []}, {"c": "x"}, "y"]}
-    assert list(values_at(data, "/a~1b/*/c/*/d~0e")) == [1, 2]
-    assert list(values_at(data, "/a~1b/*/nothing")) == []
-    assert list(values_at({"a": {"b": 1}}, "/a/*")) == []
+    assert values_at(data, pattern_parts("/a~1b/*/c/*/d~0e")) == [1, 2]
+    assert values_at(data, pattern_parts("/a~1b/*/nothing")) == []
+    assert values_at({"a": {"b": 1}}, pattern_parts("/a/*")) == []
 
 
 # The task, through the pipeline ----------------------------------------------------------

@@ -1,0 +1,179 @@
+"""Reading a large JSON document one item at a time, so that memory stays small.
+
+Most data files are one object holding one long list ("grants": [...]) beside a few
+small fields. ``ItemStream`` reads such a file in pieces: it hands out the items of that
+list one by one, each forgotten once the checks have seen it, and keeps the rest of the
+document (the "skeleton", with the list left empty). Peak memory is then a piece of text
+and one item, not the whole tree (about six times the file's size).
+
+Anything unusual (a syntax error, a byte-order mark for UTF-16, a lone surrogate escape,
+a repeated key, numbers the standard library reads differently from orjson) raises
+``NotStreamable``, and the caller reads the file whole with ``tasks.data.parse``, which
+gives the exact message. So streaming never changes what is accepted, only how fast.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import json.scanner
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from tasks.data import finite_float, refuse_constant
+
+PIECE = 1 << 20  # characters of text read at a time
+WHITESPACE = re.compile(r"[ \t\n\r]*")
+# "\ud800"-style escapes: orjson refuses lone ones, the standard library does not.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+
+
+class NotStreamable(Exception):
+    """This document must be read whole (to say exactly what is wrong, or for its shape)."""
+
+
+def exact_int(text: str) -> int:
+    # orjson reads integers beyond 64 bits as floats; leave those to it.
+    if len(text) > 18:
+        raise NotStreamable("a very long integer")
+    return int(text)
+
+
+DECODER = json.JSONDecoder(
+    parse_float=finite_float, parse_int=exact_int, parse_constant=refuse_constant
+)
+# The decoder's scanner itself, without raw_decode's wrapping: called once per item.
+SCAN_ONCE = json.scanner.make_scanner(DECODER)
+
+
+class ItemStream:
+    """The items of the list at ``key`` of a JSON object, read one at a time.
+
+    After ``items()`` is exhausted, ``skeleton`` holds the document with that list empty
+    (its keys in their order) and ``count`` the number of items read."""
+
+    def __init__(self, path: Path, key: str):
+        self.path = path
+        self.key = key
+        self.skeleton: dict[str, Any] = {}
+        self.count = 0
+
+    def items(self) -> Iterator[Any]:
+        with self.path.open("rb") as handle:
+            text = _Text(handle)
+            try:
+                yield from self._document(text)
+            except (RecursionError, ValueError) as error:  # JSONDecodeError is a ValueError
+                raise NotStreamable(str(error)) from None
+
+    def _document(self, text: _Text) -> Iterator[Any]:
+        if text.next_char() != "{":
+            raise NotStreamable("the document is not an object")
+        text.pos += 1
+        if text.next_char() == "}":
+            text.pos += 1
+        else:
+            yield from self._members(text)
+        if text.next_char() != "":
+            raise NotStreamable("text after the document")
+
+    def _members(self, text: _Text) -> Iterator[Any]:
+        while True:
+            name = text.value()
+            if not isinstance(name, str) or name in self.skeleton:
+                raise NotStreamable("a member without a name, or a repeated one")
+            text.expect(":")
+            if name == self.key and text.next_char() == "[":
+                self.skeleton[name] = []
+                text.pos += 1
+                yield from self._list(text)
+            else:
+                self.skeleton[name] = text.value()
+            if not text.separator("}"):
+                return
+
+    def _list(self, text: _Text) -> Iterator[Any]:
+        if text.next_char() == "]":
+            text.pos += 1
+            return
+        while True:
+            item = text.value()
+            self.count += 1
+            yield item
+            if not text.separator("]"):
+                return
+
+
+class _Text:
+    """Decoded text read from a file a piece at a time, with a reading position."""
+
+    def __init__(self, handle: BinaryIO):
+        self.handle = handle
+        head = handle.read(4)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+            raise NotStreamable("UTF-16 or another encoding than UTF-8")
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.buffer = ""
+        self.pos = 0
+        self.finished = False
+        self._add(head)
+
+    def value(self) -> Any:
+        """The JSON value at the position, reading more text until it is complete."""
+        while True:
+            self.skip_whitespace()
+            try:
+                value, end = SCAN_ONCE(self.buffer, self.pos)
+            except (json.JSONDecodeError, StopIteration):
+                if self.finished:
+                    raise NotStreamable("not well-formed") from None
+                self.read_more()
+                continue
+            if end == len(self.buffer) and not self.finished:
+                self.read_more()  # a number may go on in the next piece: read it whole
+                continue
+            self.pos = end
+            return value
+
+    def next_char(self) -> str:
+        """The next character that is not whitespace ("" at the end of the file)."""
+        self.skip_whitespace()
+        while self.pos >= len(self.buffer) and not self.finished:
+            self.read_more()
+            self.skip_whitespace()
+        return self.buffer[self.pos : self.pos + 1]
+
+    def skip_whitespace(self) -> None:
+        self.pos = WHITESPACE.match(self.buffer, self.pos).end()
+
+    def expect(self, char: str) -> None:
+        if self.next_char() != char:
+            raise NotStreamable(f"expected {char!r}")
+        self.pos += 1
+
+    def separator(self, closing: str) -> bool:
+        """True after a comma (more follows), False after ``closing``."""
+        char = self.next_char()
+        if char not in {",", closing}:
+            raise NotStreamable(f"expected ',' or {closing!r}")
+        self.pos += 1
+        return char == ","
+
+    def read_more(self) -> None:
+        # Twice as much as is held, so that one huge item costs linear time, not quadratic.
+        self.buffer = self.buffer[self.pos :]
+        self.pos = 0
+        self._add(self.handle.read(max(PIECE, len(self.buffer) * 2)))
+
+    def _add(self, raw: bytes) -> None:
+        try:
+            piece = self.decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as error:
+            raise NotStreamable("not UTF-8") from error
+        self.finished = not raw
+        overlap = max(0, len(self.buffer) - 5)  # an escape may straddle two pieces
+        self.buffer += piece
+        if SURROGATE_ESCAPE.search(self.buffer, overlap):
+            raise NotStreamable("surrogate escapes: read whole, to check they are paired")

@@ -1,0 +1,364 @@
+"""One reading of the data for every check: each item is read once, and every check
+looks at it before it is forgotten.
+
+Validation, the field walk, additional fields, statistics and links all need to see every
+item. Reading a 50 MB file whole makes a tree of over 300 MB; so, when the data is an
+object holding the profile's root list, the items are streamed (tasks/reading.py) and the
+checks keep only what they report: counts, a bounded number of errors and examples.
+Otherwise (another shape, a schema that judges the list as a whole, a file the streaming
+reader leaves to orjson) the document is read whole and the same checks walk it.
+
+The checking tasks share one ``Scan`` per run through the run's memo; a task run on its
+own (after an upgrade, say) makes a scan of its own.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from process.errors import TaskError
+from process.runner import Inputs
+from process.store import Subject
+from tasks.data import (
+    data_path,
+    json_type,
+    load_data,
+    parse,
+    sample,
+    sample_size,
+    top_level_lists,
+)
+from tasks.fields import (
+    EXAMPLES,
+    FieldWalk,
+    SchemaFields,
+    escape,
+    pattern_parts,
+    places_at,
+    schema_fields,
+    values_at,
+)
+from tasks.profile_schema import has_schema, link_patterns, load_profile_schema
+from tasks.reading import ItemStream, NotStreamable
+from tasks.schema import (
+    ErrorGroups,
+    LoadedSchema,
+    batch_errors,
+    checks_items_alone,
+    items_needed_for_rest,
+    iter_errors,
+    rest_errors,
+    truncate,
+)
+
+# Items validated per call: a few, so they are checked while still in the processor's
+# cache (500 at a time took twice as long; bench/validation.py).
+BATCH = 25
+MAX_PLACES = 5  # places kept per link
+
+
+@dataclass
+class Plan:
+    """What the checks need to know before reading: the schema, and what to look for."""
+
+    key: str  # the root list's key
+    loaded: LoadedSchema | None = None
+    described: SchemaFields | None = None
+    links: list[str] = field(default_factory=list)
+    id_name: str = "id"
+    distinct: tuple[str, ...] = ()
+    sample_size: int | None = None
+    stream: bool = True  # False reads the file whole, as for shapes that cannot stream
+
+    @classmethod
+    def for_submission(cls, submission: Subject) -> Plan:
+        profile = submission.get_profile()
+        try:
+            loaded = load_profile_schema(profile) if has_schema(profile) else None
+        except TaskError:
+            loaded = None  # the validation step says what is wrong with the schema
+        described = loaded and schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
+        return cls(
+            key=profile.root_list_path,
+            loaded=loaded,
+            described=described,
+            links=link_patterns(submission),
+            id_name=profile.id_name,
+            distinct=profile.distinct_fields,
+            sample_size=sample_size(submission),
+        )
+
+    @property
+    def can_stream(self) -> bool:
+        return self.stream and (self.loaded is None or checks_items_alone(self.loaded, self.key))
+
+    @property
+    def items_pattern(self) -> str:
+        return f"/{escape(self.key)}/*"
+
+
+@dataclass
+class LinkPlaces:
+    """Each distinct link, up to a limit, with where it appears."""
+
+    limit: int
+    places: dict[str, list[str]] = field(default_factory=dict)
+    appears: Counter[str] = field(default_factory=Counter)
+    # Beyond the limit, only how many more there are: hashes take less room than text.
+    others: set[int] = field(default_factory=set)
+
+    def wants_place(self, url: str) -> bool:
+        pointers = self.places.get(url)
+        return len(self.places) < self.limit if pointers is None else len(pointers) < MAX_PLACES
+
+    def add(self, url: str, pointer: str) -> None:
+        if self.wants_place(url):
+            self.places.setdefault(url, []).append(pointer)
+        self.count([url])
+
+    def count(self, urls: list[str]) -> None:
+        for url in urls:
+            if url in self.places:
+                self.appears[url] += 1
+            else:
+                self.others.add(hash(url))
+
+
+@dataclass
+class Scan:
+    """What the checks found in one reading of the data."""
+
+    top_level: str  # the JSON type of the whole document
+    lists: list[tuple[str, int]]  # the top-level lists and their lengths
+    checked_lists: list[tuple[str, int]]  # the same, as far as the checks looked
+    items: int  # items of the root list checked
+    walk: FieldWalk
+    errors: ErrorGroups | None
+    examples: dict[str, list[dict[str, Any]]]  # of additional fields
+    links: LinkPlaces
+    ids: Counter
+    distinct: dict[str, Counter]
+
+
+def load_scan(submission: Subject, inputs: Inputs) -> Scan:
+    return inputs.memo("scan", lambda: scan(submission, inputs))
+
+
+def scan(submission: Subject, inputs: Inputs) -> Scan:
+    plan = Plan.for_submission(submission)
+    return scan_file(data_path(submission), plan, lambda: load_data(submission, inputs))
+
+
+def scan_file(path: Path, plan: Plan, read_whole: Callable[[], Any] | None = None) -> Scan:
+    """Stream the file when its shape and the schema allow; else read it whole."""
+    if plan.can_stream:
+        try:
+            return _streamed(path, plan)
+        except NotStreamable:
+            pass  # read whole below, which says precisely what is wrong, if anything is
+    return _whole(read_whole() if read_whole else parse(path.read_bytes()), plan)
+
+
+def _streamed(path: Path, plan: Plan) -> Scan:
+    stream = ItemStream(path, plan.key)
+    checks = Checks(plan, validate_in_batches=True)
+    # Streamed items make no reference cycles and live briefly: the cyclic collector
+    # would only slow the reading down (see process/runner.py Memo).
+    with _collector_paused():
+        for index, item in enumerate(stream.items()):
+            if plan.sample_size is None or index < plan.sample_size:
+                checks.item(index, item)
+        skeleton = stream.skeleton
+        checks.rest(sample(skeleton, plan.sample_size) if plan.sample_size else skeleton)
+    return checks.result(skeleton, _lists(skeleton, plan.key, stream.count), plan)
+
+
+def _whole(data: Any, plan: Plan) -> Scan:
+    checked = sample(data, plan.sample_size) if plan.sample_size else data
+    checks = Checks(plan, validate_in_batches=False)
+    items = checked.get(plan.key) if isinstance(checked, dict) else None
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            checks.item(index, item)
+        checks.rest({key: [] if key == plan.key else value for key, value in checked.items()})
+    else:
+        checks.rest(checked)
+    if checks.errors is not None:
+        for error in iter_errors(checked, plan.loaded):
+            checks.errors.add(error)
+    return checks.result(data, top_level_lists(data), plan)
+
+
+def _lists(skeleton: dict[str, Any], key: str, count: int) -> list[tuple[str, int]]:
+    lists = top_level_lists(skeleton)
+    return [(path, count if path == f"/{key}" else items) for path, items in lists]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class Checks:
+    """Every check's tally, fed one item at a time and then the rest of the document."""
+
+    def __init__(self, plan: Plan, validate_in_batches: bool):
+        self.plan = plan
+        self.walk = FieldWalk()
+        self.errors = (
+            ErrorGroups(max_errors=settings.ASSAY_MAX_STORED_ERRORS) if plan.loaded else None
+        )
+        self.batch: list[Any] | None = [] if validate_in_batches and plan.loaded else None
+        self.batch_start = 0
+        self.head: list[Any] = []  # the first items, for the list's own keywords
+        self.head_size = items_needed_for_rest(plan.loaded, plan.key) if plan.loaded else 0
+        self.items = 0
+        self.examples: dict[str, list[dict[str, Any]]] = {}
+        self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
+        self.links = LinkPlaces(settings.ASSAY_MAX_LINKS)
+        self.ids: Counter = Counter()
+        self.distinct = {pattern: Counter() for pattern in plan.distinct}
+        self.described = plan.described
+        self.id_name = plan.id_name
+        self.items_pattern = prefix = plan.items_pattern
+        self.items_pointer = f"/{escape(plan.key)}/"
+        self.seen: dict[str, int] = {}  # counts of patterns at the last item that held them
+        self.watched = [(*pair, True) for pair in _relative(plan.links, prefix)]
+        self.watched += [(*pair, False) for pair in _relative(plan.distinct, prefix)]
+
+    def item(self, index: int, item: Any) -> None:
+        """One item of the root list: the hot loop, so it skips what the item lacks."""
+        self.items += 1
+        counts = self.walk.counts
+        known = len(counts)
+        self.walk.visit(item, self.items_pattern)
+        if self.described is not None and (self.wanted or len(counts) > known):
+            self._examples(item, f"{self.items_pointer}{index}", self.items_pattern, known)
+        if self.watched:
+            self._watched(item, index)
+        if type(item) is dict:
+            value = item.get(self.id_name)
+            self.ids[(type(value) is bool, value if type(value) in HASHABLE else str(value))] += 1
+        if self.batch is not None:
+            self.batch.append(item)
+            if len(self.batch) >= BATCH:
+                self._validate_batch()
+
+    def _watched(self, item: Any, index: int) -> None:
+        """Links and counted values in the item, looked for only where the walk saw the field
+        (its count went up): most items lack most such fields."""
+        counts, seen = self.walk.counts, self.seen
+        for pattern, parts, is_link in self.watched:
+            count = counts.get(pattern, 0)  # .get: a lookup must not add the field
+            if count == seen.get(pattern, 0):
+                continue
+            seen[pattern] = count
+            if is_link:
+                self._links(item, parts, f"{self.items_pointer}{index}")
+            else:
+                self.distinct[pattern].update(map(counting_key, values_at(item, parts)))
+
+    def rest(self, rest: Any) -> None:
+        """The document without the root list's items."""
+        known = len(self.walk.counts)
+        self.walk.visit(rest)
+        if self.plan.described is not None:
+            self._examples(rest, "", "", known)
+        for pattern in self.plan.links:
+            self._links(rest, pattern_parts(pattern), "")
+        for pattern in self.plan.distinct:
+            parts = pattern_parts(pattern)
+            self.distinct[pattern].update(map(counting_key, values_at(rest, parts)))
+        if self.batch is not None:
+            self._validate_batch()
+            if isinstance(rest, dict) and isinstance(rest.get(self.plan.key), list):
+                rest = {**rest, self.plan.key: self.head}
+            for error in rest_errors(rest, self.plan.key, self.plan.loaded):
+                self.errors.add(error)
+
+    def result(self, data: Any, lists: list[tuple[str, int]], plan: Plan) -> Scan:
+        size = plan.sample_size
+        self.ids.pop(counting_key(None), None)
+        return Scan(
+            top_level=json_type(data),
+            lists=lists,
+            checked_lists=[(path, min(n, size) if size else n) for path, n in lists],
+            items=self.items,
+            walk=self.walk,
+            errors=self.errors,
+            examples=self.examples,
+            links=self.links,
+            ids=self.ids,
+            distinct=self.distinct,
+        )
+
+    def _validate_batch(self) -> None:
+        if len(self.head) < self.head_size:
+            self.head += self.batch[: self.head_size - len(self.head)]
+        for error in batch_errors(self.batch, self.batch_start, self.plan.key, self.plan.loaded):
+            self.errors.add(error)
+        self.batch_start += len(self.batch)
+        self.batch = []
+
+    def _examples(self, value: Any, pointer: str, prefix: str, known: int) -> None:
+        """The first few examples of each additional field, as they are met."""
+        counts = self.walk.counts
+        if len(counts) > known:  # new fields: are any of them additional?
+            for pattern in list(counts)[known:]:
+                if self.plan.described.is_additional(pattern):
+                    self.examples[pattern] = []
+                    self.wanted[pattern] = 0
+        for pattern, seen in list(self.wanted.items()):
+            if counts[pattern] == seen or not pattern.startswith(prefix):
+                continue
+            self.wanted[pattern] = counts[pattern]
+            found = self.examples[pattern]
+            parts = pattern_parts(pattern[len(prefix) :])
+            for at, example in places_at(value, parts, pointer, EXAMPLES - len(found)):
+                found.append({"path": at, "value": truncate(example)})
+            if len(found) >= EXAMPLES:
+                del self.wanted[pattern]
+
+    def _links(self, value: Any, parts: list[str], pointer: str) -> None:
+        urls = [url for url in values_at(value, parts) if _is_link(url)]
+        if not any(self.links.wants_place(url) for url in urls):
+            self.links.count(urls)  # the usual case, once the first links are placed
+            return
+        for at, url in places_at(value, parts, pointer):
+            if _is_link(url):
+                self.links.add(url, at)
+
+
+def _is_link(value: Any) -> bool:
+    return type(value) is str and value.startswith(("http://", "https://"))
+
+
+def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:
+    """Patterns inside the items, with the parts that follow the items' own pattern."""
+    return [
+        (pattern, pattern_parts(pattern[len(prefix) :]))
+        for pattern in patterns
+        if pattern.startswith(f"{prefix}/")
+    ]
+
+
+HASHABLE = {str, int, float, bool, type(None)}
+
+
+def counting_key(value: Any) -> tuple[bool, Any]:
+    """A counting key: true is not 1, and a list or object (unhashable) counts by its text."""
+    return type(value) is bool, value if type(value) in HASHABLE else str(value)

@@ -1,0 +1,211 @@
+"""Reading the data item by item finds exactly what reading it whole finds.
+
+The checks stream the root list's items from the file when they can (tasks/reading.py,
+tasks/scan.py); every difference from the whole-document reading would be a wrong report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from bench.datagen import grant
+from process.errors import BadInput
+from tasks import reading
+from tasks.fields import schema_fields
+from tasks.reading import ItemStream, NotStreamable
+from tasks.scan import Plan, Scan, scan_file
+from tasks.schema import checks_items_alone, load_schema
+
+DEMO = Path(__file__).parent.parent / "profiles" / "demo"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
+DEMO_LINKS = [
+    "/grants/*/documents/*/url",
+    "/grants/*/fundingOrganization/website",
+    "/grants/*/recipientOrganization/website",
+]
+
+
+def demo_plan(**changes) -> Plan:
+    loaded = load_schema(DEMO / "grants.schema.json")
+    described = schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
+    plan = {
+        "key": "grants",
+        "loaded": loaded,
+        "described": described,
+        "links": DEMO_LINKS,
+        "distinct": ("/grants/*/amount/currency",),
+    }
+    return Plan(**(plan | changes))
+
+
+def both_ways(path: Path, **changes) -> tuple[Scan, Scan]:
+    streamed = scan_file(path, demo_plan(**changes))
+    whole = scan_file(path, demo_plan(stream=False, **changes))
+    return streamed, whole
+
+
+def findings(scan: Scan) -> dict:
+    """Everything a report is made of, with errors as a set (their order may differ)."""
+    errors = scan.errors
+    return {
+        "top_level": scan.top_level,
+        "lists": scan.lists,
+        "checked_lists": scan.checked_lists,
+        "items": scan.items,
+        "counts": dict(scan.walk.counts),
+        "types": dict(scan.walk.types),
+        "error_total": errors.total,
+        "errors": sorted(
+            (e.path, e.validator, e.schema_path, e.message, json.dumps(e.value))
+            for e in errors.errors
+        ),
+        "groups": sorted((g["validator"], g["path_pattern"], g["count"]) for g in errors.as_list()),
+        "examples": scan.examples,
+        "links": (scan.links.places, dict(scan.links.appears), len(scan.links.others)),
+        "ids": dict(scan.ids),
+        "distinct": {pattern: dict(counter) for pattern, counter in scan.distinct.items()},
+    }
+
+
+def write(tmp_path: Path, data, name: str = "data.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=1))
+    return path
+
+
+def grants(count: int, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    items = [grant(index, rng) for index in range(count)]
+    for index in range(0, count, 7):  # fields the schema does not describe, now and then
+        items[index]["notes"] = {"text": f"note {index}", "by": ["a", "b"]}
+    items[5]["documents"][0]["url"] = items[4]["documents"][0]["url"]  # a repeated link
+    items[9]["id"] = items[8]["id"]  # a repeated id
+    return items
+
+
+@pytest.mark.parametrize("example", ["grants-valid.json", "grants-invalid.json"])
+def test_the_demo_examples_read_the_same_streamed_or_whole(example):
+    streamed, whole = both_ways(EXAMPLES / example)
+    assert findings(streamed) == findings(whole)
+
+
+def test_many_items_with_mistakes_read_the_same_streamed_or_whole(tmp_path, monkeypatch):
+    # Small pieces of text, so that items, strings and numbers straddle them.
+    monkeypatch.setattr(reading, "PIECE", 97)
+    data = {"publisher": {"name": "P", "extra": 1}, "grants": grants(1200), "version": "1.0"}
+    streamed, whole = both_ways(write(tmp_path, data))
+    found = findings(streamed)
+    assert found == findings(whole)
+    assert found["error_total"] > 10
+    assert found["items"] == 1200
+    assert "/grants/*/notes" in found["examples"]
+    assert found["ids"][(False, "G-000008")] == 2
+
+
+def test_more_links_than_are_checked_are_counted_the_same(tmp_path, settings):
+    settings.ASSAY_MAX_LINKS = 5
+    streamed, whole = both_ways(write(tmp_path, {"grants": grants(40)}))
+    assert findings(streamed)["links"] == findings(whole)["links"]
+    assert len(streamed.links.places) == 5
+    assert len(streamed.links.others) > 20
+
+
+def test_sample_mode_reads_the_same_streamed_or_whole(tmp_path):
+    data = {"grants": grants(50), "others": list(range(30))}
+    streamed, whole = both_ways(write(tmp_path, data), sample_size=10)
+    assert findings(streamed) == findings(whole)
+    assert streamed.items == 10
+    assert streamed.lists == [("/grants", 50), ("/others", 30)]
+    assert streamed.checked_lists == [("/grants", 10), ("/others", 10)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"grants": []},  # too few items (minItems)
+        {"grants": "none"},  # not a list
+        {"grants": [{"id": "G-1"}], "extra": True},  # a key after the list
+        {"other": 1},  # no list at all: "grants" is required
+        {},
+    ],
+    ids=["empty-list", "not-a-list", "key-after-list", "no-list", "empty-object"],
+)
+def test_the_list_itself_and_the_rest_of_the_document_are_judged_the_same(tmp_path, data):
+    streamed, whole = both_ways(write(tmp_path, data))
+    assert findings(streamed) == findings(whole)
+    assert streamed.errors.total > 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"id": "G-1"}]',  # a root array
+        '{"grants": [{"id": "G-1"}]} trailing',
+        '{"grants": [{"id": "G-1", "n": NaN}]}',
+        '{"grants": [{"id": "\\ud83d\\ude00"}]}',  # an escaped emoji: a surrogate pair
+        '{"grants": [{"id": 123456789012345678901234567890}]}',  # orjson: a float
+        '{"grants": [1], "grants": [2]}',  # a repeated key: the last one counts
+        '\ufeff{"grants": [{"id": "G-1"}]}',  # a UTF-8 byte-order mark
+    ],
+)
+def test_what_the_stream_leaves_to_the_whole_reading_reads_the_same(tmp_path, text):
+    path = write(tmp_path, text)
+    try:
+        expected = findings(scan_file(path, demo_plan(stream=False)))
+    except BadInput as error:
+        with pytest.raises(BadInput) as raised:
+            scan_file(path, demo_plan())
+        assert raised.value.message == error.message
+    else:
+        assert findings(scan_file(path, demo_plan())) == expected
+
+
+def test_malformed_json_is_reported_with_its_line_and_column_when_streaming(tmp_path):
+    text = '{"grants": [\n  {"id": "G-1"},\n  {"id": "G-2",}\n]}'
+    with pytest.raises(BadInput, match="line 3, column 16"):
+        scan_file(write(tmp_path, text), demo_plan())
+
+
+def test_a_schema_that_judges_the_list_as_a_whole_is_read_whole(tmp_path):
+    schema = {
+        "type": "object",
+        "properties": {"grants": {"type": "array", "uniqueItems": True}},
+    }
+    path = write(tmp_path, schema, "schema.json")
+    loaded = load_schema(path)
+    assert not checks_items_alone(loaded, "grants")
+    data = write(tmp_path, {"grants": [1, 1]})
+    plan = Plan(key="grants", loaded=loaded)
+    assert not plan.can_stream
+    assert scan_file(data, plan).errors.total == 1  # the duplicate is found
+
+
+def test_the_demo_schema_lets_its_items_be_checked_alone():
+    assert checks_items_alone(load_schema(DEMO / "grants.schema.json"), "grants")
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 1 << 20])
+def test_items_are_read_one_by_one_with_the_rest_kept(tmp_path, monkeypatch, piece):
+    monkeypatch.setattr(reading, "PIECE", piece)
+    text = '{"a": [1], "grants" : [ 1, 2.5 ,"x\\u00e9", {"k": [null]}, 12345], "b": {"c": 1}} '
+    path = write(tmp_path, text)
+    stream = ItemStream(path, "grants")
+    assert list(stream.items()) == [1, 2.5, "xé", {"k": [None]}, 12345]
+    assert stream.skeleton == {"a": [1], "grants": [], "b": {"c": 1}}
+    assert list(stream.skeleton) == ["a", "grants", "b"]
+    assert stream.count == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[1]", '{"grants": [1,]}', '{"grants": [1]', "", b"\xff\xfe{\x00}\x00", '{"grants": [1e999]}'],
+)
+def test_the_stream_gives_up_on_anything_unusual(tmp_path, text):
+    path = tmp_path / "data.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises((NotStreamable, BadInput)):
+        list(ItemStream(path, "grants").items())
