@@ -8,14 +8,13 @@ assay:       tasks.spreadsheets.unflatten, which drives flattentool's readers it
              is not included).
 The workbook is shaped like the demo's examples: a "grants" sheet with one row per grant,
 and "classifications" and "documents" sheets joined to it by id.
-Each variant runs in its own subprocess; peak RSS is that process's ru_maxrss.
+Each variant runs in its own subprocess; peak RSS is that process's own (VmHWM).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "profiles" / "demo" / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
+
+from bench.memory import peak_rss  # noqa: E402
 
 # The headings of examples/demo/grants-valid.xlsx (built by examples/build_examples.py).
 ORGANISATION = ["id", "name", "address/postcode", "address/countryCode", "website"]
@@ -107,7 +108,7 @@ def run_assay(path: Path, out_dir: Path) -> None:
 
 def report(started: float) -> None:
     seconds = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_rss()
     print(json.dumps({"seconds": seconds, "rss": rss}))
 
 

@@ -31,6 +31,8 @@ SCHEMA_DIR = ROOT / "profiles" / "demo"
 SCHEMA = SCHEMA_DIR / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
 
+from bench.memory import peak_rss  # noqa: E402
+
 
 def resources() -> dict[str, dict]:
     documents = [json.loads(path.read_text()) for path in SCHEMA_DIR.glob("*.json")]
@@ -110,14 +112,6 @@ def run_assay(path: Path) -> int:
     assert outcome.code in (VALID, INVALID) and outcome.report, outcome.errors
     report(started, outcome.report["error_count"], start_rss)
     return 0
-
-
-def peak_rss() -> int:
-    # VmHWM, not ru_maxrss: the latter starts a child at its parent's peak (Linux keeps
-    # it across exec), and the parent here has just made the data.
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
 
 
 def report(started: float, errors: int, start_rss: int) -> None:
