@@ -86,25 +86,53 @@ def run_naive(path: Path) -> int:
     return errors
 
 
-def run_assay(path: Path) -> int:
+def start_django(path: Path, name: str) -> None:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="webapp.settings",
         # Next to the data, so it goes when the data folder does.
-        ASSAY_DATA_DIR=str(path.parent / "assay-data"),
+        ASSAY_DATA_DIR=str(path.parent / f"assay-data-{name}"),
         ASSAY_MAX_UPLOAD_BYTES=str(1 << 30),
     )
     import django
 
     django.setup()
     import tasks.links
+    from webapp.pipeline import get_pipeline
 
     # Remote servers are not asked (see the docstring): every link is "not checked".
     tasks.links.check_cached = lambda url: {"ok": False, "error": "not checked", "code": ""}
+    get_pipeline()  # a worker has every task imported before its first job
+
+
+def run_worker(path: Path) -> int:
+    start_django(path, "worker")
+    from django.core.management import call_command
+
+    from process.files import chunks_of
+    from webapp.jobs import process_submission
+    from webapp.models import Submission
+    from webapp.submissions import create_submission
+
+    call_command("migrate", verbosity=0)
+    with path.open("rb") as handle:  # the upload, done by the web process
+        submission = create_submission(
+            source=Submission.Source.FILE, profile="demo", chunks=chunks_of(handle), name="a.json"
+        )
+    start_rss = peak_rss()
+    started = time.perf_counter()
+    process_submission(str(submission.id))
+    submission.refresh_from_db()
+    report_output = submission.store.output("report")
+    assert submission.state == Submission.State.DONE and report_output, submission.state
+    report(started, report_output.data["error_count"], start_rss)
+    return 0
+
+
+def run_assay(path: Path) -> int:
+    start_django(path, "cli")
     from webapp.cli import INVALID, VALID, validate_source
-    from webapp.pipeline import get_pipeline
     from webapp.profiles import get_profiles
 
-    get_pipeline()  # a worker has every task imported before its first job
     profile = get_profiles()["demo"]
     start_rss = peak_rss()
     started = time.perf_counter()
@@ -140,6 +168,7 @@ def main() -> None:
             "floor-gc": run_floor_without_gc,
             "naive": run_naive,
             "assay": run_assay,
+            "worker": run_worker,
         }
         variants[args.variant](Path(args.path))
         return
@@ -150,7 +179,8 @@ def main() -> None:
         path.write_bytes(grants_json(args.items))
         size = path.stat().st_size
         print(f"{args.items:,} items, {size / 1e6:.1f} MB")
-        variants = ["floor", "floor-gc", "assay"] + ([] if args.skip_naive else ["naive"])
+        variants = ["floor", "floor-gc", "assay", "worker"]
+        variants += [] if args.skip_naive else ["naive"]
         results = {variant: measure(variant, path) for variant in variants}
     print_table(results, size)
 

@@ -122,14 +122,17 @@ class LinkPlaces:
     def add(self, url: str, pointer: str) -> None:
         if self.wants_place(url):
             self.places.setdefault(url, []).append(pointer)
-        self.count([url])
+        if url in self.places:
+            self.appears[url] += 1
+        else:
+            self.others.add(hash(url))
 
-    def count(self, urls: list[str]) -> None:
-        for url in urls:
-            if url in self.places:
-                self.appears[url] += 1
-            else:
-                self.others.add(hash(url))
+    def only_counts(self, urls: list[str]) -> bool:
+        """Count ``urls`` if none of them needs its place noted; say whether that was so."""
+        if len(self.places) < self.limit or not self.places.keys().isdisjoint(urls):
+            return False
+        self.others.update(map(hash, urls))
+        return True
 
 
 @dataclass
@@ -334,17 +337,16 @@ class Checks:
                 del self.wanted[pattern]
 
     def _links(self, value: Any, parts: list[str], pointer: str) -> None:
-        urls = [url for url in values_at(value, parts) if _is_link(url)]
-        if not any(self.links.wants_place(url) for url in urls):
-            self.links.count(urls)  # the usual case, once the first links are placed
-            return
+        urls = [
+            url
+            for url in values_at(value, parts)
+            if type(url) is str and url.startswith(LINK_SCHEMES)
+        ]
+        if self.links.only_counts(urls):
+            return  # the usual case, once the first links are placed
         for at, url in places_at(value, parts, pointer):
-            if _is_link(url):
+            if type(url) is str and url.startswith(LINK_SCHEMES):
                 self.links.add(url, at)
-
-
-def _is_link(value: Any) -> bool:
-    return type(value) is str and value.startswith(("http://", "https://"))
 
 
 def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:
@@ -357,6 +359,7 @@ def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:
 
 
 HASHABLE = {str, int, float, bool, type(None)}
+LINK_SCHEMES = ("http://", "https://")
 
 
 def counting_key(value: Any) -> tuple[bool, Any]:
