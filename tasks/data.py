@@ -69,7 +69,7 @@ def parse_slowly(raw: bytes) -> Any:
     """The standard library's reading, held to orjson's strictness but for a byte-order mark."""
     text = decode(raw)
     try:
-        data = json.loads(text, parse_float=finite_float, parse_constant=refuse_constant)
+        data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise BadInput(
             "malformed_json",
@@ -93,7 +93,7 @@ def parse_slowly(raw: bytes) -> Any:
     return data
 
 
-def refuse_constant(name: str) -> None:
+def _refuse_constant(name: str) -> None:
     raise BadInput(
         "json_not_a_number",
         f"The JSON holds {name}, which is not a JSON value.",
@@ -115,7 +115,7 @@ def _refuse_unpaired_surrogates(data: Any) -> None:
         ) from exc
 
 
-def finite_float(text: str) -> float:
+def _finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
         raise BadInput(

@@ -17,17 +17,25 @@ from __future__ import annotations
 import codecs
 import json
 import json.scanner
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tasks.data import finite_float, refuse_constant
-
 PIECE = 1 << 20  # characters of text read at a time
 WHITESPACE = re.compile(r"[ \t\n\r]*")
-# "\ud800"-style escapes: orjson refuses lone ones, the standard library does not.
-SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")
+# A "\ud800"-style escape not in a pair: orjson refuses it, the standard library does not.
+# This finds a high one not followed by a low one, and every low one; whether a low one
+# follows a high one is asked separately (a lookbehind here made the search 70x slower).
+LOW = r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+SURROGATE = re.compile(rf"\\u[dD](?:[89abAB][0-9a-fA-F]{{2}}(?!{LOW})|[c-fC-F][0-9a-fA-F]{{2}})")
+HIGH = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+ESCAPE_LENGTH = 6
+# orjson reads integers outside these bounds as floats; such files are read whole.
+SMALLEST_INT, LARGEST_INT = -(2**63), 2**64 - 1
+# A decoding error this close to the end of the text read may only mean "read more".
+NEAR_THE_END = 32
 
 
 class NotStreamable(Exception):
@@ -35,14 +43,26 @@ class NotStreamable(Exception):
 
 
 def exact_int(text: str) -> int:
-    # orjson reads integers beyond 64 bits as floats; leave those to it.
-    if len(text) > 18:
-        raise NotStreamable("a very long integer")
-    return int(text)
+    value = int(text)
+    if not SMALLEST_INT <= value <= LARGEST_INT:
+        raise NotStreamable("an integer beyond 64 bits")
+    return value
 
 
+def finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NotStreamable("a number too large")
+    return value
+
+
+def no_constants(name: str) -> None:
+    raise NotStreamable(f"{name} is not JSON")
+
+
+# Anything the whole reading refuses is left to it, so that its message is the one given.
 DECODER = json.JSONDecoder(
-    parse_float=finite_float, parse_int=exact_int, parse_constant=refuse_constant
+    parse_float=finite_float, parse_int=exact_int, parse_constant=no_constants
 )
 # The decoder's scanner itself, without raw_decode's wrapping: called once per item.
 SCAN_ONCE = json.scanner.make_scanner(DECODER)
@@ -117,6 +137,7 @@ class _Text:
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.buffer = ""
         self.pos = 0
+        self.checked = 0  # the text before this has no unpaired surrogate escape
         self.finished = False
         self._add(head)
 
@@ -126,16 +147,25 @@ class _Text:
             self.skip_whitespace()
             try:
                 value, end = SCAN_ONCE(self.buffer, self.pos)
-            except (json.JSONDecodeError, StopIteration):
-                if self.finished:
-                    raise NotStreamable("not well-formed") from None
-                self.read_more()
+            except StopIteration:
+                self._read_more_or_give_up(len(self.buffer))
+                continue
+            except json.JSONDecodeError as error:
+                truncated = error.msg.startswith("Unterminated string")
+                self._read_more_or_give_up(len(self.buffer) if truncated else error.pos)
                 continue
             if end == len(self.buffer) and not self.finished:
                 self.read_more()  # a number may go on in the next piece: read it whole
                 continue
             self.pos = end
             return value
+
+    def _read_more_or_give_up(self, where: int) -> None:
+        """After a decoding error at ``where``: read on if the text may just have stopped
+        short there, else give up (a real error, which the whole reading will describe)."""
+        if self.finished or where < len(self.buffer) - NEAR_THE_END:
+            raise NotStreamable("not well-formed JSON")
+        self.read_more()
 
     def next_char(self) -> str:
         """The next character that is not whitespace ("" at the end of the file)."""
@@ -162,9 +192,12 @@ class _Text:
         return char == ","
 
     def read_more(self) -> None:
-        # Twice as much as is held, so that one huge item costs linear time, not quadratic.
+        # What was read is forgotten: first make sure it held no unpaired surrogate.
+        self._check_surrogates(self.pos)
         self.buffer = self.buffer[self.pos :]
+        self.checked = max(0, self.checked - self.pos)
         self.pos = 0
+        # Twice as much as is held, so that one huge item costs linear time, not quadratic.
         self._add(self.handle.read(max(PIECE, len(self.buffer) * 2)))
 
     def _add(self, raw: bytes) -> None:
@@ -173,7 +206,20 @@ class _Text:
         except UnicodeDecodeError as error:
             raise NotStreamable("not UTF-8") from error
         self.finished = not raw
-        overlap = max(0, len(self.buffer) - 5)  # an escape may straddle two pieces
         self.buffer += piece
-        if SURROGATE_ESCAPE.search(self.buffer, overlap):
-            raise NotStreamable("surrogate escapes: read whole, to check they are paired")
+        # A pair of escapes may straddle two pieces: the last ones wait for the next.
+        end = len(self.buffer)
+        self._check_surrogates(end if self.finished else end - 2 * ESCAPE_LENGTH)
+
+    def _check_surrogates(self, upto: int) -> None:
+        """Refuse an unpaired surrogate escape starting before ``upto`` (and after what was
+        checked before), once the text after it, where its partner would be, is here."""
+        start = max(0, self.checked - 2 * ESCAPE_LENGTH)
+        for found in SURROGATE.finditer(self.buffer, start):
+            at = found.start()
+            if at >= upto:
+                break
+            low = found.group()[2] in "cdefCDEF"
+            if not (low and HIGH.fullmatch(self.buffer, at - ESCAPE_LENGTH, at)):
+                raise NotStreamable("an unpaired surrogate escape")
+        self.checked = max(self.checked, upto)

@@ -15,16 +15,18 @@ own (after an upgrade, say) makes a scan of its own.
 from __future__ import annotations
 
 import gc
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from process.errors import TaskError
+from process.errors import BadInput, TaskError
 from process.runner import Inputs
 from process.store import Subject
 from tasks.data import (
@@ -49,8 +51,10 @@ from tasks.fields import (
 from tasks.profile_schema import has_schema, link_patterns, load_profile_schema
 from tasks.reading import ItemStream, NotStreamable
 from tasks.schema import (
+    MAX_VALUE_CHARS,
     ErrorGroups,
     LoadedSchema,
+    SchemaError,
     batch_errors,
     checks_items_alone,
     items_needed_for_rest,
@@ -62,6 +66,9 @@ from tasks.schema import (
 # Items validated per call: a few, so they are checked while still in the processor's
 # cache (500 at a time took twice as long; bench/validation.py).
 BATCH = 25
+SHOWN_ITEMS = 3  # the items truncate() shows of a long list
+MAX_WATCHED = 20  # additional fields looked for in each item, while short of examples
+TOO_LONG = "…" * (MAX_VALUE_CHARS + 1)  # stands for the rest of a list too long to show
 MAX_PLACES = 5  # places kept per link
 
 
@@ -145,6 +152,7 @@ class Scan:
     items: int  # items of the root list checked
     walk: FieldWalk
     errors: ErrorGroups | None
+    validation_failure: BadInput | None  # why the data could not be checked, if it could not
     examples: dict[str, list[dict[str, Any]]]  # of additional fields
     links: LinkPlaces
     ids: Counter
@@ -195,8 +203,7 @@ def _whole(data: Any, plan: Plan) -> Scan:
     else:
         checks.rest(checked)
     if checks.errors is not None:
-        for error in iter_errors(checked, plan.loaded):
-            checks.errors.add(error)
+        checks.check_whole(checked)
     return checks.result(data, top_level_lists(data), plan)
 
 
@@ -227,8 +234,12 @@ class Checks:
         )
         self.batch: list[Any] | None = [] if validate_in_batches and plan.loaded else None
         self.batch_start = 0
-        self.head: list[Any] = []  # the first items, for the list's own keywords
+        self.failure: BadInput | None = None
+        # The first items: as many as the list's minItems needs to judge it, and enough
+        # to show the document as the value of an error about it (see _errors_outside).
+        self.head: list[Any] = []
         self.head_size = items_needed_for_rest(plan.loaded, plan.key) if plan.loaded else 0
+        self.head_chars = 0  # the length of the head as JSON, while it is short
         self.items = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
@@ -240,8 +251,8 @@ class Checks:
         self.items_pattern = prefix = plan.items_pattern
         self.items_pointer = f"/{escape(plan.key)}/"
         self.seen: dict[str, int] = {}  # counts of patterns at the last item that held them
-        self.watched = [(*pair, True) for pair in _relative(plan.links, prefix)]
-        self.watched += [(*pair, False) for pair in _relative(plan.distinct, prefix)]
+        self.watched = [(*found, True) for found in _relative(plan.links, prefix)]
+        self.watched += [(*found, False) for found in _relative(plan.distinct, prefix)]
 
     def item(self, index: int, item: Any) -> None:
         """One item of the root list: the hot loop, so it skips what the item lacks."""
@@ -265,11 +276,12 @@ class Checks:
         """Links and counted values in the item, looked for only where the walk saw the field
         (its count went up): most items lack most such fields."""
         counts, seen = self.walk.counts, self.seen
-        for pattern, parts, is_link in self.watched:
-            count = counts.get(pattern, 0)  # .get: a lookup must not add the field
-            if count == seen.get(pattern, 0):
-                continue
-            seen[pattern] = count
+        for pattern, holder, parts, is_link in self.watched:
+            if holder is not None:
+                count = counts.get(holder, 0)  # .get: a lookup must not add the field
+                if count == seen.get(holder, 0):
+                    continue
+                seen[holder] = count
             if is_link:
                 self._links(item, parts, f"{self.items_pointer}{index}")
             else:
@@ -288,10 +300,8 @@ class Checks:
             self.distinct[pattern].update(map(counting_key, values_at(rest, parts)))
         if self.batch is not None:
             self._validate_batch()
-            if isinstance(rest, dict) and isinstance(rest.get(self.plan.key), list):
-                rest = {**rest, self.plan.key: self.head}
-            for error in rest_errors(rest, self.plan.key, self.plan.loaded):
-                self.errors.add(error)
+        if self.batch is not None:
+            self._errors_outside(rest)
 
     def result(self, data: Any, lists: list[tuple[str, int]], plan: Plan) -> Scan:
         size = plan.sample_size
@@ -303,28 +313,72 @@ class Checks:
             items=self.items,
             walk=self.walk,
             errors=self.errors,
+            validation_failure=self.failure,
             examples=self.examples,
             links=self.links,
             ids=self.ids,
             distinct=self.distinct,
         )
 
+    def check(self, errors: Iterator[SchemaError]) -> None:
+        try:
+            for error in errors:
+                self.errors.add(error)
+        except BadInput as failure:  # the validator gave up (data nested too deeply)
+            self.failure = failure
+            self.batch = None  # and checks no more; the other checks go on
+
+    def check_whole(self, data: Any) -> None:
+        """Validate the whole document, keeping errors outside the items first as the
+        streamed reading does."""
+        inside = self.items_pointer
+        outside: list[SchemaError] = []
+        items = (e for e in iter_errors(data, self.plan.loaded) if _inside(e, inside, outside))
+        self.check(items)
+        self.errors.add_first(outside)
+
     def _validate_batch(self) -> None:
-        if len(self.head) < self.head_size:
-            self.head += self.batch[: self.head_size - len(self.head)]
-        for error in batch_errors(self.batch, self.batch_start, self.plan.key, self.plan.loaded):
-            self.errors.add(error)
+        self._keep_head(self.batch)
+        start = self.batch_start
         self.batch_start += len(self.batch)
-        self.batch = []
+        batch, self.batch = self.batch, []
+        self.check(batch_errors(batch, start, self.plan.key, self.plan.loaded))
+
+    def _keep_head(self, items: list[Any]) -> None:
+        for item in items:
+            short = self.head_chars <= MAX_VALUE_CHARS
+            if len(self.head) >= max(self.head_size, SHOWN_ITEMS) and not short:
+                return
+            self.head.append(item)
+            if short:  # as truncate() measures it, with the ", " between items
+                self.head_chars += len(json.dumps(item, ensure_ascii=False, default=str)) + 2
+
+    def _errors_outside(self, rest: Any) -> None:
+        """Errors outside the items, from the rest of the document with the list's first
+        items; kept ahead of the items' errors, so that a long list does not crowd them out."""
+        key = self.plan.key
+        if isinstance(rest, dict) and isinstance(rest.get(key), list):
+            listed = self.head
+            if len(listed) < self.batch_start:
+                # An error about the whole document shows it, truncated: its list as the
+                # first items and "…". This long text makes the head truncate the same.
+                listed = [*listed, TOO_LONG]
+            rest = {**rest, key: listed}
+        try:
+            found = list(rest_errors(rest, key, self.plan.loaded))
+        except BadInput as failure:
+            self.failure = failure
+            return
+        self.errors.add_first(found)
 
     def _examples(self, value: Any, pointer: str, prefix: str, known: int) -> None:
         """The first few examples of each additional field, as they are met."""
         counts = self.walk.counts
-        if len(counts) > known:  # new fields: are any of them additional?
-            for pattern in list(counts)[known:]:
-                if self.plan.described.is_additional(pattern):
+        if len(counts) > known:  # new fields (the last ones counted): any additional?
+            for pattern in islice(reversed(counts), len(counts) - known):
+                if self.described.is_additional(pattern):
                     self.examples[pattern] = []
-                    self.wanted[pattern] = 0
+                    self.wanted[pattern] = 0  # found in this value, just below
         for pattern, seen in list(self.wanted.items()):
             if counts[pattern] == seen or not pattern.startswith(prefix):
                 continue
@@ -333,7 +387,9 @@ class Checks:
             parts = pattern_parts(pattern[len(prefix) :])
             for at, example in places_at(value, parts, pointer, EXAMPLES - len(found)):
                 found.append({"path": at, "value": truncate(example)})
-            if len(found) >= EXAMPLES:
+            # Every item is asked about each field still short of examples: with very many
+            # rare fields, a field keeps the examples of the item it was first met in.
+            if len(found) >= EXAMPLES or len(self.wanted) > MAX_WATCHED:
                 del self.wanted[pattern]
 
     def _links(self, value: Any, parts: list[str], pointer: str) -> None:
@@ -349,13 +405,28 @@ class Checks:
                 self.links.add(url, at)
 
 
-def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:
-    """Patterns inside the items, with the parts that follow the items' own pattern."""
-    return [
-        (pattern, pattern_parts(pattern[len(prefix) :]))
-        for pattern in patterns
-        if pattern.startswith(f"{prefix}/")
-    ]
+def _relative(patterns: Any, prefix: str) -> list[tuple[str, str | None, list[str]]]:
+    """Patterns at or inside the items: each with the field whose count tells that an item
+    holds it (list elements are not counted, the list is: "/g/*/tags" for "/g/*/tags/*";
+    None for the items themselves), and its parts after the items' own pattern."""
+    found = []
+    for pattern in patterns:
+        if pattern != prefix and not pattern.startswith(f"{prefix}/"):
+            continue
+        holder = pattern
+        while holder.endswith("/*"):
+            holder = holder[:-2]
+        inside = holder.startswith(f"{prefix}/")
+        found.append((pattern, holder if inside else None, pattern_parts(pattern[len(prefix) :])))
+    return found
+
+
+def _inside(error: SchemaError, items_pointer: str, outside: list[SchemaError]) -> bool:
+    """Whether the error is inside the items; if not, it is put aside in ``outside``."""
+    if error.path.startswith(items_pointer):
+        return True
+    outside.append(error)
+    return False
 
 
 HASHABLE = {str, int, float, bool, type(None)}

@@ -10,6 +10,7 @@ import ast
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -256,6 +257,9 @@ LIST_KEYWORDS_FOR_BATCHES = {
 }  # fmt: skip
 
 
+MAX_ITEMS_KEPT = 1000
+
+
 def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
     """Whether the items of the root list at ``key`` can be checked in batches."""
     schema = loaded.schema
@@ -265,6 +269,8 @@ def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
         and isinstance(list_schema, dict)
         and set(list_schema) <= LIST_KEYWORDS_FOR_BATCHES
         and isinstance(list_schema.get("items", True), dict | bool)
+        # The first minItems items are kept to judge the list: a few, not thousands.
+        and items_needed_for_rest(loaded, key) <= MAX_ITEMS_KEPT
     )
 
 
@@ -288,9 +294,10 @@ def rest_errors(skeleton: dict[str, Any], key: str, loaded: LoadedSchema) -> Ite
 
 
 def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
+    """How many of the root list's first items its minItems needs to judge it."""
     list_schema = (loaded.schema.get("properties") or {}).get(key) or {}
     minimum = list_schema.get("minItems", 0)
-    return minimum if isinstance(minimum, int) else 0
+    return math.ceil(minimum) if isinstance(minimum, int | float) else 0
 
 
 def _escape(key: str) -> str:
@@ -298,6 +305,20 @@ def _escape(key: str) -> str:
 
 
 def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[SchemaError]:
+    try:
+        yield from _fast_errors_unguarded(data, loaded, shift)
+    except ValueError as error:
+        # jsonschema-rs refuses values nested more than a few hundred levels deep.
+        if "Recursion limit" not in str(error):
+            raise
+        raise BadInput(
+            "too_deep",
+            "The data is nested too deeply to check against the schema (several hundred levels).",
+            hint="Data nested this deeply is almost always a mistake in the exporting system.",
+        ) from None
+
+
+def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
     for error in fast_validator(loaded).iter_errors(data):
         instance_path = error.instance_path
         if shift and len(instance_path) > 1:
@@ -538,9 +559,19 @@ class ErrorGroups:
     _groups: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     def add(self, error: SchemaError) -> None:
-        self.total += 1
         if len(self.errors) < self.max_errors:
             self.errors.append(error)
+        self._count(error)
+
+    def add_first(self, errors: list[SchemaError]) -> None:
+        """Errors to keep ahead of those added so far (about the document as a whole,
+        found last when its items are read one by one, but too important to crowd out)."""
+        self.errors = (errors + self.errors)[: self.max_errors]
+        for error in errors:
+            self._count(error)
+
+    def _count(self, error: SchemaError) -> None:
+        self.total += 1
         key = (error.validator, error.path_pattern, error.message)
         group = self._groups.get(key)
         if group is None:

@@ -30,7 +30,10 @@ class Validate(Task):
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         loaded = load_profile_schema(submission.get_profile())  # says if the schema is bad
-        groups = load_scan(submission, inputs).errors
+        scan = load_scan(submission, inputs)
+        if scan.validation_failure is not None:
+            raise scan.validation_failure
+        groups = scan.errors
         if groups is None:  # the schema could not be had when the data was read
             raise Unavailable("schema_unavailable", "The schema could not be loaded; retrying.")
         locator = Locator.for_submission(submission)

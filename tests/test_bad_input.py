@@ -82,6 +82,17 @@ def test_an_empty_file_is_refused_by_the_form_with_the_reason(client, name):
     assert not Submission.objects.exists()
 
 
+def test_data_readable_but_too_deep_for_the_validator_says_so(client):
+    # orjson reads 1,000 levels; the validator stops at a few hundred.
+    deep = "[" * 400 + "]" * 400
+    content = f'{{"grants": [{{"id": "G-001", "notes": {deep}}}]}}'.encode()
+    submission, page = send(client, "deep.json", content)
+    assert "nested too deeply to check against the schema" in page
+    assert "What to do" in page
+    summary = submission.store.output("summary")
+    assert summary is not None and summary.data["counts"]["array"] == 401  # all was read
+
+
 def test_a_json_scalar_is_reported_against_the_schema(client):
     submission, page = send(client, "number.json", b"42")
     assert submission.state == Submission.State.DONE

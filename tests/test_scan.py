@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tasks import reading
 from tasks.fields import schema_fields
 from tasks.reading import ItemStream, NotStreamable
 from tasks.scan import Plan, Scan, scan_file
-from tasks.schema import checks_items_alone, load_schema
+from tasks.schema import ErrorGroups, checks_items_alone, load_schema
 
 DEMO = Path(__file__).parent.parent / "profiles" / "demo"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
@@ -50,7 +51,7 @@ def both_ways(path: Path, **changes) -> tuple[Scan, Scan]:
 
 def findings(scan: Scan) -> dict:
     """Everything a report is made of, with errors as a set (their order may differ)."""
-    errors = scan.errors
+    errors = scan.errors or ErrorGroups(max_errors=0)
     return {
         "top_level": scan.top_level,
         "lists": scan.lists,
@@ -209,3 +210,137 @@ def test_the_stream_gives_up_on_anything_unusual(tmp_path, text):
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises((NotStreamable, BadInput)):
         list(ItemStream(path, "grants").items())
+
+
+# What an independent review found, each now read the same both ways ------------------
+
+
+def plan_for(tmp_path: Path, schema: dict, **changes) -> Plan:
+    loaded = load_schema(write(tmp_path, schema, "schema.json"))
+    described = schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
+    return Plan(**({"key": "grants", "loaded": loaded, "described": described} | changes))
+
+
+def same_both_ways(path: Path, plan: Plan) -> dict:
+    found = findings(scan_file(path, plan))
+    assert found == findings(scan_file(path, replace(plan, stream=False)))
+    return found
+
+
+def root_schema(list_schema: dict, **root) -> dict:
+    return {"type": "object", **root, "properties": {"grants": list_schema}}
+
+
+@pytest.mark.parametrize("count", [2, 5, 40])
+@pytest.mark.parametrize("item", [{"id": "G-1", "title": "x" * 20}, 7])
+def test_an_error_about_the_whole_document_shows_it_as_the_whole_reading_does(
+    tmp_path, count, item
+):
+    schema = root_schema({"type": "array"}, additionalProperties=False)
+    path = write(tmp_path, {"grants": [item] * count, "extra": 1})
+    found = same_both_ways(path, plan_for(tmp_path, schema))
+    [(_, validator, _, _, value)] = found["errors"]
+    assert validator == "additionalProperties" and "extra" in value
+
+
+def test_a_decimal_min_items_counts_the_items_it_needs(tmp_path):
+    schema = root_schema({"type": "array", "minItems": 2.0})
+    for count, errors in [(1, 1), (2, 0), (5, 0)]:
+        path = write(tmp_path, {"grants": list(range(count))})
+        assert same_both_ways(path, plan_for(tmp_path, schema))["error_total"] == errors
+
+
+def test_errors_about_the_document_are_stored_before_the_items_errors(tmp_path, settings):
+    settings.ASSAY_MAX_STORED_ERRORS = 3
+    item_schema = {"properties": {"id": {"type": "string"}}}
+    schema = root_schema({"type": "array", "items": item_schema}, required=["version"])
+    path = write(tmp_path, {"grants": [{"id": n} for n in range(5)]})
+    found = same_both_ways(path, plan_for(tmp_path, schema))
+    assert found["error_total"] == 6
+    assert [path for path, *_ in found["errors"]] == ["", "/grants/0/id", "/grants/1/id"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{NaN: 1}",
+        b'{"grants": [{"n": NaN}' + b', {"id": "G-2"}' * 20 + b', {"id": "\xff"}]}',
+        b'{"grants": [{"n": 1e999}' + b', {"id": "G-2"}' * 20 + b', "\xff"]}',
+    ],
+)
+def test_the_stream_leaves_refusals_to_the_whole_reading(tmp_path, monkeypatch, raw):
+    monkeypatch.setattr(reading, "PIECE", 64)
+    path = tmp_path / "data.json"
+    path.write_bytes(raw)
+    with pytest.raises(BadInput) as whole:
+        scan_file(path, demo_plan(stream=False))
+    with pytest.raises(BadInput) as streamed:
+        scan_file(path, demo_plan())
+    assert (streamed.value.code, streamed.value.message) == (whole.value.code, whole.value.message)
+
+
+def test_links_and_counted_values_in_lists_and_the_items_themselves(tmp_path):
+    items = [
+        {"tags": ["x", "y"], "urls": ["https://a.example/", "ftp://b.example/"]},
+        {"tags": ["x"]},
+        "https://c.example/",
+    ]
+    path = write(tmp_path, {"grants": items})
+    plan = Plan(
+        key="grants",
+        links=["/grants/*/urls/*", "/grants/*"],
+        distinct=("/grants/*/tags/*", "/grants/*"),
+    )
+    found = same_both_ways(path, plan)
+    assert set(found["links"][0]) == {"https://a.example/", "https://c.example/"}
+    assert found["distinct"]["/grants/*/tags/*"] == {(False, "x"): 2, (False, "y"): 1}
+    assert sum(found["distinct"]["/grants/*"].values()) == 3
+
+
+def test_every_one_of_many_rare_additional_fields_has_an_example(tmp_path):
+    items = [{"id": f"G-{n}", f"extra{n}": n} for n in range(300)]
+    found = same_both_ways(write(tmp_path, {"grants": items}), demo_plan())
+    examples = {path: found["examples"][path] for path in found["examples"]}
+    assert len(examples) == 300
+    assert examples["/grants/*/extra7"] == [{"path": "/grants/7/extra7", "value": 7}]
+
+
+def test_data_too_deep_to_validate_fails_validation_only(tmp_path):
+    deep: dict = {}
+    inner = deep
+    for _ in range(400):
+        inner["a"] = {}
+        inner = inner["a"]
+    path = tmp_path / "deep.json"  # compact: indenting is done in Python, which recurses
+    path.write_text(json.dumps({"grants": [{"id": "G-1"}, {"id": "G-2", "notes": deep}]}))
+    for plan in (demo_plan(), demo_plan(stream=False)):
+        scan = scan_file(path, plan)
+        assert scan.validation_failure.code == "too_deep"
+        assert scan.items == 2
+        assert "/grants/*/notes/a/a/a" in scan.walk.counts
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1 << 20])
+def test_paired_surrogate_escapes_and_64_bit_integers_stream(tmp_path, monkeypatch, piece):
+    monkeypatch.setattr(reading, "PIECE", piece)
+    big, small = 2**64 - 1, -(2**63)
+    path = write(tmp_path, f'{{"grants": ["\\ud83d\\ude00 \\u00e9", {big}, {small}]}}')
+    assert list(ItemStream(path, "grants").items()) == ["😀 é", big, small]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"grants": ["\\ud83d"]}',
+        '{"grants": ["\\ude00"]}',
+        '{"grants": ["x\\ud83d"',
+        f'{{"grants": [{2**64}]}}',
+        f'{{"grants": [{-(2**63) - 1}]}}',
+    ],
+)
+def test_unpaired_surrogates_and_integers_orjson_reads_as_floats_are_read_whole(
+    tmp_path, monkeypatch, text
+):
+    monkeypatch.setattr(reading, "PIECE", 3)
+    with pytest.raises(NotStreamable):
+        list(ItemStream(write(tmp_path, text), "grants").items())
