@@ -3,11 +3,11 @@
 Most data files are one object holding one long list ("grants": [...]) beside a few
 small fields. ``ItemStream`` reads such a file in pieces: it hands out the items of that
 list one by one, each forgotten once the checks have seen it, and keeps the rest of the
-document (the "skeleton", with the list left empty). Peak memory is then a piece of text
-and one item, not the whole tree (about six times the file's size).
+document (the "skeleton", with the list left empty). Memory then holds a piece of text,
+an item and the rest of the document, not the whole tree (six to eight times the file).
 
-Anything unusual (a syntax error, a byte-order mark for UTF-16, a lone surrogate escape,
-a repeated key, numbers the standard library reads differently from orjson) raises
+Anything unusual (a syntax error, UTF-16, an unpaired surrogate escape, a repeated key,
+numbers the standard library reads differently from orjson) raises
 ``NotStreamable``, and the caller reads the file whole with ``tasks.data.parse``, which
 gives the exact message. So streaming never changes what is accepted, only how fast.
 """
@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-PIECE = 1 << 20  # characters of text read at a time
+PIECE = 1 << 20  # bytes read at a time, at least (more while one value is longer)
+NUMBERS = (int, float)
 WHITESPACE = re.compile(r"[ \t\n\r]*")
 # A "\ud800"-style escape not in a pair: orjson refuses it, the standard library does not.
 # This finds a high one not followed by a low one, and every low one; whether a low one
@@ -154,8 +155,10 @@ class _Text:
                 truncated = error.msg.startswith("Unterminated string")
                 self._read_more_or_give_up(len(self.buffer) if truncated else error.pos)
                 continue
-            if end == len(self.buffer) and not self.finished:
-                self.read_more()  # a number may go on in the next piece: read it whole
+            # A number at the end of what is read, "2." say, may go on in the next piece.
+            near_the_end = end > len(self.buffer) - NEAR_THE_END and not self.finished
+            if near_the_end and type(value) in NUMBERS:
+                self.read_more()
                 continue
             self.pos = end
             return value
@@ -219,7 +222,18 @@ class _Text:
             at = found.start()
             if at >= upto:
                 break
+            if self._escaped(at):
+                continue  # a backslash written as "\\", then text that reads "ud800"
+            before = at - ESCAPE_LENGTH
             low = found.group()[2] in "cdefCDEF"
-            if not (low and HIGH.fullmatch(self.buffer, at - ESCAPE_LENGTH, at)):
+            paired = low and HIGH.fullmatch(self.buffer, before, at) and not self._escaped(before)
+            if not paired:
                 raise NotStreamable("an unpaired surrogate escape")
         self.checked = max(self.checked, upto)
+
+    def _escaped(self, at: int) -> bool:
+        """Whether the backslash at ``at`` is itself escaped: an odd number come before it."""
+        first = at
+        while first > 0 and self.buffer[first - 1] == "\\":
+            first -= 1
+        return (at - first) % 2 == 1

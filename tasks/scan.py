@@ -52,6 +52,7 @@ from tasks.profile_schema import has_schema, link_patterns, load_profile_schema
 from tasks.reading import ItemStream, NotStreamable
 from tasks.schema import (
     MAX_VALUE_CHARS,
+    SHOWN_ENTRIES,
     ErrorGroups,
     LoadedSchema,
     SchemaError,
@@ -66,7 +67,6 @@ from tasks.schema import (
 # Items validated per call: a few, so they are checked while still in the processor's
 # cache (500 at a time took twice as long; bench/validation.py).
 BATCH = 25
-SHOWN_ITEMS = 3  # the items truncate() shows of a long list
 MAX_WATCHED = 20  # additional fields looked for in each item, while short of examples
 TOO_LONG = "…" * (MAX_VALUE_CHARS + 1)  # stands for the rest of a list too long to show
 MAX_PLACES = 5  # places kept per link
@@ -83,7 +83,8 @@ class Plan:
     id_name: str = "id"
     distinct: tuple[str, ...] = ()
     sample_size: int | None = None
-    stream: bool = True  # False reads the file whole, as for shapes that cannot stream
+    # False reads the file whole, as for shapes that cannot stream (tests compare the two).
+    stream: bool = True
 
     @classmethod
     def for_submission(cls, submission: Subject) -> Plan:
@@ -189,7 +190,7 @@ def _streamed(path: Path, plan: Plan) -> Scan:
                 checks.item(index, item)
         skeleton = stream.skeleton
         checks.rest(sample(skeleton, plan.sample_size) if plan.sample_size else skeleton)
-    return checks.result(skeleton, _lists(skeleton, plan.key, stream.count), plan)
+    return checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
 
 
 def _whole(data: Any, plan: Plan) -> Scan:
@@ -204,7 +205,7 @@ def _whole(data: Any, plan: Plan) -> Scan:
         checks.rest(checked)
     if checks.errors is not None:
         checks.check_whole(checked)
-    return checks.result(data, top_level_lists(data), plan)
+    return checks.result(data, top_level_lists(data))
 
 
 def _lists(skeleton: dict[str, Any], key: str, count: int) -> list[tuple[str, int]]:
@@ -264,7 +265,7 @@ class Checks:
             self._examples(item, f"{self.items_pointer}{index}", self.items_pattern, known)
         if self.watched:
             self._watched(item, index)
-        if type(item) is dict:
+        if type(item) is dict:  # counting_key(), written out: this runs for every item
             value = item.get(self.id_name)
             self.ids[(type(value) is bool, value if type(value) in HASHABLE else str(value))] += 1
         if self.batch is not None:
@@ -291,20 +292,20 @@ class Checks:
         """The document without the root list's items."""
         known = len(self.walk.counts)
         self.walk.visit(rest)
-        if self.plan.described is not None:
+        if self.described is not None:
             self._examples(rest, "", "", known)
         for pattern in self.plan.links:
             self._links(rest, pattern_parts(pattern), "")
         for pattern in self.plan.distinct:
             parts = pattern_parts(pattern)
             self.distinct[pattern].update(map(counting_key, values_at(rest, parts)))
-        if self.batch is not None:
+        if self.batch is not None:  # validating as the items came: the last ones, the rest
             self._validate_batch()
-        if self.batch is not None:
-            self._errors_outside(rest)
+            if self.failure is None:
+                self._errors_outside(rest)
 
-    def result(self, data: Any, lists: list[tuple[str, int]], plan: Plan) -> Scan:
-        size = plan.sample_size
+    def result(self, data: Any, lists: list[tuple[str, int]]) -> Scan:
+        size = self.plan.sample_size
         self.ids.pop(counting_key(None), None)
         return Scan(
             top_level=json_type(data),
@@ -331,10 +332,16 @@ class Checks:
     def check_whole(self, data: Any) -> None:
         """Validate the whole document, keeping errors outside the items first as the
         streamed reading does."""
-        inside = self.items_pointer
         outside: list[SchemaError] = []
-        items = (e for e in iter_errors(data, self.plan.loaded) if _inside(e, inside, outside))
-        self.check(items)
+
+        def inside_the_items() -> Iterator[SchemaError]:
+            for error in iter_errors(data, self.plan.loaded):
+                if error.path.startswith(self.items_pointer):
+                    yield error
+                else:
+                    outside.append(error)
+
+        self.check(inside_the_items())
         self.errors.add_first(outside)
 
     def _validate_batch(self) -> None:
@@ -347,7 +354,7 @@ class Checks:
     def _keep_head(self, items: list[Any]) -> None:
         for item in items:
             short = self.head_chars <= MAX_VALUE_CHARS
-            if len(self.head) >= max(self.head_size, SHOWN_ITEMS) and not short:
+            if len(self.head) >= max(self.head_size, SHOWN_ENTRIES) and not short:
                 return
             self.head.append(item)
             if short:  # as truncate() measures it, with the ", " between items
@@ -419,14 +426,6 @@ def _relative(patterns: Any, prefix: str) -> list[tuple[str, str | None, list[st
         inside = holder.startswith(f"{prefix}/")
         found.append((pattern, holder if inside else None, pattern_parts(pattern[len(prefix) :])))
     return found
-
-
-def _inside(error: SchemaError, items_pointer: str, outside: list[SchemaError]) -> bool:
-    """Whether the error is inside the items; if not, it is put aside in ``outside``."""
-    if error.path.startswith(items_pointer):
-        return True
-    outside.append(error)
-    return False
 
 
 HASHABLE = {str, int, float, bool, type(None)}

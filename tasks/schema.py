@@ -25,6 +25,7 @@ import referencing.exceptions
 import referencing.jsonschema
 
 from process.errors import BadInput
+from tasks.fields import escape
 
 DRAFTS = {
     "draft-04": "4",
@@ -56,6 +57,7 @@ SPECIFICATIONS = {
     "2020-12": referencing.jsonschema.DRAFT202012,
 }
 MAX_VALUE_CHARS = 80
+SHOWN_ENTRIES = 3  # of a list or object too long to show whole
 # Keywords whose errors are about a field that is absent, so the error has no value.
 MISSING_VALIDATORS = {"required", "dependentRequired", "dependencies"}
 
@@ -265,7 +267,8 @@ def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
     schema = loaded.schema
     list_schema = (schema.get("properties") or {}).get(key)
     return (
-        set(schema) <= ROOT_KEYWORDS_FOR_BATCHES
+        key != ""  # jsonschema-rs leaves empty keys out of its error paths
+        and set(schema) <= ROOT_KEYWORDS_FOR_BATCHES
         and isinstance(list_schema, dict)
         and set(list_schema) <= LIST_KEYWORDS_FOR_BATCHES
         and isinstance(list_schema.get("items", True), dict | bool)
@@ -280,14 +283,14 @@ def batch_errors(
     """The errors inside ``items``, the root list's items from index ``start`` on, placed
     as in the whole document (needs ``checks_items_alone``)."""
     for error in _fast_errors({key: items}, loaded, shift=start):
-        if error.path.startswith(f"/{_escape(key)}/"):
+        if error.path.startswith(f"/{escape(key)}/"):
             yield error
 
 
 def rest_errors(skeleton: dict[str, Any], key: str, loaded: LoadedSchema) -> Iterator[SchemaError]:
     """The errors outside the items of the root list at ``key``, given the document with
     that list cut to its first items (as many as its minItems needs to judge it)."""
-    inside = f"/{_escape(key)}/"
+    inside = f"/{escape(key)}/"
     for error in _fast_errors(skeleton, loaded):
         if not error.path.startswith(inside):
             yield error
@@ -298,10 +301,6 @@ def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
     list_schema = (loaded.schema.get("properties") or {}).get(key) or {}
     minimum = list_schema.get("minItems", 0)
     return math.ceil(minimum) if isinstance(minimum, int | float) else 0
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[SchemaError]:
@@ -435,8 +434,8 @@ def truncate(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
         return value
     inner = max(limit // 4, 10)
     if isinstance(value, list):
-        return [truncate(item, inner) for item in value[:3]] + ["…"]
-    kept = {key: truncate(item, inner) for key, item in list(value.items())[:3]}
+        return [truncate(item, inner) for item in value[:SHOWN_ENTRIES]] + ["…"]
+    kept = {key: truncate(item, inner) for key, item in list(value.items())[:SHOWN_ENTRIES]}
     return {**kept, "…": "…"}
 
 

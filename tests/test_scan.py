@@ -344,3 +344,46 @@ def test_unpaired_surrogates_and_integers_orjson_reads_as_floats_are_read_whole(
     monkeypatch.setattr(reading, "PIECE", 3)
     with pytest.raises(NotStreamable):
         list(ItemStream(write(tmp_path, text), "grants").items())
+
+
+# And what a second review found ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 9, 1 << 20])
+def test_an_escaped_backslash_is_not_taken_for_the_start_of_an_escape(tmp_path, monkeypatch, piece):
+    monkeypatch.setattr(reading, "PIECE", piece)
+    # A backslash, then the text "ud800", then a real unpaired low surrogate: refused...
+    lone = tmp_path / "lone.json"
+    lone.write_text('{"grants": ["\\\\ud800\\udc00"]}')
+    with pytest.raises(NotStreamable):
+        list(ItemStream(lone, "grants").items())
+    # ... and a backslash before text that only looks like an escape streams.
+    text = tmp_path / "text.json"
+    text.write_text('{"grants": ["\\\\ud83d", "\\\\\\ud83d\\ude00"]}')
+    assert list(ItemStream(text, "grants").items()) == ["\\ud83d", "\\😀"]
+
+
+def test_an_unpaired_surrogate_behind_an_escaped_backslash_is_refused_as_a_whole_read(tmp_path):
+    path = tmp_path / "lone.json"
+    path.write_text('{"grants": [{"id": "\\\\ud800\\udc00"}]}')
+    with pytest.raises(BadInput) as streamed:
+        scan_file(path, demo_plan())
+    assert streamed.value.code == "json_bad_text"
+
+
+@pytest.mark.parametrize("piece", [2, 4, 10])
+def test_numbers_cut_at_the_end_of_a_piece_are_read_whole(tmp_path, monkeypatch, piece):
+    monkeypatch.setattr(reading, "PIECE", piece)
+    path = write(tmp_path, '{"version": 1.5, "grants": [2.5, 1e3, -0.25, {"a": 12.75}]}')
+    stream = ItemStream(path, "grants")
+    assert list(stream.items()) == [2.5, 1000.0, -0.25, {"a": 12.75}]
+    assert stream.skeleton == {"version": 1.5, "grants": []}
+
+
+def test_an_empty_root_key_is_read_whole(tmp_path):
+    # jsonschema-rs leaves empty keys out of error paths, so its items are not batched.
+    schema = {"type": "object", "properties": {"": {"type": "array", "items": {"type": "string"}}}}
+    plan = plan_for(tmp_path, schema, key="")
+    assert not plan.can_stream
+    scan = scan_file(write(tmp_path, {"": [{"id": n} for n in range(30)]}), plan)
+    assert scan.errors.total == 30
