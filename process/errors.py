@@ -33,5 +33,14 @@ class Unavailable(TaskError):
     permanent = False
 
 
+def too_deep(doing: str = "check") -> BadInput:
+    """Data nested deeper than Python or the validator can follow."""
+    return BadInput(
+        "too_deep",
+        f"The data is nested too deeply to {doing} (several hundred levels).",
+        hint="Data nested this deeply is almost always a mistake in the exporting system.",
+    )
+
+
 class PipelineError(Exception):
     """The configured pipeline is unusable (unknown task, bad order, a cycle)."""

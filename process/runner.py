@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from process.context import current_submission, current_task, working_on
-from process.errors import BadInput, TaskError, Unavailable
+from process.errors import TaskError, Unavailable, too_deep
 from process.store import Subject
 from process.task import Task
 
@@ -145,11 +145,7 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
             store.fail(run, error)
             return error
         except RecursionError:
-            error = BadInput(
-                "too_deep",
-                "The data is nested too deeply to check (several hundred levels).",
-                hint="Data nested this deeply is almost always a mistake in the exporting system.",
-            )
+            error = too_deep()
             store.fail(run, error)
             return error
         except Exception:

@@ -24,7 +24,7 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
-from process.errors import BadInput
+from process.errors import BadInput, too_deep
 from tasks.fields import escape
 
 DRAFTS = {
@@ -310,11 +310,7 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
         # jsonschema-rs refuses values nested more than a few hundred levels deep.
         if "Recursion limit" not in str(error):
             raise
-        raise BadInput(
-            "too_deep",
-            "The data is nested too deeply to check against the schema (several hundred levels).",
-            hint="Data nested this deeply is almost always a mistake in the exporting system.",
-        ) from None
+        raise too_deep("check against the schema") from None
 
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
