@@ -11,7 +11,7 @@ from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
 from tasks.data import is_data
-from tasks.spreadsheets import neutralise
+from tasks.formulas import neutralise
 from tasks.validate import Validate
 
 REPORT_FILE = "report.json"

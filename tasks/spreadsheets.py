@@ -41,12 +41,12 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
+from tasks.formulas import neutralise
 from tasks.schema import LoadedSchema, load_schema
 
 FORMATS = ("xlsx", "ods", "csv")
 XLSX_NAME = "data.xlsx"
 CSV_ZIP_NAME = "data-csv.zip"
-FORMULA_STARTS = ("=", "+", "-", "@")
 
 _KIND = {
     "xlsx": "an Excel workbook (XLSX)",
@@ -999,11 +999,6 @@ def _zip_folder(folder: Path, target: Path) -> None:
 # writes, and in a CSV file the number -5 and the text "-5" look the same, while in the
 # JSON a string is plainly a string. Rewriting the XLSX afterwards would also take longer
 # than writing it. Keys are neutralised too, as they become column headings.
-
-
-def neutralise(text: str) -> str:
-    """Text a spreadsheet program shows as it is, never as a formula (CSV and XLSX alike)."""
-    return f"'{text}" if text.lstrip(" \t\r\n").startswith(FORMULA_STARTS) else text
 
 
 def _copy_neutralised(source: Path, target: Path) -> None:
