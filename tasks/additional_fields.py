@@ -8,8 +8,8 @@ from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
 from tasks.data import is_data
-from tasks.fields import SchemaFields, schema_fields
-from tasks.profile_schema import has_schema, load_profile_schema
+from tasks.fields import SchemaFields
+from tasks.profile_schema import described_fields, has_schema, load_profile_schema
 from tasks.scan import load_scan
 
 MAX_LISTED = 500
@@ -27,8 +27,7 @@ class AdditionalFields(Task):
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         loaded = load_profile_schema(submission.get_profile())
-        # The base URI by the schema's draft ("id" in draft 4), so internal $refs resolve.
-        described = schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
+        described = described_fields(loaded)
         scan = load_scan(submission, inputs)
         fields = additional(scan.walk.counts, described)
         for field in fields[:MAX_LISTED]:

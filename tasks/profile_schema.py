@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from functools import cache
 from pathlib import Path
@@ -13,7 +14,7 @@ from process.fetching import fetch
 from process.profiles import Profile
 from process.store import Subject
 from tasks.fetch import limits_from_settings
-from tasks.fields import schema_fields
+from tasks.fields import SchemaFields, schema_fields
 from tasks.schema import LoadedSchema, load_schema
 
 
@@ -55,4 +56,11 @@ def link_patterns(submission: Subject) -> list[str]:
         loaded = load_profile_schema(profile)  # cached: asked on every page view
     except TaskError:
         return []  # the validation step says what is wrong with the schema
-    return sorted(schema_fields(loaded.schema, loaded.resources, loaded.base_uri).links)
+    return sorted(described_fields(loaded).links)
+
+
+@functools.lru_cache(maxsize=8)
+def described_fields(loaded: LoadedSchema) -> SchemaFields:
+    """The fields a loaded schema describes, worked out once per schema and process."""
+    # The base URI by the schema's draft ("id" in draft 4), so internal $refs resolve.
+    return schema_fields(loaded.schema, loaded.resources, loaded.base_uri)

@@ -45,10 +45,14 @@ from tasks.fields import (
     escape,
     pattern_parts,
     places_at,
-    schema_fields,
     values_at,
 )
-from tasks.profile_schema import has_schema, link_patterns, load_profile_schema
+from tasks.profile_schema import (
+    described_fields,
+    has_schema,
+    link_patterns,
+    load_profile_schema,
+)
 from tasks.reading import ItemStream, NotStreamable
 from tasks.schema import (
     MAX_VALUE_CHARS,
@@ -93,7 +97,7 @@ class Plan:
             loaded = load_profile_schema(profile) if has_schema(profile) else None
         except TaskError:
             loaded = None  # the validation step says what is wrong with the schema
-        described = loaded and schema_fields(loaded.schema, loaded.resources, loaded.base_uri)
+        described = loaded and described_fields(loaded)
         return cls(
             key=profile.root_list_path,
             loaded=loaded,
