@@ -89,7 +89,7 @@ def check_limits(path: Path, fmt: str, limits: SpreadsheetLimits) -> None:
             hint="Split the data into smaller files.",
         )
     if fmt == "csv":
-        _Tally(limits, "The CSV file", "").add_rows(_csv_row_widths(decode_csv(path)[0]))
+        _Tally(limits, "The CSV file", "").add_rows(_csv_row_widths(decode_csv(path).text))
         return
     with _open_zip(path, fmt) as archive, _damage_is_bad_input(fmt):
         _check_unpacked_size(archive, limits)
@@ -462,24 +462,51 @@ def _read_ods(path: Path) -> dict[str, list[list[Any]]]:
 # CSV -------------------------------------------------------------------------------------
 
 
-def decode_csv(path: Path) -> tuple[str, str]:
-    """Return (text, encoding): UTF-8 (with or without a BOM), else Windows-1252, else Latin-1.
+@dataclass(frozen=True)
+class DecodedCSV:
+    text: str
+    encoding: str
+    # Set when the file is not UTF-8: what the user should know, as a conversion warning.
+    warning: str | None = None
 
-    A UTF-8 byte order mark settles it: any bad bytes after it become U+FFFD. UTF-16 is read
-    too when the file starts with its byte order mark.
+
+NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}
+
+
+def decode_csv(path: Path) -> DecodedCSV:
+    """The CSV's text: UTF-8 (with or without a BOM), else Windows-1252, else Latin-1.
+
+    UTF-16 is read too when the file starts with its byte order mark. A file that starts
+    with UTF-8's mark but is not UTF-8 after all (a spreadsheet program added the mark,
+    someone edited it in another program) is read as the others are, rather than losing
+    its accented letters, and the warning says so.
     """
     raw = path.read_bytes()
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
-    candidates = ["utf-8", "cp1252", "latin-1"]
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates.insert(0, "utf-16")
-    for encoding in candidates:
+    marked = raw.startswith(codecs.BOM_UTF8)
+    if marked:
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return DecodedCSV(raw.decode("utf-8"), "utf-8-sig" if marked else "utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+    if not marked and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return raw.decode(encoding), encoding
+            return DecodedCSV(raw.decode("utf-16"), "utf-16")
         except UnicodeDecodeError:
-            continue
-    raise AssertionError("Latin-1 decodes any bytes")
+            pass
+    encoding = "cp1252"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:  # five bytes mean nothing in Windows-1252; all do in Latin-1
+        encoding = "latin-1"
+        text = raw.decode(encoding)
+    said = "starts with the mark of a UTF-8 file, but " if marked else ""
+    warning = (
+        f"The file {said}is not UTF-8 (line {line:,} is the first line that is not), so it "
+        f"was read as {NAMES[encoding]}. If letters with accents look wrong, save the file "
+        "as “CSV UTF-8” and upload it again."
+    )
+    return DecodedCSV(text, encoding, warning)
 
 
 def _csv_delimiter(text: str) -> str:
@@ -517,12 +544,16 @@ def _csv_row_widths(text: str) -> Iterator[int]:
         yield max(width, len(row))
 
 
-def _csv_folder(path: Path, folder: Path, sheet: str) -> Path:
-    """Copy the CSV, as comma-separated UTF-8, to the folder of sheets flattentool reads."""
-    text, _encoding = decode_csv(path)
+def _csv_folder(path: Path, folder: Path, sheet: str) -> tuple[Path, list[dict[str, Any]]]:
+    """Copy the CSV, as comma-separated UTF-8, to the folder of sheets flattentool reads;
+    and the warning about its encoding, if it has one."""
+    decoded = decode_csv(path)
     with (folder / f"{sheet}.csv").open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(_csv_rows(text))
-    return folder
+        csv.writer(handle).writerows(_csv_rows(decoded.text))
+    if decoded.warning is None:
+        return folder, []
+    place = {"sheet": sheet, "row": None, "column": None, "header": None}
+    return folder, [{"message": decoded.warning, **place}]
 
 
 # Spreadsheet to JSON ---------------------------------------------------------------------
@@ -598,9 +629,10 @@ def unflatten(
     out_dir.mkdir(parents=True, exist_ok=True)
     # Built before warnings are collected: the schema's quirks are not the user's concern.
     parser = _schema_parser(_schema_from(schema, schema_path), root_list_path)
+    noted: list[dict[str, Any]] = []  # warnings about the file itself, before flattentool's
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         if fmt == "csv":
-            source = _csv_folder(path, Path(scratch), root_list_path)
+            source, noted = _csv_folder(path, Path(scratch), root_list_path)
         else:
             # Uploads are stored without a suffix, and openpyxl refuses a file without one.
             source = Path(scratch) / f"data.{fmt}"
@@ -617,7 +649,7 @@ def unflatten(
     cell_map, heading_map = _plain(cells), _plain(headings)
     _write_json(out_dir / "cell_source_map.json", cell_map)
     _write_json(out_dir / "heading_source_map.json", heading_map)
-    return Unflattened(json_path, cell_map, heading_map, found)
+    return Unflattened(json_path, cell_map, heading_map, noted + found)
 
 
 def _schema_from(schema: LoadedSchema | None, schema_path: Path | None) -> LoadedSchema | None:

@@ -118,3 +118,38 @@ def test_a_url_is_fetched_and_checked(tmp_path, http_server):
     )
     assert result.returncode == 1
     assert "NOT valid: 13 errors" in result.stdout
+
+
+def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):
+    data = tmp_path / "grants.csv"
+    # Saved as Windows-1252 (é is one byte), with an amount that is not a number.
+    data.write_bytes(
+        b"id,title,amount/value,amount/currency,awardDate\n"
+        b"G-001,Caf\xe9 grant,ten,GBP,2024-01-01\n"
+    )
+    result = validate(str(data), tmp_path=tmp_path)
+    assert result.returncode == 1
+    warnings = [line for line in result.stdout.splitlines() if "conversion warning" in line]
+    assert "so it was read as Windows-1252" in warnings[0]
+    assert '"ten"' in warnings[1]
+    assert warnings[1].endswith("(sheet grants, row 2, column C, heading “amount/value”)")
+
+
+def test_the_text_summary_lists_links_that_do_not_work(tmp_path, http_server):
+    grant = json.loads((EXAMPLES / "grants-valid.json").read_text())["grants"][0]
+    grant["documents"] = [{"url": http_server.url("/gone.pdf")}]
+    data = tmp_path / "grants.json"
+    data.write_text(json.dumps({"grants": [grant]}))
+    result = validate(str(data), tmp_path=tmp_path, env={"ASSAY_ALLOW_PRIVATE_URLS": "1"})
+    assert result.returncode == 0  # a broken link is a warning, not an error
+    assert f"link not working: {http_server.url('/gone.pdf')} (" in result.stdout
+
+
+def test_many_warnings_are_cut_short_with_a_count(tmp_path):
+    data = tmp_path / "grants.csv"
+    rows = [f"G-{n:03},Grant,ten,GBP,2024-01-01" for n in range(25)]
+    data.write_text("id,title,amount/value,amount/currency,awardDate\n" + "\n".join(rows))
+    result = validate(str(data), tmp_path=tmp_path)
+    warnings = [line for line in result.stdout.splitlines() if "conversion warning" in line]
+    assert len(warnings) == 20
+    assert result.stdout.splitlines()[-1] == "  ...and 5 more warnings: see --format json"

@@ -495,17 +495,45 @@ def test_locate_outside_the_converted_data_gives_none(converted: Unflattened) ->
         (b"id,title\r\nG1,Caf\xc3\xa9\r\n", "utf-8"),
         (b"id,title\r\nG1,Caf\xe9\r\n", "cp1252"),
         (b"id,title\r\nG1,Caf\xe9 \x81\r\n", "latin-1"),  # 0x81 means nothing in cp1252
+        # The mark says UTF-8, the rest was saved by a program that writes Windows-1252.
+        (b"\xef\xbb\xbfid,title\r\nG1,Caf\xe9\r\n", "cp1252"),
     ],
 )
 def test_csv_is_read_in_its_encoding(tmp_path: Path, raw: bytes, encoding: str) -> None:
     path = tmp_path / "grants.csv"
     path.write_bytes(raw)
-    text, found = decode_csv(path)
-    assert (text.splitlines()[0], found) == ("id,title", encoding)
+    decoded = decode_csv(path)
+    assert (decoded.text.splitlines()[0], decoded.encoding) == ("id,title", encoding)
     # The byte order mark is gone, so the first heading is still "id".
     (grant,) = grants(convert(path, "csv", None))
     assert grant["id"] == "G1"
     assert grant["title"].startswith("Café")
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"id,title\nG1,Tea\nG2,Caf\xe9\n", "is not UTF-8 (line 3 is the first"),
+        (b"\xef\xbb\xbfid,title\nG1,Caf\xe9\n", "starts with the mark of a UTF-8 file, but"),
+        (b"id,title\nG1,Caf\xe9 \x81\n", "so it was read as Latin-1"),
+    ],
+)
+def test_csv_not_in_utf8_is_read_with_a_warning_saying_so(
+    tmp_path: Path, raw: bytes, said: str
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_bytes(raw)
+    result = convert(path, "csv", None)
+    (warning, *others) = result.warnings
+    assert said in warning["message"]
+    assert "save the file as “CSV UTF-8”" in warning["message"]
+    assert (warning["sheet"], others) == ("grants", [])
+
+
+def test_csv_in_utf8_has_no_encoding_warning(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_bytes("\ufeffid,title\nG1,Café\n".encode())
+    assert convert(path, "csv", None).warnings == []
 
 
 def test_csv_separated_by_semicolons_is_read(tmp_path: Path, schema: Path) -> None:

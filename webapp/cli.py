@@ -18,6 +18,7 @@ from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
 
 VALID, INVALID, UNPROCESSABLE = 0, 1, 2
+SHOWN_WARNINGS = 20  # lines of warnings in the text summary; the JSON report holds them all
 
 
 @dataclass
@@ -126,19 +127,42 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     for extra in report["additional_fields"]:
         times = "once" if extra["count"] == 1 else f"{extra['count']} times"
         lines.append(f"  not in the schema: {extra['path']} ({times})")
+    return lines + _warning_lines(report)
+
+
+def _warning_lines(report: dict[str, Any]) -> list[str]:
+    """Warnings do not change the verdict, but a publisher should still read them."""
+    lines = [
+        f"  conversion warning: {warning['message']}"
+        + (f"  ({_cell(warning)})" if warning["sheet"] else "")
+        for warning in report["conversion_warnings"]
+    ]
+    lines += [
+        f"  link not working: {link['url']} ({link['error'] or 'no answer'})"
+        for link in report["link_warnings"]
+    ]
+    if len(lines) > SHOWN_WARNINGS:
+        more = len(lines) - SHOWN_WARNINGS
+        lines[SHOWN_WARNINGS:] = [f"  ...and {more:,} more warnings: see --format json"]
     return lines
 
 
 def _place(error: dict[str, Any]) -> str:
     source = error.get("source") or {}
-    if not source:
-        return f"  (e.g. {error['path']})" if error.get("path") else ""
-    where = [f"sheet {source['sheet']}", f"row {source['row']}"]
+    if source.get("sheet"):
+        return f"  (e.g. {_cell(source)})"
+    return f"  (e.g. {error['path']})" if error.get("path") else ""
+
+
+def _cell(source: dict[str, Any]) -> str:
+    where = [f"sheet {source['sheet']}"]
+    if source.get("row"):
+        where.append(f"row {source['row']}")
     if source.get("column"):
         where.append(f"column {source['column']}")
     if source.get("header"):
         where.append(f"heading “{source['header']}”")
-    return f"  (e.g. {', '.join(where)})"
+    return ", ".join(where)
 
 
 def json_failure(outcome: Outcome, source: str) -> dict[str, Any]:
