@@ -226,10 +226,7 @@ class SchemaError:
     message: str  # plain words, without the value, so that errors group
     value: Any = None  # the offending value, truncated
     missing: str | None = None  # for "required": the property that is missing
-
-    @property
-    def path_pattern(self) -> str:
-        return path_pattern(self.path)
+    path_pattern: str = ""  # the path with list indexes as "*" (see to_pattern)
 
 
 def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
@@ -315,7 +312,7 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
     for error in fast_validator(loaded).iter_errors(data):
-        instance_path = error.instance_path
+        instance_path = _typed(data, error.instance_path)
         if shift and len(instance_path) > 1:
             instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
         kind = error.kind
@@ -327,6 +324,21 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
             validator = str(error.schema_path[-1])
             details = {"several": True} if name == "OneOfMultipleValid" else _kind_details(kind)
         yield _build(validator, instance_path, error.schema_path, error.instance, details)
+
+
+def _typed(data: Any, parts: list[Any]) -> list[Any]:
+    """The path with list indexes as numbers and keys as strings, as the data has them:
+    jsonschema-rs gives a key such as "2024" as a number too."""
+    typed: list[Any] = []
+    node = data
+    for part in parts:
+        if type(node) is list:
+            typed.append(int(part))
+            node = node[int(part)]
+        else:
+            typed.append(str(part))
+            node = node.get(str(part)) if type(node) is dict else None
+    return typed
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:
@@ -407,16 +419,19 @@ def _build(
         message=describe(validator, instance, details),
         value=value,
         missing=missing,
+        path_pattern=to_pattern(instance_path),
     )
 
 
 def to_pointer(parts: Any) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return "".join(f"/{escape(str(part))}" for part in parts)
 
 
-def path_pattern(pointer: str) -> str:
-    """A JSON Pointer with list indexes as "*": errors in every item group together."""
-    return "/".join("*" if part.isdigit() else part for part in pointer.split("/"))
+def to_pattern(parts: Any) -> str:
+    """A JSON Pointer with list indexes as "*", so that errors in every item group together.
+    Made from the path's parts, where an index is a number: in "/2024" alone a key that
+    is a year cannot be told from an index."""
+    return "".join("/*" if type(part) is int else f"/{escape(part)}" for part in parts)
 
 
 def truncate(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:

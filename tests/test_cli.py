@@ -124,8 +124,7 @@ def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):
     data = tmp_path / "grants.csv"
     # Saved as Windows-1252 (é is one byte), with an amount that is not a number.
     data.write_bytes(
-        b"id,title,amount/value,amount/currency,awardDate\n"
-        b"G-001,Caf\xe9 grant,ten,GBP,2024-01-01\n"
+        b"id,title,amount/value,amount/currency,awardDate\nG-001,Caf\xe9 grant,ten,GBP,2024-01-01\n"
     )
     result = validate(str(data), tmp_path=tmp_path)
     assert result.returncode == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from process.errors import BadInput
-from tasks.schema import ErrorGroups, is_valid, iter_errors, load_schema, path_pattern, truncate
+from tasks.schema import ErrorGroups, is_valid, iter_errors, load_schema, truncate
 
 DEMO_SCHEMA = Path(__file__).parent.parent / "profiles" / "demo" / "grants.schema.json"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
@@ -119,7 +119,7 @@ def mutated_documents(seed: int, count: int) -> list[dict]:
 
 
 def places(errors) -> Counter:
-    return Counter((error.path, error.validator) for error in errors)
+    return Counter((error.path, error.path_pattern, error.validator) for error in errors)
 
 
 @pytest.mark.parametrize("draft", DRAFT_URIS)
@@ -230,9 +230,22 @@ def test_errors_group_by_rule_and_place_with_counts_and_examples():
     assert [e.value for e in group["examples"]] == ["bad0", "bad1", "bad2"]
 
 
-def test_path_pattern_and_truncate():
-    assert path_pattern("/grants/12/amount/0") == "/grants/*/amount/*"
-    assert path_pattern("") == ""
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_key_that_is_a_number_is_not_taken_for_a_list_index(tmp_path, engine):
+    schema = tmp_path / "schema.json"
+    budget = {"type": "array", "items": {"type": "number"}}
+    schema.write_text(json.dumps({"additionalProperties": budget}))
+    data = {"2024": [1, "two", 3, "four"], "2025": ["five"], "later": ["six"]}
+    errors = list(iter_errors(data, load_schema(schema), engine=engine))
+    assert Counter(e.path_pattern for e in errors) == {
+        "/2024/*": 2,
+        "/2025/*": 1,
+        "/later/*": 1,
+    }
+    assert sorted(e.path for e in errors) == ["/2024/1", "/2024/3", "/2025/0", "/later/0"]
+
+
+def test_truncate():
     assert truncate("x" * 200).endswith("…")
     assert len(truncate("x" * 200)) == 80
     assert truncate({"a": [1, 2]}) == {"a": [1, 2]}
