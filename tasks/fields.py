@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
 EXAMPLES = 3
-MAX_SCHEMA_DEPTH = 32  # recursive schemas (a tree of organisations, say) stop here
+# A definition met again inside itself (a tree of organisations, say) is followed this many
+# times; below that, and past the other bounds, anything the data holds counts as described.
+MAX_REF_REPEATS = 2
+MAX_SCHEMA_DEPTH = 64  # schema objects inside one another
+MAX_SCHEMA_NODES = 100_000  # a schema whose $refs branch into more is hostile or broken
 
 
 def escape(key: str) -> str:
@@ -132,6 +137,7 @@ class SchemaFields:
     open: set[str] = field(default_factory=set)
     # Fields whose values the schema says are links ("format": "uri").
     links: set[str] = field(default_factory=set)
+    nodes: int = field(default=0, repr=False)  # schema nodes read, against MAX_SCHEMA_NODES
 
     def describes(self, pattern: str) -> bool:
         if pattern in self.known:
@@ -150,32 +156,44 @@ class SchemaFields:
 
 def schema_fields(schema: dict, resources: dict[str, dict], base_uri: str = "") -> SchemaFields:
     found = SchemaFields()
-    _collect(schema, "", base_uri or schema.get("$id", ""), resources, found, 0)
+    _collect(schema, "", base_uri or schema.get("$id", ""), resources, found, ())
     return found
 
 
-def _collect(node: Any, pattern: str, base: str, resources: dict, found: SchemaFields, depth: int):
-    if not isinstance(node, dict) or depth > MAX_SCHEMA_DEPTH:
+def _collect(
+    node: Any, pattern: str, base: str, resources: dict, found: SchemaFields, within: tuple
+) -> None:
+    """Note the fields ``node`` describes at ``pattern``. ``within``: the ids of the schema
+    objects ``node`` is inside, outermost first, so recursion shows as an id seen before."""
+    if not isinstance(node, dict):
         return
+    found.nodes += 1
+    if len(within) > MAX_SCHEMA_DEPTH or found.nodes > MAX_SCHEMA_NODES:
+        found.open.add(pattern)
+        return
+    within = (*within, id(node))
     base = urljoin(base, node["$id"]) if isinstance(node.get("$id"), str) else base
     if node.get("format") in {"uri", "iri"}:
         found.links.add(pattern)
     if isinstance(node.get("$ref"), str):
-        target, target_base = _resolve(node["$ref"], base, resources)
-        _collect(target, pattern, target_base, resources, found, depth + 1)
+        target, target_base = resolve_ref(node["$ref"], base, resources)
+        if within.count(id(target)) >= MAX_REF_REPEATS:
+            found.open.add(pattern)  # recursion: whatever lies deeper counts as described
+        else:
+            _collect(target, pattern, target_base, resources, found, within)
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")
-        _collect(child, f"{pattern}/{escape(key)}", base, resources, found, depth + 1)
+        _collect(child, f"{pattern}/{escape(key)}", base, resources, found, within)
     if node.get("patternProperties") or isinstance(node.get("additionalProperties"), dict):
         found.open.add(pattern)
     for child in _item_schemas(node):
         found.known.add(f"{pattern}/*")
-        _collect(child, f"{pattern}/*", base, resources, found, depth + 1)
+        _collect(child, f"{pattern}/*", base, resources, found, within)
     for keyword in ("allOf", "anyOf", "oneOf"):
         for child in node.get(keyword) or []:
-            _collect(child, pattern, base, resources, found, depth + 1)
+            _collect(child, pattern, base, resources, found, within)
     for keyword in ("then", "else", "if"):
-        _collect(node.get(keyword), pattern, base, resources, found, depth + 1)
+        _collect(node.get(keyword), pattern, base, resources, found, within)
 
 
 def _item_schemas(node: dict) -> list:
@@ -184,13 +202,35 @@ def _item_schemas(node: dict) -> list:
     return schemas + list(node.get("prefixItems") or [])
 
 
-def _resolve(ref: str, base: str, resources: dict[str, dict]) -> tuple[Any, str]:
-    """Follow a $ref within the given resources; an unknown one resolves to nothing."""
+def resolve_ref(ref: str, base: str, resources: dict[str, dict]) -> tuple[Any, str]:
+    """What a $ref points to within the given resources, and the base URI there; an unknown
+    one resolves to nothing."""
     uri, fragment = urldefrag(urljoin(base, ref))
     document = resources.get(uri) or resources.get(uri.rstrip("#"))
     if document is None:
         return None, base
+    if fragment and not fragment.startswith("/"):  # a named place, not a JSON Pointer
+        fragment = dict(named_places(document)).get(fragment)
+        if fragment is None:
+            return None, base
     node: Any = document
     for part in [unescape(unquote(p)) for p in fragment.split("/")[1:]] if fragment else []:
         node = node.get(part) if isinstance(node, dict) else None
     return node, uri
+
+
+def named_places(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    """(name, JSON Pointer) of each place in a schema document that a $ref may name
+    ("#grant"): by "$anchor", or by an id of "#grant" in drafts before 2019-09."""
+    if isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from named_places(child, f"{pointer}/{index}")
+        return
+    if not isinstance(node, dict):
+        return
+    for keyword in ("$anchor", "$id", "id"):
+        name = node.get(keyword)
+        if isinstance(name, str) and (keyword == "$anchor" or name.startswith("#")):
+            yield name.removeprefix("#"), pointer
+    for key, child in node.items():
+        yield from named_places(child, f"{pointer}/{escape(key)}")

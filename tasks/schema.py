@@ -73,7 +73,7 @@ class LoadedSchema:
 
     @property
     def base_uri(self) -> str:
-        return self.schema.get(_id_keyword(self.draft), "")
+        return self.schema.get(id_keyword(self.draft), "")
 
 
 def load_schema(path: Path) -> LoadedSchema:
@@ -82,7 +82,7 @@ def load_schema(path: Path) -> LoadedSchema:
     schema = _parse_schema(raw, path.name)
     draft = draft_of(schema)
     _check_against_metaschema(schema, draft, path.name)
-    id_key = _id_keyword(draft)
+    id_key = id_keyword(draft)
     if not schema.get(id_key):
         # Give the root a base URI so relative $refs mean the same in both engines.
         schema = {**schema, id_key: path.resolve().as_uri()}
@@ -134,7 +134,7 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
     """The root and every file beside it that a $ref names, under each URI a $ref may use.
 
     Only files a $ref reaches are read: the folder may hold other JSON (the data, even)."""
-    id_key = _id_keyword(draft)
+    id_key = id_keyword(draft)
     folder = path.parent.resolve()
     resources: dict[str, Any] = {}
     pending: list[tuple[str, Any]] = [(root[id_key], root)]
@@ -172,7 +172,7 @@ def _ref_targets(node: Any, base: str) -> set[str]:
     return targets
 
 
-def _id_keyword(draft: str) -> str:
+def id_keyword(draft: str) -> str:
     return "id" if draft == "4" else "$id"
 
 

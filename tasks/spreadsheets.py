@@ -21,18 +21,18 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urldefrag, urljoin
 from xml.etree import ElementTree
 
 import flattentool
 import ijson
-import jsonref
 import orjson
 from flattentool.exceptions import FlattenToolError, FlattenToolWarning
 from flattentool.input import CSVInput, ODSInput, XLSXInput
@@ -41,8 +41,9 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
+from tasks.fields import MAX_REF_REPEATS, MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, resolve_ref
 from tasks.formulas import neutralise
-from tasks.schema import LoadedSchema, load_schema
+from tasks.schema import LoadedSchema, id_keyword, load_schema
 
 FORMATS = ("xlsx", "ods", "csv")
 XLSX_NAME = "data.xlsx"
@@ -678,36 +679,67 @@ def _item_schema(schema: LoadedSchema | None, root_list_path: str) -> Any:
 
 
 def _dereferenced(schema: LoadedSchema) -> Any:
-    """The schema with its $refs replaced by what they point to, all resolved now.
+    """The schema with each $ref replaced by a copy of what it points to.
 
     References resolve only to the profile's own schema files, never over the network or
-    from other files, whatever they name. flattentool reads the titles of references, so
-    they stay jsonref's proxies.
+    from other files, whatever they name. flattentool follows a schema to its end, and a
+    recursive one (a tree of organisations) has none: a definition met again inside itself
+    is followed MAX_REF_REPEATS times, then left as a bare object; columns deeper than
+    that are read as the data gives them.
     """
-    try:
-        return jsonref.replace_refs(
-            schema.schema,
-            base_uri=schema.base_uri,
-            loader=_offline_loader(schema.resources),
-            jsonschema=True,
-            lazy_load=False,
-        )
-    except jsonref.JsonRefError as error:
-        if isinstance(error.cause, BadInput):
-            raise error.cause from None
-        raise _unusable_schema(f"{error.message}.") from None
+    expansion = _Expansion(schema.resources, id_keyword(schema.draft))
+    return expansion.copy(schema.schema, schema.base_uri, ())
 
 
-def _offline_loader(resources: dict[str, Any]) -> Callable[[str], Any]:
-    def load(uri: str) -> Any:
-        if uri not in resources:
+class _Expansion:
+    def __init__(self, resources: dict[str, Any], id_key: str) -> None:
+        self.resources = resources
+        self.id_key = id_key
+        self.nodes = 0
+
+    def copy(self, node: Any, base: str, within: tuple[int, ...]) -> Any:
+        """``node`` with its $refs replaced; ``within``: the schema objects it is inside."""
+        if isinstance(node, list):
+            return [self.copy(child, base, within) for child in node]
+        if not isinstance(node, dict):
+            return node
+        self.nodes += 1
+        if self.nodes > MAX_SCHEMA_NODES or len(within) > MAX_SCHEMA_DEPTH:
+            raise _unusable_schema("its $refs unfold into too many fields to list.")
+        within = (*within, id(node))
+        if isinstance(node.get(self.id_key), str):
+            base = urljoin(base, node[self.id_key])
+        if isinstance(node.get("$ref"), str):
+            return self.followed(node, base, within)
+        # Definitions are read where a $ref names them: as they are, they are only clutter.
+        return {
+            key: self.copy(child, base, within)
+            for key, child in node.items()
+            if key not in ("$defs", "definitions")
+        }
+
+    def followed(self, node: dict[str, Any], base: str, within: tuple[int, ...]) -> Any:
+        target, target_base = self.target(node["$ref"], base)
+        if within.count(id(target)) >= MAX_REF_REPEATS:
+            target = {key: target[key] for key in ("type", "title") if key in target}
+        copied = self.copy(target, target_base, within)
+        if not isinstance(copied, dict):
+            return copied
+        # flattentool takes the title (and "deprecated") written beside a $ref over the
+        # target's own.
+        return {**copied, **{key: node[key] for key in ("title", "deprecated") if key in node}}
+
+    def target(self, ref: str, base: str) -> tuple[Any, str]:
+        target, target_base = resolve_ref(ref, base, self.resources)
+        if target is not None:
+            return target, target_base
+        uri = urldefrag(urljoin(base, ref))[0]
+        if uri not in self.resources:
             raise _unusable_schema(
                 f"a $ref names “{uri}”, which is not one of the profile's schema files, "
                 "and schemas are never fetched from elsewhere."
             )
-        return resources[uri]
-
-    return load
+        raise _unusable_schema(f"the $ref “{ref}” names a place that is not in “{uri}”.")
 
 
 def _unusable_schema(reason: str) -> BadInput:
@@ -725,7 +757,10 @@ def _schema_parser(schema: LoadedSchema | None, root_list_path: str) -> SchemaPa
         return None
     # The settings flattentool.unflatten uses.
     parser = SchemaParser(root_schema_dict=item_schema, rollup=True, root_id=None)
-    parser.parse()
+    with warnings.catch_warnings():
+        # About the schema ("no properties" where recursion was cut): not the user's concern.
+        warnings.simplefilter("ignore", FlattenToolWarning)
+        parser.parse()
     return parser
 
 

@@ -152,3 +152,32 @@ def test_many_warnings_are_cut_short_with_a_count(tmp_path):
     warnings = [line for line in result.stdout.splitlines() if "conversion warning" in line]
     assert len(warnings) == 20
     assert result.stdout.splitlines()[-1] == "  ...and 5 more warnings: see --format json"
+
+
+def test_a_recursive_schema_checks_a_spreadsheet_to_its_depth(tmp_path):
+    organisation = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "parent": {"$ref": "#/$defs/org"},
+        },
+        "required": ["name"],
+    }
+    schema = tmp_path / "tree.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "properties": {"grants": {"type": "array", "items": {"$ref": "#/$defs/org"}}},
+                "$defs": {"org": organisation},
+            }
+        )
+    )
+    data = tmp_path / "orgs.csv"
+    data.write_text("id,name,colour,parent/parent/parent/parent/colour\nO1,Leaf,green,blue\n")
+    result = validate(str(data), "--schema", str(schema), tmp_path=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    # Four levels down, past where the schema's recursion is followed: still checked.
+    assert "/grants/*/parent/parent/parent/parent: “name” is missing" in result.stdout
+    assert "not in the schema: /grants/*/colour (once)" in result.stdout
+    assert "/grants/*/parent/parent/parent/parent/colour" not in result.stdout

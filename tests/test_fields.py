@@ -242,6 +242,37 @@ def test_refs_resolve_within_the_document_and_to_other_resources():
     }
 
 
+def test_refs_to_named_places_resolve_to_them():
+    schema = {
+        "$id": "https://example.org/s/root.json",
+        "properties": {
+            "anchored": {"$ref": "#thing"},
+            "older": {"$ref": "#old"},
+            "elsewhere": {"$ref": "other.json#there"},
+            "unknown": {"$ref": "#nowhere"},
+        },
+        "$defs": {
+            "thing": {"$anchor": "thing", "properties": {"t": {}}},
+            "old": {"$id": "#old", "properties": {"o": {}}},
+        },
+    }
+    other = {"$defs": {"x": {"$anchor": "there", "properties": {"x": {}}}}}
+    resources = {
+        "https://example.org/s/root.json": schema,
+        "https://example.org/s/other.json": other,
+    }
+    described = schema_fields(schema, resources)
+    assert described.known == {
+        "/anchored",
+        "/anchored/t",
+        "/older",
+        "/older/o",
+        "/elsewhere",
+        "/elsewhere/x",
+        "/unknown",
+    }
+
+
 def test_a_ref_that_cannot_be_resolved_describes_only_the_field_itself():
     schema = {"properties": {"a": {"$ref": "https://elsewhere.example/x.json"}, "b": {}}}
     described = schema_fields(schema, {})
@@ -272,24 +303,32 @@ def test_a_draft_4_schema_loaded_from_a_file_resolves_its_refs(tmp_path):
     assert described.describes("/items/*/a")
 
 
-def test_recursive_schemas_stop_at_a_depth_and_do_not_loop():
-    schema = {
+def tree_schema(*links: str) -> dict:
+    """A node whose ``links`` each hold more nodes: a tree of organisations, say."""
+    node_ref = {"$ref": "#/$defs/node"}
+    linked = {link: {"type": "array", "items": node_ref} for link in links}
+    return {
         "$id": "https://example.org/tree.json",
         "$ref": "#/$defs/node",
-        "$defs": {
-            "node": {
-                "properties": {
-                    "name": {"type": "string"},
-                    "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
-                }
-            }
-        },
+        "$defs": {"node": {"properties": {"name": {"type": "string"}, **linked}}},
     }
+
+
+def test_a_recursive_schema_describes_its_fields_however_deep_the_data_goes():
+    schema = tree_schema("children")
     described = schema_fields(schema, {"https://example.org/tree.json": schema})
     assert described.describes("/name")
-    assert described.describes("/children/*/children/*/children/*/name")
-    deepest = max(pattern.count("/") for pattern in described.known)
-    assert 10 < deepest < 100
+    assert described.describes("/children/*/children/*/children/*/children/*/name")
+    assert described.is_additional("/colour")
+    assert described.is_additional("/children/*/colour")  # within the levels followed
+
+
+def test_a_schema_that_recurses_many_ways_is_read_quickly():
+    # Each node links to four more: followed to a fixed depth, that is millions of fields.
+    schema = tree_schema("children", "members", "partners", "parents")
+    described = schema_fields(schema, {"https://example.org/tree.json": schema})
+    assert described.describes("/members/*/parents/*/partners/*/children/*/name")
+    assert len(described.known) < 1_000
 
 
 def test_combinators_conditionals_and_tuple_items_all_describe_fields():

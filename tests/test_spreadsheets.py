@@ -327,6 +327,78 @@ def test_refs_resolve_only_from_the_files_the_schema_was_loaded_with(
     assert http_server.hits == []
 
 
+@pytest.mark.parametrize(
+    ("draft", "naming"),
+    [
+        ("https://json-schema.org/draft/2020-12/schema", {"$anchor": "grant"}),
+        ("http://json-schema.org/draft-07/schema#", {"$id": "#grant"}),
+    ],
+)
+def test_a_ref_to_a_named_place_is_followed(tmp_path: Path, draft: str, naming: dict) -> None:
+    definitions = {**SCHEMA["definitions"], "Grant": {**SCHEMA["definitions"]["Grant"], **naming}}
+    grants_list = {"type": "array", "items": {"$ref": "#grant"}}
+    path = tmp_path / "schema.json"
+    path.write_text(
+        json.dumps(
+            {
+                **SCHEMA,
+                "$schema": draft,
+                "definitions": definitions,
+                "properties": {"grants": grants_list},
+            }
+        )
+    )
+    assert grants(to_json(path, tmp_path)) == GRANTS  # "tags" split: the schema was read
+    xlsx, _zipped = to_spreadsheets(path, tmp_path)
+    headings = [cell.value for cell in openpyxl.load_workbook(xlsx)["grants"][1]]
+    assert headings[:4] == ["id", "title", "amount/value", "amount/currency"]
+
+
+def recursive_schema(folder: Path, *links: str) -> Path:
+    """Grants to organisations, each organisation linked by ``links`` to more of them."""
+    organisation = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "staff": {"type": "integer"},
+            **{link: {"$ref": "#/definitions/Org"} for link in links},
+        },
+    }
+    grant = {"type": "object", "properties": {"id": {"type": "string"}, "to": organisation}}
+    path = folder / "schema.json"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"grants": {"type": "array", "items": grant}},
+                "definitions": {"Org": organisation},
+            }
+        )
+    )
+    return path
+
+
+def test_a_recursive_schema_converts_as_deep_as_the_data_goes(tmp_path: Path) -> None:
+    schema = recursive_schema(tmp_path, "parent")
+    headings = ["id", "to/staff", "to/parent/staff", "to/parent/parent/parent/name"]
+    path = write_csv(tmp_path / "grants.csv", [headings, ["G1", "12", "3", "Top"]])
+    (grant,) = grants(convert(path, "csv", schema))
+    # Counts are numbers where the schema was followed, and deeper columns are still read.
+    parent = {"staff": 3, "parent": {"parent": {"name": "Top"}}}
+    assert grant == {"id": "G1", "to": {"staff": 12, "parent": parent}}
+    xlsx, _zipped = to_spreadsheets(schema, tmp_path)
+    assert openpyxl.load_workbook(xlsx)["grants"]["A1"].value == "id"
+
+
+def test_a_schema_that_recurses_many_ways_converts_quickly(tmp_path: Path) -> None:
+    # Each organisation links to four more: a few levels down, millions of columns.
+    schema = recursive_schema(tmp_path, "parent", "partner", "funder", "owner")
+    headings = ["id", "to/owner/funder/partner/parent/name"]
+    path = write_csv(tmp_path / "grants.csv", [headings, ["G1", "Top"]])
+    (grant,) = grants(convert(path, "csv", schema))
+    assert grant["to"]["owner"]["funder"]["partner"]["parent"] == {"name": "Top"}
+
+
 def test_without_a_schema_lists_stay_text_and_numbers_stay_numbers(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, GRANT_ROWS[0]]})
     (grant,) = grants(convert(path, "xlsx", None))
