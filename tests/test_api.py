@@ -155,6 +155,30 @@ def test_too_many_submissions_are_429_with_retry_after(client, document, setting
     assert 1 <= int(refused["Retry-After"]) <= 60
 
 
+def post_from(client, forwarded_for: str):
+    """A submission that reached Assay through a proxy at 10.0.0.1."""
+    return client.post(
+        "/api/submissions",
+        {"text": "{}"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    ).status_code
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, settings):
+    settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 1
+    settings.ASSAY_TRUSTED_PROXIES = 1
+    assert [post_from(client, "203.0.113.7"), post_from(client, "203.0.113.8")] == [201, 201]
+    # What the client wrote before the proxy's entry is not believed.
+    assert post_from(client, "198.51.100.1, 203.0.113.7") == 429
+
+
+def test_without_trusted_proxies_a_forwarded_header_is_ignored(client, settings):
+    settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 1
+    assert post_from(client, "203.0.113.7") == 201
+    assert post_from(client, "203.0.113.8") == 429  # the same connection's address
+
+
 def test_other_methods_are_405_with_allow(client):
     response = client.get("/api/submissions")
     assert response.status_code == 405

@@ -129,11 +129,23 @@ def unsupported_type(request: HttpRequest) -> JsonResponse | None:
     )
 
 
+def client_address(request: HttpRequest) -> str:
+    """The address of whoever sent the request, past ASSAY_TRUSTED_PROXIES proxies.
+
+    Entries further left than the trusted proxies' own were written by the client, who may
+    write anything there, so they are never read."""
+    proxies = settings.ASSAY_TRUSTED_PROXIES
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def rate_limited(request: HttpRequest) -> JsonResponse | None:
     """A fixed one-minute window per client address, counted in Django's cache."""
     now = time.time()
     window = int(now // 60)
-    key = f"assay:api-posts:{request.META.get('REMOTE_ADDR', '')}:{window}"
+    key = f"assay:api-posts:{client_address(request)}:{window}"
     cache.add(key, 0, timeout=120)
     try:
         count = cache.incr(key)

@@ -276,6 +276,9 @@ ASSAY_LOST_JOB_SECONDS = config.int("ASSAY_LOST_JOB_SECONDS", 600, minimum=1)
 ASSAY_API_CORS_ORIGINS = config.list("ASSAY_API_CORS_ORIGINS", [])
 # New submissions per client address per minute through the API.
 ASSAY_API_SUBMISSIONS_PER_MINUTE = config.int("ASSAY_API_SUBMISSIONS_PER_MINUTE", 30, minimum=1)
+# Proxies in front of Assay that each add the address they saw to X-Forwarded-For: the
+# client is that many entries from its end. 0: the client is the connection's address.
+ASSAY_TRUSTED_PROXIES = config.int("ASSAY_TRUSTED_PROXIES", 0)
 # Previews of uploaded PDFs and images: pixels of one page or picture, and seconds poppler
 # may take (a PDF bomb must not hang or exhaust a worker).
 ASSAY_MAX_IMAGE_PIXELS = config.int("ASSAY_MAX_IMAGE_PIXELS", 40_000_000, minimum=1)
