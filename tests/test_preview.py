@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -92,6 +93,38 @@ def test_a_damaged_pdf_is_explained_and_kept(client):
     submission, page = send(client, "bad.pdf", content)
     assert submission.state == "failed"
     assert "The PDF could not be read" in page
+    original = client.get(f"/s/{submission.id}/original")
+    assert b"".join(original.streaming_content) == content
+
+
+def slow_pdf(strokes: int) -> bytes:
+    """A small PDF whose one page draws ``strokes`` lines: poppler takes about a minute
+    per million, so the file is a few hundred kB and its page hangs a renderer."""
+    drawing = zlib.compress(b"0 0 m 100 100 l S\n" * strokes)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%b\nendstream" % (len(drawing), drawing),
+    ]
+    document, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(document))
+        document += b"%d 0 obj\n%b\nendobj\n" % (number, body)
+    table = len(document)
+    document += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    document += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    document += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1)
+    document += b"startxref\n%d\n%%%%EOF\n" % table
+    return bytes(document)
+
+
+def test_a_pdf_too_slow_to_render_is_stopped_explained_and_kept(client, settings):
+    settings.ASSAY_RENDER_TIMEOUT = 1
+    content = slow_pdf(1_000_000)
+    submission, page = send(client, "slow.pdf", content)
+    assert submission.state == "failed"
+    assert "The PDF took more than 1 s to render, so Assay stopped." in page
     original = client.get(f"/s/{submission.id}/original")
     assert b"".join(original.streaming_content) == content
 
