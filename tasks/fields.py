@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
+
+from tasks.refs import MAX_SCHEMA_NODES, RefIndex, Trail, escape, unescape
 
 EXAMPLES = 3
-# A definition met again inside itself (a tree of organisations, say) is followed this many
-# times; below that, and past the other bounds, anything the data holds counts as described.
-MAX_REF_REPEATS = 2
-MAX_SCHEMA_DEPTH = 64  # schema objects inside one another
-MAX_SCHEMA_NODES = 100_000  # a schema whose $refs branch into more is hostile or broken
-
-
-def escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def unescape(part: str) -> str:
-    return part.replace("~1", "/").replace("~0", "~")
 
 
 @dataclass
@@ -154,83 +141,54 @@ class SchemaFields:
         return not self.describes(pattern) and (not parent or self.describes(parent))
 
 
-def schema_fields(schema: dict, resources: dict[str, dict], base_uri: str = "") -> SchemaFields:
+def schema_fields(
+    schema: dict, resources: dict[str, dict], base_uri: str = "", id_key: str = "$id"
+) -> SchemaFields:
+    """The fields ``schema`` describes. Where recursion is cut (see tasks.refs), or the
+    schema is too big to follow, whatever lies deeper counts as described."""
     found = SchemaFields()
-    _collect(schema, "", base_uri or schema.get("$id", ""), resources, found, ())
+    index = RefIndex(resources, id_key)
+    _collect(schema, "", base_uri or schema.get(id_key, ""), index, found, Trail())
     return found
 
 
 def _collect(
-    node: Any, pattern: str, base: str, resources: dict, found: SchemaFields, within: tuple
+    node: Any, pattern: str, base: str, index: RefIndex, found: SchemaFields, trail: Trail
 ) -> None:
-    """Note the fields ``node`` describes at ``pattern``. ``within``: the ids of the schema
-    objects ``node`` is inside, outermost first, so recursion shows as an id seen before."""
+    """Note the fields ``node`` describes at ``pattern``."""
     if not isinstance(node, dict):
         return
     found.nodes += 1
-    if len(within) > MAX_SCHEMA_DEPTH or found.nodes > MAX_SCHEMA_NODES:
+    if trail.too_deep or found.nodes > MAX_SCHEMA_NODES:
         found.open.add(pattern)
         return
-    within = (*within, id(node))
-    base = urljoin(base, node["$id"]) if isinstance(node.get("$id"), str) else base
+    base = index.base_inside(node, base)
     if node.get("format") in {"uri", "iri"}:
         found.links.add(pattern)
     if isinstance(node.get("$ref"), str):
-        target, target_base = resolve_ref(node["$ref"], base, resources)
-        if within.count(id(target)) >= MAX_REF_REPEATS:
-            found.open.add(pattern)  # recursion: whatever lies deeper counts as described
+        target, target_base = index.resolve(node["$ref"], base)
+        onward = trail.through(target)
+        if onward is None:
+            found.open.add(pattern)
         else:
-            _collect(target, pattern, target_base, resources, found, within)
+            _collect(target, pattern, target_base, index, found, onward)
+    trail = trail.inside()
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")
-        _collect(child, f"{pattern}/{escape(key)}", base, resources, found, within)
+        _collect(child, f"{pattern}/{escape(key)}", base, index, found, trail)
     if node.get("patternProperties") or isinstance(node.get("additionalProperties"), dict):
         found.open.add(pattern)
     for child in _item_schemas(node):
         found.known.add(f"{pattern}/*")
-        _collect(child, f"{pattern}/*", base, resources, found, within)
+        _collect(child, f"{pattern}/*", base, index, found, trail)
     for keyword in ("allOf", "anyOf", "oneOf"):
         for child in node.get(keyword) or []:
-            _collect(child, pattern, base, resources, found, within)
+            _collect(child, pattern, base, index, found, trail)
     for keyword in ("then", "else", "if"):
-        _collect(node.get(keyword), pattern, base, resources, found, within)
+        _collect(node.get(keyword), pattern, base, index, found, trail)
 
 
 def _item_schemas(node: dict) -> list:
     items = node.get("items")
     schemas = list(items) if isinstance(items, list) else [items] if items else []
     return schemas + list(node.get("prefixItems") or [])
-
-
-def resolve_ref(ref: str, base: str, resources: dict[str, dict]) -> tuple[Any, str]:
-    """What a $ref points to within the given resources, and the base URI there; an unknown
-    one resolves to nothing."""
-    uri, fragment = urldefrag(urljoin(base, ref))
-    document = resources.get(uri) or resources.get(uri.rstrip("#"))
-    if document is None:
-        return None, base
-    if fragment and not fragment.startswith("/"):  # a named place, not a JSON Pointer
-        fragment = dict(named_places(document)).get(fragment)
-        if fragment is None:
-            return None, base
-    node: Any = document
-    for part in [unescape(unquote(p)) for p in fragment.split("/")[1:]] if fragment else []:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node, uri
-
-
-def named_places(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
-    """(name, JSON Pointer) of each place in a schema document that a $ref may name
-    ("#grant"): by "$anchor", or by an id of "#grant" in drafts before 2019-09."""
-    if isinstance(node, list):
-        for index, child in enumerate(node):
-            yield from named_places(child, f"{pointer}/{index}")
-        return
-    if not isinstance(node, dict):
-        return
-    for keyword in ("$anchor", "$id", "id"):
-        name = node.get(keyword)
-        if isinstance(name, str) and (keyword == "$anchor" or name.startswith("#")):
-            yield name.removeprefix("#"), pointer
-    for key, child in node.items():
-        yield from named_places(child, f"{pointer}/{escape(key)}")

@@ -41,8 +41,16 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
-from tasks.fields import MAX_REF_REPEATS, MAX_SCHEMA_DEPTH, MAX_SCHEMA_NODES, resolve_ref
 from tasks.formulas import neutralise
+from tasks.refs import (
+    DATA_KEYWORDS,
+    MAX_SCHEMA_NODES,
+    SCHEMA_KEYWORDS,
+    SCHEMA_LISTS,
+    SCHEMA_MAPS,
+    RefIndex,
+    Trail,
+)
 from tasks.schema import LoadedSchema, id_keyword, load_schema
 
 FORMATS = ("xlsx", "ods", "csv")
@@ -683,46 +691,55 @@ def _dereferenced(schema: LoadedSchema) -> Any:
 
     References resolve only to the profile's own schema files, never over the network or
     from other files, whatever they name. flattentool follows a schema to its end, and a
-    recursive one (a tree of organisations) has none: a definition met again inside itself
-    is followed MAX_REF_REPEATS times, then left as a bare object; columns deeper than
-    that are read as the data gives them.
+    recursive one (a tree of organisations) has none: where tasks.refs cuts recursion, the
+    definition is left as a bare object, and deeper columns are read as the data gives them.
     """
-    expansion = _Expansion(schema.resources, id_keyword(schema.draft))
-    return expansion.copy(schema.schema, schema.base_uri, ())
+    expansion = _Expansion(RefIndex(schema.resources, id_keyword(schema.draft)))
+    return expansion.copy(schema.schema, schema.base_uri, Trail())
 
 
 class _Expansion:
-    def __init__(self, resources: dict[str, Any], id_key: str) -> None:
-        self.resources = resources
-        self.id_key = id_key
+    def __init__(self, index: RefIndex) -> None:
+        self.index = index
         self.nodes = 0
 
-    def copy(self, node: Any, base: str, within: tuple[int, ...]) -> Any:
-        """``node`` with its $refs replaced; ``within``: the schema objects it is inside."""
-        if isinstance(node, list):
-            return [self.copy(child, base, within) for child in node]
+    def copy(self, node: Any, base: str, trail: Trail) -> Any:
+        """The schema object ``node`` with its $refs replaced."""
+        if isinstance(node, bool):  # flattentool reads schemas as objects only
+            return {} if node else {"not": {}}
         if not isinstance(node, dict):
             return node
         self.nodes += 1
-        if self.nodes > MAX_SCHEMA_NODES or len(within) > MAX_SCHEMA_DEPTH:
+        if self.nodes > MAX_SCHEMA_NODES:
             raise _unusable_schema("its $refs unfold into too many fields to list.")
-        within = (*within, id(node))
-        if isinstance(node.get(self.id_key), str):
-            base = urljoin(base, node[self.id_key])
+        if trail.too_deep:
+            raise _unusable_schema("its schemas are nested too deeply to list its fields.")
+        base = self.index.base_inside(node, base)
         if isinstance(node.get("$ref"), str):
-            return self.followed(node, base, within)
-        # Definitions are read where a $ref names them: as they are, they are only clutter.
-        return {
-            key: self.copy(child, base, within)
-            for key, child in node.items()
-            if key not in ("$defs", "definitions")
-        }
+            return self.followed(node, base, trail)
+        inside = trail.inside()
+        return {key: self.value(key, child, base, inside) for key, child in node.items()}
 
-    def followed(self, node: dict[str, Any], base: str, within: tuple[int, ...]) -> Any:
+    def value(self, key: str, child: Any, base: str, trail: Trail) -> Any:
+        """The value of a keyword of a schema object, its schemas' $refs replaced."""
+        if key in ("$defs", "definitions"):
+            return {}  # read where a $ref names them: as they are, only clutter
+        if key in SCHEMA_MAPS and isinstance(child, dict):
+            return {name: self.copy(schema, base, trail) for name, schema in child.items()}
+        if key in SCHEMA_LISTS and isinstance(child, list):
+            return [self.copy(schema, base, trail) for schema in child]
+        if key in SCHEMA_KEYWORDS or (isinstance(child, dict) and key not in DATA_KEYWORDS):
+            return self.copy(child, base, trail)
+        return child
+
+    def followed(self, node: dict[str, Any], base: str, trail: Trail) -> Any:
         target, target_base = self.target(node["$ref"], base)
-        if within.count(id(target)) >= MAX_REF_REPEATS:
-            target = {key: target[key] for key in ("type", "title") if key in target}
-        copied = self.copy(target, target_base, within)
+        onward = trail.through(target)
+        if onward is None:  # recursion cut: what the definition is, not what it holds
+            onward = trail
+            if isinstance(target, dict):
+                target = {key: target[key] for key in ("type", "title") if key in target}
+        copied = self.copy(target, target_base, onward)
         if not isinstance(copied, dict):
             return copied
         # flattentool takes the title (and "deprecated") written beside a $ref over the
@@ -730,11 +747,11 @@ class _Expansion:
         return {**copied, **{key: node[key] for key in ("title", "deprecated") if key in node}}
 
     def target(self, ref: str, base: str) -> tuple[Any, str]:
-        target, target_base = resolve_ref(ref, base, self.resources)
+        target, target_base = self.index.resolve(ref, base)
         if target is not None:
             return target, target_base
         uri = urldefrag(urljoin(base, ref))[0]
-        if uri not in self.resources:
+        if not self.index.knows(uri):
             raise _unusable_schema(
                 f"a $ref names “{uri}”, which is not one of the profile's schema files, "
                 "and schemas are never fetched from elsewhere."

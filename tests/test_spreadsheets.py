@@ -399,6 +399,85 @@ def test_a_schema_that_recurses_many_ways_converts_quickly(tmp_path: Path) -> No
     assert grant["to"]["owner"]["funder"]["partner"]["parent"] == {"name": "Top"}
 
 
+def grants_schema(item: Any, **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": {"grants": {"type": "array", "items": item}}, **extra}
+
+
+COUNTED = {"type": "object", "properties": {"id": {"type": "string"}, "n": {"type": "integer"}}}
+# Five kinds of thing, each linking to each of the others (organisation, person, place...).
+KINDS = [f"K{number}" for number in range(5)]
+LINKED = {
+    kind: {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer"},
+            **{f"to{other}": {"$ref": f"#/$defs/{other}"} for other in KINDS if other != kind},
+        },
+    }
+    for kind in KINDS
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "headings", "row", "expected"),
+    [
+        pytest.param(
+            grants_schema(
+                {"type": "object", "properties": {"definitions": {"type": "array", "items": {}}}}
+            ),
+            ["id", "definitions"],
+            ["G1", "a;b"],
+            {"id": "G1", "definitions": ["a", "b"]},
+            id="a field named definitions",
+        ),
+        pytest.param(
+            grants_schema(
+                {"$ref": "https://example.org/grant.json"},
+                **{"$defs": {"g": {"$id": "https://example.org/grant.json", **COUNTED}}},
+            ),
+            ["id", "n"],
+            ["G1", "3"],
+            {"id": "G1", "n": 3},
+            id="a resource embedded under its own $id",
+        ),
+        pytest.param(
+            grants_schema(
+                {"$ref": "#/$defs/either/anyOf/0"}, **{"$defs": {"either": {"anyOf": [COUNTED]}}}
+            ),
+            ["id", "n"],
+            ["G1", "3"],
+            {"id": "G1", "n": 3},
+            id="a pointer through a list",
+        ),
+        pytest.param(
+            grants_schema({"type": "object", "properties": {"any": True, "list": {"items": True}}}),
+            ["id", "any"],
+            ["G1", "3"],
+            {"id": "G1", "any": "3"},
+            id="boolean schemas",
+        ),
+        pytest.param(
+            grants_schema(
+                {"type": "object", "properties": {"to": {"$ref": "#/$defs/K0"}}},
+                **{"$defs": LINKED},
+            ),
+            ["id", "to/n", "to/toK1/toK2/toK3/toK4/toK0/n"],
+            ["G1", "1", "7"],
+            {"id": "G1", "to": {"n": 1, "toK1": {"toK2": {"toK3": {"toK4": {"toK0": {"n": 7}}}}}}},
+            id="kinds of thing linked each to each",
+        ),
+    ],
+)
+def test_schemas_of_many_shapes_convert(
+    tmp_path: Path, schema: dict, headings: list[str], row: list[str], expected: dict
+) -> None:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    data = write_csv(tmp_path / "grants.csv", [headings, row])
+    (grant,) = grants(convert(data, "csv", path))
+    assert grant == expected
+
+
 def test_without_a_schema_lists_stay_text_and_numbers_stay_numbers(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, GRANT_ROWS[0]]})
     (grant,) = grants(convert(path, "xlsx", None))
