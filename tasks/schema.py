@@ -336,9 +336,17 @@ def _typed(data: Any, parts: list[Any]) -> list[Any]:
             typed.append(int(part))
             node = node[int(part)]
         else:
-            typed.append(str(part))
-            node = node.get(str(part)) if type(node) is dict else None
+            key = _key_for(node, part)
+            typed.append(key)
+            node = node.get(key) if type(node) is dict else None
     return typed
+
+
+def _key_for(node: Any, part: Any) -> str:
+    """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7."""
+    if type(node) is not dict or type(part) is not int or str(part) in node:
+        return str(part)
+    return next((key for key in node if key.isdigit() and int(key) == part), str(part))
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:

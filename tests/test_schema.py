@@ -235,14 +235,16 @@ def test_a_key_that_is_a_number_is_not_taken_for_a_list_index(tmp_path, engine):
     schema = tmp_path / "schema.json"
     budget = {"type": "array", "items": {"type": "number"}}
     schema.write_text(json.dumps({"additionalProperties": budget}))
-    data = {"2024": [1, "two", 3, "four"], "2025": ["five"], "later": ["six"]}
+    data = {"2024": [1, "two", 3, "four"], "2025": ["five"], "007": ["six"], "later": ["7"]}
     errors = list(iter_errors(data, load_schema(schema), engine=engine))
     assert Counter(e.path_pattern for e in errors) == {
         "/2024/*": 2,
         "/2025/*": 1,
+        "/007/*": 1,
         "/later/*": 1,
     }
-    assert sorted(e.path for e in errors) == ["/2024/1", "/2024/3", "/2025/0", "/later/0"]
+    paths = sorted(e.path for e in errors)
+    assert paths == ["/007/0", "/2024/1", "/2024/3", "/2025/0", "/later/0"]
 
 
 def test_truncate():
