@@ -55,6 +55,7 @@ def _data(submission: Subject, name: str) -> dict[str, Any]:
 
 def build_report(submission: Subject) -> dict[str, Any]:
     validation = _data(submission, "validate")
+    conversion = _data(submission, "spreadsheet_to_json")
     profile = submission.get_profile()
     return {
         "valid": validation.get("valid", True),
@@ -69,7 +70,9 @@ def build_report(submission: Subject) -> dict[str, Any]:
         "additional_fields": _data(submission, "additional_fields").get("fields", []),
         "stats": _data(submission, "stats"),
         "sample": _data(submission, "sample") or None,
-        "conversion_warnings": _data(submission, "spreadsheet_to_json").get("warnings", []),
+        # The first MAX_WARNINGS of them, and how many there were.
+        "conversion_warnings": conversion.get("warnings", []),
+        "conversion_warning_count": conversion.get("warning_count", 0),
         # Links that do not work are warnings about the data, not schema errors.
         "link_warnings": [
             {"url": link["url"], "error": link.get("error", ""), "places": link["places"]}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.spreadsheet_to_json import MAX_WARNINGS
 from tests.conftest import fixture
 
 ROOT = Path(__file__).parent.parent
@@ -151,7 +152,23 @@ def test_many_warnings_are_cut_short_with_a_count(tmp_path):
     result = validate(str(data), tmp_path=tmp_path)
     warnings = [line for line in result.stdout.splitlines() if "conversion warning" in line]
     assert len(warnings) == 20
-    assert result.stdout.splitlines()[-1] == "  ...and 5 more warnings: see --format json"
+    assert (
+        result.stdout.splitlines()[-1] == "  ...and 5 more warnings: --format json lists them all"
+    )
+
+
+def test_warnings_the_report_does_not_keep_are_still_counted(tmp_path):
+    data = tmp_path / "grants.csv"
+    rows = [f"G-{n:03},Grant,ten,GBP,2024-01-01" for n in range(MAX_WARNINGS + 30)]
+    data.write_text("id,title,amount/value,amount/currency,awardDate\n" + "\n".join(rows))
+    report = json.loads(validate(str(data), "--format", "json", tmp_path=tmp_path).stdout)
+    assert report["conversion_warning_count"] == MAX_WARNINGS + 30
+    assert len(report["conversion_warnings"]) == MAX_WARNINGS
+    last = validate(str(data), tmp_path=tmp_path).stdout.splitlines()[-1]
+    assert last == (
+        f"  ...and {MAX_WARNINGS + 10:,} more warnings: "
+        f"--format json lists the first {MAX_WARNINGS:,} conversion warnings"
+    )
 
 
 def test_a_recursive_schema_checks_a_spreadsheet_to_its_depth(tmp_path):

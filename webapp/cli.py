@@ -141,9 +141,12 @@ def _warning_lines(report: dict[str, Any]) -> list[str]:
         f"  link not working: {link['url']} ({link['error'] or 'no answer'})"
         for link in report["link_warnings"]
     ]
-    if len(lines) > SHOWN_WARNINGS:
-        more = len(lines) - SHOWN_WARNINGS
-        lines[SHOWN_WARNINGS:] = [f"  ...and {more:,} more warnings: see --format json"]
+    listed = len(report["conversion_warnings"])
+    unlisted = report["conversion_warning_count"] - listed  # the report keeps the first ones
+    more = len(lines) - SHOWN_WARNINGS + unlisted
+    if more > 0:
+        where = f"the first {listed:,} conversion warnings" if unlisted else "them all"
+        lines[SHOWN_WARNINGS:] = [f"  ...and {more:,} more warnings: --format json lists {where}"]
     return lines
 
 

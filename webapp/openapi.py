@@ -234,6 +234,14 @@ SCHEMAS: dict[str, Any] = {
             },
             "additional_fields": {"type": "array", "items": {"type": "object"}},
             "stats": {"type": "object"},
+            "conversion_warnings": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "The spreadsheet converter's warnings, with their cells: the "
+                "first 500.",
+            },
+            "conversion_warning_count": {"type": "integer", "minimum": 0},
+            "link_warnings": {"type": "array", "items": {"type": "object"}},
         },
     },
 }
