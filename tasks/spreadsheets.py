@@ -479,16 +479,31 @@ class DecodedCSV:
     warning: str | None = None
 
 
-NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}
+# Each byte as Windows-1252 reads it; the five bytes that mean nothing there, as Latin-1.
+WINDOWS_1252 = [bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(256)]
+# Latin-1 text to Windows-1252: they differ only in 0x80-0x9F.
+LATIN_1_TO_WINDOWS_1252 = {byte: WINDOWS_1252[byte] for byte in range(0x80, 0xA0)}
+AS_WINDOWS_1252 = "assay-as-windows-1252"
+
+
+def _as_windows_1252(error: UnicodeError) -> tuple[str, int]:
+    """Decoding UTF-8, read the bytes that are not UTF-8 as Windows-1252."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(WINDOWS_1252[byte] for byte in bad), error.end
+
+
+codecs.register_error(AS_WINDOWS_1252, _as_windows_1252)
 
 
 def decode_csv(path: Path) -> DecodedCSV:
-    """The CSV's text: UTF-8 (with or without a BOM), else Windows-1252, else Latin-1.
+    """The CSV's text: UTF-8 (with or without a BOM), else Windows-1252.
 
-    UTF-16 is read too when the file starts with its byte order mark. A file that starts
-    with UTF-8's mark but is not UTF-8 after all (a spreadsheet program added the mark,
-    someone edited it in another program) is read as the others are, rather than losing
-    its accented letters, and the warning says so.
+    UTF-16 is read too when the file starts with its byte order mark. Bytes that are not
+    UTF-8 are read as Windows-1252 one by one, so that a file that is mostly UTF-8 (rows
+    pasted in from another program, a mark that a spreadsheet program added) keeps both
+    its UTF-8 letters and the others; the warning says so.
     """
     raw = path.read_bytes()
     marked = raw.startswith(codecs.BOM_UTF8)
@@ -497,25 +512,27 @@ def decode_csv(path: Path) -> DecodedCSV:
     try:
         return DecodedCSV(raw.decode("utf-8"), "utf-8-sig" if marked else "utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n" if b"\n" in raw else b"\r", 0, exc.start) + 1
     if not marked and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return DecodedCSV(raw.decode("utf-16"), "utf-16")
         except UnicodeDecodeError:
             pass
-    encoding = "cp1252"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:  # five bytes mean nothing in Windows-1252; all do in Latin-1
-        encoding = "latin-1"
-        text = raw.decode(encoding)
-    said = "starts with the mark of a UTF-8 file, but " if marked else ""
+    text = raw.decode("utf-8", errors=AS_WINDOWS_1252)
+    if text == raw.decode("latin-1").translate(LATIN_1_TO_WINDOWS_1252):  # no UTF-8 at all
+        said = "starts with the mark of a UTF-8 file, but " if marked else ""
+        warning = (
+            f"The file {said}is not UTF-8 (line {line:,} is the first line that is not), so "
+            "it was read as Windows-1252. If letters with accents look wrong, save the file "
+            "as “CSV UTF-8” and upload it again."
+        )
+        return DecodedCSV(text, "cp1252", warning)
     warning = (
-        f"The file {said}is not UTF-8 (line {line:,} is the first line that is not), so it "
-        f"was read as {NAMES[encoding]}. If letters with accents look wrong, save the file "
-        "as “CSV UTF-8” and upload it again."
+        f"The file is UTF-8 in places only (line {line:,} is the first line that is not): "
+        "there, letters were read as Windows-1252. If letters with accents look wrong on "
+        "such lines, correct them, save the file as “CSV UTF-8” and upload it again."
     )
-    return DecodedCSV(text, encoding, warning)
+    return DecodedCSV(text, "utf-8+cp1252", warning)
 
 
 def _csv_delimiter(text: str) -> str:

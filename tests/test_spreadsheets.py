@@ -645,7 +645,8 @@ def test_locate_outside_the_converted_data_gives_none(converted: Unflattened) ->
         (b"\xef\xbb\xbfid,title\r\nG1,Caf\xc3\xa9\r\n", "utf-8-sig"),
         (b"id,title\r\nG1,Caf\xc3\xa9\r\n", "utf-8"),
         (b"id,title\r\nG1,Caf\xe9\r\n", "cp1252"),
-        (b"id,title\r\nG1,Caf\xe9 \x81\r\n", "latin-1"),  # 0x81 means nothing in cp1252
+        (b"id,title\r\nG1,Caf\xe9 \x81\r\n", "cp1252"),  # 0x81 means nothing in cp1252
+        (b"id,title\r\nG1,Caf\xc3\xa9 \xe2\x82\xac5 Na\xefve\r\n", "utf-8+cp1252"),
         # The mark says UTF-8, the rest was saved by a program that writes Windows-1252.
         (b"\xef\xbb\xbfid,title\r\nG1,Caf\xe9\r\n", "cp1252"),
     ],
@@ -666,7 +667,9 @@ def test_csv_is_read_in_its_encoding(tmp_path: Path, raw: bytes, encoding: str) 
     [
         (b"id,title\nG1,Tea\nG2,Caf\xe9\n", "is not UTF-8 (line 3 is the first"),
         (b"\xef\xbb\xbfid,title\nG1,Caf\xe9\n", "starts with the mark of a UTF-8 file, but"),
-        (b"id,title\nG1,Caf\xe9 \x81\n", "so it was read as Latin-1"),
+        (b"id,title\nG1,Caf\xe9 \x81\n", "so it was read as Windows-1252"),
+        (b"id,title\nG1,Caf\xc3\xa9\nG2,Na\xefve\n", "in places only (line 3 is the first"),
+        (b"id,title\rG1,Tea\rG2,Caf\xe9\r", "(line 3 is the first"),
     ],
 )
 def test_csv_not_in_utf8_is_read_with_a_warning_saying_so(
@@ -679,6 +682,13 @@ def test_csv_not_in_utf8_is_read_with_a_warning_saying_so(
     assert said in warning["message"]
     assert "save the file as “CSV UTF-8”" in warning["message"]
     assert (warning["sheet"], others) == ("grants", [])
+
+
+def test_csv_mostly_in_utf8_keeps_its_letters_and_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,title\nG1,Caf\xc3\xa9 \xe2\x82\xac5\nG2,Na\xefve \x80 \x81\n")
+    first, second = grants(convert(path, "csv", None))
+    assert (first["title"], second["title"]) == ("Café €5", "Naïve € \x81")
 
 
 def test_csv_in_utf8_has_no_encoding_warning(tmp_path: Path) -> None:
