@@ -711,17 +711,21 @@ def _dereferenced(schema: LoadedSchema) -> Any:
     recursive one (a tree of organisations) has none: where tasks.refs cuts recursion, the
     definition is left as a bare object, and deeper columns are read as the data gives them.
     """
-    expansion = _Expansion(RefIndex(schema.resources, id_keyword(schema.draft)))
+    index = RefIndex(schema.resources, id_keyword(schema.draft))
+    expansion = _Expansion(index, siblings_apply=schema.draft in ("2019-09", "2020-12"))
     return expansion.copy(schema.schema, schema.base_uri, Trail())
 
 
 class _Expansion:
-    def __init__(self, index: RefIndex) -> None:
+    def __init__(self, index: RefIndex, siblings_apply: bool) -> None:
         self.index = index
+        # From 2019-09, the keywords beside a $ref apply too; before, they are ignored.
+        self.siblings_apply = siblings_apply
         self.nodes = 0
 
     def copy(self, node: Any, base: str, trail: Trail) -> Any:
-        """The schema object ``node`` with its $refs replaced."""
+        """The schema object ``node`` with its $refs replaced, and with what its $ref and
+        allOf say merged in: flattentool reads neither."""
         if isinstance(node, bool):  # flattentool reads schemas as objects only
             return {} if node else {"not": {}}
         if not isinstance(node, dict):
@@ -732,10 +736,20 @@ class _Expansion:
         if trail.too_deep:
             raise _unusable_schema("its schemas are nested too deeply to list its fields.")
         base = self.index.base_inside(node, base)
-        if isinstance(node.get("$ref"), str):
-            return self.followed(node, base, trail)
         inside = trail.inside()
-        return {key: self.value(key, child, base, inside) for key, child in node.items()}
+        copied = {
+            key: self.value(key, child, base, inside)
+            for key, child in node.items()
+            if key not in ("$ref", "allOf")
+        }
+        for branch in node.get("allOf") or []:
+            copied = _combined(self.copy(branch, base, inside), copied)
+        if not isinstance(node.get("$ref"), str):
+            return copied
+        if not self.siblings_apply:
+            # flattentool (reading jsonref's proxies) took a title beside a $ref, still.
+            copied = {key: node[key] for key in ("title", "deprecated") if key in node}
+        return _combined(self.followed(node["$ref"], base, trail), copied)
 
     def value(self, key: str, child: Any, base: str, trail: Trail) -> Any:
         """The value of a keyword of a schema object, its schemas' $refs replaced."""
@@ -749,19 +763,14 @@ class _Expansion:
             return self.copy(child, base, trail)
         return child
 
-    def followed(self, node: dict[str, Any], base: str, trail: Trail) -> Any:
-        target, target_base = self.target(node["$ref"], base)
+    def followed(self, ref: str, base: str, trail: Trail) -> Any:
+        target, target_base = self.target(ref, base)
         onward = trail.through(target)
         if onward is None:  # recursion cut: what the definition is, not what it holds
             onward = trail
             if isinstance(target, dict):
                 target = {key: target[key] for key in ("type", "title") if key in target}
-        copied = self.copy(target, target_base, onward)
-        if not isinstance(copied, dict):
-            return copied
-        # flattentool takes the title (and "deprecated") written beside a $ref over the
-        # target's own.
-        return {**copied, **{key: node[key] for key in ("title", "deprecated") if key in node}}
+        return self.copy(target, target_base, onward)
 
     def target(self, ref: str, base: str) -> tuple[Any, str]:
         target, target_base = self.index.resolve(ref, base)
@@ -774,6 +783,27 @@ class _Expansion:
                 "and schemas are never fetched from elsewhere."
             )
         raise _unusable_schema(f"the $ref “{ref}” names a place that is not in “{uri}”.")
+
+
+def _combined(first: Any, second: dict[str, Any]) -> Any:
+    """Two schemas that both apply, as one for flattentool: the properties of both (those
+    in both, combined), their required fields, and the second's other keywords."""
+    if not isinstance(first, dict):
+        return second or first
+    combined = {**first, **second}
+    for key in ("properties", "patternProperties"):
+        mine, theirs = first.get(key), second.get(key)
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            both = {
+                name: _combined(mine[name], schema)
+                for name, schema in theirs.items()
+                if name in mine
+            }
+            combined[key] = {**mine, **theirs, **both}
+    mine, theirs = first.get("required"), second.get("required")
+    if isinstance(mine, list) and isinstance(theirs, list):
+        combined["required"] = [*mine, *(name for name in theirs if name not in mine)]
+    return combined
 
 
 def _unusable_schema(reason: str) -> BadInput:

@@ -404,6 +404,8 @@ def grants_schema(item: Any, **extra: Any) -> dict[str, Any]:
 
 
 COUNTED = {"type": "object", "properties": {"id": {"type": "string"}, "n": {"type": "integer"}}}
+TAGGED = {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}
+NUMBERED = {"properties": {"id": {"type": "string"}, "n": {"type": "integer"}}}
 # Five kinds of thing, each linking to each of the others (organisation, person, place...).
 KINDS = [f"K{number}" for number in range(5)]
 LINKED = {
@@ -455,6 +457,34 @@ LINKED = {
             ["G1", "3"],
             {"id": "G1", "any": "3"},
             id="boolean schemas",
+        ),
+        pytest.param(
+            grants_schema({"$ref": "#/$defs/tagged", **NUMBERED}, **{"$defs": {"tagged": TAGGED}}),
+            ["id", "n", "tags"],
+            ["G1", "3", "a;b"],
+            {"id": "G1", "n": 3, "tags": ["a", "b"]},
+            id="keywords beside a $ref",
+        ),
+        pytest.param(
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                **grants_schema(
+                    {"$ref": "#/$defs/tagged", **NUMBERED}, **{"$defs": {"tagged": TAGGED}}
+                ),
+            },
+            ["id", "n", "tags"],
+            ["G1", "3", "a;b"],
+            {"id": "G1", "n": "3", "tags": ["a", "b"]},
+            id="keywords beside a $ref, ignored in draft 7 as validation ignores them",
+        ),
+        pytest.param(
+            grants_schema(
+                {"allOf": [{"$ref": "#/$defs/tagged"}, NUMBERED]}, **{"$defs": {"tagged": TAGGED}}
+            ),
+            ["id", "n", "tags"],
+            ["G1", "3", "a;b"],
+            {"id": "G1", "n": 3, "tags": ["a", "b"]},
+            id="allOf",
         ),
         pytest.param(
             grants_schema(
