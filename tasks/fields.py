@@ -129,7 +129,11 @@ class SchemaFields:
     def describes(self, pattern: str) -> bool:
         if pattern in self.known:
             return True
-        return any(pattern.startswith(f"{prefix}/") for prefix in self.open)
+        while pattern:  # under an open pattern? One lookup per level, however many there are
+            pattern = pattern.rsplit("/", 1)[0]
+            if pattern in self.open:
+                return True
+        return False
 
     def is_additional(self, pattern: str) -> bool:
         """Undescribed, and the top of its branch: "/grants/*/notes", not what is inside."""

@@ -72,7 +72,9 @@ def build_report(submission: Subject) -> dict[str, Any]:
         "sample": _data(submission, "sample") or None,
         # The first MAX_WARNINGS of them, and how many there were.
         "conversion_warnings": conversion.get("warnings", []),
-        "conversion_warning_count": conversion.get("warning_count", 0),
+        "conversion_warning_count": conversion.get(
+            "warning_count", len(conversion.get("warnings", []))
+        ),
         # Links that do not work are warnings about the data, not schema errors.
         "link_warnings": [
             {"url": link["url"], "error": link.get("error", ""), "places": link["places"]}

@@ -346,7 +346,8 @@ def _key_for(node: Any, part: Any) -> str:
     """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7."""
     if type(node) is not dict or type(part) is not int or str(part) in node:
         return str(part)
-    return next((key for key in node if key.isdigit() and int(key) == part), str(part))
+    written = re.compile(rf"\+?0*{part}")  # compared as text: keys may be any length
+    return next((key for key in node if written.fullmatch(key)), str(part))
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:
