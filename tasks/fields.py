@@ -146,13 +146,13 @@ class SchemaFields:
 
 
 def schema_fields(
-    schema: dict, resources: dict[str, dict], base_uri: str = "", id_key: str = "$id"
+    schema: dict, resources: dict[str, dict], base_uri: str = "", draft: str = "2020-12"
 ) -> SchemaFields:
     """The fields ``schema`` describes. Where recursion is cut (see tasks.refs), or the
     schema is too big to follow, whatever lies deeper counts as described."""
     found = SchemaFields()
-    index = RefIndex(resources, id_key)
-    _collect(schema, "", base_uri or schema.get(id_key, ""), index, found, Trail())
+    index = RefIndex(resources, draft)
+    _collect(schema, "", base_uri or schema.get(index.id_key, ""), index, found, Trail())
     return found
 
 
@@ -176,6 +176,8 @@ def _collect(
             found.open.add(pattern)
         else:
             _collect(target, pattern, target_base, index, found, onward)
+        if index.ref_alone:
+            return  # what stands beside it is ignored, as the validators ignore it
     trail = trail.inside()
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")

@@ -15,7 +15,7 @@ from process.profiles import Profile
 from process.store import Subject
 from tasks.fetch import limits_from_settings
 from tasks.fields import SchemaFields, schema_fields
-from tasks.schema import LoadedSchema, id_keyword, load_schema
+from tasks.schema import LoadedSchema, load_schema
 
 
 def has_schema(profile: Profile) -> bool:
@@ -63,4 +63,4 @@ def link_patterns(submission: Subject) -> list[str]:
 def described_fields(loaded: LoadedSchema) -> SchemaFields:
     """The fields a loaded schema describes, worked out once per schema and process."""
     # The base URI by the schema's draft ("id" in draft 4), so internal $refs resolve.
-    return schema_fields(loaded.schema, loaded.resources, loaded.base_uri, id_keyword(loaded.draft))
+    return schema_fields(loaded.schema, loaded.resources, loaded.base_uri, loaded.draft)

@@ -30,7 +30,16 @@ SCHEMA_KEYWORDS = frozenset(
 SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems", "items"})
 SCHEMA_MAPS = frozenset(
     {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+    | {"dependencies"}  # before 2019-09: of schemas, or of lists of names
 )
+# Drafts in which a $ref stands alone: the keywords beside it, "$id" too, are ignored.
+REF_ALONE_DRAFTS = frozenset({"4", "6", "7"})
+
+
+def id_keyword(draft: str) -> str:
+    return "id" if draft == "4" else "$id"
+
+
 DATA_KEYWORDS = frozenset({"enum", "const", "examples", "default"})
 
 
@@ -70,10 +79,12 @@ class Trail:
 class RefIndex:
     """Every schema object a $ref may name, by URI: files, embedded resources, anchors."""
 
-    def __init__(self, resources: dict[str, Any], id_key: str = "$id") -> None:
-        self.id_key = id_key
+    def __init__(self, resources: dict[str, Any], draft: str = "2020-12") -> None:
+        self.id_key = id_keyword(draft)
+        self.ref_alone = draft in REF_ALONE_DRAFTS
         self.documents: dict[str, Any] = dict(resources)
         self.anchors: dict[tuple[str, str], Any] = {}
+        self.bases: dict[int, str] = {}  # the base URI each schema object is read with
         for uri, document in resources.items():
             self._index(document, uri)
 
@@ -90,7 +101,10 @@ class RefIndex:
                 node = _step(node, unescape(unquote(part)))  # None stays None
         elif node is not None and fragment:
             node = self.anchors.get((uri, fragment))
-        return (node, uri) if node is not None else (None, base)
+        if node is None:
+            return None, base
+        # A pointer may pass into a resource embedded under its own id: its base, then.
+        return node, self.bases.get(id(node), uri)
 
     def _index(self, node: Any, base: str) -> None:
         if isinstance(node, list):
@@ -99,14 +113,15 @@ class RefIndex:
             return
         if not isinstance(node, dict):
             return
+        self.bases.setdefault(id(node), base)
         base = self._identify(node, base)
         for child in subschemas(node):
             self._index(child, base)
 
     def _identify(self, node: dict[str, Any], base: str) -> str:
         """Index ``node`` under its id and anchor, if it has them; the base URI inside it."""
-        name = node.get(self.id_key)
-        if isinstance(name, str):
+        name = self.own_id(node)
+        if name is not None:
             uri, fragment = urldefrag(urljoin(base, name))
             if fragment:  # "#grant": a name for a place, not a new resource
                 self.anchors.setdefault((uri, fragment), node)
@@ -120,10 +135,17 @@ class RefIndex:
 
     def base_inside(self, node: dict[str, Any], base: str) -> str:
         """The base URI within ``node``: its own id, if it gives one."""
-        name = node.get(self.id_key)
-        if isinstance(name, str) and not urldefrag(name)[1]:
+        name = self.own_id(node)
+        if name is not None and not urldefrag(name)[1]:
             return urldefrag(urljoin(base, name))[0]
         return base
+
+    def own_id(self, node: dict[str, Any]) -> str | None:
+        """The id ``node`` gives itself, unless it stands beside a $ref that ignores it."""
+        name = node.get(self.id_key)
+        if not isinstance(name, str) or (self.ref_alone and "$ref" in node):
+            return None
+        return name
 
 
 def subschemas(node: dict[str, Any]) -> Iterator[Any]:

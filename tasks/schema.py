@@ -26,6 +26,7 @@ import referencing.jsonschema
 
 from process.errors import BadInput, too_deep
 from tasks.fields import escape
+from tasks.refs import id_keyword
 
 DRAFTS = {
     "draft-04": "4",
@@ -170,10 +171,6 @@ def _ref_targets(node: Any, base: str) -> set[str]:
         elif isinstance(current, list):
             stack.extend(current)
     return targets
-
-
-def id_keyword(draft: str) -> str:
-    return "id" if draft == "4" else "$id"
 
 
 @functools.lru_cache(maxsize=8)

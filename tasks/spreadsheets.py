@@ -43,7 +43,6 @@ from openpyxl.worksheet.worksheet import Worksheet
 from process.errors import BadInput
 from tasks.formulas import neutralise
 from tasks.refs import (
-    DATA_KEYWORDS,
     MAX_SCHEMA_NODES,
     SCHEMA_KEYWORDS,
     SCHEMA_LISTS,
@@ -51,7 +50,7 @@ from tasks.refs import (
     RefIndex,
     Trail,
 )
-from tasks.schema import LoadedSchema, id_keyword, load_schema
+from tasks.schema import LoadedSchema, load_schema
 
 FORMATS = ("xlsx", "ods", "csv")
 XLSX_NAME = "data.xlsx"
@@ -711,16 +710,13 @@ def _dereferenced(schema: LoadedSchema) -> Any:
     recursive one (a tree of organisations) has none: where tasks.refs cuts recursion, the
     definition is left as a bare object, and deeper columns are read as the data gives them.
     """
-    index = RefIndex(schema.resources, id_keyword(schema.draft))
-    expansion = _Expansion(index, siblings_apply=schema.draft in ("2019-09", "2020-12"))
+    expansion = _Expansion(RefIndex(schema.resources, schema.draft))
     return expansion.copy(schema.schema, schema.base_uri, Trail())
 
 
 class _Expansion:
-    def __init__(self, index: RefIndex, siblings_apply: bool) -> None:
+    def __init__(self, index: RefIndex) -> None:
         self.index = index
-        # From 2019-09, the keywords beside a $ref apply too; before, they are ignored.
-        self.siblings_apply = siblings_apply
         self.nodes = 0
 
     def copy(self, node: Any, base: str, trail: Trail) -> Any:
@@ -742,11 +738,13 @@ class _Expansion:
             for key, child in node.items()
             if key not in ("$ref", "allOf")
         }
+        if isinstance(copied.get("items"), list):  # items by position, before 2020-12
+            copied["prefixItems"], copied["items"] = copied["items"], {}
         for branch in node.get("allOf") or []:
             copied = _combined(self.copy(branch, base, inside), copied)
         if not isinstance(node.get("$ref"), str):
             return copied
-        if not self.siblings_apply:
+        if self.index.ref_alone:
             # flattentool (reading jsonref's proxies) took a title beside a $ref, still.
             copied = {key: node[key] for key in ("title", "deprecated") if key in node}
         return _combined(self.followed(node["$ref"], base, trail), copied)
@@ -759,9 +757,9 @@ class _Expansion:
             return {name: self.copy(schema, base, trail) for name, schema in child.items()}
         if key in SCHEMA_LISTS and isinstance(child, list):
             return [self.copy(schema, base, trail) for schema in child]
-        if key in SCHEMA_KEYWORDS or (isinstance(child, dict) and key not in DATA_KEYWORDS):
+        if key in SCHEMA_KEYWORDS:
             return self.copy(child, base, trail)
-        return child
+        return child  # data, or words: a "$ref" there is not one
 
     def followed(self, ref: str, base: str, trail: Trail) -> Any:
         target, target_base = self.target(ref, base)

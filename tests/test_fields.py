@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tasks.fields import (
     EXAMPLES,
     SchemaFields,
@@ -397,3 +399,16 @@ def test_schema_fields_describes_exactly_its_sets():
     assert not fields.describes("/a/c")
     assert fields.describes("/o/c")
     assert not fields.describes("/o")
+
+
+@pytest.mark.parametrize(("draft", "n_described"), [("7", False), ("2020-12", True)])
+def test_keywords_beside_a_ref_describe_fields_where_the_draft_reads_them(draft, n_described):
+    schema = {
+        "$id": "https://example.org/s.json",
+        "$ref": "#/definitions/base",
+        "properties": {"n": {"type": "integer"}},
+        "definitions": {"base": {"properties": {"id": {"type": "string"}}}},
+    }
+    described = schema_fields(schema, {"https://example.org/s.json": schema}, draft=draft)
+    assert described.describes("/id")
+    assert described.describes("/n") is n_described

@@ -12,12 +12,12 @@ ROOT = "https://example.org/schemas/root.json"
 GRANT = {"type": "object", "properties": {"id": {"type": "string"}}}
 
 
-def resolved(document: dict[str, Any], ref: str, id_key: str = "$id", **others: Any) -> Any:
+def resolved(document: dict[str, Any], ref: str, draft: str = "2020-12", **others: Any) -> Any:
     resources = {
         ROOT: document,
         **{f"https://example.org/schemas/{n}": d for n, d in others.items()},
     }
-    target, _base = RefIndex(resources, id_key).resolve(ref, ROOT)
+    target, _base = RefIndex(resources, draft).resolve(ref, ROOT)
     return target
 
 
@@ -47,13 +47,29 @@ def test_a_relative_ref_inside_an_embedded_resource_starts_from_its_id() -> None
     embedded = {"$id": "https://other.example/g.json", "$defs": {"grant": GRANT}}
     index = RefIndex({ROOT: {"$defs": {"g": embedded}}})
     target, base = index.resolve("https://other.example/g.json", ROOT)
-    assert (target, base) == (embedded, "https://other.example/g.json")
-    assert index.resolve("#/$defs/grant", index.base_inside(target, ROOT))[0] == GRANT
+    inside = index.base_inside(target, base)
+    assert (target, inside) == (embedded, "https://other.example/g.json")
+    assert index.resolve("#/$defs/grant", inside)[0] == GRANT
+
+
+def test_a_pointer_into_an_embedded_resource_gives_that_resource_s_base() -> None:
+    inner = {"$ref": "#/$defs/x"}  # written inside "a": its own x, not the root's
+    embedded = {"$id": "https://other.example/a.json", "properties": {"b": inner}}
+    index = RefIndex({ROOT: {"$defs": {"a": embedded}}})
+    target, base = index.resolve("#/$defs/a/properties/b", ROOT)
+    assert (target, base) == (inner, "https://other.example/a.json")
+
+
+def test_before_2019_09_an_id_beside_a_ref_is_ignored() -> None:
+    beside = {"$id": "https://other.example/sub.json", "$ref": "#/definitions/x"}
+    document = {"definitions": {"x": GRANT, "sub": beside}}
+    assert resolved(document, "https://other.example/sub.json", draft="7") is None
+    assert resolved(document, "https://other.example/sub.json") == beside
 
 
 def test_draft_4_names_resources_with_id() -> None:
     document = {"definitions": {"g": {"id": "grant.json", **GRANT}}}
-    assert resolved(document, "grant.json", id_key="id") == document["definitions"]["g"]
+    assert resolved(document, "grant.json", draft="4") == document["definitions"]["g"]
     assert resolved(document, "grant.json") is None  # "$id" is not the keyword in draft 4
 
 

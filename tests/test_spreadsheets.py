@@ -478,6 +478,40 @@ LINKED = {
             id="keywords beside a $ref, ignored in draft 7 as validation ignores them",
         ),
         pytest.param(
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                **grants_schema(
+                    {"properties": {"pair": {"type": "array", "items": [{}, {"type": "integer"}]}}}
+                ),
+            },
+            ["id", "pair"],
+            ["G1", "x;2"],
+            {"id": "G1", "pair": ["x", "2"]},  # as a list of text, the most flattentool can
+            id="items by position in draft 7",
+        ),
+        pytest.param(
+            grants_schema(
+                {**COUNTED, "examples": [{"$ref": "elsewhere.json"}], "x-note": {"$ref": "#/no"}}
+            ),
+            ["id", "n"],
+            ["G1", "3"],
+            {"id": "G1", "n": 3},
+            id="a $ref in data and in words is not followed",
+        ),
+        pytest.param(
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                **grants_schema(
+                    {"$id": "https://other.example/sub.json", "$ref": "#/definitions/counted"},
+                    definitions={"counted": COUNTED},
+                ),
+            },
+            ["id", "n"],
+            ["G1", "3"],
+            {"id": "G1", "n": 3},
+            id="an id beside a $ref, ignored in draft 7",
+        ),
+        pytest.param(
             grants_schema(
                 {"allOf": [{"$ref": "#/$defs/tagged"}, NUMBERED]}, **{"$defs": {"tagged": TAGGED}}
             ),
