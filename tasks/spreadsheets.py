@@ -478,31 +478,19 @@ class DecodedCSV:
     warning: str | None = None
 
 
-# Each byte as Windows-1252 reads it; the five bytes that mean nothing there, as Latin-1.
-WINDOWS_1252 = [bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(256)]
-# Latin-1 text to Windows-1252: they differ only in 0x80-0x9F.
-LATIN_1_TO_WINDOWS_1252 = {byte: WINDOWS_1252[byte] for byte in range(0x80, 0xA0)}
-AS_WINDOWS_1252 = "assay-as-windows-1252"
-
-
-def _as_windows_1252(error: UnicodeError) -> tuple[str, int]:
-    """Decoding UTF-8, read the bytes that are not UTF-8 as Windows-1252."""
-    if not isinstance(error, UnicodeDecodeError):
-        raise error
-    bad = error.object[error.start : error.end]
-    return "".join(WINDOWS_1252[byte] for byte in bad), error.end
-
-
-codecs.register_error(AS_WINDOWS_1252, _as_windows_1252)
+# Five bytes mean nothing in Windows-1252: read them as Latin-1 does (control characters)
+# rather than fail.
+AS_LATIN_1 = "assay-as-latin-1"
+codecs.register_error(AS_LATIN_1, lambda error: (chr(error.object[error.start]), error.start + 1))
 
 
 def decode_csv(path: Path) -> DecodedCSV:
-    """The CSV's text: UTF-8 (with or without a BOM), else Windows-1252.
+    """The CSV's text: UTF-8 (with or without a BOM), else Windows-1252, line by line.
 
-    UTF-16 is read too when the file starts with its byte order mark. Bytes that are not
-    UTF-8 are read as Windows-1252 one by one, so that a file that is mostly UTF-8 (rows
-    pasted in from another program, a mark that a spreadsheet program added) keeps both
-    its UTF-8 letters and the others; the warning says so.
+    UTF-16 is read too when the file starts with its byte order mark. A line that is not
+    UTF-8 is read as Windows-1252, and the others stay UTF-8: so a file that is mostly
+    UTF-8 (rows pasted in from another program, a mark that a spreadsheet program added)
+    keeps all its letters. The warning says which reading was used.
     """
     raw = path.read_bytes()
     marked = raw.startswith(codecs.BOM_UTF8)
@@ -511,14 +499,17 @@ def decode_csv(path: Path) -> DecodedCSV:
     try:
         return DecodedCSV(raw.decode("utf-8"), "utf-8-sig" if marked else "utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n" if b"\n" in raw else b"\r", 0, exc.start) + 1
+        first_bad = exc.start
     if not marked and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return DecodedCSV(raw.decode("utf-16"), "utf-16")
-        except UnicodeDecodeError:
-            pass
-    text = raw.decode("utf-8", errors=AS_WINDOWS_1252)
-    if text == raw.decode("latin-1").translate(LATIN_1_TO_WINDOWS_1252):  # no UTF-8 at all
+        return DecodedCSV(raw.decode("utf-16", errors="replace"), "utf-16")
+    newline = b"\n" if b"\n" in raw else b"\r"
+    line = raw.count(newline, 0, first_bad) + 1
+    # Usually no UTF-8 letter at all (the file saved as Windows-1252): one fast decode.
+    if raw.decode("utf-8", errors="ignore").isascii():
+        text, utf8_letters = raw.decode("cp1252", errors=AS_LATIN_1), False
+    else:
+        text, utf8_letters = _line_by_line(raw.split(newline), newline.decode())
+    if not utf8_letters:
         said = "starts with the mark of a UTF-8 file, but " if marked else ""
         warning = (
             f"The file {said}is not UTF-8 (line {line:,} is the first line that is not), so "
@@ -528,10 +519,23 @@ def decode_csv(path: Path) -> DecodedCSV:
         return DecodedCSV(text, "cp1252", warning)
     warning = (
         f"The file is UTF-8 in places only (line {line:,} is the first line that is not): "
-        "there, letters were read as Windows-1252. If letters with accents look wrong on "
-        "such lines, correct them, save the file as “CSV UTF-8” and upload it again."
+        "lines that are not were read as Windows-1252. If letters with accents look wrong "
+        "on such lines, correct them, save the file as “CSV UTF-8” and upload it again."
     )
     return DecodedCSV(text, "utf-8+cp1252", warning)
+
+
+def _line_by_line(lines: list[bytes], newline: str) -> tuple[str, bool]:
+    """Each line as UTF-8 if it is, else as Windows-1252; and whether any line held UTF-8
+    beyond ASCII."""
+    decoded, utf8_letters = [], False
+    for line in lines:
+        try:
+            decoded.append(line.decode("utf-8"))
+            utf8_letters = utf8_letters or not line.isascii()
+        except UnicodeDecodeError:
+            decoded.append(line.decode("cp1252", errors=AS_LATIN_1))
+    return newline.join(decoded), utf8_letters
 
 
 def _csv_delimiter(text: str) -> str:

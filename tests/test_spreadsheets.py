@@ -710,7 +710,7 @@ def test_locate_outside_the_converted_data_gives_none(converted: Unflattened) ->
         (b"id,title\r\nG1,Caf\xc3\xa9\r\n", "utf-8"),
         (b"id,title\r\nG1,Caf\xe9\r\n", "cp1252"),
         (b"id,title\r\nG1,Caf\xe9 \x81\r\n", "cp1252"),  # 0x81 means nothing in cp1252
-        (b"id,title\r\nG1,Caf\xc3\xa9 \xe2\x82\xac5 Na\xefve\r\n", "utf-8+cp1252"),
+        (b"id,title\r\nG1,Caf\xc3\xa9 \xe2\x82\xac5\r\nG2,Na\xefve\r\n", "utf-8+cp1252"),
         # The mark says UTF-8, the rest was saved by a program that writes Windows-1252.
         (b"\xef\xbb\xbfid,title\r\nG1,Caf\xe9\r\n", "cp1252"),
     ],
@@ -721,9 +721,20 @@ def test_csv_is_read_in_its_encoding(tmp_path: Path, raw: bytes, encoding: str) 
     decoded = decode_csv(path)
     assert (decoded.text.splitlines()[0], decoded.encoding) == ("id,title", encoding)
     # The byte order mark is gone, so the first heading is still "id".
-    (grant,) = grants(convert(path, "csv", None))
+    grant, *_others = grants(convert(path, "csv", None))
     assert grant["id"] == "G1"
     assert grant["title"].startswith("Café")
+
+
+def test_windows_1252_that_looks_like_utf8_in_places_is_still_read_as_such(
+    tmp_path: Path,
+) -> None:
+    # "Ö" and a closing quote are, byte for byte, a UTF-8 letter; the "é" after them on
+    # the line is not.
+    title = "Ö\u2019s café"
+    path = tmp_path / "grants.csv"
+    path.write_bytes(f"id,title\nG1,{title}\n".encode("cp1252"))
+    assert decode_csv(path).text == f"id,title\nG1,{title}\n"
 
 
 @pytest.mark.parametrize(
