@@ -129,7 +129,7 @@ class SchemaFields:
     def describes(self, pattern: str) -> bool:
         if pattern in self.known:
             return True
-        while pattern:  # under an open pattern? One lookup per level, however many there are
+        while "/" in pattern:  # under an open pattern? A lookup per level, however many
             pattern = pattern.rsplit("/", 1)[0]
             if pattern in self.open:
                 return True
@@ -167,8 +167,6 @@ def _collect(
         found.open.add(pattern)
         return
     base = index.base_inside(node, base)
-    if node.get("format") in {"uri", "iri"}:
-        found.links.add(pattern)
     if isinstance(node.get("$ref"), str):
         target, target_base = index.resolve(node["$ref"], base)
         onward = trail.through(target)
@@ -178,6 +176,8 @@ def _collect(
             _collect(target, pattern, target_base, index, found, onward)
         if index.ref_alone:
             return  # what stands beside it is ignored, as the validators ignore it
+    if node.get("format") in {"uri", "iri"}:
+        found.links.add(pattern)
     trail = trail.inside()
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")

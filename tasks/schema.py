@@ -308,8 +308,9 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
 
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
+    numbered: dict[int, dict[str, str]] = {}  # see _key_for
     for error in fast_validator(loaded).iter_errors(data):
-        instance_path = _typed(data, error.instance_path)
+        instance_path = _typed(data, error.instance_path, numbered)
         if shift and len(instance_path) > 1:
             instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
         kind = error.kind
@@ -323,7 +324,7 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
         yield _build(validator, instance_path, error.schema_path, error.instance, details)
 
 
-def _typed(data: Any, parts: list[Any]) -> list[Any]:
+def _typed(data: Any, parts: list[Any], numbered: dict[int, dict[str, str]]) -> list[Any]:
     """The path with list indexes as numbers and keys as strings, as the data has them:
     jsonschema-rs gives a key such as "2024" as a number too."""
     typed: list[Any] = []
@@ -333,18 +334,25 @@ def _typed(data: Any, parts: list[Any]) -> list[Any]:
             typed.append(int(part))
             node = node[int(part)]
         else:
-            key = _key_for(node, part)
+            key = _key_for(node, part, numbered)
             typed.append(key)
             node = node.get(key) if type(node) is dict else None
     return typed
 
 
-def _key_for(node: Any, part: Any) -> str:
-    """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7."""
+NUMBER_KEY = re.compile(r"\+?0*([0-9]+)")
+
+
+def _key_for(node: Any, part: Any, numbered: dict[int, dict[str, str]]) -> str:
+    """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7.
+    ``numbered`` keeps, per object, its keys by the number they spell, found once."""
     if type(node) is not dict or type(part) is not int or str(part) in node:
         return str(part)
-    written = re.compile(rf"\+?0*{part}")  # compared as text: keys may be any length
-    return next((key for key in node if written.fullmatch(key)), str(part))
+    keys = numbered.get(id(node))
+    if keys is None:  # compared as text: a key may have more digits than int() takes
+        matches = (NUMBER_KEY.fullmatch(key) for key in node)
+        keys = numbered[id(node)] = {m[1]: m.string for m in matches if m and m[1]}
+    return keys.get(str(part), str(part))
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:

@@ -502,13 +502,12 @@ def decode_csv(path: Path) -> DecodedCSV:
         first_bad = exc.start
     if not marked and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return DecodedCSV(raw.decode("utf-16", errors="replace"), "utf-16")
-    newline = b"\n" if b"\n" in raw else b"\r"
-    line = raw.count(newline, 0, first_bad) + 1
+    line = _line_number(raw, first_bad)
     # Usually no UTF-8 letter at all (the file saved as Windows-1252): one fast decode.
     if raw.decode("utf-8", errors="ignore").isascii():
         text, utf8_letters = raw.decode("cp1252", errors=AS_LATIN_1), False
     else:
-        text, utf8_letters = _line_by_line(raw.split(newline), newline.decode())
+        text, utf8_letters = _line_by_line(raw.splitlines(keepends=True))
     if not utf8_letters:
         said = "starts with the mark of a UTF-8 file, but " if marked else ""
         warning = (
@@ -525,7 +524,13 @@ def decode_csv(path: Path) -> DecodedCSV:
     return DecodedCSV(text, "utf-8+cp1252", warning)
 
 
-def _line_by_line(lines: list[bytes], newline: str) -> tuple[str, bool]:
+def _line_number(raw: bytes, offset: int) -> int:
+    """The line the byte at ``offset`` is on, whichever line ends the file uses."""
+    ends = raw.count(b"\n", 0, offset) + raw.count(b"\r", 0, offset)
+    return ends - raw.count(b"\r\n", 0, offset) + 1
+
+
+def _line_by_line(lines: list[bytes]) -> tuple[str, bool]:
     """Each line as UTF-8 if it is, else as Windows-1252; and whether any line held UTF-8
     beyond ASCII."""
     decoded, utf8_letters = [], False
@@ -535,7 +540,7 @@ def _line_by_line(lines: list[bytes], newline: str) -> tuple[str, bool]:
             utf8_letters = utf8_letters or not line.isascii()
         except UnicodeDecodeError:
             decoded.append(line.decode("cp1252", errors=AS_LATIN_1))
-    return newline.join(decoded), utf8_letters
+    return "".join(decoded), utf8_letters
 
 
 def _csv_delimiter(text: str) -> str:
@@ -736,22 +741,22 @@ class _Expansion:
         if trail.too_deep:
             raise _unusable_schema("its schemas are nested too deeply to list its fields.")
         base = self.index.base_inside(node, base)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and self.index.ref_alone:
+            # Beside the $ref, only the title counts: flattentool took it from jsonref.
+            titled = {key: node[key] for key in ("title", "deprecated") if key in node}
+            return _combined(self.followed(ref, base, trail), titled)
         inside = trail.inside()
         copied = {
             key: self.value(key, child, base, inside)
             for key, child in node.items()
             if key not in ("$ref", "allOf")
         }
-        if isinstance(copied.get("items"), list):  # items by position, before 2020-12
-            copied["prefixItems"], copied["items"] = copied["items"], {}
         for branch in node.get("allOf") or []:
             copied = _combined(self.copy(branch, base, inside), copied)
-        if not isinstance(node.get("$ref"), str):
-            return copied
-        if self.index.ref_alone:
-            # flattentool (reading jsonref's proxies) took a title beside a $ref, still.
-            copied = {key: node[key] for key in ("title", "deprecated") if key in node}
-        return _combined(self.followed(node["$ref"], base, trail), copied)
+        if isinstance(ref, str):
+            copied = _combined(self.followed(ref, base, trail), copied)
+        return _readable(copied) if isinstance(copied, dict) else copied
 
     def value(self, key: str, child: Any, base: str, trail: Trail) -> Any:
         """The value of a keyword of a schema object, its schemas' $refs replaced."""
@@ -785,6 +790,36 @@ class _Expansion:
                 "and schemas are never fetched from elsewhere."
             )
         raise _unusable_schema(f"the $ref “{ref}” names a place that is not in “{uri}”.")
+
+
+def _readable(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` as flattentool can read it. It wants an array's "items" as one schema, and
+    of a type it knows: numbers, not integers; text, not true or false alone (those are
+    then read as text, and validation says what is wrong with them)."""
+    if isinstance(node.get("items"), list):  # items by position, before 2020-12
+        node = {**node, "prefixItems": node["items"], "items": {}}
+    if "array" not in _types(node):
+        return node
+    items = _known_types(node.get("items"), {"string", "number", "array", "object"})
+    if "array" in _types(items):  # a list of lists: of text or numbers, to flattentool
+        items = {**items, "items": _known_types(items.get("items"), {"string", "number"})}
+    return {**node, "items": items}
+
+
+def _known_types(items: Any, known: set[str]) -> dict[str, Any]:
+    """``items`` typed so that flattentool knows one of its types (else it reads text)."""
+    items = items if isinstance(items, dict) else {}
+    types = _types(items)
+    if "integer" in types:
+        types.add("number")
+    if not types & known:
+        types.add("string")
+    return {**items, "type": sorted(types)} if types != _types(items) else items
+
+
+def _types(node: Any) -> set[str]:
+    kind = node.get("type") if isinstance(node, dict) else None
+    return {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
 
 
 def _combined(first: Any, second: dict[str, Any]) -> Any:
@@ -826,7 +861,10 @@ def _schema_parser(schema: LoadedSchema | None, root_list_path: str) -> SchemaPa
     with warnings.catch_warnings():
         # About the schema ("no properties" where recursion was cut): not the user's concern.
         warnings.simplefilter("ignore", FlattenToolWarning)
-        parser.parse()
+        try:
+            parser.parse()
+        except (FlattenToolError, LookupError, TypeError, AttributeError) as error:
+            raise _unusable_schema(f"flattentool could not read it ({error}).") from error
     return parser
 
 

@@ -407,8 +407,15 @@ def test_keywords_beside_a_ref_describe_fields_where_the_draft_reads_them(draft,
         "$id": "https://example.org/s.json",
         "$ref": "#/definitions/base",
         "properties": {"n": {"type": "integer"}},
+        "format": "uri",
         "definitions": {"base": {"properties": {"id": {"type": "string"}}}},
     }
     described = schema_fields(schema, {"https://example.org/s.json": schema}, draft=draft)
     assert described.describes("/id")
     assert described.describes("/n") is n_described
+    assert ("" in described.links) is n_described
+
+
+def test_only_a_field_pattern_can_be_described():
+    assert not SchemaFields(open={""}).describes("grants")  # no leading "/": not a field
+    assert SchemaFields(open={""}).describes("/grants")

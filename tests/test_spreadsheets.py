@@ -478,6 +478,29 @@ LINKED = {
             id="keywords beside a $ref, ignored in draft 7 as validation ignores them",
         ),
         pytest.param(
+            grants_schema({"properties": {"n": {"type": "array", "items": {"type": "integer"}}}}),
+            ["id", "n"],
+            ["G1", "1;2"],
+            {"id": "G1", "n": [1, 2]},
+            id="a list of whole numbers",
+        ),
+        pytest.param(
+            grants_schema({"properties": {"tags": {"type": "array"}}}),
+            ["id", "tags"],
+            ["G1", "a;b"],
+            {"id": "G1", "tags": ["a", "b"]},
+            id="a list with nothing said of its items",
+        ),
+        pytest.param(
+            grants_schema(
+                {"properties": {"flags": {"type": "array", "items": {"type": "boolean"}}}}
+            ),
+            ["id", "flags"],
+            ["G1", "true;no"],
+            {"id": "G1", "flags": ["true", "no"]},  # text: validation then says what is wrong
+            id="a list of true or false",
+        ),
+        pytest.param(
             {
                 "$schema": "http://json-schema.org/draft-07/schema#",
                 **grants_schema(
@@ -745,6 +768,8 @@ def test_windows_1252_that_looks_like_utf8_in_places_is_still_read_as_such(
         (b"id,title\nG1,Caf\xe9 \x81\n", "so it was read as Windows-1252"),
         (b"id,title\nG1,Caf\xc3\xa9\nG2,Na\xefve\n", "in places only (line 3 is the first"),
         (b"id,title\rG1,Tea\rG2,Caf\xe9\r", "(line 3 is the first"),
+        (b"id,title\r\nG1,Tea\r\nG2,Caf\xe9\r\n", "(line 3 is the first"),
+        (b'id,title\rG1,"two\nlines"\rG2,Caf\xc3\xa9\rG3,Caf\xe9\r', "(line 5 is the first"),
     ],
 )
 def test_csv_not_in_utf8_is_read_with_a_warning_saying_so(
@@ -759,11 +784,13 @@ def test_csv_not_in_utf8_is_read_with_a_warning_saying_so(
     assert (warning["sheet"], others) == ("grants", [])
 
 
-def test_csv_mostly_in_utf8_keeps_its_letters_and_the_others(tmp_path: Path) -> None:
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_csv_mostly_in_utf8_keeps_its_letters_and_the_others(tmp_path: Path, end: bytes) -> None:
+    lines = [b"\xef\xbb\xbfid,title", b'G1,"Caf\xc3\xa9\n\xe2\x82\xac5"', b"G2,Na\xefve \x80 \x81"]
     path = tmp_path / "grants.csv"
-    path.write_bytes(b"\xef\xbb\xbfid,title\nG1,Caf\xc3\xa9 \xe2\x82\xac5\nG2,Na\xefve \x80 \x81\n")
+    path.write_bytes(end.join(lines) + end)
     first, second = grants(convert(path, "csv", None))
-    assert (first["title"], second["title"]) == ("Café €5", "Naïve € \x81")
+    assert (first["title"], second["title"]) == ("Café\n€5", "Naïve € \x81")
 
 
 def test_csv_in_utf8_has_no_encoding_warning(tmp_path: Path) -> None:
