@@ -19,8 +19,7 @@ MAX_LOOPS = 1
 MAX_SCHEMA_DEPTH = 128  # schema objects inside one another
 MAX_SCHEMA_NODES = 100_000  # a schema whose $refs branch into more is hostile or broken
 
-# Keywords whose values are schemas, lists of them, or maps of names to them; and those
-# whose values are data.
+# Keywords whose values are schemas, lists of them, or maps of names to them.
 SCHEMA_KEYWORDS = frozenset(
     {
         *("items", "additionalItems", "contains", "not", "if", "then", "else"),
@@ -38,9 +37,6 @@ REF_ALONE_DRAFTS = frozenset({"4", "6", "7"})
 
 def id_keyword(draft: str) -> str:
     return "id" if draft == "4" else "$id"
-
-
-DATA_KEYWORDS = frozenset({"enum", "const", "examples", "default"})
 
 
 def escape(key: str) -> str:
@@ -107,10 +103,6 @@ class RefIndex:
         return node, self.bases.get(id(node), uri)
 
     def _index(self, node: Any, base: str) -> None:
-        if isinstance(node, list):
-            for child in node:
-                self._index(child, base)
-            return
         if not isinstance(node, dict):
             return
         self.bases.setdefault(id(node), base)
@@ -149,13 +141,13 @@ class RefIndex:
 
 
 def subschemas(node: dict[str, Any]) -> Iterator[Any]:
-    """The values inside a schema object that are schemas or lists of them, not data."""
+    """The schemas inside a schema object, where its keywords hold them."""
     for key, child in node.items():
-        if key in DATA_KEYWORDS:
-            continue
         if key in SCHEMA_MAPS and isinstance(child, dict):
             yield from child.values()
-        else:
+        elif key in SCHEMA_LISTS and isinstance(child, list):
+            yield from child
+        elif key in SCHEMA_KEYWORDS:
             yield child
 
 
