@@ -77,9 +77,10 @@ def test_a_ref_to_another_file_follows_a_pointer_there() -> None:
     assert resolved({}, "grant.json#/properties/id", **{"grant.json": GRANT}) == {"type": "string"}
 
 
-def test_examples_and_enums_are_data_not_names() -> None:
+def test_examples_enums_and_unknown_keywords_hold_no_names() -> None:
     document = {
         "examples": [{"$id": "#grant", "$anchor": "grant"}],
+        "x-note": {"$anchor": "grant"},
         "$defs": {"grant": {"$anchor": "grant", **GRANT}},
         "enum": [{"$id": "#grant"}],
     }
