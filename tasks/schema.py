@@ -79,6 +79,17 @@ class LoadedSchema:
 
 def load_schema(path: Path) -> LoadedSchema:
     """Read a schema file; ``$ref``s resolve to the ``*.json`` files in its folder only."""
+    try:
+        return _load_schema(path)
+    except RecursionError:  # checking it against the meta-schema takes frames per level
+        raise BadInput(
+            "schema_invalid",
+            f"The schema {path.name} is nested too deeply to be read.",
+            hint="This is a problem with the profile's schema, not with your data.",
+        ) from None
+
+
+def _load_schema(path: Path) -> LoadedSchema:
     raw = path.read_bytes()
     schema = _parse_schema(raw, path.name)
     draft = draft_of(schema)

@@ -204,6 +204,17 @@ def test_a_schema_without_id_resolves_refs_to_files_beside_it(tmp_path):
     assert [(e.path, e.validator) for e in errors] == [("/n", "type")]
 
 
+def test_a_schema_nested_too_deeply_to_read_is_a_clear_bad_input(tmp_path):
+    node: dict = {"type": "string"}
+    for _ in range(80):  # far deeper than any real schema, and python jsonschema can follow
+        node = {"type": "object", "properties": {"p": {"allOf": [node]}}}
+    (tmp_path / "deep.json").write_text(json.dumps(node))
+    with pytest.raises(BadInput) as caught:
+        load_schema(tmp_path / "deep.json")
+    assert caught.value.code == "schema_invalid"
+    assert "deep.json is nested too deeply" in caught.value.message
+
+
 def test_formats_are_checked_in_every_draft(tmp_path):
     for draft, uri in DRAFT_URIS.items():
         folder = tmp_path / draft
