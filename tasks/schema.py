@@ -82,11 +82,15 @@ def load_schema(path: Path) -> LoadedSchema:
     try:
         return _load_schema(path)
     except RecursionError:  # checking it against the meta-schema takes frames per level
-        raise BadInput(
-            "schema_invalid",
-            f"The schema {path.name} is nested too deeply to be read.",
-            hint="This is a problem with the profile's schema, not with your data.",
-        ) from None
+        raise _faulty_schema(f"The schema {path.name} is nested too deeply to be read.") from None
+
+
+def _faulty_schema(message: str) -> BadInput:
+    return BadInput(
+        "schema_invalid",
+        message,
+        hint="This is a problem with the profile's schema, not with your data.",
+    )
 
 
 def _load_schema(path: Path) -> LoadedSchema:
@@ -135,10 +139,8 @@ def _check_against_metaschema(schema: dict[str, Any], draft: str, name: str) -> 
         REFERENCE_VALIDATORS[draft].check_schema(schema)
     except jsonschema.SchemaError as error:
         where = "/".join(str(part) for part in error.absolute_path) or "the top level"
-        raise BadInput(
-            "schema_invalid",
-            f"The schema {name} is not a valid JSON Schema: at {where}, {error.message}.",
-            hint="This is a problem with the profile's schema, not with your data.",
+        raise _faulty_schema(
+            f"The schema {name} is not a valid JSON Schema: at {where}, {error.message}."
         ) from None
 
 
