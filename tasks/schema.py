@@ -94,7 +94,10 @@ def _faulty_schema(message: str) -> BadInput:
 
 
 def _load_schema(path: Path) -> LoadedSchema:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # removed or made unreadable since the profile was checked
+        raise _faulty_schema(f"The schema file {path.name} cannot be read: {exc.strerror}.")
     schema = _parse_schema(raw, path.name)
     draft = draft_of(schema)
     _check_against_metaschema(schema, draft, path.name)

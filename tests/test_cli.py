@@ -87,6 +87,15 @@ def test_a_missing_file_or_unknown_profile_exits_2(tmp_path):
     assert "unknown profile 'nope'" in unknown.stderr
 
 
+def test_a_schema_path_that_names_no_file_exits_2_not_1(tmp_path):
+    # A typo in CI must not read as "the data is invalid".
+    for schema, problem in [(tmp_path / "nope.json", "does not exist"), (tmp_path, "is a folder")]:
+        result = validate(str(EXAMPLES / "grants.csv"), "--schema", str(schema), tmp_path=tmp_path)
+        assert result.returncode == 2
+        assert f"schema file {schema} {problem}" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_a_schema_given_on_the_command_line_is_used(tmp_path):
     schema = tmp_path / "strict.json"
     schema.write_text(json.dumps({"type": "object", "required": ["publisher"]}))

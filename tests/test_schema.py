@@ -195,6 +195,13 @@ def test_an_unusable_schema_is_a_clear_bad_input(tmp_path, content, code, words)
     assert words in caught.value.message
 
 
+def test_a_schema_file_gone_since_the_profile_was_read_is_a_clear_bad_input(tmp_path):
+    with pytest.raises(BadInput) as caught:
+        load_schema(tmp_path / "gone.json")
+    assert caught.value.code == "schema_invalid"
+    assert "gone.json cannot be read: No such file or directory" in caught.value.message
+
+
 def test_a_schema_without_id_resolves_refs_to_files_beside_it(tmp_path):
     (tmp_path / "part.json").write_text('{"type": "integer"}')
     (tmp_path / "main.json").write_text('{"properties": {"n": {"$ref": "part.json"}}}')

@@ -72,6 +72,10 @@ def choose_profile(name: str | None, schema: str | None, default: str) -> Profil
         profile = replace(
             profile, name=f"{profile.name}+schema", schema=schema, base_dir=Path.cwd()
         )
+        if profile.schema_path is not None and not profile.schema_path.is_file():
+            # Said before any data is read: a mistyped path is not invalid data (exit 1).
+            problem = "is a folder" if profile.schema_path.is_dir() else "does not exist"
+            raise KeyError(f"schema file {profile.schema_path} {problem}")
     return profile
 
 
