@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -553,14 +554,40 @@ def _csv_delimiter(text: str) -> str:
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_csv_delimiter(text))
+    delimiter = _csv_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next_start = last_start = 1  # lines where the next row and the last one read start
     try:
-        yield from reader
+        for row in reader:
+            last_start, next_start = next_start, reader.line_num + 1
+            yield row
     except csv.Error as exc:
         raise BadInput(
             "bad_csv",
             f"The CSV file could not be read at line {reader.line_num}: {_csv_problem(exc)}.",
             hint="Check the quotes around values on that line.",
+        ) from exc
+    _check_quotes_close(text, delimiter, last_start, reader.line_num)
+
+
+def _check_quotes_close(text: str, delimiter: str, start: int, end: int) -> None:
+    """Refuse a quote left open: the lenient reading above takes the rest of the file as
+    one value, so later rows would vanish unchecked. Only the last row can hold one."""
+    if end <= start:
+        return  # within its own line: nothing else was taken into the value
+    lines = itertools.islice(io.StringIO(text, newline=""), start - 1, None)
+    try:
+        list(csv.reader(lines, delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return  # other strict complaints ('"a"b') are read leniently, as before
+        swallowed = end - start
+        raise BadInput(
+            "bad_csv",
+            f"The CSV file has a quote that is never closed, in the row that starts on line "
+            f"{start}: the {swallowed:,} line{'s' * (swallowed != 1)} after it would be read "
+            "as part of one value.",
+            hint='Close the quote; a quote that is part of a value is written twice ("").',
         ) from exc
 
 

@@ -816,6 +816,27 @@ def test_csv_with_an_overlong_value_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text('id,title\nG1,"The ""big"" one\nG2,lost\nG3,lost too\n', encoding="utf-8")
+    error = refusal(check_limits, path, "csv", LIMITS)
+    assert error.code == "bad_csv"
+    assert "quote that is never closed, in the row that starts on line 2" in error.message
+    assert "the 2 lines after it" in error.message
+
+
+def test_quotes_inside_a_value_and_values_over_several_lines_are_still_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text('id,title\nG1,5\'11" tall\nG2,"two\nlines"\nG3,"end', encoding="utf-8")
+    check_limits(path, "csv", LIMITS)
+    titles = [grant["title"] for grant in grants(convert(path, "csv", None))]
+    assert titles == ['5\'11" tall', "two\nlines", "end"]
+
+
 # Warnings --------------------------------------------------------------------------------
 
 
