@@ -337,7 +337,10 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
             # The keyword as written in the schema: "dependentRequired", not "required".
             validator = str(error.schema_path[-1])
             details = {"several": True} if name == "OneOfMultipleValid" else _kind_details(kind)
-        yield _build(validator, instance_path, error.schema_path, error.instance, details)
+        instance = error.instance
+        if name == "PropertyNames":  # the name is the value at fault, as python reports it
+            instance, details = kind.error.instance, _kind_details(kind.error.kind)
+        yield _build(validator, instance_path, error.schema_path, instance, details)
 
 
 def _typed(data: Any, parts: list[Any], numbered: dict[int, dict[str, str]]) -> list[Any]:
@@ -442,11 +445,14 @@ def _build(
 ) -> SchemaError:
     missing = details.get("property") if validator in MISSING_VALIDATORS else None
     value = None if missing is not None else truncate(instance)
+    message = describe(validator, instance, details)
+    if list(schema_path)[-2:-1] == ["propertyNames"]:  # the value is a name, not the object
+        message = f"has a field name that {message}"
     return SchemaError(
         validator=validator,
         path=to_pointer(instance_path),
         schema_path=to_pointer(schema_path),
-        message=describe(validator, instance, details),
+        message=message,
         value=value,
         missing=missing,
         path_pattern=to_pattern(instance_path),
@@ -474,10 +480,11 @@ def truncate(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
     if len(json.dumps(value, ensure_ascii=False, default=str)) <= limit:
         return value
     inner = max(limit // 4, 10)
+    more = len(value) > SHOWN_ENTRIES  # marked "…" only when entries are left out
     if isinstance(value, list):
-        return [truncate(item, inner) for item in value[:SHOWN_ENTRIES]] + ["…"]
+        return [truncate(item, inner) for item in value[:SHOWN_ENTRIES]] + ["…"] * more
     kept = {key: truncate(item, inner) for key, item in list(value.items())[:SHOWN_ENTRIES]}
-    return {**kept, "…": "…"}
+    return {**kept, "…": "…"} if more else kept
 
 
 def json_type(value: Any) -> str:

@@ -59,6 +59,7 @@ def write_schema(folder: Path, draft: str) -> Path:
     if draft != "4":
         item["properties"]["fixed"] = {"const": "yes"}
         item["properties"]["positive"] = {"exclusiveMinimum": 0}
+        item["properties"]["named"] = {"propertyNames": {"maxLength": 5, "pattern": "^[a-z]"}}
     root = {
         "$schema": DRAFT_URIS[draft],
         "type": "object",
@@ -96,7 +97,7 @@ ODD_VALUES = [
     "2024-03-31T12:00:00", "2024-03-31 12:00:00Z", "2024-03-31t12:00:00z",
     "a@b", "a@b.c", "@", "ann@example.org", "http://x", "not a uri", "mailto:a@b",
     "https://example.org/a b", "yes", [], [1, 1], ["a", "b", "c", "d"], {}, {"deep": "1"},
-    {"name": "A"}, {"name": "Ann", "extra": 1}, "a" * 30,
+    {"name": "A"}, {"name": "Ann", "extra": 1}, {"Deep": 1, "toolong": 2}, "a" * 30,
 ]  # fmt: skip
 
 
@@ -108,7 +109,7 @@ def mutated_documents(seed: int, count: int) -> list[dict]:
         for _ in range(rng.randint(1, 4)):
             item = copy.deepcopy(VALID_ITEM)
             for _ in range(rng.randint(0, 4)):
-                key = rng.choice([*VALID_ITEM, "fixed", "positive", "extra"])
+                key = rng.choice([*VALID_ITEM, "fixed", "positive", "named", "extra"])
                 if rng.random() < 0.15:
                     item.pop(key, None)
                 else:
@@ -267,6 +268,13 @@ def test_a_key_that_is_a_number_is_not_taken_for_a_list_index(tmp_path, engine):
     assert paths == ["/007/0", "/2024/1", "/2024/3", "/2025/0", "/later/0"]
 
 
+def test_a_bad_field_name_is_shown_as_the_value_in_plain_words(tmp_path):
+    (tmp_path / "s.json").write_text(json.dumps({"propertyNames": {"maxLength": 3}}))
+    [error] = iter_errors({"ok": 1, "toolong": 2}, load_schema(tmp_path / "s.json"))
+    assert (error.path, error.validator, error.value) == ("", "maxLength", "toolong")
+    assert error.message == "has a field name that should have at most 3 characters"
+
+
 def test_truncate():
     assert truncate("x" * 200).endswith("…")
     assert len(truncate("x" * 200)) == 80
@@ -276,6 +284,10 @@ def test_truncate():
     long_object = truncate({f"key{i}": "v" * 50 for i in range(10)})
     assert list(long_object) == ["key0", "key1", "key2", "…"]
     assert long_object["key0"].endswith("…")
+    # Entries too long to show whole are cut, but none is left out: no "…" entry.
+    few_long = truncate({"a": "v" * 100, "b": "w" * 100})
+    assert list(few_long) == ["a", "b"] and few_long["a"].endswith("…")
+    assert truncate(["v" * 100]) == [truncate("v" * 100, 20)]
     assert truncate(5) == 5
 
 
