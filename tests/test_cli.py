@@ -70,6 +70,23 @@ def test_json_output_is_the_report_document(tmp_path):
     assert report["errors"][0]["path"].startswith("/grants/")
 
 
+def test_log_lines_never_mix_into_the_json_report(tmp_path):
+    # A task that logs while the report is made (a crash, say) must not corrupt it.
+    script = (
+        "import logging, sys, django; django.setup(); "
+        "from django.core.management import call_command; "
+        "logging.getLogger('tasks').error('something went wrong'); "
+        f"call_command('validate', {str(EXAMPLES / 'grants-valid.json')!r}, format='json')"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    env["ASSAY_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert "something went wrong" in result.stderr
+    assert json.loads(result.stdout)["valid"] is True
+
+
 def test_data_that_cannot_be_read_exits_2_with_the_reason(tmp_path):
     result = validate(str(fixture("malformed.json")), tmp_path=tmp_path)
     assert result.returncode == 2

@@ -237,8 +237,9 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Logs go to stdout; in production as one JSON object a line, naming the submission
-# and task they are about (webapp/logs.py).
+# Logs go to stderr, leaving stdout to commands' own output (`validate --format json`);
+# in production as one JSON object a line, naming the submission and task they are
+# about (webapp/logs.py).
 LOG_FORMAT = config.choice("ASSAY_LOG_FORMAT", "json" if PRODUCTION else "plain", ("json", "plain"))
 LOGGING = {
     "version": 1,
@@ -253,7 +254,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "stream": "ext://sys.stderr",
             "formatter": LOG_FORMAT,
             "filters": ["context"],
         }
