@@ -89,6 +89,15 @@ def host_of(url: str) -> str:
         return ""  # not a URL at all: its check says so
 
 
+def _well_formed(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is out of range or not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname)
+
+
 def link_row(number, url, record, pointers, appears, locator: Locator, folder: Path) -> dict:
     row = {"url": url, **{key: value for key, value in record.items() if key != "thumbnail"}}
     row["places"] = [
@@ -145,7 +154,7 @@ def _read_record(path: Path) -> dict[str, Any] | None:
 
 def check(url: str, previous: dict[str, Any] | None) -> dict[str, Any]:
     """Fetch once (conditionally when checked before) and describe what is there."""
-    if not host_of(url):
+    if not _well_formed(url):
         return {**failure(BadInput("url_invalid", "This is not a valid URL.")), "checked_at": 0}
     headers = {}
     if previous and previous.get("ok"):

@@ -156,10 +156,12 @@ def test_links_in_a_spreadsheet_are_placed_in_their_cells(client):
 
 def test_a_malformed_url_is_one_bad_row_not_a_failed_submission(client, http_server):
     http_server.serve("/logo.png", png(), content_type="image/png")
-    submission = post_json(client, grants_linking(http_server.url("/logo.png"), "http://[::1"))
+    malformed = ["http://[::1", "http://example.org:99999/a", "https://example.org:port/"]
+    submission = post_json(client, grants_linking(http_server.url("/logo.png"), *malformed))
     rows = links_of(submission)
     assert submission.state == "done"
-    assert rows["http://[::1"]["error"] == "This is not a valid URL."
+    for url in malformed:
+        assert rows[url]["error"] == "This is not a valid URL."
     assert rows[http_server.url("/logo.png")]["ok"]
 
 
