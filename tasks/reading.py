@@ -33,21 +33,12 @@ LOW = r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 SURROGATE = re.compile(rf"\\u[dD](?:[89abAB][0-9a-fA-F]{{2}}(?!{LOW})|[c-fC-F][0-9a-fA-F]{{2}})")
 HIGH = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
 ESCAPE_LENGTH = 6
-# orjson reads integers outside these bounds as floats; such files are read whole.
-SMALLEST_INT, LARGEST_INT = -(2**63), 2**64 - 1
 # A decoding error this close to the end of the text read may only mean "read more".
 NEAR_THE_END = 32
 
 
 class NotStreamable(Exception):
     """This document must be read whole (to say exactly what is wrong, or for its shape)."""
-
-
-def exact_int(text: str) -> int:
-    value = int(text)
-    if not SMALLEST_INT <= value <= LARGEST_INT:
-        raise NotStreamable("an integer beyond 64 bits")
-    return value
 
 
 def finite_float(text: str) -> float:
@@ -62,9 +53,8 @@ def no_constants(name: str) -> None:
 
 
 # Anything the whole reading refuses is left to it, so that its message is the one given.
-DECODER = json.JSONDecoder(
-    parse_float=finite_float, parse_int=exact_int, parse_constant=no_constants
-)
+# Integers are read exactly, however long, as the whole reading does (tasks.data.parse).
+DECODER = json.JSONDecoder(parse_float=finite_float, parse_constant=no_constants)
 # The decoder's scanner itself, without raw_decode's wrapping: called once per item.
 SCAN_ONCE = json.scanner.make_scanner(DECODER)
 

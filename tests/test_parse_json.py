@@ -54,10 +54,23 @@ def test_a_number_beyond_floating_point_range_is_refused_clearly():
     assert caught.value.code == "json_number_too_large"
 
 
-def test_integers_beyond_64_bits_are_read_as_floating_point():
-    # orjson's documented behaviour; such values are identifiers in practice, and the
-    # schema's "type": "string" then reports them.
-    assert parse(b"[123456789012345678901234567890]") == [1.2345678901234568e29]
+def test_integers_beyond_64_bits_are_read_exactly():
+    # orjson would read them as floats, and 12345678901234567890123 would then pass
+    # "multipleOf": 2 or fail an "enum" naming it.
+    assert parse(b"[123456789012345678901234567890, -9223372036854775809]") == [
+        123456789012345678901234567890,
+        -9223372036854775809,
+    ]
+    assert parse(b'{"id": "1234567890123456789012", "n": 1.5}') == {
+        "id": "1234567890123456789012",
+        "n": 1.5,
+    }  # a long run of digits in text takes the slower reading, to the same result
+
+
+def test_a_long_integer_does_not_hide_an_unpaired_surrogate():
+    with pytest.raises(BadInput) as caught:
+        parse(b'["\\ud800", 123456789012345678901234567890]')
+    assert caught.value.code == "json_bad_text"
 
 
 @pytest.mark.parametrize(
