@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin
 
 import jsonschema
 import jsonschema_rs
@@ -148,29 +148,46 @@ def _check_against_metaschema(schema: dict[str, Any], draft: str, name: str) -> 
 
 
 def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
-    """The root and every file beside it that a $ref names, under each URI a $ref may use.
+    """The root and every file of its folder that a $ref names, under each URI a $ref
+    may use.
 
     Only files a $ref reaches are read: the folder may hold other JSON (the data, even)."""
     id_key = id_keyword(draft)
     folder = path.parent.resolve()
     resources: dict[str, Any] = {}
     pending: list[tuple[str, Any]] = [(root[id_key], root)]
-    read: set[str] = {path.name}
+    read: set[Path] = {path.resolve()}
     while pending:
         base, document = pending.pop()
         resources[base] = document
         for target in _ref_targets(document, base):
-            name = target.rsplit("/", 1)[-1]
-            file = folder / name
-            if name in read or not file.is_file():
+            file = _profile_file(target, root[id_key], folder)
+            if file is None or file in read:
                 continue  # an unknown target fails when the validator is built
-            read.add(name)
-            neighbour = _parse_schema(file.read_bytes(), name)
+            read.add(file)
+            neighbour = _parse_schema(file.read_bytes(), file.name)
             own_id = neighbour.get(id_key)
-            for uri in {target, f"{folder.as_uri()}/{name}"} - {own_id}:
+            for uri in {target, file.as_uri()} - {own_id}:
                 resources[uri] = neighbour
             pending.append((own_id.rstrip("#") if isinstance(own_id, str) else target, neighbour))
     return resources
+
+
+def _profile_file(target: str, root_uri: str, folder: Path) -> Path | None:
+    """The file in the profile's folder that a $ref's document URI names, if any.
+
+    A URI below the root schema's own (its file, or its $id) names the file at the same
+    place below the folder; a URI elsewhere on the web (a standard's other files, say)
+    names the file of the same name in the folder. Nothing outside the folder is read."""
+    below = root_uri.rsplit("/", 1)[0] + "/"
+    if target.startswith(below):
+        relative = unquote(target[len(below) :])
+    elif target.startswith("file:"):
+        return None  # a file outside the profile's folder
+    else:
+        relative = unquote(target.rsplit("/", 1)[-1])
+    file = (folder / relative).resolve()
+    return file if file.is_relative_to(folder) and file.is_file() else None
 
 
 def _ref_targets(node: Any, base: str) -> set[str]:
@@ -202,9 +219,19 @@ def fast_validator(loaded: LoadedSchema) -> Any:
     except (ValueError, jsonschema_rs.ReferencingError) as error:
         raise BadInput(
             "schema_invalid",
-            f"The schema cannot be used: {error}",
+            f"The schema cannot be used: {_unresolved(str(error))}",
             hint="Check that every $ref names a file in the profile's schema folder.",
         ) from None
+
+
+UNRESOLVED = re.compile(r"^Resource '(?P<uri>[^']*)' is not present in a registry")
+
+
+def _unresolved(message: str) -> str:
+    """The fast engine's words for a $ref to a document it does not have, made plain."""
+    if match := UNRESOLVED.match(message):
+        return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
+    return message
 
 
 def _rs_draft(draft: str) -> int:

@@ -291,6 +291,37 @@ def test_truncate():
     assert truncate(5) == 5
 
 
+def test_a_ref_into_a_subfolder_reads_the_file_it_names(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "grant.json").write_text('{"type": "string"}')  # same name, other place
+    (tmp_path / "sub" / "grant.json").write_text('{"type": "integer"}')
+    (tmp_path / "my grant.json").write_text('{"type": "boolean"}')
+    main = {"properties": {"a": {"$ref": "sub/grant.json"}, "b": {"$ref": "my%20grant.json"}}}
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    loaded = load_schema(tmp_path / "main.json")
+    for engine in ("fast", "reference"):
+        errors = iter_errors({"a": "x", "b": 1}, loaded, engine=engine)
+        assert sorted((e.path, e.message) for e in errors) == [
+            ("/a", "should be a whole number, not text"),
+            ("/b", "should be true or false, not a whole number"),
+        ]
+
+
+def test_a_ref_out_of_the_schema_folder_is_refused_in_plain_words(tmp_path):
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "grant.json").write_text('{"type": "string"}')
+    (tmp_path / "profile" / "grant.json").write_text('{"type": "integer"}')
+    main = tmp_path / "profile" / "main.json"
+    main.write_text('{"items": {"$ref": "../grant.json"}}')
+    with pytest.raises(BadInput) as caught:
+        load_schema(main)
+    assert caught.value.code == "schema_invalid"
+    assert caught.value.message == (
+        f"The schema cannot be used: a $ref names {(tmp_path / 'grant.json').as_uri()}, "
+        "which is not a file in the schema's folder."
+    )
+
+
 def test_only_files_a_ref_reaches_are_read(tmp_path):
     (tmp_path / "c.json").write_text('{"type": "integer"}')
     (tmp_path / "b.json").write_text('{"$ref": "c.json"}')
