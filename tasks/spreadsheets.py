@@ -610,11 +610,21 @@ def _csv_folder(path: Path, folder: Path, sheet: str) -> tuple[Path, list[dict[s
     and the warning about its encoding, if it has one."""
     decoded = decode_csv(path)
     with (folder / f"{sheet}.csv").open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(_csv_rows(decoded.text))
+        csv.writer(handle).writerows(_blank_rows_kept(_csv_rows(decoded.text)))
     if decoded.warning is None:
         return folder, []
     place = {"sheet": sheet, "row": None, "column": None, "header": None}
     return folder, [{"message": decoded.warning, **place}]
+
+
+def _blank_rows_kept(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+    """Blank lines after the headings, written as one empty cell: flattentool's reader
+    drops blank lines, which numbered every later row too low; it skips a row of empty
+    cells but counts it. Blank lines before the headings stay blank, for it to skip."""
+    headed = False
+    for row in rows:
+        yield row or ([""] if headed else row)
+        headed = headed or bool(row)
 
 
 # Spreadsheet to JSON ---------------------------------------------------------------------
@@ -631,10 +641,13 @@ class _Tracked:
     """Remembers the row flattentool is converting, so a warning it raises can say where."""
 
     position: _Position | None = None
+    headings: dict[str, list[Any]]  # by sheet, as flattentool read them
 
     def get_sheet_headings(self, sheet_name: str) -> list[Any]:
         self.position = None
-        return super().get_sheet_headings(sheet_name)  # type: ignore[misc]
+        headings = super().get_sheet_headings(sheet_name)  # type: ignore[misc]
+        self.headings = {**getattr(self, "headings", {}), sheet_name: headings or []}
+        return headings
 
     def get_sheet_lines(self, sheet_name: str) -> Iterator[dict[Any, Any]]:
         lines = super().get_sheet_lines(sheet_name)  # type: ignore[misc]
@@ -705,6 +718,7 @@ def unflatten(
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         found, (items, cells, headings) = _convert(reader)
+        _put_in_true_columns(cells, getattr(reader, "headings", {}))
     json_path = out_dir / "data.json"
     _write_json(json_path, {root_list_path: items}, indent=2)
     cell_map, heading_map = _plain(cells), _plain(headings)
@@ -959,6 +973,39 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
         except Exception as exc:  # flattentool fails in many ways on odd data
             raise _not_converted(exc, reader.position) from exc
     return found, result
+
+
+def _put_in_true_columns(cells: dict[str, list[Any]] | None, headings: dict[str, list]) -> None:
+    """Correct the columns of the cell source map after a repeated or blank heading.
+
+    flattentool reads a row as a mapping from heading to value, where a repeated heading
+    is one entry (its last column's value), and then numbers the entries as if each were
+    a column: every column after the repeat is named one too far left, with the heading
+    of that wrong column."""
+    moves = {sheet: _column_moves(names) for sheet, names in headings.items()}
+    moves = {sheet: sheet_moves for sheet, sheet_moves in moves.items() if sheet_moves}
+    if not moves or not cells:
+        return
+    for places in cells.values():
+        for number, place in enumerate(places):
+            if len(place) != 4:
+                continue  # a whole row (sheet, row): no column to correct
+            sheet, column, row, _ = place
+            if moved := moves.get(sheet, {}).get(column):
+                true_column, heading = moved
+                places[number] = (sheet, true_column, row, heading)
+
+
+def _column_moves(headings: list[Any]) -> dict[str, tuple[str, Any]]:
+    """For each column letter flattentool gives, the true one and its heading."""
+    last_column: dict[Any, int] = {}
+    for index, heading in enumerate(headings):
+        last_column[heading] = index  # first place in the order, last column's index
+    return {
+        get_column_letter(entry + 1): (get_column_letter(index + 1), heading)
+        for entry, (heading, index) in enumerate(last_column.items())
+        if entry != index
+    }
 
 
 def _not_converted(error: Exception, position: _Position | None) -> BadInput:

@@ -626,6 +626,31 @@ def test_the_source_maps_are_written_next_to_the_json(tmp_path: Path, schema: Pa
     assert result.cell_source_map["grants/0/amount/value"] == [["grants", "C", 2, "amount/value"]]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_columns_after_a_repeated_or_blank_heading_are_placed_where_they_are(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # flattentool named every column after a repeat one column too far left.
+    headings = ["id", None, "title", None, "amount/value", "title", "amount/currency"]
+    row = ["G1", "spacer", "First", "spacer", 5, "Second", "GBP"]
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": [headings, row]})
+    result = convert(path, fmt, schema)
+    places = result.cell_source_map
+    assert places["grants/0/amount/value"] == [["grants", "E", 2, "amount/value"]]
+    assert places["grants/0/amount/currency"] == [["grants", "G", 2, "amount/currency"]]
+    # The last of the repeated columns is the one read, and named.
+    assert grants(result)[0]["title"] == "Second"
+    assert places["grants/0/title"] == [["grants", "F", 2, "title"]]
+
+
+def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
+    rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
+    path = write_csv(tmp_path / "grants.csv", rows)
+    result = convert(path, "csv", schema)
+    assert [grant["id"] for grant in grants(result)] == [GRANT_ROWS[0][0], GRANT_ROWS[1][0]]
+    assert result.cell_source_map["grants/1/id"] == [["grants", "A", 5, "id"]]
+
+
 # Locating cells --------------------------------------------------------------------------
 
 
