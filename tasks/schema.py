@@ -97,7 +97,9 @@ def _load_schema(path: Path) -> LoadedSchema:
     try:
         raw = path.read_bytes()
     except OSError as exc:  # removed or made unreadable since the profile was checked
-        raise _faulty_schema(f"The schema file {path.name} cannot be read: {exc.strerror}.")
+        raise _faulty_schema(
+            f"The schema file {path.name} cannot be read: {exc.strerror}."
+        ) from None
     schema = _parse_schema(raw, path.name)
     draft = draft_of(schema)
     _check_against_metaschema(schema, draft, path.name)
@@ -308,7 +310,11 @@ def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
         and set(schema) <= ROOT_KEYWORDS_FOR_BATCHES
         and isinstance(list_schema, dict)
         and set(list_schema) <= LIST_KEYWORDS_FOR_BATCHES
-        and isinstance(list_schema.get("items", True), dict | bool)
+        # "items": false refuses any item: a rule about the list, judged whole.
+        and (
+            isinstance(list_schema.get("items", True), dict)
+            or list_schema.get("items", True) is True
+        )
         # The first minItems items are kept to judge the list: a few, not thousands.
         and items_needed_for_rest(loaded, key) <= MAX_ITEMS_KEPT
     )
@@ -352,22 +358,63 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
     numbered: dict[int, dict[str, str]] = {}  # see _key_for
+    lists_too_long: set[str] = set()
     for error in fast_validator(loaded).iter_errors(data):
+        kind = type(error.kind).__name__
         instance_path = _typed(data, error.instance_path, numbered)
+        schema_path = error.schema_path
+        if _beyond_the_items(loaded.draft, kind, schema_path, instance_path):
+            # 2020-12's "items": false says how long a list may be: one error about the
+            # list, as python jsonschema gives, not one per item past the prefixItems.
+            instance_path = instance_path[:-1]
+            pointer = to_pointer(instance_path)
+            if pointer in lists_too_long:
+                continue
+            lists_too_long.add(pointer)
+            validator, instance, details = "items", _value_at(data, instance_path), {}
+        else:
+            validator, instance, details = _rule_broken(error, kind)
+        if loaded.draft == "4" and validator in DRAFT4_EXCLUSIVE:
+            # Draft 4's "exclusiveMinimum": true only modifies "minimum", which python
+            # jsonschema names as the rule broken.
+            validator = DRAFT4_EXCLUSIVE[validator]
+            schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
         if shift and len(instance_path) > 1:
             instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
-        kind = error.kind
-        name = type(kind).__name__
-        if name == "FalseSchema":
-            validator, details = "false", {}
-        else:
-            # The keyword as written in the schema: "dependentRequired", not "required".
-            validator = str(error.schema_path[-1])
-            details = {"several": True} if name == "OneOfMultipleValid" else _kind_details(kind)
-        instance = error.instance
-        if name == "PropertyNames":  # the name is the value at fault, as python reports it
-            instance, details = kind.error.instance, _kind_details(kind.error.kind)
-        yield _build(validator, instance_path, error.schema_path, instance, details)
+        yield _build(validator, instance_path, schema_path, instance, details)
+
+
+def _rule_broken(error: Any, kind: str) -> tuple[str, Any, dict[str, Any]]:
+    """The keyword broken, as the schema writes it ("dependentRequired", not "required"),
+    the value at fault, and the details its message needs."""
+    if kind == "FalseSchema":
+        return "false", error.instance, {}
+    validator = str(error.schema_path[-1])
+    if kind == "PropertyNames":  # the name is the value at fault, as python reports it
+        return validator, error.kind.error.instance, _kind_details(error.kind.error.kind)
+    if kind == "OneOfMultipleValid":
+        return validator, error.instance, {"several": True}
+    return validator, error.instance, _kind_details(error.kind)
+
+
+DRAFT4_EXCLUSIVE = {"exclusiveMinimum": "minimum", "exclusiveMaximum": "maximum"}
+
+
+def _value_at(data: Any, parts: list[Any]) -> Any:
+    for part in parts:
+        data = data[part]
+    return data
+
+
+def _beyond_the_items(draft: str, kind: str, schema_path: Any, instance_path: list) -> bool:
+    """An item refused by "items": false (2020-12), not by a property named "items"."""
+    return (
+        draft == "2020-12"
+        and kind == "FalseSchema"
+        and schema_path[-1:] == ["items"]
+        and instance_path[-1:] != []
+        and type(instance_path[-1]) is int
+    )
 
 
 def _typed(data: Any, parts: list[Any], numbered: dict[int, dict[str, str]]) -> list[Any]:
@@ -446,6 +493,10 @@ def _reference_details(validator: str, error: jsonschema.ValidationError) -> dic
             return {"multiple_of": value}
         case "oneOf":
             return {"several": "is valid under each of" in error.message}
+        case "minimum" | "maximum":
+            # Draft 4 says "exclusiveMinimum": true beside "minimum" for "more than".
+            exclusive = error.schema.get(f"exclusive{validator.title()}") is True
+            return {"limit": value, "exclusive": exclusive}
         case _:
             return {"limit": value}
 
@@ -572,9 +623,9 @@ def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
             name = details.get("format")
             return f"is not {_FORMAT_EXAMPLES.get(name, f'in the format “{name}”')}"
         case "minimum":
-            return f"should be at least {limit}"
+            return f"should be {'more than' if details.get('exclusive') else 'at least'} {limit}"
         case "maximum":
-            return f"should be at most {limit}"
+            return f"should be {'less than' if details.get('exclusive') else 'at most'} {limit}"
         case "exclusiveMinimum":
             return f"should be more than {limit}"
         case "exclusiveMaximum":
@@ -606,6 +657,14 @@ def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
             return "has a form the schema does not allow"
         case "false":
             return "is not allowed here"
+        case "items" | "additionalItems" | "unevaluatedItems":
+            return "has more items than the schema allows"
+        case "contains":
+            return "has no item of the kind the schema asks for"
+        case "minContains":
+            return "has too few items of the kind the schema asks for"
+        case "maxContains":
+            return "has too many items of the kind the schema asks for"
         case _:
             return f"breaks the schema rule “{validator}”"
 

@@ -185,6 +185,16 @@ def test_a_schema_that_judges_the_list_as_a_whole_is_read_whole(tmp_path):
     assert scan_file(data, plan).errors.total == 1  # the duplicate is found
 
 
+def test_a_list_that_allows_no_items_is_one_error_not_one_per_item(tmp_path):
+    schema = {"properties": {"grants": {"type": "array", "items": False}}}
+    loaded = load_schema(write(tmp_path, schema, "schema.json"))
+    assert not checks_items_alone(loaded, "grants")  # a batch alone cannot judge it
+    scan = scan_file(write(tmp_path, {"grants": [1, 2, 3]}), Plan(key="grants", loaded=loaded))
+    [error] = scan.errors.errors
+    assert (error.path, error.validator) == ("/grants", "items")
+    assert error.message == "has more items than the schema allows"
+
+
 def test_the_demo_schema_lets_its_items_be_checked_alone():
     assert checks_items_alone(load_schema(DEMO / "grants.schema.json"), "grants")
 
@@ -336,9 +346,7 @@ def test_paired_surrogate_escapes_and_long_integers_stream(tmp_path, monkeypatch
         '{"grants": ["x\\ud83d"',
     ],
 )
-def test_unpaired_surrogates_are_read_whole(
-    tmp_path, monkeypatch, text
-):
+def test_unpaired_surrogates_are_read_whole(tmp_path, monkeypatch, text):
     monkeypatch.setattr(reading, "PIECE", 3)
     with pytest.raises(NotStreamable):
         list(ItemStream(write(tmp_path, text), "grants").items())

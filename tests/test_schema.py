@@ -56,9 +56,17 @@ def write_schema(folder: Path, draft: str) -> Path:
             "nested": {"$ref": f"#/{definitions}/nested"},
         },
     }
-    if draft != "4":
+    if draft == "4":  # "more than": a modifier of minimum, in draft 4 only
+        item["properties"]["positive"] = {"minimum": 0, "exclusiveMinimum": True}
+    else:
         item["properties"]["fixed"] = {"const": "yes"}
         item["properties"]["positive"] = {"exclusiveMinimum": 0}
+        item["properties"]["numbers"] = {"contains": {"type": "integer"}}
+    # A list of one text, and nothing more: said one way before 2020-12, another after.
+    if draft == "2020-12":
+        item["properties"]["pair"] = {"prefixItems": [{"type": "string"}], "items": False}
+    else:
+        item["properties"]["pair"] = {"items": [{"type": "string"}], "additionalItems": False}
         item["properties"]["named"] = {"propertyNames": {"maxLength": 5, "pattern": "^[a-z]"}}
     root = {
         "$schema": DRAFT_URIS[draft],
@@ -109,7 +117,8 @@ def mutated_documents(seed: int, count: int) -> list[dict]:
         for _ in range(rng.randint(1, 4)):
             item = copy.deepcopy(VALID_ITEM)
             for _ in range(rng.randint(0, 4)):
-                key = rng.choice([*VALID_ITEM, "fixed", "positive", "named", "extra"])
+                extras = ["fixed", "positive", "named", "numbers", "pair", "extra"]
+                key = rng.choice([*VALID_ITEM, *extras])
                 if rng.random() < 0.15:
                     item.pop(key, None)
                 else:

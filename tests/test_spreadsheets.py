@@ -859,7 +859,7 @@ def test_quotes_inside_a_value_and_values_over_several_lines_are_still_read(
     path.write_text('id,title\nG1,5\'11" tall\nG2,"two\nlines"\nG3,"end', encoding="utf-8")
     check_limits(path, "csv", LIMITS)
     titles = [grant["title"] for grant in grants(convert(path, "csv", None))]
-    assert titles == ['5\'11" tall', "two\nlines", "end"]
+    assert titles == ["5'11\" tall", "two\nlines", "end"]
 
 
 # Warnings --------------------------------------------------------------------------------
