@@ -167,34 +167,61 @@ def _collect(
         found.open.add(pattern)
         return
     base = index.base_inside(node, base)
-    if isinstance(node.get("$ref"), str):
-        target, target_base = index.resolve(node["$ref"], base)
-        onward = trail.through(target)
-        if onward is None:
-            found.open.add(pattern)
-        else:
-            _collect(target, pattern, target_base, index, found, onward)
-        if index.ref_alone:
-            return  # what stands beside it is ignored, as the validators ignore it
+    for keyword in REFERENCES:
+        if isinstance(node.get(keyword), str):
+            _follow(node[keyword], pattern, base, index, found, trail)
+    if index.ref_alone and isinstance(node.get("$ref"), str):
+        return  # what stands beside it is ignored, as the validators ignore it
     if node.get("format") in {"uri", "iri"}:
         found.links.add(pattern)
     trail = trail.inside()
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")
         _collect(child, f"{pattern}/{escape(key)}", base, index, found, trail)
-    if node.get("patternProperties") or isinstance(node.get("additionalProperties"), dict):
+    if node.get("patternProperties") or any(
+        isinstance(node.get(keyword), dict) for keyword in OPEN_OBJECT_KEYWORDS
+    ):
         found.open.add(pattern)
     for child in _item_schemas(node):
         found.known.add(f"{pattern}/*")
         _collect(child, f"{pattern}/*", base, index, found, trail)
-    for keyword in ("allOf", "anyOf", "oneOf"):
-        for child in node.get(keyword) or []:
-            _collect(child, pattern, base, index, found, trail)
-    for keyword in ("then", "else", "if"):
-        _collect(node.get(keyword), pattern, base, index, found, trail)
+    for child in _same_place_schemas(node):
+        _collect(child, pattern, base, index, found, trail)
+
+
+# Static readings of the dynamic references: each is followed to where it first points.
+REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")
+OPEN_OBJECT_KEYWORDS = ("additionalProperties", "unevaluatedProperties")
+
+
+def _follow(
+    ref: str, pattern: str, base: str, index: RefIndex, found: SchemaFields, trail: Trail
+) -> None:
+    target, target_base = index.resolve(ref, base)
+    onward = trail.through(target)
+    if onward is None:
+        found.open.add(pattern)
+    else:
+        _collect(target, pattern, target_base, index, found, onward)
 
 
 def _item_schemas(node: dict) -> list:
+    """Schemas for the items of a list: each says what an item may hold."""
     items = node.get("items")
     schemas = list(items) if isinstance(items, list) else [items] if items else []
-    return schemas + list(node.get("prefixItems") or [])
+    schemas += [node.get(keyword) for keyword in ("additionalItems", "unevaluatedItems")]
+    schemas.append(node.get("contains"))
+    return [schema for schema in schemas if isinstance(schema, dict)] + list(
+        node.get("prefixItems") or []
+    )
+
+
+def _same_place_schemas(node: dict) -> list:
+    """Schemas that describe the same value as ``node`` does, when they apply."""
+    schemas = [
+        child for keyword in ("allOf", "anyOf", "oneOf") for child in node.get(keyword) or []
+    ]
+    schemas += [node.get(keyword) for keyword in ("then", "else", "if")]
+    for keyword in ("dependentSchemas", "dependencies"):  # dependencies: or lists of names
+        schemas += list((node.get(keyword) or {}).values())
+    return schemas

@@ -120,9 +120,10 @@ class RefIndex:
             else:
                 self.documents.setdefault(uri, node)
                 base = uri
-        anchor = node.get("$anchor")
-        if isinstance(anchor, str):
-            self.anchors.setdefault((urldefrag(base)[0], anchor), node)
+        for keyword in ("$anchor", "$dynamicAnchor"):  # a $ref may name either
+            anchor = node.get(keyword)
+            if isinstance(anchor, str):
+                self.anchors.setdefault((urldefrag(base)[0], anchor), node)
         return base
 
     def base_inside(self, node: dict[str, Any], base: str) -> str:

@@ -356,6 +356,38 @@ def test_combinators_conditionals_and_tuple_items_all_describe_fields():
     assert not described.describes("/z")
 
 
+def test_dependent_schemas_and_the_other_item_keywords_describe_fields():
+    schema = {
+        "dependentSchemas": {"a": {"properties": {"b": {}}}},
+        "dependencies": {"c": {"properties": {"d": {}}}, "e": ["f"]},  # before 2019-09
+        "properties": {
+            "tuple": {
+                "items": [{"properties": {"p": {}}}],
+                "additionalItems": {"properties": {"q": {}}},
+            },
+            "rest": {"prefixItems": [{}], "unevaluatedItems": {"properties": {"r": {}}}},
+            "some": {"contains": {"properties": {"s": {}}}},
+            "meta": {"unevaluatedProperties": {"type": "string"}},
+        },
+    }
+    described = schema_fields(schema, {})
+    for pattern in ["/b", "/d", "/tuple/*/p", "/tuple/*/q", "/rest/*/r", "/some/*/s", "/meta/x"]:
+        assert described.describes(pattern), pattern
+    assert described.is_additional("/f")  # a name a dependency requires is not described
+    assert described.is_additional("/tuple/*/z")
+
+
+def test_a_dynamic_ref_is_followed_to_its_anchor():
+    node = {
+        "$dynamicAnchor": "node",
+        "properties": {"name": {}, "children": {"items": {"$dynamicRef": "#node"}}},
+    }
+    schema = {"$id": "https://example.org/t.json", "$defs": {"node": node}, "$ref": "#node"}
+    described = schema_fields(schema, {"https://example.org/t.json": schema})
+    assert described.describes("/children/*/children/*/name")
+    assert described.is_additional("/children/*/colour")
+
+
 def test_keys_in_a_schema_are_escaped_like_keys_in_the_data():
     schema = {"properties": {"a/b": {"properties": {"c~d": {}}}}}
     described = schema_fields(schema, {})
