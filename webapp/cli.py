@@ -69,8 +69,14 @@ def choose_profile(name: str | None, schema: str | None, default: str) -> Profil
     profile = profiles[name or default]
     if schema:
         # A schema path given on the command line is relative to where the command runs.
+        # The profile's field paths (links, counted values) belong to its own schema.
         profile = replace(
-            profile, name=f"{profile.name}+schema", schema=schema, base_dir=Path.cwd()
+            profile,
+            name=f"{profile.name}+schema",
+            schema=schema,
+            base_dir=Path.cwd(),
+            document_paths=(),
+            distinct_fields=(),
         )
         if profile.schema_path is not None and not profile.schema_path.is_file():
             # Said before any data is read: a mistyped path is not invalid data (exit 1).
