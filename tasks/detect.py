@@ -30,25 +30,38 @@ class DetectFormat(Task):
         return bool(submission.sha256)
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        detected = detect(submission.original_path)
+        detected = detect(submission.original_path, submission.original_name)
         submission.store.set_facts(format=detected["format"])
         return detected
 
 
-def detect(path: Path) -> dict[str, Any]:
-    """Return {"format", "encoding"} for the file at ``path``, or raise BadInput."""
+OLD_EXCEL = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of .xls (and .doc)
+
+
+def detect(path: Path, name: str = "") -> dict[str, Any]:
+    """Return {"format", "encoding"} for the file at ``path``, or raise BadInput.
+
+    The content decides; the file's ``name`` only settles text that could be anything
+    (a CSV of one column has no separator)."""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head.strip():
         raise BadInput("empty_file", "The file is empty.", hint="Choose a file with data in it.")
     if head.startswith(b"PK\x03\x04"):
         return {"format": _zip_format(path), "encoding": None}
-    for signature, name in SIGNATURES:
+    if head.startswith(OLD_EXCEL):
+        raise BadInput(
+            "old_excel",
+            "This looks like an Excel 97-2003 workbook (.xls), which Assay cannot read.",
+            hint="Open it in a spreadsheet program, save it as .xlsx, .ods or .csv, "
+            "and upload that.",
+        )
+    for signature, kind in SIGNATURES:
         if head.startswith(signature):
-            return {"format": name, "encoding": None}
+            return {"format": kind, "encoding": None}
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return {"format": "webp", "encoding": None}
-    return _text_format(head)
+    return _text_format(head, name)
 
 
 def _zip_format(path: Path) -> str:
@@ -66,13 +79,15 @@ def _zip_format(path: Path) -> str:
     raise _unknown("a zip archive that is not a spreadsheet")
 
 
-def _text_format(head: bytes) -> dict[str, Any]:
+def _text_format(head: bytes, name: str) -> dict[str, Any]:
     encoding = _encoding(head)
     text = head.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")
     if text[:1] in {"{", "["}:
         return {"format": "json", "encoding": encoding}
     first_line = text.split("\n", 1)[0]
     if any(separator in first_line for separator in (",", ";", "\t")):
+        return {"format": "csv", "encoding": encoding}
+    if name.lower().endswith(".csv"):  # one column: nothing to separate
         return {"format": "csv", "encoding": encoding}
     if text[:1] in {'"'} or text[:1].isdigit() or text.startswith(("true", "false", "null")):
         return {"format": "json", "encoding": encoding}

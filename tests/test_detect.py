@@ -62,6 +62,19 @@ def test_a_damaged_zip_is_explained(tmp_path):
         detect(write(tmp_path, b"PK\x03\x04garbage"))
 
 
+def test_a_csv_of_one_column_is_known_by_its_name(tmp_path):
+    one_column = write(tmp_path, b"id\nG-101\nG-102\n")
+    assert detect(one_column, "grants.CSV") == {"format": "csv", "encoding": "utf-8"}
+    with pytest.raises(BadInput, match="neither JSON nor CSV"):
+        detect(one_column, "grants.txt")
+
+
+def test_an_old_excel_workbook_is_named_with_what_to_do(tmp_path):
+    with pytest.raises(BadInput, match=r"Excel 97-2003 workbook \(\.xls\)") as caught:
+        detect(write(tmp_path, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512), "a.xls")
+    assert "save it as .xlsx" in caught.value.hint
+
+
 def test_plain_words_are_not_mistaken_for_data():
     with pytest.raises(BadInput, match="neither JSON nor CSV"):
         detect(fixture("notes.txt"))
