@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tasks.spreadsheet_to_json import MAX_WARNINGS
 from tests.conftest import fixture
@@ -102,6 +103,16 @@ def test_a_missing_file_or_unknown_profile_exits_2(tmp_path):
     unknown = validate(str(EXAMPLES / "grants.csv"), "--profile", "nope", tmp_path=tmp_path)
     assert unknown.returncode == 2
     assert "unknown profile 'nope'" in unknown.stderr
+
+
+def test_a_picture_exits_2_saying_it_is_not_data(tmp_path):
+    picture = tmp_path / "grants.xlsx"  # named as data, but a PNG
+    Image.new("RGB", (4, 4)).save(picture, "PNG")
+    result = validate(str(picture), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "This is a PNG file, not data" in result.stdout
+    as_json = json.loads(validate(str(picture), "--format", "json", tmp_path=tmp_path).stdout)
+    assert as_json["errors"][0]["code"] == "not_data"
 
 
 def test_a_schema_path_that_names_no_file_exits_2_not_1(tmp_path):

@@ -100,10 +100,19 @@ def validate_source(source: str, profile: Profile, sample: bool) -> Outcome:
         if result.failures:
             return Outcome(UNPROCESSABLE, errors=list(result.failures.items()))
         report_file = submission.files_dir / "report" / "report.json"
-        if not report_file.exists():
-            return Outcome(UNPROCESSABLE)
+        if not report_file.exists():  # a picture or a PDF: previewed on the site, not checked
+            return Outcome(UNPROCESSABLE, errors=[("detect_format", _not_data(submission))])
         report = json.loads(report_file.read_bytes())
         return Outcome(VALID if report["valid"] else INVALID, report)
+
+
+def _not_data(submission: LocalSubmission) -> TaskError:
+    kind = submission.format.upper() or "this kind of"
+    return TaskError(
+        "not_data",
+        f"This is a {kind} file, not data: there is nothing to check against a schema.",
+        hint="The command line checks JSON, CSV, XLSX and ODS files.",
+    )
 
 
 def _copy_original(submission: LocalSubmission, path: Path) -> None:
