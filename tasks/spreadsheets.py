@@ -839,12 +839,29 @@ def _readable(node: dict[str, Any]) -> dict[str, Any]:
     then read as text, and validation says what is wrong with them)."""
     if isinstance(node.get("items"), list):  # items by position, before 2020-12
         node = {**node, "prefixItems": node["items"], "items": {}}
+    if "type" not in node:
+        node = _typed_by_alternatives(node)
     if "array" not in _types(node):
         return node
     items = _known_types(node.get("items"), {"string", "number", "array", "object"})
     if "array" in _types(items):  # a list of lists: of text or numbers, to flattentool
         items = {**items, "items": _known_types(items.get("items"), {"string", "number"})}
     return {**node, "items": items}
+
+
+def _typed_by_alternatives(node: dict[str, Any]) -> dict[str, Any]:
+    """A number, whole number or true/false that may also be null, said with "anyOf" or
+    "oneOf" ([{"type": "integer"}, {"type": "null"}]), typed as such: flattentool reads
+    a field without a "type" as text, and 3 would then fail "integer" as "3"."""
+    branches = [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
+    types = [_types(branch) for branch in branches]
+    if not types or not all(types):
+        return node
+    kinds = set().union(*types)
+    scalar = kinds - {"null"}
+    if len(scalar) != 1 or not scalar <= {"integer", "number", "boolean"}:
+        return node
+    return {**node, "type": sorted(kinds)}
 
 
 def _known_types(items: Any, known: set[str]) -> dict[str, Any]:
@@ -962,7 +979,7 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
         else:
             show(message, category, *args, **kwargs)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _no_silent_rounding():
         # "always": the same message for two cells must be reported twice.
         warnings.simplefilter("always", FlattenToolWarning)
         warnings.showwarning = collect
@@ -973,6 +990,36 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
         except Exception as exc:  # flattentool fails in many ways on odd data
             raise _not_converted(exc, reader.position) from exc
     return found, result
+
+
+@contextmanager
+def _no_silent_rounding() -> Iterator[None]:
+    """flattentool reads 2.7 in an "integer" column as int(2.7), 2, and the data passes.
+    Kept as the number it is, validation says that it should be a whole number.
+
+    Its conversion has no hook for this, so its function is replaced while it runs:
+    like the warnings above, one conversion at a time in a process."""
+    original = flattentool.input.convert_type
+
+    def convert_type(type_string: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if type_string == "integer" and _has_a_fraction(value):
+            return value
+        return original(type_string, value, *args, **kwargs)
+
+    flattentool.input.convert_type = convert_type
+    try:
+        yield
+    finally:
+        flattentool.input.convert_type = original
+
+
+def _has_a_fraction(value: Any) -> bool:
+    if type(value) not in (float, Decimal):
+        return False
+    try:
+        return value != int(value)
+    except (ValueError, OverflowError):  # not a number, or infinite: flattentool says so
+        return False
 
 
 def _put_in_true_columns(cells: dict[str, list[Any]] | None, headings: dict[str, list]) -> None:

@@ -643,6 +643,35 @@ def test_columns_after_a_repeated_or_blank_heading_are_placed_where_they_are(
     assert places["grants/0/title"] == [["grants", "F", 2, "title"]]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_fraction_in_a_whole_number_column_is_kept_for_validation_to_refuse(
+    tmp_path: Path, fmt: str
+) -> None:
+    item = {"properties": {"id": {"type": "string"}, "count": {"type": "integer"}}}
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"properties": {"grants": {"items": item}}}))
+    rows = [["id", "count"], ["G1", 2.7], ["G2", 3]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    # flattentool alone reads 2.7 as int(2.7), 2, and the data passes.
+    assert [grant["count"] for grant in grants(result)] == [2.7, 3]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_a_number_that_may_be_null_is_read_as_a_number(tmp_path: Path, fmt: str) -> None:
+    nullable = {
+        "code": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "ratio": {"oneOf": [{"type": "number"}, {"type": "null"}]},
+        "open": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+        "label": {"anyOf": [{"type": "number"}, {"type": "string"}]},  # text, as before
+    }
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"properties": {"grants": {"items": {"properties": nullable}}}}))
+    rows = [["id", "code", "ratio", "open", "label"], ["G1", 3, 0.5, True, 7]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    [grant] = grants(result)
+    assert (grant["code"], grant["ratio"], grant["open"], grant["label"]) == (3, 0.5, True, "7")
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
