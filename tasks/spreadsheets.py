@@ -34,6 +34,7 @@ from xml.etree import ElementTree
 
 import flattentool
 import ijson
+import openpyxl
 import orjson
 from flattentool.exceptions import FlattenToolError, FlattenToolWarning
 from flattentool.input import CSVInput, ODSInput, XLSXInput
@@ -717,6 +718,8 @@ def unflatten(
         reader.parser = parser
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
+        if fmt == "xlsx":
+            noted = _uncalculated_formulas(source, reader.workbook)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
     json_path = out_dir / "data.json"
@@ -725,6 +728,71 @@ def unflatten(
     _write_json(out_dir / "cell_source_map.json", cell_map)
     _write_json(out_dir / "heading_source_map.json", heading_map)
     return Unflattened(json_path, cell_map, heading_map, noted + found)
+
+
+# A formula cell with no saved result: "<f>5*2</f></c>", or an empty <v> after it.
+UNCALCULATED = re.compile(rb"(?:</f>|<f [^>]*/>)(?:<v\s*/>|<v></v>)?</c>")
+MAX_FORMULA_WARNINGS = 100
+
+
+def _uncalculated_formulas(path: Path, workbook: Any) -> list[dict[str, Any]]:
+    """A warning for each formula with no saved result (as files written by programs
+    rather than by a spreadsheet program have): its cell is read as empty."""
+    if not _has_uncalculated_formulas(path):
+        return []  # the usual case, found without reading the workbook a second time
+    warnings_found: list[dict[str, Any]] = []
+    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        for sheet in formulas.worksheets:
+            for row in sheet.iter_rows(min_row=2):
+                for cell in row:
+                    if not _is_uncalculated(cell, workbook, sheet.title):
+                        continue
+                    warnings_found.append(_formula_warning(cell, workbook[sheet.title]))
+                    if len(warnings_found) >= MAX_FORMULA_WARNINGS:
+                        return warnings_found
+    finally:
+        formulas.close()
+    return warnings_found
+
+
+def _has_uncalculated_formulas(path: Path) -> bool:
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with archive.open(name) as member:
+                    if _search_stream(member, UNCALCULATED):
+                        return True
+    return False
+
+
+def _search_stream(stream: Any, pattern: re.Pattern[bytes], overlap: int = 256) -> bool:
+    tail = b""
+    while piece := stream.read(1 << 20):
+        if pattern.search(tail + piece):
+            return True
+        tail = piece[-overlap:]
+    return False
+
+
+def _is_uncalculated(cell: Any, workbook: Any, sheet: str) -> bool:
+    formula = getattr(cell, "value", None)
+    if not (isinstance(formula, str) and formula.startswith("=")):
+        return False
+    return workbook[sheet].cell(row=cell.row, column=cell.column).value is None
+
+
+def _formula_warning(cell: Any, sheet: Any) -> dict[str, Any]:
+    heading = sheet.cell(row=1, column=cell.column).value
+    return {
+        "message": f"The cell holds a formula ({cell.value}) with no saved result, so it was "
+        "read as empty. Open the file in a spreadsheet program and save it again, so that "
+        "its formulas are calculated.",
+        "sheet": sheet.title,
+        "row": cell.row,
+        "column": cell.column_letter,
+        "header": heading,
+    }
 
 
 def _schema_from(schema: LoadedSchema | None, schema_path: Path | None) -> LoadedSchema | None:

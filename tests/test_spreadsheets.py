@@ -672,6 +672,21 @@ def test_a_number_that_may_be_null_is_read_as_a_number(tmp_path: Path, fmt: str)
     assert (grant["code"], grant["ratio"], grant["open"], grant["label"]) == (3, 0.5, True, "7")
 
 
+def test_a_formula_never_calculated_is_a_warning_at_its_cell(tmp_path: Path, schema: Path) -> None:
+    # Files written by programs hold formulas without results: each is read as empty.
+    rows = [HEADINGS, ["G1", "Orchard", "=5*2", "GBP", "food"], GRANT_ROWS[1]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert "value" not in grants(result)[0]["amount"]
+    [warning] = [w for w in result.warnings if "formula" in w["message"]]
+    assert warning["message"].startswith("The cell holds a formula (=5*2) with no saved result")
+    assert (warning["sheet"], warning["row"], warning["column"], warning["header"]) == (
+        "grants",
+        2,
+        "C",
+        "amount/value",
+    )
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
@@ -1029,17 +1044,6 @@ def test_a_zip_that_is_not_a_spreadsheet_is_refused(tmp_path: Path, fmt: str) ->
 # Formulas and merged cells ---------------------------------------------------------------
 
 
-def test_a_formula_saved_by_openpyxl_has_no_result_so_reads_as_empty(
-    tmp_path: Path, schema: Path
-) -> None:
-    # openpyxl writes the formula but cannot work out its result; flattentool reads saved
-    # results only, so the cell is empty, as if the value were missing.
-    rows = [["id", "amount/value"], ["G1", "=100+20"]]
-    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
-    assert grants(result) == [{"id": "G1"}]
-    assert result.warnings == []
-
-
 def test_a_formula_with_a_saved_result_reads_as_that_result(tmp_path: Path, schema: Path) -> None:
     # Excel and LibreOffice save each formula's result next to it: add one by hand.
     plain = write_xlsx(
@@ -1052,7 +1056,9 @@ def test_a_formula_with_a_saved_result_reads_as_that_result(tmp_path: Path, sche
             if member.filename == "xl/worksheets/sheet1.xml":
                 content = content.replace(b"<f>100+20</f><v></v>", b"<f>100+20</f><v>120</v>")
             target.writestr(member, content)
-    assert grants(convert(path, "xlsx", schema)) == [{"id": "G1", "amount": {"value": 120}}]
+    result = convert(path, "xlsx", schema)
+    assert grants(result) == [{"id": "G1", "amount": {"value": 120}}]
+    assert result.warnings == []  # a calculated formula is nothing to warn about
 
 
 def test_merged_cells_in_xlsx_keep_their_value_in_the_first_cell_only(
