@@ -216,23 +216,31 @@ def fast_validator(loaded: LoadedSchema) -> Any:
             list(loaded.resources.items()), draft=_rs_draft(loaded.draft)
         )
         return FAST_VALIDATORS[loaded.draft](
-            loaded.schema, validate_formats=True, registry=registry, offline=True
+            loaded.schema,
+            validate_formats=True,
+            formats=REFERENCE_FORMATS,
+            keywords={"pattern": PythonPattern},
+            registry=registry,
+            offline=True,
         )
     except (ValueError, jsonschema_rs.ReferencingError) as error:
         raise BadInput(
             "schema_invalid",
-            f"The schema cannot be used: {_unresolved(str(error))}",
+            f"The schema cannot be used: {_plain_schema_fault(str(error))}",
             hint="Check that every $ref names a file in the profile's schema folder.",
         ) from None
 
 
 UNRESOLVED = re.compile(r"^Resource '(?P<uri>[^']*)' is not present in a registry")
+BAD_PATTERN = re.compile(r"^Failed to instantiate keyword class 'pattern': \w+: (?P<why>.*)")
 
 
-def _unresolved(message: str) -> str:
-    """The fast engine's words for a $ref to a document it does not have, made plain."""
+def _plain_schema_fault(message: str) -> str:
+    """The fast engine's words for what it cannot use in a schema, made plain."""
     if match := UNRESOLVED.match(message):
         return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
+    if match := BAD_PATTERN.match(message):
+        return f"{match['why']}."
     return message
 
 
@@ -254,8 +262,23 @@ def reference_validator(loaded: LoadedSchema) -> Any:
         for uri, doc in loaded.resources.items()
     )
     cls = REFERENCE_VALIDATORS[loaded.draft]
-    # Every format in every draft: "date" is checked even where draft 4 does not name it.
-    return cls(loaded.schema, registry=registry, format_checker=jsonschema.FormatChecker())
+    return cls(loaded.schema, registry=registry, format_checker=FORMAT_CHECKER)
+
+
+# Every format in every draft, as 2020-12 defines it: "date" is checked even where draft 4
+# does not name it. (jsonschema.FormatChecker() would check "time" as draft 3 did.)
+FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+# The formats the fast engine checks as python jsonschema does, by asking it: they differ
+# at the edges ("@b.c" is an email to python jsonschema, "0000-01-01" a date to the fast
+# engine; "^\\d$" is a regex in one syntax and not the other), and its checks of these cost
+# little (20 ms for 40,000 dates). Four checks cost more (50-60 ms for 40,000 values)
+# and agree on the values tried, so the fast engine keeps them.
+FAST_ENGINE_FORMATS = {"date-time", "uri", "uri-reference", "uuid"}
+REFERENCE_FORMATS = {
+    name: functools.partial(lambda value, name: FORMAT_CHECKER.conforms(value, name), name=name)
+    for name in FORMAT_CHECKER.checkers
+    if name not in FAST_ENGINE_FORMATS
+}
 
 
 @dataclass(frozen=True)
@@ -449,9 +472,30 @@ def _key_for(node: Any, part: Any, numbered: dict[int, dict[str, str]]) -> str:
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:
-    if type(kind).__name__ in {"OneOfNotValid", "AnyOf", "PropertyNames"}:
+    name = type(kind).__name__
+    if name in {"OneOfNotValid", "AnyOf", "PropertyNames"}:
         return {}  # Their details are nested errors, which the message does not need.
+    if name == "Custom":  # our "pattern" (PythonPattern), whose message is the pattern
+        return {"pattern": kind.as_dict()["message"]}
     return kind.as_dict()
+
+
+class PythonPattern:
+    """The "pattern" keyword for the fast engine, as python jsonschema reads it: with
+    Python's re, not ECMA-262 regular expressions. "^\\d+$" then matches "٣" (an
+    Arabic-Indic digit), and "$" matches before a final newline, in both engines.
+    It costs 14 ms for 40,000 values."""
+
+    def __init__(self, parent_schema: dict, value: str, schema_path: list) -> None:
+        self.pattern = value
+        try:
+            self.regex = re.compile(value)
+        except re.error as error:  # the root's are checked sooner, with the meta-schema
+            raise ValueError(f"the pattern {value} is not a regular expression ({error})") from None
+
+    def validate(self, instance: Any) -> None:
+        if isinstance(instance, str) and not self.regex.search(instance):
+            raise ValueError(self.pattern)
 
 
 def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:

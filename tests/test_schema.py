@@ -45,6 +45,8 @@ def write_schema(folder: Path, draft: str) -> Path:
             "amount": {"type": "number", "minimum": 0, "maximum": 1000, "multipleOf": 0.5},
             "currency": {"enum": ["GBP", "EUR"]},
             "when": {"type": "string", "format": "date"},
+            "mail": {"type": "string", "format": "email"},
+            "code": {"type": "string", "pattern": "^\\d+$"},  # Python's \\d, as python reads it
             "stamp": {"type": "string", "format": "date-time"},
             "link": {"type": "string", "format": "uri"},
             "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
@@ -106,6 +108,7 @@ ODD_VALUES = [
     "a@b", "a@b.c", "@", "ann@example.org", "http://x", "not a uri", "mailto:a@b",
     "https://example.org/a b", "yes", [], [1, 1], ["a", "b", "c", "d"], {}, {"deep": "1"},
     {"name": "A"}, {"name": "Ann", "extra": 1}, {"Deep": 1, "toolong": 2}, "a" * 30,
+    "\u0663", "12\n", "@b.c", "a b@c.d", "0000-01-01", "2024-01-01T23:59:59Z",
 ]  # fmt: skip
 
 
@@ -117,7 +120,7 @@ def mutated_documents(seed: int, count: int) -> list[dict]:
         for _ in range(rng.randint(1, 4)):
             item = copy.deepcopy(VALID_ITEM)
             for _ in range(rng.randint(0, 4)):
-                extras = ["fixed", "positive", "named", "numbers", "pair", "extra"]
+                extras = ["fixed", "positive", "named", "numbers", "pair", "mail", "code", "extra"]
                 key = rng.choice([*VALID_ITEM, *extras])
                 if rng.random() < 0.15:
                     item.pop(key, None)
