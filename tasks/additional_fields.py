@@ -18,7 +18,7 @@ MAX_LISTED = 500
 class AdditionalFields(Task):
     name = "additional_fields"
     title = "Fields not in the schema"
-    version = 2
+    version = 3  # 3: fields under dependentSchemas, contains, $dynamicRef...
     requires = ("parse_json",)
     uses_options = ("sample",)
 

@@ -24,6 +24,7 @@ SUPPORTED = "JSON, CSV, XLSX and ODS data, and PDF, PNG, JPEG, GIF and WebP file
 
 class DetectFormat(Task):
     name = "detect_format"
+    version = 2  # 2: a one-column CSV by its name
     title = "Recognise the format"
 
     def is_applicable(self, submission: Subject) -> bool:

@@ -39,6 +39,7 @@ THUMBNAIL_WIDTH = 200
 
 class CheckLinks(Task):
     name = "links"
+    version = 2  # 2: a port out of range is not a valid URL
     title = "Linked documents"
     requires = ("parse_json",)
     uses_options = ("sample",)

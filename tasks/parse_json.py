@@ -14,7 +14,7 @@ from tasks.scan import load_scan
 class ParseJSON(Task):
     name = "parse_json"
     title = "Read the JSON"
-    version = 2
+    version = 3  # 3: integers beyond 64 bits read exactly
     # For spreadsheets, what is read is the JSON they were converted into.
     requires = ("spreadsheet_to_json",)
 
