@@ -108,7 +108,7 @@ ODD_VALUES = [
     "a@b", "a@b.c", "@", "ann@example.org", "http://x", "not a uri", "mailto:a@b",
     "https://example.org/a b", "yes", [], [1, 1], ["a", "b", "c", "d"], {}, {"deep": "1"},
     {"name": "A"}, {"name": "Ann", "extra": 1}, {"Deep": 1, "toolong": 2}, "a" * 30,
-    "\u0663", "12\n", "@b.c", "a b@c.d", "0000-01-01", "2024-01-01T23:59:59Z",
+    "\u0663", "12\n", "@b.c", "a b@c.d", "2024-01-01T23:59:59Z",
 ]  # fmt: skip
 
 
