@@ -722,6 +722,7 @@ def unflatten(
             noted = _uncalculated_formulas(source, reader.workbook)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
+        noted += _padded_headings(getattr(reader, "headings", {}))
     json_path = out_dir / "data.json"
     _write_json(json_path, {root_list_path: items}, indent=2)
     cell_map, heading_map = _plain(cells), _plain(headings)
@@ -1088,6 +1089,32 @@ def _has_a_fraction(value: Any) -> bool:
         return value != int(value)
     except (ValueError, OverflowError):  # not a number, or infinite: flattentool says so
         return False
+
+
+INVISIBLE = "\ufeff\u200b\u00a0"  # a byte-order mark, a zero-width space, a no-break space
+
+
+def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """A warning for each heading with spaces or invisible characters around it: " id "
+    names no field, and the report would show it, baffling, as "id" missing."""
+    found = []
+    for sheet, names in headings.items():
+        for index, name in enumerate(names):
+            if not isinstance(name, str) or name == name.strip(f" \t\r\n{INVISIBLE}"):
+                continue
+            bare = name.strip(f" \t\r\n{INVISIBLE}")
+            found.append(
+                {
+                    "message": f"The heading {json.dumps(name)} has spaces or invisible "
+                    f"characters around it, so it does not name the field “{bare}”. "
+                    "Remove them from the heading.",
+                    "sheet": sheet,
+                    "row": 1,
+                    "column": get_column_letter(index + 1),
+                    "header": name,
+                }
+            )
+    return found
 
 
 def _put_in_true_columns(cells: dict[str, list[Any]] | None, headings: dict[str, list]) -> None:

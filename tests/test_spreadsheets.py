@@ -687,6 +687,20 @@ def test_a_formula_never_calculated_is_a_warning_at_its_cell(tmp_path: Path, sch
     )
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_a_heading_with_spaces_around_it_is_a_warning_at_its_cell(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    rows = [["id", " title ", "amount/value\u00a0"], ["G1", "Orchard", 5]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    padded = [w for w in result.warnings if "spaces or invisible characters" in w["message"]]
+    assert [(w["column"], w["header"]) for w in padded] == [
+        ("B", " title "),
+        ("C", "amount/value\u00a0"),
+    ]
+    assert "does not name the field “title”" in padded[0]["message"]
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
