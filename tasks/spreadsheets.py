@@ -326,6 +326,7 @@ _COLUMNS_REPEATED = f"{{{_TABLE_NS}}}number-columns-repeated"
 _VALUE_TYPE = f"{{{_OFFICE_NS}}}value-type"
 _VALUE = f"{{{_OFFICE_NS}}}value"
 _DATE_VALUE = f"{{{_OFFICE_NS}}}date-value"
+_BOOLEAN_VALUE = f"{{{_OFFICE_NS}}}boolean-value"
 _PARAGRAPH = f"{{{_TEXT_NS}}}p"
 _SPACES = f"{{{_TEXT_NS}}}s"
 _SPACE_COUNT = f"{{{_TEXT_NS}}}c"
@@ -411,6 +412,9 @@ def _ods_value(cell: ElementTree.Element) -> Any:
         return number
     if kind == "date" and (moment := _ods_date(cell.get(_DATE_VALUE))) is not None:
         return moment
+    if kind == "boolean" and cell.get(_BOOLEAN_VALUE) in ("true", "false"):
+        # The value, not the text shown, which is in the saving program's language (WAHR).
+        return cell.get(_BOOLEAN_VALUE) == "true"
     text = "\n".join(_ods_text(part) for part in cell if part.tag == _PARAGRAPH)
     return text or None
 

@@ -701,6 +701,27 @@ def test_a_heading_with_spaces_around_it_is_a_warning_at_its_cell(
     assert "does not name the field “title”" in padded[0]["message"]
 
 
+def test_ods_true_and_false_are_read_from_their_value_not_their_language(
+    tmp_path: Path,
+) -> None:
+    schema = tmp_path / "schema.json"
+    item = {"properties": {"id": {"type": "string"}, "open": {"type": "boolean"}}}
+    schema.write_text(json.dumps({"properties": {"grants": {"items": item}}}))
+    document = OpenDocumentSpreadsheet()
+    table = Table(name="grants")
+    table.addElement(ods_row(["id", "open"]))
+    for grant, value, shown in [("G1", "true", "WAHR"), ("G2", "false", "FAUX")]:
+        row = ods_row([grant])  # as German and French LibreOffice save them
+        cell = TableCell(valuetype="boolean", booleanvalue=value)
+        row.addElement(with_text(cell, shown))
+        table.addElement(row)
+    document.spreadsheet.addElement(table)
+    document.save(str(tmp_path / "grants.ods"))
+    result = convert(tmp_path / "grants.ods", "ods", schema)
+    assert [grant["open"] for grant in grants(result)] == [True, False]
+    assert result.warnings == []
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
