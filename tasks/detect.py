@@ -76,7 +76,12 @@ def _zip_format(path: Path) -> str:
                 if b"opendocument.spreadsheet" in mimetype:
                     return "ods"
     except zipfile.BadZipFile as exc:
-        raise BadInput("bad_zip", "The file looks like a spreadsheet but is damaged.") from exc
+        raise BadInput(
+            "bad_zip",
+            "The file looks like a spreadsheet (a zip archive) but is damaged or cut short.",
+            hint="Upload it again; if it still fails, open it in your spreadsheet program "
+            "and save it again.",
+        ) from exc
     raise _unknown("a zip archive that is not a spreadsheet")
 
 

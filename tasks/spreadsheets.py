@@ -1044,13 +1044,21 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
     The warnings machinery is global to the process: run one conversion at a time in it.
     """
     found: list[dict[str, Any]] = []
+    about_headings: set[tuple[str, Any]] = set()
     show = warnings.showwarning
 
     def collect(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, FlattenToolWarning):
-            found.append(_describe(str(message), reader.position))
-        else:
+        if not issubclass(category, FlattenToolWarning):
             show(message, category, *args, **kwargs)
+            return
+        described = _describe(str(message), reader.position)
+        if _NUMBER_HEADING.match(described["message"]):
+            # Said again for every row, of the heading: once, at the heading's own row.
+            if (described["message"], described["sheet"]) in about_headings:
+                return
+            about_headings.add((described["message"], described["sheet"]))
+            described["row"] = 1
+        found.append(described)
 
     with warnings.catch_warnings(), _no_silent_rounding():
         # "always": the same message for two cells must be reported twice.
@@ -1167,6 +1175,8 @@ def _not_converted(error: Exception, position: _Position | None) -> BadInput:
 # Where flattentool's warnings name a place. Only its English messages are understood;
 # the others still get the sheet and row being converted when they were raised.
 _SHEET_IN_MESSAGE = re.compile(r'sheet:? "(?P<sheet>[^"]*)"')
+# Said of a heading (a number), but again for every row that has a value under it.
+_NUMBER_HEADING = re.compile(r"^Column .* has been ignored because it is a number")
 _HEADING_IN_MESSAGE = [
     re.compile(
         r'^Duplicate heading "(?P<header>.*)" found, '

@@ -58,8 +58,9 @@ def test_a_zip_that_is_not_a_spreadsheet_is_explained(tmp_path):
 
 
 def test_a_damaged_zip_is_explained(tmp_path):
-    with pytest.raises(BadInput, match="damaged"):
+    with pytest.raises(BadInput, match="damaged or cut short") as caught:
         detect(write(tmp_path, b"PK\x03\x04garbage"))
+    assert "save it again" in caught.value.hint
 
 
 def test_a_csv_of_one_column_is_known_by_its_name(tmp_path):

@@ -982,6 +982,14 @@ def test_a_duplicate_heading_is_a_warning_naming_the_ignored_column(
     assert (warning["sheet"], warning["column"], warning["header"]) == ("grants", "B", "title")
 
 
+def test_a_heading_that_is_a_number_is_one_warning_at_the_heading(tmp_path: Path) -> None:
+    rows = [["id", 2026], ["G1", 5], ["G2", 6]]  # flattentool says so for each row
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", None)
+    (warning,) = result.warnings
+    assert warning["message"] == 'Column "2026" has been ignored because it is a number.'
+    assert (warning["sheet"], warning["row"], warning["column"]) == ("grants", 1, "B")
+
+
 def test_a_column_that_clashes_with_another_is_a_warning_at_its_row(tmp_path: Path) -> None:
     rows = [["id", "amount", "amount/value"], ["G1", "lots", 5]]
     result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", None)
