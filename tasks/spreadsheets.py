@@ -493,12 +493,14 @@ codecs.register_error(AS_LATIN_1, lambda error: (chr(error.object[error.start]),
 def decode_csv(path: Path) -> DecodedCSV:
     """The CSV's text: UTF-8 (with or without a BOM), else Windows-1252, line by line.
 
-    UTF-16 is read too when the file starts with its byte order mark. A line that is not
+    UTF-16 is read too, with its byte order mark or without. A line that is not
     UTF-8 is read as Windows-1252, and the others stay UTF-8: so a file that is mostly
     UTF-8 (rows pasted in from another program, a mark that a spreadsheet program added)
     keeps all its letters. The warning says which reading was used.
     """
     raw = path.read_bytes()
+    if unmarked_utf16 := _utf16_without_mark(raw):
+        return DecodedCSV(raw.decode(unmarked_utf16, errors="replace"), unmarked_utf16)
     marked = raw.startswith(codecs.BOM_UTF8)
     if marked:
         raw = raw[len(codecs.BOM_UTF8) :]
@@ -528,6 +530,18 @@ def decode_csv(path: Path) -> DecodedCSV:
         "on such lines, correct them, save the file as “CSV UTF-8” and upload it again."
     )
     return DecodedCSV(text, "utf-8+cp1252", warning)
+
+
+def _utf16_without_mark(raw: bytes) -> str | None:
+    """UTF-16 saved without its byte order mark, told by the zero bytes of its first
+    characters (headings are ASCII in practice): "utf-16-le", "utf-16-be", or None."""
+    if len(raw) < 4 or raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    if raw[1:4:2] == b"\x00\x00" and b"\x00" not in raw[0:4:2]:
+        return "utf-16-le"
+    if raw[0:4:2] == b"\x00\x00" and b"\x00" not in raw[1:4:2]:
+        return "utf-16-be"
+    return None
 
 
 def _line_number(raw: bytes, offset: int) -> int:

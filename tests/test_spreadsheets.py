@@ -840,6 +840,9 @@ def test_locate_outside_the_converted_data_gives_none(converted: Unflattened) ->
         (b"id,title\r\nG1,Caf\xc3\xa9 \xe2\x82\xac5\r\nG2,Na\xefve\r\n", "utf-8+cp1252"),
         # The mark says UTF-8, the rest was saved by a program that writes Windows-1252.
         (b"\xef\xbb\xbfid,title\r\nG1,Caf\xe9\r\n", "cp1252"),
+        # UTF-16 saved without its byte order mark, known by the zero bytes of the headings.
+        ("id,title\r\nG1,Café Łódź 日本\r\n".encode("utf-16-le"), "utf-16-le"),
+        ("id,title\r\nG1,Café\r\n".encode("utf-16-be"), "utf-16-be"),
     ],
 )
 def test_csv_is_read_in_its_encoding(tmp_path: Path, raw: bytes, encoding: str) -> None:
