@@ -572,14 +572,20 @@ def _csv_delimiter(text: str) -> str:
     return best if counts[best] and not counts[","] else ","
 
 
+# Excel's first line "sep=;" names the separator, and is not a row.
+DECLARED_SEPARATOR = re.compile(r"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n|$)")
+
+
 def _csv_rows(text: str) -> Iterator[list[str]]:
-    delimiter = _csv_delimiter(text)
+    declared = DECLARED_SEPARATOR.match(text)
+    delimiter = declared[1] if declared else _csv_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     next_start = last_start = 1  # lines where the next row and the last one read start
     try:
         for row in reader:
             last_start, next_start = next_start, reader.line_num + 1
-            yield row
+            if not (declared and reader.line_num == 1):
+                yield row
     except csv.Error as exc:
         raise BadInput(
             "bad_csv",
