@@ -134,6 +134,25 @@ def test_a_slow_server_times_out(http_server, tmp_path):
     assert time.monotonic() - started < 2.5
 
 
+def test_a_server_that_sends_a_byte_at_a_time_is_stopped_at_the_time_limit(http_server, tmp_path):
+    # Each byte arrives well within the read timeout: only the total time can stop it.
+    def drip(request):
+        request.send_response(200)
+        request.send_header("Content-Length", "1000")
+        request.end_headers()
+        for _ in range(1000):
+            request.wfile.write(b"x")
+            request.wfile.flush()
+            time.sleep(0.1)
+
+    http_server.routes["/drip"] = drip
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="took too long"):
+        fetch(http_server.url("/drip"), tmp_path / "data", limits(total_timeout=1))
+    assert time.monotonic() - started < 2.5
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("status", "error"), [(404, BadInput), (410, BadInput), (503, Unavailable), (429, Unavailable)]
 )
