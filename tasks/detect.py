@@ -62,6 +62,12 @@ def detect(path: Path, name: str = "") -> dict[str, Any]:
             return {"format": kind, "encoding": None}
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return {"format": "webp", "encoding": None}
+    if head.startswith(b"\x1f\x8b"):
+        raise BadInput(
+            "compressed",
+            "This is a compressed file (gzip), not the data itself.",
+            hint="Unpack it (for example with gunzip) and upload the file inside.",
+        )
     return _text_format(head, name)
 
 
@@ -90,6 +96,10 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
     text = head.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")
     if text[:1] in {"{", "["}:
         return {"format": "json", "encoding": encoding}
+    if encoding != "utf-16" and _looks_binary(head):
+        raise _unknown("a binary file, not text")
+    if text[:1] == "<":
+        raise _markup(text)
     first_line = text.split("\n", 1)[0]
     if any(separator in first_line for separator in (",", ";", "\t")):
         return {"format": "csv", "encoding": encoding}
@@ -98,6 +108,27 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
     if text[:1] in {'"'} or text[:1].isdigit() or text.startswith(("true", "false", "null")):
         return {"format": "json", "encoding": encoding}
     raise _unknown("text that is neither JSON nor CSV")
+
+
+# Bytes that text, in any encoding Assay reads, does not hold: all controls but tab,
+# line ends and form feed.
+CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13})
+
+
+def _looks_binary(head: bytes) -> bool:
+    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
+    return controls > 2 and controls * 200 > len(head)  # a text has none, or a stray one
+
+
+def _markup(text: str) -> BadInput:
+    if text[:200].lower().lstrip("<!").startswith(("doctype html", "html", "head", "body")):
+        return BadInput(
+            "web_page",
+            "This is a web page (HTML), not data.",
+            hint="If you gave the address of a dataset's page, give the address of the data "
+            "file itself: the download link on that page.",
+        )
+    return _unknown("XML or another markup, not JSON or CSV")
 
 
 def _encoding(head: bytes) -> str:

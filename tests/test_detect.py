@@ -1,5 +1,6 @@
 """Recognising formats from content, whatever the file is called."""
 
+import gzip
 import io
 import zipfile
 
@@ -74,6 +75,27 @@ def test_an_old_excel_workbook_is_named_with_what_to_do(tmp_path):
     with pytest.raises(BadInput, match=r"Excel 97-2003 workbook \(\.xls\)") as caught:
         detect(write(tmp_path, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512), "a.xls")
     assert "save it as .xlsx" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (gzip.compress(b'{"grants": []}'), "a compressed file"),
+        (bytes(range(256)) * 8, "a binary file, not text"),
+        (b"<!DOCTYPE html>\n<html><meta content='width=device-width, scale=1'>", "a web page"),
+        (b"  <html lang='en'><body>a,b</body></html>", "a web page"),
+        (b'<?xml version="1.0"?>\n<grants><a>1,2</a></grants>', "XML"),
+    ],
+)
+def test_what_is_not_data_is_named_not_taken_for_a_csv(tmp_path, data, words):
+    # Each has a comma in its first line, which alone once made it a CSV.
+    with pytest.raises(BadInput, match=words):
+        detect(write(tmp_path, data))
+
+
+def test_a_stray_control_character_does_not_make_text_binary(tmp_path):
+    csv_text = b"id,title\r\n" + b"G1,Orchard\r\n" * 50 + b"\x1a"  # old DOS end of file
+    assert detect(write(tmp_path, csv_text))["format"] == "csv"
 
 
 def test_plain_words_are_not_mistaken_for_data():
