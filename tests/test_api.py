@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 import referencing
 import referencing.jsonschema
+from django.conf import settings as live_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -119,6 +120,32 @@ def test_a_file_over_the_limit_is_400_stating_the_limit(client, document, settin
         "field": "file",
         "limit": 10,
     }
+
+
+def test_text_under_the_limit_is_accepted_however_much_json_escapes_it(client, document):
+    # Every quote in the text is sent as \" and every backslash as \\: the body is
+    # twice the text, which once passed Django's own limit and got a bare HTML 400.
+    text = json.dumps({"grants": [], "note": '"' * 2_400_000})
+    limit = live_settings.ASSAY_MAX_TEXT_BYTES
+    assert 4_500_000 < len(text) < limit
+    body = json.dumps({"text": text})
+    assert len(body) > 1.9 * len(text) > limit + 64 * 1024
+    response = client.post("/api/submissions", body, content_type="application/json")
+    assert response.status_code == 201
+    check(document, response, "/api/submissions", "post")
+
+
+def test_text_too_large_to_read_is_a_json_error_naming_the_limit(client, document, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # as a body of 30 MB meets the real one
+    response = client.post(
+        "/api/submissions", json.dumps({"text": "x" * 2000}), content_type="application/json"
+    )
+    assert response.status_code == 400
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"]["code"] == "too_large"
+    assert body["error"]["field"] == "text"
+    assert body["error"]["limit"] == settings.ASSAY_MAX_TEXT_BYTES
+    assert "Upload it as a file instead" in body["error"]["message"]
 
 
 def test_an_over_size_body_is_413_without_being_read(client, document, settings):

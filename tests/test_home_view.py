@@ -120,3 +120,18 @@ def test_the_form_needs_its_csrf_token():
 
     response = Client(enforce_csrf_checks=True).post("/", {"text": "[1]"})
     assert response.status_code == 403
+
+
+def test_a_form_too_large_to_read_gets_a_page_that_says_what_to_do(settings):
+    from django.test import Client
+
+    # Read by the CSRF check before the form: Django refuses it there, with our page.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/")  # the form's page sets the CSRF cookie, as for a person
+    token = browser.cookies["csrftoken"].value
+    response = browser.post("/", {"csrfmiddlewaretoken": token, "text": "x" * 2000})
+    assert response.status_code == 400
+    page = " ".join(response.content.decode().split())
+    assert "The request could not be read" in page
+    assert "Upload larger data as a file instead" in page

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
@@ -82,6 +83,9 @@ def submissions(request: HttpRequest) -> HttpResponse:
         return refusal
     try:
         form = submission_form(request)
+    except RequestDataTooBig:
+        form = SubmissionForm(data={})
+        form.refuse_body()
     except MultiPartParserError as exc:
         return error(400, "invalid_body", f"The multipart body cannot be read: {exc}")
     except ValueError as exc:

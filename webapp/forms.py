@@ -78,6 +78,22 @@ class SubmissionForm(forms.Form):
             )
         return text if text.strip() else ""
 
+    def refuse_body(self) -> None:
+        """Say why an API request too big to read was refused: only pasted text is held
+        in memory, so it was the text. (A browser's form meets Django's own check first,
+        in the CSRF check, and gets templates/400.html.)"""
+        self.full_clean()
+        self.errors.clear()
+        limit = filesizeformat(settings.ASSAY_MAX_TEXT_BYTES)
+        self.add_error(
+            "text",
+            forms.ValidationError(
+                f"The pasted text is larger than the limit of {limit}. Upload it as a file "
+                "instead.",
+                code="too_large",
+            ),
+        )
+
     def clean_profile(self) -> str:
         return self.cleaned_data.get("profile") or settings.ASSAY_DEFAULT_PROFILE
 

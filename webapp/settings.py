@@ -138,10 +138,11 @@ if PRODUCTION:
     }
 
 # Uploads: large files stream to a temporary file; pasted text is held in memory,
-# so its limit also bounds the request body Django accepts for form fields.
+# so its limit also bounds the request body Django accepts for form fields. Sent as a
+# form or in JSON, text grows as it is escaped (%C3%A9 for é, \u0001): up to six times.
 ASSAY_MAX_UPLOAD_BYTES = config.int("ASSAY_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1)
 ASSAY_MAX_TEXT_BYTES = config.int("ASSAY_MAX_TEXT_BYTES", 5 * 1024 * 1024, minimum=1)
-DATA_UPLOAD_MAX_MEMORY_SIZE = ASSAY_MAX_TEXT_BYTES + 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * ASSAY_MAX_TEXT_BYTES + 64 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Fetching URLs (DESIGN.md "Safety rules").
