@@ -91,6 +91,16 @@ def test_json_with_text_and_a_form_with_a_url_are_accepted(client, document, htt
 
 
 @pytest.mark.parametrize(
+    ("sent", "sampled"),
+    [("on", True), ("1", True), ("yes", True), ("0", False), ("no", False), ("off", False)],
+)
+def test_sample_mode_in_a_form_reads_what_scripts_send(client, sent, sampled):
+    response = create(client, text=(EXAMPLES / "grants-valid.json").read_text(), sample=sent)
+    assert response.status_code == 201
+    assert Submission.objects.get(id=response.json()["id"]).options == {"sample": sampled}
+
+
+@pytest.mark.parametrize(
     ("data", "code", "words"),
     [
         ({}, "no_source", "Choose a file, give a URL, or paste some data."),

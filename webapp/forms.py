@@ -13,6 +13,20 @@ def profile_choices() -> list[tuple[str, str]]:
     return [(name, conf.get("title", name)) for name, conf in settings.ASSAY_PROFILES.items()]
 
 
+class ScriptableCheckbox(forms.CheckboxInput):
+    """A browser sends "on" for a ticked box and nothing for an empty one; a script may
+    send 1 or 0, yes or no, on or off. Django's box takes any text but "false" as ticked,
+    so "sample=0" checked a sample only."""
+
+    UNTICKED = frozenset({"", "0", "false", "no", "off"})
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> bool:
+        value = data.get(name)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        return str(value).strip().lower() not in self.UNTICKED
+
+
 class SubmissionForm(forms.Form):
     """One of: a file, a URL or pasted text; plus profile and sample mode."""
 
@@ -34,6 +48,7 @@ class SubmissionForm(forms.Form):
     sample = forms.BooleanField(
         required=False,
         label="Sample mode: check only the first items (faster for large files)",
+        widget=ScriptableCheckbox,
     )
 
     def __init__(self, *args: Any, **kwargs: Any):
