@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import fixture, submission_from, upload
+from webapp.forms import over_the_limit
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -106,6 +107,14 @@ def test_a_file_over_the_limit_is_refused_stating_the_limit(client, settings):
         response = client.post("/", {"file": handle})
     assert "the limit is 100\xa0bytes" in response.content.decode()
     assert Submission.objects.count() == 0
+
+
+def test_a_size_just_over_the_limit_is_not_said_to_be_the_limit_s_size():
+    limit = 100 * 1024 * 1024
+    assert over_the_limit(limit + 1, limit) == (
+        "104,857,601 bytes; the limit is 104,857,600 bytes"  # not "100.0 MB; ... 100.0 MB"
+    )
+    assert over_the_limit(3 * limit, limit) == "300.0\xa0MB; the limit is 100.0\xa0MB"
 
 
 def test_pasted_text_over_the_limit_is_refused_stating_the_limit(client, settings):
