@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from uuid import uuid4
@@ -13,6 +14,7 @@ import referencing.jsonschema
 from django.conf import settings as live_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from tests.conftest import fixture
 from webapp.models import Submission
@@ -280,6 +282,19 @@ def test_the_report_of_data_that_could_not_be_read_is_422_saying_why(client, doc
     [failure] = body["error"]["failures"]
     assert (failure["task"], failure["code"]) == ("parse_json", "malformed_json")
     assert "line 1, column 18" in failure["message"]
+
+
+def test_a_picture_has_no_report_and_the_404_says_why_and_where_to_look(client, document):
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(picture, "PNG")
+    upload = SimpleUploadedFile("red.png", picture.getvalue(), content_type="image/png")
+    created = client.post("/api/submissions", {"file": upload}).json()
+    response = client.get(created["links"]["report"])
+    assert response.status_code == 404
+    body = check(document, response, "/api/submissions/{id}/report", "get")
+    assert body["error"]["code"] == "no_report"
+    assert "it is a PNG file, which is previewed" in body["error"]["message"]
+    assert body["error"]["results"] == created["links"]["results"]
 
 
 def test_an_expired_submission_is_410_for_status_and_report(client, document):

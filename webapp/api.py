@@ -243,7 +243,13 @@ def report(request: HttpRequest, submission_id: UUID) -> HttpResponse:
         )
     path = get_pipeline().get("report").download_path(submission, "report.json")
     if path is None:
-        return error(404, "no_report", "This submission has no report.")
+        return error(
+            404,
+            "no_report",
+            f"This submission has no report: it is a {submission.format.upper() or 'file'} "
+            "file, which is previewed, not checked against a schema.",
+            results=request.build_absolute_uri(reverse("results", args=[submission.id])),
+        )
     return FileResponse(path.open("rb"), content_type="application/json")
 
 

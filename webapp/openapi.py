@@ -58,6 +58,11 @@ SCHEMAS: dict[str, Any] = {
                     "field": {"type": "string"},
                     "limit": {"type": "integer", "description": "The limit, in bytes."},
                     "failures": {"type": "array", "items": ref("Failure")},
+                    "results": {
+                        "type": "string",
+                        "format": "uri",
+                        "description": "The results page, for a submission with no report.",
+                    },
                 },
             }
         },
@@ -310,7 +315,11 @@ def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
                     "responses": {
                         "200": response("The report.", "Report"),
                         "202": response("Still being checked: the status.", "Status"),
-                        "404": error_response("No submission has this id."),
+                        "404": error_response(
+                            "No submission has this id (code not_found), or it has no "
+                            "report (code no_report): a picture or PDF is previewed, not "
+                            "checked, and its results page shows the preview."
+                        ),
                         "410": response("The submission has expired.", "Status"),
                         "422": error_response(
                             "The data could not be checked (malformed, unreadable...): "
