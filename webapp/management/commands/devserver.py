@@ -4,10 +4,13 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
 GRACE_SECONDS = 15
+ROOT = Path(__file__).resolve().parents[3]
+CODE_FOLDERS = ("webapp", "process", "tasks")
 
 
 def _interrupt(signum, frame) -> None:
@@ -25,21 +28,39 @@ class Command(BaseCommand):
         # If we were started with SIGINT ignored (a background job), the children would
         # inherit that and never hear our Ctrl-C; a Python handler is reset on exec.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        manage = [sys.executable, "manage.py"]
         # Each child leads its own process group, which we signal as a whole: the
         # runserver reloader and django-q2's worker processes then all get the word once.
-        processes = [
-            subprocess.Popen([*manage, "qcluster"], start_new_session=True),
-            subprocess.Popen([*manage, "runserver", addrport], start_new_session=True),
-        ]
+        processes = [start_worker(), start("runserver", addrport)]
         self.stdout.write(f"Assay is at http://{addrport}/ (Ctrl-C stops it)")
+        code = code_stamp()
         try:
             while all(process.poll() is None for process in processes):
                 signal.sigtimedwait([signal.SIGCHLD], 1)  # wake when either child exits
+                if (changed := code_stamp()) != code:
+                    # runserver reloads itself; a worker left on the old code would store
+                    # results the new web process takes for stale, again and again.
+                    code = changed
+                    self.stdout.write("Code changed: restarting the worker")
+                    stop(processes[:1])
+                    processes[0] = start_worker()
         except KeyboardInterrupt:
             pass
         finally:
             stop(processes)
+
+
+def start(*command: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "manage.py", *command], start_new_session=True)
+
+
+def start_worker() -> subprocess.Popen:
+    return start("qcluster")
+
+
+def code_stamp() -> tuple[float, int]:
+    """The latest change to the project's Python files, and how many there are."""
+    files = [path for folder in CODE_FOLDERS for path in (ROOT / folder).rglob("*.py")]
+    return max((path.stat().st_mtime for path in files), default=0.0), len(files)
 
 
 def stop(processes: list[subprocess.Popen]) -> None:

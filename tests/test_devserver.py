@@ -1,0 +1,58 @@
+"""`make run`'s devserver: the web server and a worker together, the worker kept on the
+web server's code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(log: Path, text: str, count: int = 1, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while log.read_text().count(text) < count:
+        assert time.monotonic() < deadline, f"no {text!r} x{count} in:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
+@pytest.mark.integration
+def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    env["ASSAY_DATA_DIR"] = str(tmp_path / "data")
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    log = tmp_path / "devserver.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*manage, "devserver", f"127.0.0.1:{free_port()}"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    touched = ROOT / "tasks" / "__init__.py"
+    before = touched.stat()
+    try:
+        wait_for(log, "] running.")  # django-q2: the cluster is up
+        os.utime(touched, (before.st_atime, time.time() + 5))  # as an editor saving it
+        wait_for(log, "Code changed: restarting the worker")
+        wait_for(log, "] running.", count=2)
+    finally:
+        os.utime(touched, (before.st_atime, before.st_mtime))
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    left = subprocess.run(
+        ["pgrep", "-f", f"ASSAY_DATA_DIR={tmp_path}"], capture_output=True, text=True
+    )
+    assert left.stdout == ""
