@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ class DetectFormat(Task):
         return detected
 
 
+# Excel's first line "sep=;" names a CSV's separator (and is not a row).
+DECLARED_SEPARATOR = re.compile(r"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n|$)")
 OLD_EXCEL = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of .xls (and .doc)
 
 
@@ -96,12 +100,14 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
     text = head.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")
     if text[:1] in {"{", "["}:
         return {"format": "json", "encoding": encoding}
-    if encoding != "utf-16" and _looks_binary(head):
+    if not encoding.startswith("utf-16") and _looks_binary(head):
         raise _unknown("a binary file, not text")
     if text[:1] == "<":
         raise _markup(text)
     first_line = text.split("\n", 1)[0]
     if any(separator in first_line for separator in (",", ";", "\t")):
+        return {"format": "csv", "encoding": encoding}
+    if DECLARED_SEPARATOR.match(first_line):  # Excel's "sep=|" line
         return {"format": "csv", "encoding": encoding}
     if name.lower().endswith(".csv"):  # one column: nothing to separate
         return {"format": "csv", "encoding": encoding}
@@ -132,13 +138,26 @@ def _markup(text: str) -> BadInput:
 
 
 def _encoding(head: bytes) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if len(head) >= 4 and (head[1::2][:2] == b"\x00\x00" or head[0::2][:2] == b"\x00\x00"):
-        return "utf-16"
-    if head.startswith(b"\xef\xbb\xbf"):
+    if unmarked := utf16_without_mark(head):
+        return unmarked
+    if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     return "utf-8"
+
+
+def utf16_without_mark(raw: bytes) -> str | None:
+    """UTF-16 saved without its byte order mark, told by the zero bytes of its first
+    characters (headings and JSON's first characters are ASCII in practice):
+    "utf-16-le", "utf-16-be", or None."""
+    if len(raw) < 4 or raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    if raw[1:4:2] == b"\x00\x00" and b"\x00" not in raw[0:4:2]:
+        return "utf-16-le"
+    if raw[0:4:2] == b"\x00\x00" and b"\x00" not in raw[1:4:2]:
+        return "utf-16-be"
+    return None
 
 
 def _unknown(what: str) -> BadInput:

@@ -43,6 +43,7 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
+from tasks.detect import DECLARED_SEPARATOR, utf16_without_mark
 from tasks.formulas import neutralise
 from tasks.refs import (
     MAX_SCHEMA_NODES,
@@ -499,7 +500,7 @@ def decode_csv(path: Path) -> DecodedCSV:
     keeps all its letters. The warning says which reading was used.
     """
     raw = path.read_bytes()
-    if unmarked_utf16 := _utf16_without_mark(raw):
+    if unmarked_utf16 := utf16_without_mark(raw):
         return DecodedCSV(raw.decode(unmarked_utf16, errors="replace"), unmarked_utf16)
     marked = raw.startswith(codecs.BOM_UTF8)
     if marked:
@@ -532,18 +533,6 @@ def decode_csv(path: Path) -> DecodedCSV:
     return DecodedCSV(text, "utf-8+cp1252", warning)
 
 
-def _utf16_without_mark(raw: bytes) -> str | None:
-    """UTF-16 saved without its byte order mark, told by the zero bytes of its first
-    characters (headings are ASCII in practice): "utf-16-le", "utf-16-be", or None."""
-    if len(raw) < 4 or raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
-    if raw[1:4:2] == b"\x00\x00" and b"\x00" not in raw[0:4:2]:
-        return "utf-16-le"
-    if raw[0:4:2] == b"\x00\x00" and b"\x00" not in raw[1:4:2]:
-        return "utf-16-be"
-    return None
-
-
 def _line_number(raw: bytes, offset: int) -> int:
     """The line the byte at ``offset`` is on, whichever line ends the file uses."""
     ends = raw.count(b"\n", 0, offset) + raw.count(b"\r", 0, offset)
@@ -570,10 +559,6 @@ def _csv_delimiter(text: str) -> str:
     counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
     best = max(counts, key=lambda delimiter: counts[delimiter])
     return best if counts[best] and not counts[","] else ","
-
-
-# Excel's first line "sep=;" names the separator, and is not a row.
-DECLARED_SEPARATOR = re.compile(r"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n|$)")
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:

@@ -31,13 +31,15 @@ def zipped(members: dict[str, bytes]) -> bytes:
         (b'  {"a": 1}', {"format": "json", "encoding": "utf-8"}),
         (b"\xef\xbb\xbf[1, 2]", {"format": "json", "encoding": "utf-8-sig"}),
         ('{"a": 1}'.encode("utf-16"), {"format": "json", "encoding": "utf-16"}),
-        ('{"a": 1}'.encode("utf-16-le"), {"format": "json", "encoding": "utf-16"}),
+        ('{"a": 1}'.encode("utf-16-le"), {"format": "json", "encoding": "utf-16-le"}),
         (b"id,title\n1,a\n", {"format": "csv", "encoding": "utf-8"}),
         (b"id;title\n1;a\n", {"format": "csv", "encoding": "utf-8"}),
         (b"%PDF-1.7\n...", {"format": "pdf", "encoding": None}),
         (b"\x89PNG\r\n\x1a\n....", {"format": "png", "encoding": None}),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", {"format": "webp", "encoding": None}),
         (b'"just a string"', {"format": "json", "encoding": "utf-8"}),
+        ("id,title\r\nG1,Łódź\r\n".encode("utf-16-be"), {"format": "csv", "encoding": "utf-16-be"}),
+        (b"sep=|\r\nid|title\r\n", {"format": "csv", "encoding": "utf-8"}),
     ],
 )
 def test_it_recognises_formats_by_content(tmp_path, data, expected):
