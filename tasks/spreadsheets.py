@@ -645,6 +645,7 @@ class _Position:
     sheet: str
     row: int
     line: dict[Any, Any]
+    headings: list[Any]  # the sheet's, as written: a repeated one is there twice
 
 
 class _Tracked:
@@ -663,7 +664,8 @@ class _Tracked:
         lines = super().get_sheet_lines(sheet_name)  # type: ignore[misc]
         for index, line in enumerate(lines):
             # Numbered as flattentool numbers them: the headings are row 1.
-            self.position = _Position(sheet_name, index + 2, line)
+            headings = getattr(self, "headings", {}).get(sheet_name, [])
+            self.position = _Position(sheet_name, index + 2, line, headings)
             yield line
 
 
@@ -686,9 +688,19 @@ class _ODSReader(_Tracked, ODSInput):
         # flattentool's own ODS reader skips cells covered by a merged cell, which shifts
         # the values after them into the wrong columns, reads a repeated row once, and
         # loses blank rows, which puts later rows' numbers out.
-        self.sheet_names_map = _read_ods(Path(self.input_name))
+        self.sheet_names_map = {
+            name: _padded(rows) for name, rows in _read_ods(Path(self.input_name)).items()
+        }
         self.sub_sheet_names = list(self.sheet_names_map)
         self.configure_sheets()
+
+
+def _padded(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows at least as wide as the first (the headings'). ODS leaves out a row's empty
+    cells at its end, and flattentool, reading a row as heading -> value with the last
+    of a repeated heading winning, took a short row's value for the other column's."""
+    width = len(rows[0]) if rows else 0
+    return [row if len(row) >= width else [*row, *[None] * (width - len(row))] for row in rows]
 
 
 _READERS: dict[str, type[_Tracked]] = {"xlsx": _XLSXReader, "ods": _ODSReader, "csv": _CSVReader}
@@ -1206,7 +1218,7 @@ def _describe(message: str, position: _Position | None) -> dict[str, Any]:
     elif (match := _first_match(_VALUE_IN_MESSAGE, message)) and position:
         found["header"] = _heading_with_value(position.line, match["value"])
     if found["header"] is not None and found["column"] is None and position:
-        found["column"] = _column_of(position.line, found["header"])
+        found["column"] = _column_of(position.headings, found["header"])
     return found
 
 
@@ -1221,12 +1233,10 @@ def _heading_with_value(line: dict[Any, Any], value: str) -> str | None:
     )
 
 
-def _column_of(line: dict[Any, Any], heading: str) -> str | None:
-    # flattentool gives columns the letters of the headings' places in the line.
-    for index, name in enumerate(line):
-        if str(name) == heading:
-            return get_column_letter(index + 1)
-    return None
+def _column_of(headings: list[Any], heading: str) -> str | None:
+    """The column of ``heading``: its last, if repeated, whose value flattentool keeps."""
+    places = [index for index, name in enumerate(headings) if str(name) == heading]
+    return get_column_letter(places[-1] + 1) if places else None
 
 
 def _plain(source_map: dict[str, Any] | None) -> dict[str, Any]:

@@ -722,6 +722,32 @@ def test_ods_true_and_false_are_read_from_their_value_not_their_language(
     assert result.warnings == []
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_warnings_after_a_repeated_heading_name_the_right_column(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    rows = [["id", "title", "title", "amount/value"], ["G1", "a", "b", "lots"]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    [warning] = [w for w in result.warnings if "Non-numeric" in w["message"]]
+    assert (warning["column"], warning["header"]) == ("D", "amount/value")
+    assert result.cell_source_map["grants/0/amount/value"][0][1] == "D"
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_short_row_after_a_repeated_heading_keeps_its_columns(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # ODS leaves out a row's empty cells at its end, and flattentool then took "Orchard"
+    # for the second "title" column's. As in XLSX, and as the warning says, the first
+    # "title" column is ignored, in every row.
+    rows = [["id", "title", "title", "amount/value"], ["G1", "Orchard"], ["G2", "x", "y", 5]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert [grant.get("title") for grant in grants(result)] == [None, "y"]
+    assert result.cell_source_map["grants/1/title"] == [["grants", "C", 3, "title"]]
+    [warning] = result.warnings
+    assert warning["message"].startswith('Duplicate heading "title" found, ignoring the data')
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
