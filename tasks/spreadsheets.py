@@ -615,26 +615,55 @@ def _csv_row_widths(text: str) -> Iterator[int]:
         yield max(width, len(row))
 
 
-def _csv_folder(path: Path, folder: Path, sheet: str) -> tuple[Path, list[dict[str, Any]]]:
+@dataclass
+class _CopiedCSV:
+    folder: Path
+    warnings: list[dict[str, Any]]
+    blank_lines_before_headings: int = 0
+
+
+def _csv_folder(path: Path, folder: Path, sheet: str) -> _CopiedCSV:
     """Copy the CSV, as comma-separated UTF-8, to the folder of sheets flattentool reads;
     and the warning about its encoding, if it has one."""
     decoded = decode_csv(path)
+    copied = _CopiedCSV(folder, [])
     with (folder / f"{sheet}.csv").open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(_blank_rows_kept(_csv_rows(decoded.text)))
-    if decoded.warning is None:
-        return folder, []
-    place = {"sheet": sheet, "row": None, "column": None, "header": None}
-    return folder, [{"message": decoded.warning, **place}]
+        csv.writer(handle).writerows(_blank_rows_kept(_csv_rows(decoded.text), copied))
+    if decoded.warning is not None:
+        place = {"sheet": sheet, "row": None, "column": None, "header": None}
+        copied.warnings.append({"message": decoded.warning, **place})
+    return copied
 
 
-def _blank_rows_kept(rows: Iterator[list[str]]) -> Iterator[list[str]]:
+def _blank_rows_kept(rows: Iterator[list[str]], copied: _CopiedCSV) -> Iterator[list[str]]:
     """Blank lines after the headings, written as one empty cell: flattentool's reader
     drops blank lines, which numbered every later row too low; it skips a row of empty
-    cells but counts it. Blank lines before the headings stay blank, for it to skip."""
+    cells but counts it. Blank lines before the headings are left out, and counted: it
+    takes the first line for the headings."""
     headed = False
     for row in rows:
-        yield row or ([""] if headed else row)
-        headed = headed or bool(row)
+        if not (row or headed):
+            copied.blank_lines_before_headings += 1
+            continue
+        headed = True
+        yield row or [""]
+    if not headed:
+        yield []  # a file of blank lines: one stays, for "no headings" to be said of it
+
+
+def _shift_rows(cells: dict[str, list[Any]] | None, warnings_found: list[dict], by: int) -> None:
+    """Rows numbered as the file has them, after ``by`` lines left out before the headings."""
+    for places in (cells or {}).values():
+        for number, place in enumerate(places):
+            if len(place) == 4:
+                sheet, column, row, heading = place
+                places[number] = (sheet, column, row + by, heading)
+            else:  # a whole row: (sheet, row)
+                sheet, row = place
+                places[number] = (sheet, row + by)
+    for warning in warnings_found:
+        if warning["row"] is not None:
+            warning["row"] += by
 
 
 # Spreadsheet to JSON ---------------------------------------------------------------------
@@ -728,7 +757,8 @@ def unflatten(
     noted: list[dict[str, Any]] = []  # warnings about the file itself, before flattentool's
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         if fmt == "csv":
-            source, noted = _csv_folder(path, Path(scratch), root_list_path)
+            copied = _csv_folder(path, Path(scratch), root_list_path)
+            source, noted = copied.folder, copied.warnings
         else:
             # Uploads are stored without a suffix, and openpyxl refuses a file without one.
             source = Path(scratch) / f"data.{fmt}"
@@ -740,10 +770,12 @@ def unflatten(
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         if fmt == "xlsx":
-            noted = _uncalculated_formulas(source, reader.workbook)
+            noted += _uncalculated_formulas(source, reader.workbook)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}))
+        if fmt == "csv" and copied.blank_lines_before_headings:
+            _shift_rows(cells, noted + found, copied.blank_lines_before_headings)
     json_path = out_dir / "data.json"
     _write_json(json_path, {root_list_path: items}, indent=2)
     cell_map, heading_map = _plain(cells), _plain(headings)
@@ -1129,12 +1161,14 @@ def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
     found = []
     for sheet, names in headings.items():
         for index, name in enumerate(names):
-            if not isinstance(name, str) or name == name.strip(f" \t\r\n{INVISIBLE}"):
+            if not isinstance(name, str):
                 continue
             bare = name.strip(f" \t\r\n{INVISIBLE}")
+            if name == bare or not bare:  # a blank heading is only a spacer column
+                continue
             found.append(
                 {
-                    "message": f"The heading {json.dumps(name)} has spaces or invisible "
+                    "message": f"The heading “{_shown(name)}” has spaces or invisible "
                     f"characters around it, so it does not name the field “{bare}”. "
                     "Remove them from the heading.",
                     "sheet": sheet,
@@ -1144,6 +1178,14 @@ def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def _shown(text: str) -> str:
+    """``text`` with what cannot be seen written as an escape: "\\ufeffid", "Montant €"."""
+    return "".join(
+        f"\\u{ord(char):04x}" if char in INVISIBLE or not char.isprintable() else char
+        for char in text
+    )
 
 
 def _put_in_true_columns(cells: dict[str, list[Any]] | None, headings: dict[str, list]) -> None:

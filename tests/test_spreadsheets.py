@@ -748,6 +748,19 @@ def test_a_short_row_after_a_repeated_heading_keeps_its_columns(
     assert warning["message"].startswith('Duplicate heading "title" found, ignoring the data')
 
 
+def test_blank_lines_before_a_csv_s_headings_are_skipped_and_rows_keep_their_numbers(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "grants.csv", [[], [], HEADINGS, GRANT_ROWS[0], ["G2", "x", "lots"]]
+    )
+    result = convert(path, "csv", schema)
+    assert [grant["id"] for grant in grants(result)] == ["G1", "G2"]
+    assert result.cell_source_map["grants/1/id"] == [["grants", "A", 5, "id"]]
+    [warning] = [w for w in result.warnings if "Non-numeric" in w["message"]]
+    assert (warning["row"], warning["column"]) == (5, "C")
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
