@@ -1158,6 +1158,22 @@ def test_a_formula_with_a_saved_result_reads_as_that_result(tmp_path: Path, sche
     assert result.warnings == []  # a calculated formula is nothing to warn about
 
 
+def test_a_formula_whose_result_is_empty_text_is_nothing_to_warn_about(
+    tmp_path: Path, schema: Path
+) -> None:
+    # =IF(...,"",...) saved by a spreadsheet program: an empty text result, t="str".
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": [["id", "title"], ["G1", '=""']]})
+    path = tmp_path / "grants.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.infolist():
+            content = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                assert b'<c r="B2"><f>""</f><v></v></c>' in content
+                content = content.replace(b'<c r="B2">', b'<c r="B2" t="str">')
+            target.writestr(member, content)
+    assert convert(path, "xlsx", schema).warnings == []
+
+
 def test_merged_cells_in_xlsx_keep_their_value_in_the_first_cell_only(
     tmp_path: Path, schema: Path
 ) -> None:
