@@ -15,7 +15,6 @@ import codecs
 import csv
 import html
 import io
-import itertools
 import json
 import math
 import re
@@ -562,43 +561,63 @@ def _csv_delimiter(text: str) -> str:
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:
+    """The CSV's rows, read leniently ('"a"b' is a value), but a row over several lines
+    must be well quoted: a quote left open takes the lines after it into one value, and
+    rows would vanish unchecked."""
     declared = DECLARED_SEPARATOR.match(text)
     delimiter = declared[1] if declared else _csv_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    next_start = last_start = 1  # lines where the next row and the last one read start
+    lines = _RowLines(text)
+    reader = csv.reader(lines, delimiter=delimiter)
+    start = 1  # the line the row being read starts on
     try:
         for row in reader:
-            last_start, next_start = next_start, reader.line_num + 1
-            if not (declared and reader.line_num == 1):
+            if len(lines.of_row) > 1:
+                _check_quoting(lines.of_row, delimiter, start)
+            lines.of_row = []
+            if not (declared and start == 1):
                 yield row
+            start = reader.line_num + 1
     except csv.Error as exc:
+        if reader.line_num > start:  # a value too long, after an open quote took it on
+            raise _quote_not_closed(start, reader.line_num - start, at_least=True) from exc
         raise BadInput(
             "bad_csv",
             f"The CSV file could not be read at line {reader.line_num}: {_csv_problem(exc)}.",
             hint="Check the quotes around values on that line.",
         ) from exc
-    _check_quotes_close(text, delimiter, last_start, reader.line_num)
 
 
-def _check_quotes_close(text: str, delimiter: str, start: int, end: int) -> None:
-    """Refuse a quote left open: the lenient reading above takes the rest of the file as
-    one value, so later rows would vanish unchecked. Only the last row can hold one."""
-    if end <= start:
-        return  # within its own line: nothing else was taken into the value
-    lines = itertools.islice(io.StringIO(text, newline=""), start - 1, None)
+class _RowLines:
+    """The text's lines, as csv.reader asks for them, keeping those of the current row."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = io.StringIO(text, newline="")
+        self.of_row: list[str] = []
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.of_row.append(line)
+        return line
+
+
+def _check_quoting(lines: list[str], delimiter: str, start: int) -> None:
     try:
         list(csv.reader(lines, delimiter=delimiter, strict=True))
     except csv.Error as exc:
-        if "unexpected end of data" not in str(exc):
-            return  # other strict complaints ('"a"b') are read leniently, as before
-        swallowed = end - start
-        raise BadInput(
-            "bad_csv",
-            f"The CSV file has a quote that is never closed, in the row that starts on line "
-            f"{start}: the {swallowed:,} line{'s' * (swallowed != 1)} after it would be read "
-            "as part of one value.",
-            hint='Close the quote; a quote that is part of a value is written twice ("").',
-        ) from exc
+        raise _quote_not_closed(start, len(lines) - 1) from exc
+
+
+def _quote_not_closed(start: int, taken: int, at_least: bool = False) -> BadInput:
+    lines = f"{'at least ' * at_least}the {taken:,} line{'s' * (taken != 1)}"
+    return BadInput(
+        "bad_csv",
+        f"The CSV file has a quote that is not closed where it should be, in the row that "
+        f"starts on line {start:,}: {lines} after it would be read as part of one value.",
+        hint='Close the quote; a quote that is part of a value is written twice ("").',
+    )
 
 
 def _csv_problem(error: csv.Error) -> str:

@@ -981,8 +981,29 @@ def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_i
     path.write_text('id,title\nG1,"The ""big"" one\nG2,lost\nG3,lost too\n', encoding="utf-8")
     error = refusal(check_limits, path, "csv", LIMITS)
     assert error.code == "bad_csv"
-    assert "quote that is never closed, in the row that starts on line 2" in error.message
+    assert "quote that is not closed where it should be, in the row that starts on line 2" in (
+        error.message
+    )
     assert "the 2 lines after it" in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [
+        # A later value's quote closes it: every row between vanished, silently.
+        ('id,title,n\nG1,"5\' tall,1\nG2,lost,2\nG3,"quoted",x\nG4,kept,4\n', "the 2"),
+        # So much is taken in that the value is too long before the file ends.
+        ('id,title\nG1,"open\n' + "G,x\n" * 40_000, "at least the 32,767"),
+    ],
+)
+def test_a_quote_left_open_is_refused_wherever_it_ends(
+    tmp_path: Path, text: str, taken: str
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text(text, encoding="utf-8")
+    error = refusal(check_limits, path, "csv", LIMITS)
+    assert "not closed where it should be, in the row that starts on line 2" in error.message
+    assert f"{taken} lines after it" in error.message
 
 
 def test_quotes_inside_a_value_and_values_over_several_lines_are_still_read(
