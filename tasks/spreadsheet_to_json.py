@@ -18,7 +18,7 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
-    version = 2  # 2: true columns after repeated headings, exact numbers, formula warnings
+    version = 2  # 2: true columns and rows, exact numbers, more encodings and warnings
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

@@ -18,7 +18,7 @@ TOP_VALUES = 10
 class Stats(Task):
     name = "stats"
     title = "Statistics"
-    version = 2
+    version = 3  # 3: integers beyond 64 bits counted exactly (ids, distinct values)
     requires = ("parse_json",)
     uses_options = ("sample",)
 
