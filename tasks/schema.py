@@ -26,7 +26,7 @@ import referencing.jsonschema
 
 from process.errors import BadInput, too_deep
 from tasks.fields import escape
-from tasks.refs import id_keyword
+from tasks.refs import SCHEMA_MAPS, id_keyword
 
 DRAFTS = {
     "draft-04": "4",
@@ -428,7 +428,8 @@ def _rule_broken(error: Any, kind: str) -> tuple[str, Any, dict[str, Any]]:
         return "false", error.instance, {}
     validator = str(error.schema_path[-1])
     if kind == "PropertyNames":  # the name is the value at fault, as python reports it
-        return validator, error.kind.error.instance, _kind_details(error.kind.error.kind)
+        details = {**_kind_details(error.kind.error.kind), "field_name": True}
+        return validator, error.kind.error.instance, details
     if kind == "OneOfMultipleValid":
         return validator, error.instance, {"several": True}
     return validator, error.instance, _kind_details(error.kind)
@@ -501,10 +502,23 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
                 error.absolute_path,
                 error.absolute_schema_path,
                 error.instance,
-                _reference_details(validator, error),
+                {
+                    **_reference_details(validator, error),
+                    "field_name": _under_property_names(error.absolute_schema_path),
+                },
             )
     except referencing.exceptions.Unresolvable as error:
         raise BadInput("schema_invalid", f"The schema cannot be used: {error}") from None
+
+
+def _under_property_names(schema_path: Any) -> bool:
+    """Whether a python jsonschema error is about a field's name: its schema path passes
+    through the keyword propertyNames (not a property, say, that is named so)."""
+    parts = list(schema_path)
+    return any(
+        part == "propertyNames" and (index == 0 or parts[index - 1] not in SCHEMA_MAPS)
+        for index, part in enumerate(parts)
+    )
 
 
 def _reference_details(validator: str, error: jsonschema.ValidationError) -> dict[str, Any]:
@@ -562,7 +576,7 @@ def _build(
     missing = details.get("property") if validator in MISSING_VALIDATORS else None
     value = None if missing is not None else truncate(instance)
     message = describe(validator, instance, details)
-    if list(schema_path)[-2:-1] == ["propertyNames"]:  # the value is a name, not the object
+    if details.get("field_name"):  # the value is a name, not the object that has it
         message = f"has a field name that {message}"
     return SchemaError(
         validator=validator,

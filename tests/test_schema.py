@@ -314,6 +314,25 @@ def test_a_pattern_that_backtracks_is_not_run_by_python_on_the_data(tmp_path):
     assert done.stdout.strip() == "1", done.stderr
 
 
+def test_a_field_name_rule_is_told_from_a_field_named_propertynames(tmp_path):
+    schema = {
+        "properties": {
+            "propertyNames": {"type": "string"},
+            "tags": {"propertyNames": {"$ref": "#/$defs/short"}},
+        },
+        "$defs": {"short": {"maxLength": 3}},
+    }
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    loaded = load_schema(tmp_path / "s.json")
+    data = {"propertyNames": 5, "tags": {"toolong": 1}}
+    for engine in ("fast", "reference"):
+        messages = {e.path: e.message for e in iter_errors(data, loaded, engine=engine)}
+        assert messages == {
+            "/propertyNames": "should be text, not a whole number",
+            "/tags": "has a field name that should have at most 3 characters",
+        }, engine
+
+
 def test_truncate():
     assert truncate("x" * 200).endswith("…")
     assert len(truncate("x" * 200)) == 80
