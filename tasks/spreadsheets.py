@@ -790,6 +790,7 @@ def unflatten(
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook)
+        noted += _values_without_headings(_raw_rows(reader, fmt, source), fmt)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}))
@@ -1087,6 +1088,50 @@ def _read_sheets(reader: Any, fmt: str) -> None:
         raise
     except Exception as exc:  # openpyxl fails in many ways on damaged files
         raise _damaged(fmt) from exc
+
+
+def _raw_rows(reader: Any, fmt: str, source: Path) -> Iterator[tuple[str, Iterator[list]]]:
+    """Each sheet's rows as the file has them, headings first."""
+    for sheet in reader.sheet_names_map:
+        if fmt == "xlsx":
+            yield sheet, reader.workbook[sheet].iter_rows(values_only=True)
+        elif fmt == "ods":
+            yield sheet, iter(reader.sheet_names_map[sheet])
+        else:
+            with (source / f"{sheet}.csv").open(encoding="utf-8", newline="") as handle:
+                yield sheet, csv.reader(handle)
+
+
+def _values_without_headings(sheets: Iterator[tuple[str, Iterator[list]]], fmt: str) -> list:
+    """A warning for each column whose values flattentool leaves out unsaid: those past
+    the last heading, and (but in a CSV, where they are read under the field "") those
+    under a blank heading. Once per column, at its first value."""
+    found = []
+    for sheet, rows in sheets:
+        headings = list(next(rows, []))
+        reported: set[int] = set()
+        for number, row in enumerate(rows, start=2):
+            for index, value in enumerate(row):
+                if value in (None, "") or index in reported:
+                    continue
+                past = index >= len(headings)
+                if past or (fmt != "csv" and headings[index] in (None, "")):
+                    reported.add(index)
+                    found.append(_unheaded(sheet, number, index, past))
+    return found
+
+
+def _unheaded(sheet: str, row: int, index: int, past: bool) -> dict[str, Any]:
+    column = get_column_letter(index + 1)
+    where = "past the last heading" if past else "under no heading"
+    return {
+        "message": f"Column {column} has values {where}, so they were not read (the first "
+        f"in row {row}). Give the column a heading, or move its values under one.",
+        "sheet": sheet,
+        "row": row,
+        "column": column,
+        "header": None,
+    }
 
 
 def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:

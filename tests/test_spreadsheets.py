@@ -761,6 +761,22 @@ def test_blank_lines_before_a_csv_s_headings_are_skipped_and_rows_keep_their_num
     assert (warning["row"], warning["column"]) == (5, "C")
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_values_that_no_heading_names_are_a_warning_once_per_column(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    rows = [
+        ["id", None, "title"],
+        ["G1", None, "Orchard", "stray", "more"],
+        ["G2", "spacer note", "Cafe", "stray again"],
+    ]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    said = [(w["column"], w["row"]) for w in result.warnings if "were not read" in w["message"]]
+    # A CSV reads a blank heading's values under the field "" (listed as not in the schema).
+    under_no_heading = [] if fmt == "csv" else [("B", 3)]
+    assert sorted(said) == sorted([("D", 2), ("E", 2), *under_no_heading])
+
+
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
     rows = [HEADINGS, GRANT_ROWS[0], [], [], GRANT_ROWS[1]]
     path = write_csv(tmp_path / "grants.csv", rows)
