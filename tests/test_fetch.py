@@ -177,7 +177,13 @@ def test_a_503_url_is_retried_and_then_succeeds(client, http_server):
     http_server.serve("/g.json", b"busy", status=503)
     response = client.post("/", {"url": http_server.url("/g.json")})
     submission = submission_from(response)
-    assert "Assay will try again automatically" in client.get(response["Location"]).content.decode()
+    page = " ".join(client.get(response["Location"]).content.decode().split())
+    assert "Assay will try again automatically" in page
+    # What waits, and why, where it is: not "Step 12 of 12", with nothing after it done.
+    assert "The step “Download the URL” failed: The server answered 503" in page
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert status["waiting_on"]["title"] == "Download the URL"
+    assert (status["progress"]["done"], status["progress"]["current"]) == (0, "Download the URL")
     http_server.serve("/g.json", GRANTS)
     Submission.objects.filter(id=submission.id).update(retry_at=None)
     page = client.get(response["Location"]).content.decode()

@@ -30,7 +30,7 @@ from webapp.models import Submission
 from webapp.openapi import openapi_document
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
-from webapp.views import deferred_task_or_404, failures, submit
+from webapp.views import deferred_task_or_404, failures, submit, waiting_on
 
 State = Submission.State
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -332,6 +332,7 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
         },
         "tasks": tasks,
         "retry_at": submission.retry_at,
+        "waiting_on": waiting_on(submission),
         "expires_at": submission.expires_at,
         "links": links(request, submission),
     }

@@ -170,7 +170,12 @@ def settle(submission: Submission, result: RunResult, worker: str) -> str:
     elif result.failures:
         delay = settings.ASSAY_RETRY_BASE_SECONDS * 2 ** (failures - 1)
         fields.update(
-            state=State.PENDING, enqueued_at=None, retry_at=now + timedelta(seconds=delay)
+            state=State.PENDING,
+            enqueued_at=None,
+            retry_at=now + timedelta(seconds=delay),
+            # The page shows the step that waits, where it is, as while it ran.
+            current_task=(waiting := next(iter(result.failures))),
+            progress_done=main_task_names().index(waiting),
         )
     else:
         fields["state"] = State.DONE

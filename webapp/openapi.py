@@ -121,6 +121,12 @@ SCHEMAS: dict[str, Any] = {
                 "format": "date-time",
                 "description": "When a step that failed for a passing reason is retried.",
             },
+            "waiting_on": {
+                "type": ["object", "null"],
+                "description": "While a retry is due: the step that failed, and why.",
+                "required": ["title", "message"],
+                "properties": {"title": {"type": "string"}, "message": {"type": "string"}},
+            },
             "expires_at": {"type": "string", "format": "date-time"},
             "links": ref("Links"),
         },

@@ -169,7 +169,16 @@ def progress_context(submission: Submission) -> dict[str, Any]:
         "current": titles.get(submission.current_task, ""),
         "status_url": reverse("api-submission", args=[submission.id]),
         "retrying": submission.retry_at is not None,
+        "waiting_on": waiting_on(submission),
     }
+
+
+def waiting_on(submission: Submission) -> dict[str, str] | None:
+    """While a retry is due: the step that failed for a passing reason, and why."""
+    if submission.retry_at is None:
+        return None
+    failed = [row for row in failures(submission) if row["outcome"] == "failed"]
+    return {"title": failed[0]["title"], "message": failed[0]["message"]} if failed else None
 
 
 def original(request: HttpRequest, submission_id: UUID) -> HttpResponse:

@@ -34,8 +34,10 @@
     current.textContent = progress.current ? ": " + progress.current : "";
     timing.textContent = "Started " + seconds(progress.elapsed) + " ago" + estimate(progress) + ".";
     if (status.retry_at) {
-      note.textContent = "A step failed for a reason that may pass (a busy server, say). " +
-        "Assay will try again at " + new Date(status.retry_at).toLocaleTimeString() + ".";
+      var failed = status.waiting_on;
+      note.textContent = (failed ? "The step “" + failed.title + "” failed: " + failed.message + " "
+        : "A step failed. ") + "This may pass (a busy server, say): Assay will try again at " +
+        new Date(status.retry_at).toLocaleTimeString() + ".";
     } else if (status.state === "pending") {
       note.textContent = "Waiting for a worker to start…";
     } else {
