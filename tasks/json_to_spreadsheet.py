@@ -21,6 +21,7 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
+    version = 2  # 2: no empty sheets for data without the root list; too wide refused
     requires = ("parse_json",)
     deferred = True
 

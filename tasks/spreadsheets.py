@@ -1487,11 +1487,62 @@ def flatten(
     }
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         safe_json, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
-        _copy_neutralised(json_path, safe_json)
-        _flatten(safe_json, xlsx, "xlsx", options)
+        shape = _copy_neutralised(json_path, safe_json, root_list_path)
+        if not shape.has_root_list:
+            raise _no_root_list(shape, root_list_path)
         _flatten(safe_json, csv_folder, "csv", options)
+        _check_width(csv_folder)
+        _flatten(safe_json, xlsx, "xlsx", options)
         _zip_folder(csv_folder, zipped)
     return xlsx, zipped
+
+
+@dataclass
+class _Shape:
+    """What the streamed data's top level is, and whether it holds the root list."""
+
+    root_list_prefix: str  # as ijson names the place: "grants", "a.b"
+    top_event: str = ""
+    has_root_list: bool = False
+
+    def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
+        for prefix, event, value in events:
+            self.top_event = self.top_event or event
+            if event == "start_array" and prefix == self.root_list_prefix:
+                self.has_root_list = True
+            yield prefix, event, value
+
+
+def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:
+    has = {
+        "start_array": "its top level is a list",
+        "start_map": f"its top level has no list “{root_list_path}”",
+    }.get(shape.top_event, "it is a single value")
+    return BadInput(
+        "no_root_list",
+        f"The spreadsheets hold the items of the list “{root_list_path}”, one row each, and "
+        f"this data has no such list: {has}.",
+        hint="The validation report is not affected. To have spreadsheets, put the items in "
+        f"a list under “{root_list_path}” at the top level, or check against the profile "
+        "made for this kind of data.",
+    )
+
+
+MAX_XLSX_COLUMNS = 16_384  # column XFD: what Excel and LibreOffice open
+
+
+def _check_width(csv_folder: Path) -> None:
+    for path in sorted(csv_folder.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            width = len(next(csv.reader(handle), []))
+        if width > MAX_XLSX_COLUMNS:
+            raise BadInput(
+                "too_wide",
+                f"The data makes {width:,} columns in the sheet “{path.stem}”, more than the "
+                f"{MAX_XLSX_COLUMNS:,} a spreadsheet can hold.",
+                hint="The validation report is not affected. The fields listed there as not "
+                "in the schema are often what makes so many columns.",
+            )
 
 
 def _flatten(source: Path, target: Path, fmt: str, options: dict[str, Any]) -> None:
@@ -1513,13 +1564,15 @@ def _not_flattened(error: Exception) -> BadInput:
         # Its other failures (AttributeError, TypeError...) mean nothing to the user;
         # what sets them off is data of a shape other than the one the schema describes.
         detail = (
-            "the converter stopped at a value it could not place, most likely one that "
-            "does not match the schema (a list where the schema expects text, say)."
+            "the converter stopped at a value it could not place in a sheet: a list that "
+            "mixes plain values and objects, say, or a value of another shape than the "
+            "schema describes."
         )
     return BadInput(
         "flatten_failed",
         f"The data could not be turned into spreadsheets: {detail}",
-        hint="Fix the errors the validation report lists, then try again.",
+        hint="The validation report is not affected. If it lists errors, fixing them may "
+        "let the conversion through.",
     )
 
 
@@ -1536,15 +1589,17 @@ def _zip_folder(folder: Path, target: Path) -> None:
 # than writing it. Keys are neutralised too, as they become column headings.
 
 
-def _copy_neutralised(source: Path, target: Path) -> None:
+def _copy_neutralised(source: Path, target: Path, root_list_path: str) -> _Shape:
     # Streamed event by event, so the data is never all in memory and numbers keep their
     # exact digits.
+    shape = _Shape(root_list_path.replace("/", "."))
     with source.open("rb") as reader, target.open("w", encoding="utf-8") as writer:
         _skip_byte_order_mark(reader)
         try:
-            writer.writelines(_json_tokens(ijson.parse(reader, use_float=False)))
+            writer.writelines(_json_tokens(shape.watch(ijson.parse(reader, use_float=False))))
         except ijson.JSONError as exc:
             raise BadInput("malformed_json", f"The JSON could not be read: {exc}.") from exc
+    return shape
 
 
 def _skip_byte_order_mark(reader: BinaryIO) -> None:

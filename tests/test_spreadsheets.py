@@ -23,6 +23,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
 from process.errors import BadInput
+from tasks import spreadsheets
 from tasks.schema import LoadedSchema
 from tasks.spreadsheets import (
     SpreadsheetLimits,
@@ -1537,6 +1538,43 @@ def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
     assert error.code == "flatten_failed"
     assert error.message.startswith("The data could not be turned into spreadsheets: ")
     assert "validation report" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("data", "has"),
+    [
+        ([{"id": "G1"}], "its top level is a list"),
+        ({"records": [{"id": "G1"}]}, "its top level has no list “grants”"),
+        ({"grants": {"id": "G1"}}, "its top level has no list “grants”"),
+        (5, "it is a single value"),
+    ],
+)
+def test_data_without_the_root_list_is_refused_not_given_empty_sheets(
+    tmp_path: Path, schema: Path, data: Any, has: str
+) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps(data))
+    error = refusal(
+        lambda: flatten(
+            source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+        )
+    )
+    assert error.code == "no_root_list"
+    assert error.message.endswith(f"this data has no such list: {has}.")
+    assert not (tmp_path / "out" / "data.xlsx").exists()
+
+
+def test_data_too_wide_for_a_spreadsheet_is_refused_before_writing_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spreadsheets, "MAX_XLSX_COLUMNS", 10)  # as 16,384 is, for Excel
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [{"id": "G1", **{f"f{i}": i for i in range(12)}}]}))
+    error = refusal(
+        lambda: flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    )
+    assert error.code == "too_wide"
+    assert "13 columns in the sheet “grants”, more than the 10" in error.message
 
 
 def test_flattened_xlsx_converts_back_to_the_same_data(
