@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tasks.summary import Summary
-from tests.conftest import fixture, upload
+from tests.conftest import fixture, post_json, upload
 from tests.pipeline_tasks import TEST_PIPELINE
 from webapp.models import Submission, TaskRun
 
@@ -151,3 +151,11 @@ def test_a_failing_task_does_not_hide_the_results_of_tasks_that_do_not_need_it(c
     assert 'id="count"' in text and 'id="double"' in text
     skipped = TaskRun.objects.get(submission=submission, task="after_breaks", outcome="skipped")
     assert "needs breaks" in skipped.error_message
+
+
+def test_counts_on_the_page_are_written_with_thousands_separators(client):
+    grants = [{"id": "bad"} for _ in range(1_200)]  # four errors each
+    submission = post_json(client, {"grants": grants})
+    page = " ".join(client.get(submission.get_absolute_url()).content.decode().split())
+    assert "Not valid:</strong> 4,800 errors" in page
+    assert "1,200 items" in page

@@ -15,6 +15,12 @@ def percent(done: int, total: int) -> int:
 
 
 @register.filter
+def thousands(count: int) -> str:
+    """20,000 rather than 20000, as every count on a page is written."""
+    return f"{count:,}" if isinstance(count, int) else count
+
+
+@register.filter
 def plural_items(count: int) -> str:
     return f"{count:,} item" if count == 1 else f"{count:,} items"
 
