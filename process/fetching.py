@@ -218,6 +218,12 @@ def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetche
 
 def _check_status(response: requests.Response) -> None:
     code = response.status_code
+    if 300 <= code < 400 and code != 304:  # only a redirect without a Location comes here
+        raise BadInput(
+            "http_status",
+            f"The server answered {code} (moved) without saying where to.",
+            hint="Give the address the file has now.",
+        )
     if code < 400:
         return
     message = f"The server answered {code} {response.reason or ''}".strip() + "."

@@ -162,6 +162,18 @@ def test_http_errors_are_permanent_or_transient_by_status(http_server, tmp_path,
         fetch(http_server.url("/x"), tmp_path / "data", limits())
 
 
+def test_a_redirect_that_does_not_say_where_is_refused(http_server, tmp_path):
+    def nowhere(request):
+        request.send_response(302)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    http_server.routes["/moved"] = nowhere
+    with pytest.raises(BadInput, match="answered 302 \\(moved\\) without saying where to"):
+        fetch(http_server.url("/moved"), tmp_path / "data", limits())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_404_url_ends_in_the_error_page_without_retries(client, http_server):
     response = client.post("/", {"url": http_server.url("/missing.json")})
     submission = submission_from(response)
