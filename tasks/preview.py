@@ -56,10 +56,11 @@ def preview_image(path: Path, folder: Path) -> dict[str, Any]:
             facts["frames"] = getattr(image, "n_frames", 1)
             image.load()
             write_thumbnails(image, folder)
-    except Image.DecompressionBombError as exc:  # Pillow's own guard, kept on
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, met before ours
+        limit = settings.ASSAY_MAX_IMAGE_PIXELS
         raise BadInput(
             "image_too_large",
-            f"The image is too large to preview safely ({exc}).",
+            f"The image has far more pixels than the {limit:,} Assay previews.",
             hint="Upload a smaller image.",
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
