@@ -268,6 +268,10 @@ def _too_large(max_bytes: int) -> BadInput:
     )
 
 
-def _filename(url: str) -> str:
+def _filename(url: str, limit: int = 200) -> str:
+    """The last part of the URL's path, cut to ``limit`` but keeping its extension."""
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return name[:200] or "download"
+    stem, dot, extension = name.rpartition(".")
+    if len(name) > limit and dot and len(extension) <= 16:
+        return f"{stem[: limit - len(extension) - 1]}.{extension}"
+    return name[:limit] or "download"

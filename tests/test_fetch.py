@@ -162,6 +162,13 @@ def test_http_errors_are_permanent_or_transient_by_status(http_server, tmp_path,
         fetch(http_server.url("/x"), tmp_path / "data", limits())
 
 
+def test_a_long_name_in_the_url_is_cut_but_keeps_its_extension(http_server, tmp_path):
+    name = "grants-" + "x" * 300 + ".json"
+    http_server.serve(f"/{name}", b"[]")
+    fetched = fetch(http_server.url(f"/{name}"), tmp_path / "data", limits())
+    assert len(fetched.filename) == 200 and fetched.filename.endswith("xxx.json")
+
+
 def test_a_redirect_that_does_not_say_where_is_refused(http_server, tmp_path):
     def nowhere(request):
         request.send_response(302)
