@@ -83,6 +83,19 @@ def test_reprocess_runs_every_task_again(client, operator):
         assert TaskRun.objects.filter(submission=submission, task=task).count() == 2
 
 
+def test_reprocess_forgets_the_spreadsheets_made_before(client, operator):
+    submission = upload(client, "grants.json")
+    client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
+    download = f"/s/{submission.id}/files/json_to_spreadsheet/data.xlsx"
+    assert client.get(download).status_code == 200
+    operator.post(
+        "/admin/webapp/submission/",
+        {"action": "reprocess", "_selected_action": [str(submission.id)]},
+    )
+    assert client.get(download).status_code == 404  # until asked for again
+    assert submission.original_path.exists()
+
+
 def test_reprocess_leaves_expired_submissions_alone(client, operator):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(expires_at=timezone.now() - timedelta(1))

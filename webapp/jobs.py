@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 from datetime import timedelta
@@ -309,6 +310,10 @@ def reprocess(submission: Submission) -> bool:
     """Forget every cached output and run the whole pipeline again (operators' action)."""
     with transaction.atomic():
         TaskResult.objects.filter(submission=submission).delete()
+        # And their files: a deferred step's (the spreadsheets) would still download,
+        # while the page offers to make them anew.
+        for task in get_pipeline():
+            shutil.rmtree(submission.files_dir / task.name, ignore_errors=True)
         return enqueue(submission.id, force=True)
 
 
