@@ -241,6 +241,7 @@ def test_cors_is_off_unless_the_origin_is_allowed(client, settings):
     assert "POST" in preflight["Access-Control-Allow-Methods"]
     opened = client.post("/api/submissions", {"text": "{}"}, headers={"Origin": origin})
     assert opened["Access-Control-Allow-Origin"] == origin
+    assert opened["Access-Control-Expose-Headers"] == "Location, Retry-After"
 
 
 def test_the_status_follows_a_submission(client, document):

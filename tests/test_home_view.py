@@ -129,6 +129,9 @@ def test_the_form_needs_its_csrf_token():
 
     response = Client(enforce_csrf_checks=True).post("/", {"text": "[1]"})
     assert response.status_code == 403
+    page = " ".join(response.content.decode().split())
+    assert "The form had expired" in page and "Open the form again" in page
+    assert "<style" not in page  # Django's own page has inline styles our CSP blocks
 
 
 def test_a_form_too_large_to_read_gets_a_page_that_says_what_to_do(settings):

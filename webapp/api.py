@@ -69,6 +69,9 @@ def with_cors(request: HttpRequest, response: HttpResponse, methods: tuple[str, 
     if origin and origin in settings.ASSAY_API_CORS_ORIGINS:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"
+        # A page's script may read these only if told it may: the new submission's
+        # address, and how long to wait after a 429.
+        response["Access-Control-Expose-Headers"] = "Location, Retry-After"
         if request.method == "OPTIONS":
             response["Access-Control-Allow-Methods"] = ", ".join([*methods, "OPTIONS"])
             response["Access-Control-Allow-Headers"] = "Content-Type"
