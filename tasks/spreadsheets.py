@@ -17,6 +17,7 @@ import html
 import io
 import json
 import math
+import posixpath
 import re
 import tempfile
 import warnings
@@ -809,8 +810,9 @@ def unflatten(
 UNCALCULATED = re.compile(
     rb"<c (?P<attributes>[^>]*)>"
     rb"(?:<f[^>]*/>|<f[^>]*>(?P<formula>[^<]*)</f>)"
-    rb"(?:<v\s*/>|<v></v>)?</c>"
+    rb"(?P<value><v\s*/>|<v></v>)?</c>"
 )
+OVERLAP = 1 << 16  # a formula cell's XML longer than this across two pieces is missed
 CELL_REFERENCE = re.compile(rb'\br="(?P<column>[A-Z]+)(?P<row>[0-9]+)"')
 MAX_FORMULA_WARNINGS = 100
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -836,18 +838,22 @@ def _uncalculated_formulas(path: Path, workbook: Any) -> list[dict[str, Any]]:
 
 
 def _sheet_files(archive: zipfile.ZipFile) -> dict[str, str]:
-    """The workbook's sheets' names, by the file in the archive that holds each."""
-    targets = {
-        rel.get("Id"): rel.get("Target", "")
-        for rel in ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter(
-            _RELATIONSHIPS
-        )
-    }
+    """The workbook's sheets' names, by the file in the archive that holds each (none,
+    if the workbook does not say: openpyxl read it, so the warnings are all that is lost)."""
+    try:
+        relationships = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in relationships.iter(_RELATIONSHIPS)}
+    members = set(archive.namelist())
     files = {}
-    for sheet in ElementTree.fromstring(archive.read("xl/workbook.xml")).iter(_SHEET):
+    for sheet in workbook.iter(_SHEET):
         target = targets.get(sheet.get(_RELATIONSHIP_ID), "")
-        member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        files[member] = sheet.get("name")
+        # "worksheets/sheet1.xml", "./worksheets/...", "../xl/worksheets/..." or "/xl/..."
+        member = posixpath.normpath(posixpath.join("/xl", target)).lstrip("/")
+        if member in members:
+            files[member] = sheet.get("name")
     return files
 
 
@@ -860,12 +866,13 @@ def _formula_cells(stream: Any) -> Iterator[tuple[str, int, str]]:
         for match in UNCALCULATED.finditer(tail + piece):
             attributes = match["attributes"]
             place = CELL_REFERENCE.search(attributes)
-            if place is None or b't="str"' in attributes or place[0] in seen:
+            empty_text = b't="str"' in attributes and match["value"]
+            if place is None or empty_text or place[0] in seen:
                 continue
             seen.add(place[0])
             formula = (match["formula"] or b"").decode("utf-8", "replace")
             yield place["column"].decode(), int(place["row"]), formula
-        tail = piece[-1024:]
+        tail = piece[-OVERLAP:]
 
 
 def _formula_warning(sheet: Any, column: str, row: int, formula: str) -> dict[str, Any]:

@@ -673,6 +673,23 @@ def test_a_number_that_may_be_null_is_read_as_a_number(tmp_path: Path, fmt: str)
     assert (grant["code"], grant["ratio"], grant["open"], grant["label"]) == (3, 0.5, True, "7")
 
 
+def test_formula_warnings_find_sheets_however_the_workbook_names_their_files(
+    tmp_path: Path, schema: Path
+) -> None:
+    rows = [HEADINGS, ["G1", "Orchard", "=5*2", "GBP", "food"]]
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": rows})
+    path = tmp_path / "grants.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.infolist():
+            content = source.read(member)
+            if member.filename == "xl/_rels/workbook.xml.rels":  # as some programs write it
+                assert b'Target="/xl/worksheets/sheet1.xml"' in content
+                content = content.replace(b'"/xl/worksheets/', b'"./worksheets/')
+            target.writestr(member, content)
+    result = convert(path, "xlsx", schema)
+    assert [w["column"] for w in result.warnings if "formula" in w["message"]] == ["C"]
+
+
 def test_a_formula_never_calculated_is_a_warning_at_its_cell(tmp_path: Path, schema: Path) -> None:
     # Files written by programs hold formulas without results: each is read as empty.
     rows = [HEADINGS, ["G1", "Orchard", "=5*2", "GBP", "food"], GRANT_ROWS[1]]
