@@ -26,7 +26,7 @@ import referencing.jsonschema
 
 from process.errors import BadInput, too_deep
 from tasks.fields import escape
-from tasks.refs import SCHEMA_MAPS, id_keyword
+from tasks.refs import SCHEMA_LISTS, SCHEMA_MAPS, id_keyword
 
 DRAFTS = {
     "draft-04": "4",
@@ -513,12 +513,21 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
 
 def _under_property_names(schema_path: Any) -> bool:
     """Whether a python jsonschema error is about a field's name: its schema path passes
-    through the keyword propertyNames (not a property, say, that is named so)."""
+    through the keyword propertyNames (not a property, say, that is named so). The path
+    alternates keywords with what they hold: a name after "properties", an index after
+    "allOf"; only a keyword's place counts."""
     parts = list(schema_path)
-    return any(
-        part == "propertyNames" and (index == 0 or parts[index - 1] not in SCHEMA_MAPS)
-        for index, part in enumerate(parts)
-    )
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        if part == "propertyNames":
+            return True
+        following = parts[index + 1] if index + 1 < len(parts) else None
+        # The name or index that follows is not a keyword ("items" holds a schema or,
+        # before 2020-12, a list of them).
+        skip = part in SCHEMA_MAPS or (part in SCHEMA_LISTS and type(following) is int)
+        index += 2 if skip else 1
+    return False
 
 
 def _reference_details(validator: str, error: jsonschema.ValidationError) -> dict[str, Any]:

@@ -319,17 +319,23 @@ def test_a_field_name_rule_is_told_from_a_field_named_propertynames(tmp_path):
         "properties": {
             "propertyNames": {"type": "string"},
             "tags": {"propertyNames": {"$ref": "#/$defs/short"}},
+            # A field named "properties" (GeoJSON has them) whose own names are limited.
+            "properties": {"propertyNames": {"maxLength": 3}},
+            "rows": {"items": {"propertyNames": {"maxLength": 3}}},
         },
         "$defs": {"short": {"maxLength": 3}},
     }
     (tmp_path / "s.json").write_text(json.dumps(schema))
     loaded = load_schema(tmp_path / "s.json")
-    data = {"propertyNames": 5, "tags": {"toolong": 1}}
+    data = {"propertyNames": 5, "tags": {"toolong": 1}, "properties": {"toolong": 1}}
+    data["rows"] = [{"toolong": 1}]
     for engine in ("fast", "reference"):
         messages = {e.path: e.message for e in iter_errors(data, loaded, engine=engine)}
         assert messages == {
             "/propertyNames": "should be text, not a whole number",
             "/tags": "has a field name that should have at most 3 characters",
+            "/properties": "has a field name that should have at most 3 characters",
+            "/rows/0": "has a field name that should have at most 3 characters",
         }, engine
 
 
