@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from tests.conftest import upload
-from webapp.models import Submission, TaskRun
+from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,6 +94,20 @@ def test_reprocess_forgets_the_spreadsheets_made_before(client, operator):
     )
     assert client.get(download).status_code == 404  # until asked for again
     assert submission.original_path.exists()
+
+
+def test_reprocess_leaves_a_submission_a_live_worker_runs_alone(client, operator):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.RUNNING, heartbeat=timezone.now(), claimed_by="another worker"
+    )
+    page = operator.post(
+        "/admin/webapp/submission/",
+        {"action": "reprocess", "_selected_action": [str(submission.id)]},
+        follow=True,
+    ).content.decode()
+    assert "Queued 0 submission(s) for reprocessing. 1 being worked on now" in page
+    assert TaskResult.objects.filter(submission=submission).exists()  # nothing forgotten
 
 
 def test_reprocess_leaves_expired_submissions_alone(client, operator):

@@ -93,8 +93,10 @@ class SubmissionAdmin(admin.ModelAdmin):
             expires_at__gt=timezone.now()
         )
         sent = sum(jobs.reprocess(submission) for submission in live)
+        busy = len(live) - sent
+        left = f" {busy} being worked on now were left alone; try again when done." if busy else ""
         self.message_user(
-            request, f"Queued {sent} submission(s) for reprocessing.", messages.SUCCESS
+            request, f"Queued {sent} submission(s) for reprocessing.{left}", messages.SUCCESS
         )
 
 

@@ -309,12 +309,16 @@ def retry(submission: Submission) -> bool:
 def reprocess(submission: Submission) -> bool:
     """Forget every cached output and run the whole pipeline again (operators' action)."""
     with transaction.atomic():
+        # Claimed first: a submission a live worker is running is left to it (its files
+        # must not go from under it); the job goes out when this transaction commits.
+        if not enqueue(submission.id, force=True):
+            return False
         TaskResult.objects.filter(submission=submission).delete()
         # And their files: a deferred step's (the spreadsheets) would still download,
         # while the page offers to make them anew.
         for task in get_pipeline():
             shutil.rmtree(submission.files_dir / task.name, ignore_errors=True)
-        return enqueue(submission.id, force=True)
+        return True
 
 
 def sweep() -> int:

@@ -178,6 +178,8 @@ def waiting_on(submission: Submission) -> dict[str, str] | None:
     if submission.retry_at is None:
         return None
     failed = [row for row in failures(submission) if row["outcome"] == "failed"]
+    # The step the progress shows (the first to fail, in the pipeline's order) first.
+    failed.sort(key=lambda row: row["task"] != submission.current_task)
     return {"title": failed[0]["title"], "message": failed[0]["message"]} if failed else None
 
 
