@@ -579,8 +579,8 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
                 yield row
             start = reader.line_num + 1
     except csv.Error as exc:
-        if reader.line_num > start:  # a value too long, after an open quote took it on
-            raise _quote_not_closed(start, reader.line_num - start, at_least=True) from exc
+        if reader.line_num > start:  # a value over several lines, too long to read
+            raise _too_long_a_value(start, reader.line_num - start) from exc
         raise BadInput(
             "bad_csv",
             f"The CSV file could not be read at line {reader.line_num}: {_csv_problem(exc)}.",
@@ -605,14 +605,29 @@ class _RowLines:
 
 
 def _check_quoting(lines: list[str], delimiter: str, start: int) -> None:
+    # Spaces after a closing quote ('"two\nlines" ,1') are read leniently, and do not
+    # leave a quote open: the strict reader is not shown them.
+    after_quote = re.compile(rf'"[ \t]+(?=[{re.escape(delimiter)}\r\n]|$)')
+    row = after_quote.sub('"', "".join(lines))
     try:
-        list(csv.reader(lines, delimiter=delimiter, strict=True))
+        list(csv.reader(io.StringIO(row, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise _quote_not_closed(start, len(lines) - 1) from exc
 
 
-def _quote_not_closed(start: int, taken: int, at_least: bool = False) -> BadInput:
-    lines = f"{'at least ' * at_least}the {taken:,} line{'s' * (taken != 1)}"
+def _too_long_a_value(start: int, taken: int) -> BadInput:
+    return BadInput(
+        "bad_csv",
+        f"The CSV file has a value longer than {csv.field_size_limit():,} characters, in "
+        f"the row that starts on line {start:,} (it runs over at least {taken:,} lines). A "
+        "quote that is not closed, taking the lines after it into the value, is the usual "
+        "cause.",
+        hint='Close the quote; a quote that is part of a value is written twice ("").',
+    )
+
+
+def _quote_not_closed(start: int, taken: int) -> BadInput:
+    lines = f"the {taken:,} line{'s' * (taken != 1)}"
     return BadInput(
         "bad_csv",
         f"The CSV file has a quote that is not closed where it should be, in the row that "

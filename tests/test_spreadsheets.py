@@ -1021,23 +1021,34 @@ def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_i
     assert "the 2 lines after it" in error.message
 
 
-@pytest.mark.parametrize(
-    ("text", "taken"),
-    [
-        # A later value's quote closes it: every row between vanished, silently.
-        ('id,title,n\nG1,"5\' tall,1\nG2,lost,2\nG3,"quoted",x\nG4,kept,4\n', "the 2"),
-        # So much is taken in that the value is too long before the file ends.
-        ('id,title\nG1,"open\n' + "G,x\n" * 40_000, "at least the 32,767"),
-    ],
-)
-def test_a_quote_left_open_is_refused_wherever_it_ends(
-    tmp_path: Path, text: str, taken: str
-) -> None:
+def test_a_quote_closed_by_a_later_value_s_quote_is_refused(tmp_path: Path) -> None:
+    # Every row between vanished, silently, into one value.
     path = tmp_path / "grants.csv"
-    path.write_text(text, encoding="utf-8")
+    path.write_text('id,title,n\nG1,"5\' tall,1\nG2,lost,2\nG3,"quoted",x\nG4,kept,4\n')
     error = refusal(check_limits, path, "csv", LIMITS)
     assert "not closed where it should be, in the row that starts on line 2" in error.message
-    assert f"{taken} lines after it" in error.message
+    assert "the 2 lines after it" in error.message
+
+
+def test_a_quote_open_until_the_value_is_too_long_is_named_as_the_likely_cause(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text('id,title\nG1,"open\n' + "G,x\n" * 40_000)
+    error = refusal(check_limits, path, "csv", LIMITS)
+    assert "a value longer than 131,072 characters, in the row that starts on line 2" in (
+        error.message
+    )
+    assert "A quote that is not closed" in error.message
+
+
+def test_spaces_after_a_closing_quote_do_not_make_a_row_over_lines_refused(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text('id,title,amount/value\nG1,"two\nlines" ,1\n')
+    check_limits(path, "csv", LIMITS)
+    assert grants(convert(path, "csv", schema))[0]["title"] == "two\nlines "
 
 
 def test_quotes_inside_a_value_and_values_over_several_lines_are_still_read(
