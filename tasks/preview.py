@@ -46,7 +46,15 @@ def thumbnail_name(width: int) -> str:
     return f"thumbnail-{width}.webp"
 
 
+def _set_pillows_guard() -> None:
+    """Pillow's own guard, set to ours: it refuses an image of more than twice this as
+    it opens it, before _check_pixels can (and warns past it, where we refuse anyway).
+    Set for every preview, pictures and PDF pages alike: it is global to the process."""
+    Image.MAX_IMAGE_PIXELS = settings.ASSAY_MAX_IMAGE_PIXELS
+
+
 def preview_image(path: Path, folder: Path) -> dict[str, Any]:
+    _set_pillows_guard()
     try:
         with Image.open(path) as image:  # reads the header only
             _check_pixels(image.width, image.height, "The image")
@@ -56,11 +64,11 @@ def preview_image(path: Path, folder: Path) -> dict[str, Any]:
             facts["frames"] = getattr(image, "n_frames", 1)
             image.load()
             write_thumbnails(image, folder)
-    except Image.DecompressionBombError as exc:  # Pillow's own guard, met before ours
+    except Image.DecompressionBombError as exc:  # Pillow's guard, met before ours
         limit = settings.ASSAY_MAX_IMAGE_PIXELS
         raise BadInput(
             "image_too_large",
-            f"The image has far more pixels than the {limit:,} Assay previews.",
+            f"The image has more than {2 * limit:,} pixels; Assay previews up to {limit:,}.",
             hint="Upload a smaller image.",
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -81,6 +89,7 @@ def preview_pdf(path: Path, folder: Path) -> dict[str, Any]:
         PDFSyntaxError,
     )
 
+    _set_pillows_guard()  # the rendered page is opened by Pillow
     timeout = settings.ASSAY_RENDER_TIMEOUT
     try:
         info = pdf2image.pdfinfo_from_path(str(path), timeout=timeout)
