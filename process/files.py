@@ -1,11 +1,11 @@
-"""Writing files so that a reader never sees half of one."""
+"""Writing files so that a reader never sees half of one; saying how big they are."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -46,3 +46,12 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> WrittenFile:
     finally:
         partial.unlink(missing_ok=True)
     return WrittenFile(path, size, digest.hexdigest())
+
+
+def over_the_limit(size: int, limit: int, shown: Callable[[int], str]) -> str:
+    """ "3.2 MB; the limit is 2.0 MB", in bytes where the rounded sizes would be alike
+    (not "100.0 MB; the limit is 100.0 MB"). ``shown`` writes a size."""
+    size_text, limit_text = shown(size), shown(limit)
+    if size_text == limit_text:
+        size_text, limit_text = f"{size:,} bytes", f"{limit:,} bytes"
+    return f"{size_text}; the limit is {limit_text}"

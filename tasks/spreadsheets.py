@@ -43,6 +43,7 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
+from process.files import over_the_limit
 from tasks.detect import DECLARED_SEPARATOR, utf16_without_mark
 from tasks.formulas import neutralise
 from tasks.refs import (
@@ -96,7 +97,7 @@ def check_limits(path: Path, fmt: str, limits: SpreadsheetLimits) -> None:
     if size > limits.max_bytes:
         raise BadInput(
             "file_too_large",
-            f"The file is {_size(size)}; the limit is {_size(limits.max_bytes)}.",
+            f"The file is {over_the_limit(size, limits.max_bytes, _size)}.",
             hint="Split the data into smaller files.",
         )
     if fmt == "csv":
@@ -217,8 +218,8 @@ def _check_unpacked_size(archive: zipfile.ZipFile, limits: SpreadsheetLimits) ->
     if unpacked > limits.max_uncompressed:
         raise BadInput(
             "too_large_unpacked",
-            f"Unpacked, the file would take {_size(unpacked)}; the limit is "
-            f"{_size(limits.max_uncompressed)}.",
+            f"Unpacked, the file would take "
+            f"{over_the_limit(unpacked, limits.max_uncompressed, _size)}.",
             hint="Split the data into smaller files.",
         )
 

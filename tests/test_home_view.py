@@ -1,9 +1,10 @@
 """Submitting data from the home page, each way it can come."""
 
 import pytest
+from django.template.defaultfilters import filesizeformat
 
+from process.files import over_the_limit
 from tests.conftest import fixture, submission_from, upload
-from webapp.forms import over_the_limit
 from webapp.models import Submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,10 +112,12 @@ def test_a_file_over_the_limit_is_refused_stating_the_limit(client, settings):
 
 def test_a_size_just_over_the_limit_is_not_said_to_be_the_limit_s_size():
     limit = 100 * 1024 * 1024
-    assert over_the_limit(limit + 1, limit) == (
+    assert over_the_limit(limit + 1, limit, filesizeformat) == (
         "104,857,601 bytes; the limit is 104,857,600 bytes"  # not "100.0 MB; ... 100.0 MB"
     )
-    assert over_the_limit(3 * limit, limit) == "300.0\xa0MB; the limit is 100.0\xa0MB"
+    assert over_the_limit(3 * limit, limit, filesizeformat) == (
+        "300.0\xa0MB; the limit is 100.0\xa0MB"
+    )
 
 
 def test_pasted_text_over_the_limit_is_refused_stating_the_limit(client, settings):

@@ -6,19 +6,12 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from process.files import over_the_limit
 from webapp.models import Submission
 
 
 def profile_choices() -> list[tuple[str, str]]:
     return [(name, conf.get("title", name)) for name, conf in settings.ASSAY_PROFILES.items()]
-
-
-def over_the_limit(size: int, limit: int) -> str:
-    """ "3.2 MB; the limit is 2.0 MB", in bytes where the rounded sizes would be alike."""
-    shown, limit_shown = filesizeformat(size), filesizeformat(limit)
-    if shown == limit_shown:
-        shown, limit_shown = f"{size:,} bytes", f"{limit:,} bytes"
-    return f"{shown}; the limit is {limit_shown}"
 
 
 class ScriptableCheckbox(forms.CheckboxInput):
@@ -76,7 +69,7 @@ class SubmissionForm(forms.Form):
         limit = settings.ASSAY_MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is {over_the_limit(upload.size, limit)}.",
+                f"The file is {over_the_limit(upload.size, limit, filesizeformat)}.",
                 code="too_large",
             )
         return upload
@@ -95,7 +88,8 @@ class SubmissionForm(forms.Form):
         limit = settings.ASSAY_MAX_TEXT_BYTES
         if size > limit:
             raise forms.ValidationError(
-                f"The pasted text is {over_the_limit(size, limit)}. Upload it as a file instead.",
+                f"The pasted text is {over_the_limit(size, limit, filesizeformat)}. "
+                "Upload it as a file instead.",
                 code="too_large",
             )
         return text if text.strip() else ""
