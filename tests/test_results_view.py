@@ -159,3 +159,6 @@ def test_counts_on_the_page_are_written_with_thousands_separators(client):
     page = " ".join(client.get(submission.get_absolute_url()).content.decode().split())
     assert "Not valid:</strong> 4,800 errors" in page
     assert "1,200 items" in page
+    assert '<td class="num">1,200</td>' in page  # each kind of error, in the table
+    errors_page = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert "Errors 1 to 100 of 1,000" in errors_page  # the first 1,000 are kept
