@@ -45,14 +45,23 @@ def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path)
     before = touched.stat()
     try:
         wait_for(log, "] running.")  # django-q2: the cluster is up
+        first_groups = children(server.pid)
         os.utime(touched, (before.st_atime, time.time() + 5))  # as an editor saving it
         wait_for(log, "Code changed: restarting the worker")
         wait_for(log, "] running.", count=2)
+        groups = children(server.pid)
+        assert len(groups) == 2 and groups != first_groups  # a new worker, the same web
     finally:
         os.utime(touched, (before.st_atime, before.st_mtime))
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
-    left = subprocess.run(
-        ["pgrep", "-f", f"ASSAY_DATA_DIR={tmp_path}"], capture_output=True, text=True
-    )
-    assert left.stdout == ""
+    # Each child led its own process group (the worker's own workers, the reloader's
+    # server): none of them is left.
+    for group in first_groups | groups:
+        left = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
+        assert left.stdout == "", f"process group {group} outlived Ctrl-C"
+
+
+def children(pid: int) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return {int(line) for line in found.stdout.split()}

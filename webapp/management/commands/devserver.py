@@ -30,23 +30,28 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # Each child leads its own process group, which we signal as a whole: the
         # runserver reloader and django-q2's worker processes then all get the word once.
-        processes = [start_worker(), start("runserver", addrport)]
+        worker, web = start_worker(), start("runserver", addrport)
         self.stdout.write(f"Assay is at http://{addrport}/ (Ctrl-C stops it)")
         code = code_stamp()
+        said_stopped = False
         try:
-            while all(process.poll() is None for process in processes):
-                signal.sigtimedwait([signal.SIGCHLD], 1)  # wake when either child exits
+            while web.poll() is None:
+                signal.sigtimedwait([signal.SIGCHLD], 1)  # wake when a child exits
+                if worker.poll() is not None and not said_stopped:
+                    # A mistake in the code, say: runserver waits for the fix; so do we.
+                    self.stdout.write("The worker stopped; it starts again when the code changes")
+                    said_stopped = True
                 if (changed := code_stamp()) != code:
                     # runserver reloads itself; a worker left on the old code would store
                     # results the new web process takes for stale, again and again.
-                    code = changed
+                    code, said_stopped = changed, False
                     self.stdout.write("Code changed: restarting the worker")
-                    stop(processes[:1])
-                    processes[0] = start_worker()
+                    stop([worker])
+                    worker = start_worker()
         except KeyboardInterrupt:
             pass
         finally:
-            stop(processes)
+            stop([worker, web])
 
 
 def start(*command: str) -> subprocess.Popen:
