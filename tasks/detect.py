@@ -38,8 +38,9 @@ class DetectFormat(Task):
         return detected
 
 
-# Excel's first line "sep=;" names a CSV's separator (and is not a row).
-DECLARED_SEPARATOR = re.compile(r"sep=([^\r\n])[ \t]*(?:\r\n|\r|\n|$)")
+# Excel's first line "sep=;" names a CSV's separator (and is not a row); a quote or a
+# space cannot be one (a tab can).
+DECLARED_SEPARATOR = re.compile(r'sep=([^\r\n "])[ \t]*(?:\r\n|\r|\n|$)')
 OLD_EXCEL = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of .xls (and .doc)
 
 
@@ -97,7 +98,10 @@ def _zip_format(path: Path) -> str:
 
 def _text_format(head: bytes, name: str) -> dict[str, Any]:
     encoding = _encoding(head)
-    text = head.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")
+    decoded = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    if DECLARED_SEPARATOR.match(decoded):  # Excel's "sep=|", which is first or not at all
+        return {"format": "csv", "encoding": encoding}
+    text = decoded.lstrip(" \t\r\n")
     if text[:1] in {"{", "["}:
         return {"format": "json", "encoding": encoding}
     if not encoding.startswith("utf-16") and _looks_binary(head):
@@ -106,8 +110,6 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
         raise _markup(text)
     first_line = text.split("\n", 1)[0]
     if any(separator in first_line for separator in (",", ";", "\t")):
-        return {"format": "csv", "encoding": encoding}
-    if DECLARED_SEPARATOR.match(first_line):  # Excel's "sep=|" line
         return {"format": "csv", "encoding": encoding}
     if name.lower().endswith(".csv"):  # one column: nothing to separate
         return {"format": "csv", "encoding": encoding}

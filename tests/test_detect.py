@@ -95,6 +95,13 @@ def test_what_is_not_data_is_named_not_taken_for_a_csv(tmp_path, data, words):
         detect(write(tmp_path, data))
 
 
+def test_a_sep_line_counts_only_first_and_only_with_a_real_separator(tmp_path):
+    assert detect(write(tmp_path, b"sep=|\nid|title\n"))["format"] == "csv"
+    for text in (b"\nsep=|\nid|title\n", b'sep="\nid"title\n'):  # as the CSV reading reads it
+        with pytest.raises(BadInput, match="neither JSON nor CSV"):
+            detect(write(tmp_path, text))
+
+
 def test_a_stray_control_character_does_not_make_text_binary(tmp_path):
     csv_text = b"id,title\r\n" + b"G1,Orchard\r\n" * 50 + b"\x1a"  # old DOS end of file
     assert detect(write(tmp_path, csv_text))["format"] == "csv"
