@@ -218,10 +218,13 @@ def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetche
 
 def _check_status(response: requests.Response) -> None:
     code = response.status_code
-    if 300 <= code < 400 and code != 304:  # only a redirect without a Location comes here
+    if 300 <= code < 400 and code != 304:  # a redirect requests does not follow
+        where = response.headers.get("location")
         raise BadInput(
             "http_status",
-            f"The server answered {code} (moved) without saying where to.",
+            f"The server answered {code}, sending the request to {where} instead."
+            if where
+            else f"The server answered {code} (moved) without saying where to.",
             hint="Give the address the file has now.",
         )
     if code < 400:

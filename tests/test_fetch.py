@@ -180,6 +180,16 @@ def test_a_redirect_that_does_not_say_where_is_refused(http_server, tmp_path):
         fetch(http_server.url("/moved"), tmp_path / "data", limits())
     assert list(tmp_path.iterdir()) == []
 
+    def choices(request):  # 300 Multiple Choices names one, but is not a redirect to follow
+        request.send_response(300)
+        request.send_header("Location", "/a.json")
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    http_server.routes["/choices"] = choices
+    with pytest.raises(BadInput, match=r"answered 300, sending the request to /a\.json instead"):
+        fetch(http_server.url("/choices"), tmp_path / "data", limits())
+
 
 def test_a_404_url_ends_in_the_error_page_without_retries(client, http_server):
     response = client.post("/", {"url": http_server.url("/missing.json")})
