@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from tasks.preview import DOCUMENTS
 from webapp import jobs
 from webapp.forms import SubmissionForm
 from webapp.models import Submission
@@ -245,14 +246,9 @@ def report(request: HttpRequest, submission_id: UUID) -> HttpResponse:
             ],
         )
     path = get_pipeline().get("report").download_path(submission, "report.json")
+    results_url = request.build_absolute_uri(reverse("results", args=[submission.id]))
     if path is None:
-        return error(
-            404,
-            "no_report",
-            f"This submission has no report: it is a {submission.format.upper() or 'file'} "
-            "file, which is previewed, not checked against a schema.",
-            results=request.build_absolute_uri(reverse("results", args=[submission.id])),
-        )
+        return error(404, "no_report", no_report_reason(submission), results=results_url)
     return FileResponse(path.open("rb"), content_type="application/json")
 
 
@@ -282,6 +278,15 @@ def openapi(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 def unknown(request: HttpRequest) -> JsonResponse:
     return error(404, "not_found", "There is nothing at this address in the API.")
+
+
+def no_report_reason(submission: Submission) -> str:
+    if submission.format in DOCUMENTS:
+        return (
+            f"This submission has no report: it is a {submission.format.upper()} file, "
+            "which is previewed, not checked against a schema."
+        )
+    return "This submission has no report; its results page says what happened."
 
 
 def not_found() -> JsonResponse:
