@@ -99,7 +99,7 @@ def _zip_format(path: Path) -> str:
 def _text_format(head: bytes, name: str) -> dict[str, Any]:
     encoding = _encoding(head)
     decoded = head.decode(encoding, errors="replace").lstrip("\ufeff")
-    if DECLARED_SEPARATOR.match(decoded):  # Excel's "sep=|", which is first or not at all
+    if DECLARED_SEPARATOR.match(decoded.lstrip("\r\n")):  # Excel's "sep=|", first of all
         return {"format": "csv", "encoding": encoding}
     text = decoded.lstrip(" \t\r\n")
     if text[:1] in {"{", "["}:

@@ -555,8 +555,8 @@ def _line_by_line(lines: list[bytes]) -> tuple[str, bool]:
 
 def _csv_delimiter(text: str) -> str:
     # Spreadsheet programs in many countries save CSV with semicolons; judge by the
-    # headings, which seldom contain any of these characters.
-    first_line = text.split("\n", 1)[0]
+    # headings (the first line with anything on it), which seldom contain any of these.
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
     counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
     best = max(counts, key=lambda delimiter: counts[delimiter])
     return best if counts[best] and not counts[","] else ","
@@ -566,7 +566,8 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
     """The CSV's rows, read leniently ('"a"b' is a value), but a row over several lines
     must be well quoted: a quote left open takes the lines after it into one value, and
     rows would vanish unchecked."""
-    declared = DECLARED_SEPARATOR.match(text)
+    # Excel's "sep=;" line comes first, but for blank lines (which are skipped).
+    declared = DECLARED_SEPARATOR.match(text.lstrip("\r\n"))
     delimiter = declared[1] if declared else _csv_delimiter(text)
     lines = _RowLines(text)
     reader = csv.reader(lines, delimiter=delimiter)
@@ -576,7 +577,9 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
             if len(lines.of_row) > 1:
                 _check_quoting(lines.of_row, delimiter, start)
             lines.of_row = []
-            if not (declared and start == 1):
+            if row and declared:
+                declared = None  # the sep= line itself: not a row
+            else:
                 yield row
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -1148,8 +1151,8 @@ def _unheaded(sheet: str, row: int, index: int, past: bool) -> dict[str, Any]:
     column = get_column_letter(index + 1)
     where = "past the last heading" if past else "under no heading"
     return {
-        "message": f"Column {column} has values {where}, so they were not read (the first "
-        f"in row {row}). Give the column a heading, or move its values under one.",
+        "message": f"Column {column} has values {where}, so they were not read. Give the "
+        "column a heading, or move its values under one.",
         "sheet": sheet,
         "row": row,
         "column": column,

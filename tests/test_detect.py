@@ -95,9 +95,10 @@ def test_what_is_not_data_is_named_not_taken_for_a_csv(tmp_path, data, words):
         detect(write(tmp_path, data))
 
 
-def test_a_sep_line_counts_only_first_and_only_with_a_real_separator(tmp_path):
-    assert detect(write(tmp_path, b"sep=|\nid|title\n"))["format"] == "csv"
-    for text in (b"\nsep=|\nid|title\n", b'sep="\nid"title\n'):  # as the CSV reading reads it
+def test_a_sep_line_counts_first_after_blank_lines_and_only_with_a_real_separator(tmp_path):
+    for text in (b"sep=|\nid|title\n", b"\r\n\nsep=|\nid|title\n"):
+        assert detect(write(tmp_path, text))["format"] == "csv"
+    for text in (b"id\nsep=|\n", b'sep="\nid"title\n'):  # as the CSV reading reads it
         with pytest.raises(BadInput, match="neither JSON nor CSV"):
             detect(write(tmp_path, text))
 

@@ -929,16 +929,28 @@ def test_csv_is_read_in_its_encoding(tmp_path: Path, raw: bytes, encoding: str) 
     assert grant["title"].startswith("Café")
 
 
+@pytest.mark.parametrize("blank", ["", "\r\n"])
 @pytest.mark.parametrize("separator", [";", ",", "\t", "|"])
 def test_excel_s_sep_line_names_the_separator_and_is_not_a_row(
-    tmp_path: Path, schema: Path, separator: str
+    tmp_path: Path, schema: Path, separator: str, blank: str
 ) -> None:
     path = tmp_path / "grants.csv"
     lines = [f"sep={separator}", separator.join(HEADINGS[:3]), separator.join(["G1", "Cafe", "5"])]
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    path.write_text(blank + "\r\n".join(lines) + "\r\n", encoding="utf-8")
     result = convert(path, "csv", schema)
     assert grants(result) == [{"id": "G1", "title": "Cafe", "amount": {"value": 5}}]
-    assert result.cell_source_map["grants/0/amount/value"] == [["grants", "C", 2, "amount/value"]]
+    row = 2 + len(blank.split("\r\n")) - 1  # as Excel shows it: the sep= line hidden
+    assert result.cell_source_map["grants/0/amount/value"] == [["grants", "C", row, "amount/value"]]
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_blank_lines_do_not_hide_a_csv_s_separator(
+    tmp_path: Path, schema: Path, separator: str
+) -> None:
+    path = tmp_path / "grants.csv"
+    lines = ["", separator.join(HEADINGS[:2]), separator.join(["G1", "Cafe"])]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert grants(convert(path, "csv", schema)) == [{"id": "G1", "title": "Cafe"}]
 
 
 def test_windows_1252_that_looks_like_utf8_in_places_is_still_read_as_such(
