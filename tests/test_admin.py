@@ -110,6 +110,36 @@ def test_reprocess_leaves_a_submission_a_live_worker_runs_alone(client, operator
     assert TaskResult.objects.filter(submission=submission).exists()  # nothing forgotten
 
 
+def test_reprocess_takes_a_submission_waiting_for_a_retry(client, operator):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.PENDING, retry_at=timezone.now() + timedelta(minutes=4)
+    )
+    page = operator.post(
+        "/admin/webapp/submission/",
+        {"action": "reprocess", "_selected_action": [str(submission.id)]},
+        follow=True,
+    ).content.decode()
+    assert "Queued 1 submission(s) for reprocessing." in page
+    submission.refresh_from_db()
+    assert (submission.state, submission.retry_at) == (Submission.State.DONE, None)
+
+
+def test_reprocess_leaves_a_submission_whose_spreadsheets_are_being_made_alone(client, operator):
+    submission = upload(client, "grants.json")
+    TaskResult.objects.create(
+        submission=submission,
+        task="json_to_spreadsheet",
+        claimed_by="a worker",
+        heartbeat=timezone.now(),
+    )
+    operator.post(
+        "/admin/webapp/submission/",
+        {"action": "reprocess", "_selected_action": [str(submission.id)]},
+    )
+    assert TaskResult.objects.filter(submission=submission, task="summary").exists()
+
+
 def test_reprocess_leaves_expired_submissions_alone(client, operator):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(expires_at=timezone.now() - timedelta(1))

@@ -307,17 +307,29 @@ def retry(submission: Submission) -> bool:
 
 
 def reprocess(submission: Submission) -> bool:
-    """Forget every cached output and run the whole pipeline again (operators' action)."""
+    """Forget every cached output and run the whole pipeline again (operators' action).
+    False, and nothing forgotten, while a live worker runs it or one of its deferred
+    steps: their files must not go from under them."""
+    now = timezone.now()
+    fresh = now - timedelta(seconds=settings.ASSAY_STALE_SECONDS)
     with transaction.atomic():
-        # Claimed first: a submission a live worker is running is left to it (its files
-        # must not go from under it); the job goes out when this transaction commits.
-        if not enqueue(submission.id, force=True):
+        if TaskResult.objects.filter(
+            submission=submission, claimed_by__gt="", heartbeat__gte=fresh
+        ).exists():
+            return False  # a deferred step (the spreadsheets) is being made
+        claimed = (
+            Submission.objects.filter(id=submission.id, expires_at__gt=now)
+            .exclude(state=State.RUNNING, heartbeat__gte=fresh)
+            .update(state=State.PENDING, enqueued_at=now, retry_at=None, current_task="")
+        )
+        if not claimed:
             return False
         TaskResult.objects.filter(submission=submission).delete()
         # And their files: a deferred step's (the spreadsheets) would still download,
         # while the page offers to make them anew.
         for task in get_pipeline():
             shutil.rmtree(submission.files_dir / task.name, ignore_errors=True)
+        transaction.on_commit(lambda: _send(submission.id))
         return True
 
 
