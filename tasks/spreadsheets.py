@@ -1554,20 +1554,30 @@ def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:
     )
 
 
-MAX_XLSX_COLUMNS = 16_384  # column XFD: what Excel and LibreOffice open
+# What Excel and LibreOffice open: column XFD, row 1,048,576.
+MAX_XLSX_COLUMNS, MAX_XLSX_ROWS = 16_384, 1_048_576
 
 
 def _check_width(csv_folder: Path) -> None:
+    """Refuse sheets a spreadsheet program cannot open (the CSVs are as flattentool
+    will write the workbook)."""
     for path in sorted(csv_folder.glob("*.csv")):
         with path.open(encoding="utf-8", newline="") as handle:
-            width = len(next(csv.reader(handle), []))
-        if width > MAX_XLSX_COLUMNS:
+            rows = csv.reader(handle)
+            width = len(next(rows, []))
+            height = 1 + sum(1 for _ in rows)
+        if width > MAX_XLSX_COLUMNS or height > MAX_XLSX_ROWS:
+            size, limit = (
+                (f"{width:,} columns", f"{MAX_XLSX_COLUMNS:,}")
+                if width > MAX_XLSX_COLUMNS
+                else (f"{height:,} rows", f"{MAX_XLSX_ROWS:,}")
+            )
             raise BadInput(
-                "too_wide",
-                f"The data makes {width:,} columns in the sheet “{path.stem}”, more than the "
-                f"{MAX_XLSX_COLUMNS:,} a spreadsheet can hold.",
-                hint="The validation report is not affected. The fields listed there as not "
-                "in the schema are often what makes so many columns.",
+                "too_large_for_a_sheet",
+                f"The data makes {size} in the sheet “{path.stem}”, more than the {limit} "
+                "a spreadsheet can hold.",
+                hint="The validation report is not affected. For columns, the fields listed "
+                "there as not in the schema are often the cause; for rows, split the data.",
             )
 
 

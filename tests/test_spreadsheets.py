@@ -1614,8 +1614,21 @@ def test_data_too_wide_for_a_spreadsheet_is_refused_before_writing_one(
     error = refusal(
         lambda: flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
     )
-    assert error.code == "too_wide"
+    assert error.code == "too_large_for_a_sheet"
     assert "13 columns in the sheet “grants”, more than the 10" in error.message
+
+
+def test_data_too_long_for_a_spreadsheet_is_refused_before_writing_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spreadsheets, "MAX_XLSX_ROWS", 5)  # as 1,048,576 is, for Excel
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [{"id": f"G{i}"} for i in range(5)]}))
+    error = refusal(
+        lambda: flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    )
+    assert "6 rows in the sheet “grants”, more than the 5" in error.message
+    assert not (tmp_path / "out" / "data.xlsx").exists()
 
 
 def test_flattened_xlsx_converts_back_to_the_same_data(
