@@ -222,7 +222,8 @@ def _check_status(response: requests.Response) -> None:
         where = response.headers.get("location")
         raise BadInput(
             "http_status",
-            f"The server answered {code}, sending the request to {where} instead."
+            f"The server answered {code}, sending the request to "
+            f"{urljoin(response.url, where)} instead."
             if where
             else f"The server answered {code} (moved) without saying where to.",
             hint="Give the address the file has now.",

@@ -40,6 +40,17 @@ def empty_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def pillows_guard() -> Iterator[None]:
+    """Previews set Pillow's process-wide pixel limit from the settings, which tests
+    lower: each test starts from Pillow's own."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    yield
+    Image.MAX_IMAGE_PIXELS = limit
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT

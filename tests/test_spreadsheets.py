@@ -1252,6 +1252,22 @@ def test_a_formula_whose_result_is_empty_text_is_nothing_to_warn_about(
     assert convert(path, "xlsx", schema).warnings == []
 
 
+def test_a_text_formula_with_no_value_at_all_is_warned_about(tmp_path: Path, schema: Path) -> None:
+    # Marked as text, but never calculated: no <v> at all.
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": [["id", "title"], ["G1", "=A2"]]})
+    path = tmp_path / "grants.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.infolist():
+            content = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                old = b'<c r="B2"><f>A2</f><v></v></c>'
+                assert old in content
+                content = content.replace(old, b'<c r="B2" t="str"><f>A2</f></c>')
+            target.writestr(member, content)
+    [warning] = convert(path, "xlsx", schema).warnings
+    assert warning["message"].startswith("The cell holds a formula (=A2) with no saved result")
+
+
 def test_merged_cells_in_xlsx_keep_their_value_in_the_first_cell_only(
     tmp_path: Path, schema: Path
 ) -> None:

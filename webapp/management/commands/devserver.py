@@ -1,5 +1,6 @@
 """Run the web server and a worker together, for `make run`. Ctrl-C stops both."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,9 +70,11 @@ def code_stamp() -> tuple[float, int]:
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
+    """Ctrl-C to each child's whole process group, then SIGKILL to whatever of it is left
+    (a worker's own processes may outlive their parent)."""
     for sig in (signal.SIGINT, signal.SIGKILL):
         for process in processes:
-            if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # the group is gone
                 os.killpg(process.pid, sig)
         for process in processes:
             try:
