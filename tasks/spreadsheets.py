@@ -1314,14 +1314,20 @@ def _put_in_true_columns(cells: dict[str, list[Any]] | None, headings: dict[str,
 
 def _column_moves(headings: list[Any]) -> dict[str, tuple[str, Any]]:
     """For each column letter flattentool gives, the true one and its heading."""
-    last_column: dict[Any, int] = {}
-    for index, heading in enumerate(headings):
-        last_column[heading] = index  # first place in the order, last column's index
     return {
         get_column_letter(entry + 1): (get_column_letter(index + 1), heading)
-        for entry, (heading, index) in enumerate(last_column.items())
+        for entry, (heading, index) in enumerate(_last_columns(headings).items())
         if entry != index
     }
+
+
+def _last_columns(headings: list[Any]) -> dict[Any, int]:
+    """Each heading's last column (whose value flattentool keeps), in the order the
+    headings first appear (the order of flattentool's row mapping)."""
+    last: dict[Any, int] = {}
+    for index, heading in enumerate(headings):
+        last[heading] = index
+    return last
 
 
 def _not_converted(error: Exception, position: _Position | None) -> BadInput:
@@ -1379,9 +1385,9 @@ def _heading_with_value(line: dict[Any, Any], value: str) -> str | None:
 
 
 def _column_of(headings: list[Any], heading: str) -> str | None:
-    """The column of ``heading``: its last, if repeated, whose value flattentool keeps."""
-    places = [index for index, name in enumerate(headings) if str(name) == heading]
-    return get_column_letter(places[-1] + 1) if places else None
+    """The column of ``heading`` (a heading's text: 2026 is "2026")."""
+    columns = {str(name): index for name, index in _last_columns(headings).items()}
+    return get_column_letter(columns[heading] + 1) if heading in columns else None
 
 
 def _plain(source_map: dict[str, Any] | None) -> dict[str, Any]:

@@ -71,12 +71,19 @@ def test_expire_now_deletes_files_and_keeps_the_row(client, operator):
     assert client.get(submission.get_absolute_url()).status_code == 410
 
 
-def test_reprocess_runs_every_task_again(client, operator):
-    submission = upload(client, "grants.json")
-    operator.post(
+def reprocess(operator, submission: Submission) -> str:
+    """The admin's Reprocess action on one submission; the page it leads to."""
+    response = operator.post(
         "/admin/webapp/submission/",
         {"action": "reprocess", "_selected_action": [str(submission.id)]},
+        follow=True,
     )
+    return response.content.decode()
+
+
+def test_reprocess_runs_every_task_again(client, operator):
+    submission = upload(client, "grants.json")
+    reprocess(operator, submission)
     submission.refresh_from_db()
     assert submission.state == Submission.State.DONE
     for task in ("detect_format", "parse_json", "summary"):
@@ -88,10 +95,7 @@ def test_reprocess_forgets_the_spreadsheets_made_before(client, operator):
     client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
     download = f"/s/{submission.id}/files/json_to_spreadsheet/data.xlsx"
     assert client.get(download).status_code == 200
-    operator.post(
-        "/admin/webapp/submission/",
-        {"action": "reprocess", "_selected_action": [str(submission.id)]},
-    )
+    reprocess(operator, submission)
     assert client.get(download).status_code == 404  # until asked for again
     assert submission.original_path.exists()
 
@@ -101,11 +105,7 @@ def test_reprocess_leaves_a_submission_a_live_worker_runs_alone(client, operator
     Submission.objects.filter(id=submission.id).update(
         state=Submission.State.RUNNING, heartbeat=timezone.now(), claimed_by="another worker"
     )
-    page = operator.post(
-        "/admin/webapp/submission/",
-        {"action": "reprocess", "_selected_action": [str(submission.id)]},
-        follow=True,
-    ).content.decode()
+    page = reprocess(operator, submission)
     assert "Queued 0 submission(s) for reprocessing. 1 being worked on now" in page
     assert TaskResult.objects.filter(submission=submission).exists()  # nothing forgotten
 
@@ -115,11 +115,7 @@ def test_reprocess_takes_a_submission_waiting_for_a_retry(client, operator):
     Submission.objects.filter(id=submission.id).update(
         state=Submission.State.PENDING, retry_at=timezone.now() + timedelta(minutes=4)
     )
-    page = operator.post(
-        "/admin/webapp/submission/",
-        {"action": "reprocess", "_selected_action": [str(submission.id)]},
-        follow=True,
-    ).content.decode()
+    page = reprocess(operator, submission)
     assert "Queued 1 submission(s) for reprocessing." in page
     submission.refresh_from_db()
     assert (submission.state, submission.retry_at) == (Submission.State.DONE, None)
@@ -133,20 +129,14 @@ def test_reprocess_leaves_a_submission_whose_spreadsheets_are_being_made_alone(c
         claimed_by="a worker",
         heartbeat=timezone.now(),
     )
-    operator.post(
-        "/admin/webapp/submission/",
-        {"action": "reprocess", "_selected_action": [str(submission.id)]},
-    )
+    reprocess(operator, submission)
     assert TaskResult.objects.filter(submission=submission, task="summary").exists()
 
 
 def test_reprocess_leaves_expired_submissions_alone(client, operator):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(expires_at=timezone.now() - timedelta(1))
-    operator.post(
-        "/admin/webapp/submission/",
-        {"action": "reprocess", "_selected_action": [str(submission.id)]},
-    )
+    reprocess(operator, submission)
     assert TaskRun.objects.filter(submission=submission, task="summary").count() == 1
 
 

@@ -133,6 +133,19 @@ def write_xlsx(path: Path, sheets: Sheets) -> Path:
     return path
 
 
+def edited_xlsx(plain: Path, path: Path, member: str, old: bytes, new: bytes) -> Path:
+    """A copy of the workbook ``plain`` with ``old`` replaced in one file of its archive,
+    as other programs write it (openpyxl cannot)."""
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == member:
+                assert old in content
+                content = content.replace(old, new)
+            target.writestr(info, content)
+    return path
+
+
 def write_ods(path: Path, sheets: Sheets) -> Path:
     document = OpenDocumentSpreadsheet()
     for name, rows in sheets.items():
@@ -678,14 +691,10 @@ def test_formula_warnings_find_sheets_however_the_workbook_names_their_files(
 ) -> None:
     rows = [HEADINGS, ["G1", "Orchard", "=5*2", "GBP", "food"]]
     plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": rows})
-    path = tmp_path / "grants.xlsx"
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
-        for member in source.infolist():
-            content = source.read(member)
-            if member.filename == "xl/_rels/workbook.xml.rels":  # as some programs write it
-                assert b'Target="/xl/worksheets/sheet1.xml"' in content
-                content = content.replace(b'"/xl/worksheets/', b'"./worksheets/')
-            target.writestr(member, content)
+    rels = "xl/_rels/workbook.xml.rels"
+    path = edited_xlsx(
+        plain, tmp_path / "grants.xlsx", rels, b'"/xl/worksheets/', b'"./worksheets/'
+    )
     result = convert(path, "xlsx", schema)
     assert [w["column"] for w in result.warnings if "formula" in w["message"]] == ["C"]
 
@@ -1224,13 +1233,8 @@ def test_a_formula_with_a_saved_result_reads_as_that_result(tmp_path: Path, sche
     plain = write_xlsx(
         tmp_path / "plain.xlsx", {"grants": [["id", "amount/value"], ["G1", "=100+20"]]}
     )
-    path = tmp_path / "grants.xlsx"
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
-        for member in source.infolist():
-            content = source.read(member)
-            if member.filename == "xl/worksheets/sheet1.xml":
-                content = content.replace(b"<f>100+20</f><v></v>", b"<f>100+20</f><v>120</v>")
-            target.writestr(member, content)
+    sheet, calculated = "xl/worksheets/sheet1.xml", b"<f>100+20</f><v>120</v>"
+    path = edited_xlsx(plain, tmp_path / "grants.xlsx", sheet, b"<f>100+20</f><v></v>", calculated)
     result = convert(path, "xlsx", schema)
     assert grants(result) == [{"id": "G1", "amount": {"value": 120}}]
     assert result.warnings == []  # a calculated formula is nothing to warn about
@@ -1241,29 +1245,16 @@ def test_a_formula_whose_result_is_empty_text_is_nothing_to_warn_about(
 ) -> None:
     # =IF(...,"",...) saved by a spreadsheet program: an empty text result, t="str".
     plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": [["id", "title"], ["G1", '=""']]})
-    path = tmp_path / "grants.xlsx"
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
-        for member in source.infolist():
-            content = source.read(member)
-            if member.filename == "xl/worksheets/sheet1.xml":
-                assert b'<c r="B2"><f>""</f><v></v></c>' in content
-                content = content.replace(b'<c r="B2">', b'<c r="B2" t="str">')
-            target.writestr(member, content)
+    old, new = b'<c r="B2"><f>""</f><v></v></c>', b'<c r="B2" t="str"><f>""</f><v></v></c>'
+    path = edited_xlsx(plain, tmp_path / "grants.xlsx", "xl/worksheets/sheet1.xml", old, new)
     assert convert(path, "xlsx", schema).warnings == []
 
 
 def test_a_text_formula_with_no_value_at_all_is_warned_about(tmp_path: Path, schema: Path) -> None:
     # Marked as text, but never calculated: no <v> at all.
     plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": [["id", "title"], ["G1", "=A2"]]})
-    path = tmp_path / "grants.xlsx"
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
-        for member in source.infolist():
-            content = source.read(member)
-            if member.filename == "xl/worksheets/sheet1.xml":
-                old = b'<c r="B2"><f>A2</f><v></v></c>'
-                assert old in content
-                content = content.replace(old, b'<c r="B2" t="str"><f>A2</f></c>')
-            target.writestr(member, content)
+    old, new = b'<c r="B2"><f>A2</f><v></v></c>', b'<c r="B2" t="str"><f>A2</f></c>'
+    path = edited_xlsx(plain, tmp_path / "grants.xlsx", "xl/worksheets/sheet1.xml", old, new)
     [warning] = convert(path, "xlsx", schema).warnings
     assert warning["message"].startswith("The cell holds a formula (=A2) with no saved result")
 
