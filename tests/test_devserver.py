@@ -56,10 +56,24 @@ def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path)
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
     # Each child led its own process group (the worker's own workers, the reloader's
-    # server): none of them is left.
+    # server): none of them is left, once the ones killed last have been reaped.
     for group in first_groups | groups:
-        left = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True)
-        assert left.stdout == "", f"process group {group} outlived Ctrl-C"
+        assert group_ends(group), f"process group {group} outlived Ctrl-C"
+
+
+def group_ends(group: int, timeout: float = 10) -> bool:
+    """Whether every process of the group stops running (a zombie is over: only its
+    reaping is left, to whatever adopted it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = subprocess.run(["ps", "-e", "-o", "pgid=,stat="], capture_output=True, text=True)
+        states = [
+            line.split()[1] for line in table.stdout.splitlines() if line.split()[0] == str(group)
+        ]
+        if all(state.startswith("Z") for state in states):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def children(pid: int) -> set[int]:
