@@ -18,7 +18,7 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
-    version = 2  # 2: true columns and rows, exact numbers, more encodings and warnings
+    version = 3  # 3: values under an object's heading are a warning; 2: true columns and rows
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

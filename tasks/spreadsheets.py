@@ -810,7 +810,7 @@ def unflatten(
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook)
-        noted += _values_without_headings(_raw_rows(reader, fmt, source), fmt)
+        noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}))
@@ -1128,13 +1128,17 @@ def _raw_rows(reader: Any, fmt: str, source: Path) -> Iterator[tuple[str, Iterat
                 yield sheet, csv.reader(handle)
 
 
-def _values_without_headings(sheets: Iterator[tuple[str, Iterator[list]]], fmt: str) -> list:
+def _unread_values(
+    sheets: Iterator[tuple[str, Iterator[list]]], fmt: str, parser: SchemaParser | None
+) -> list:
     """A warning for each column whose values flattentool leaves out unsaid: those past
-    the last heading, and (but in a CSV, where they are read under the field "") those
-    under a blank heading. Once per column, at its first value."""
+    the last heading, those (but in a CSV, where they are read under the field "") under
+    a blank heading, and those under a heading the schema says holds an object or a list
+    of objects. Once per column, at its first value."""
     found = []
     for sheet, rows in sheets:
         headings = list(next(rows, []))
+        structures = _structure_headings(headings, parser)
         reported: set[int] = set()
         for number, row in enumerate(rows, start=2):
             for index, value in enumerate(row):
@@ -1144,7 +1148,50 @@ def _values_without_headings(sheets: Iterator[tuple[str, Iterator[list]]], fmt: 
                 if past or (fmt != "csv" and headings[index] in (None, "")):
                     reported.add(index)
                     found.append(_unheaded(sheet, number, index, past))
+                elif index in structures:
+                    reported.add(index)
+                    found.append(_under_a_structure(sheet, number, index, *structures[index]))
     return found
+
+
+def _structure_headings(headings: list[Any], parser: SchemaParser | None) -> dict[int, tuple]:
+    """The columns whose heading names an object or a list of objects in the schema, each
+    with its heading and its kind: flattentool reads the heading as that structure and drops
+    the value written under it ("amount" holding 100, where "amount/value" was meant)."""
+    if parser is None:
+        return {}
+    found = {}
+    for index, heading in enumerate(headings):
+        if not isinstance(heading, str):
+            continue
+        # As flattentool looks a heading up: list indexes and "[]" left out.
+        parts = [part.rstrip("[]") for part in heading.split("/")]
+        path = "/".join(part for part in parts if not part.isdigit())
+        kind = parser.flattened.get(path)
+        if kind in ("object", "array"):  # "array": of objects; a list of strings is read
+            inside = (name for name in parser.flattened if name.startswith(f"{path}/"))
+            first = next(inside, None)
+            name = first[len(path) + 1 :] if first else "…"  # "…": the schema names none
+            where = f"{heading}/0" if kind == "array" else heading
+            found[index] = (heading, path, kind, f"{where}/{name}")
+    return found
+
+
+def _under_a_structure(
+    sheet: str, row: int, index: int, heading: str, path: str, kind: str, example: str
+) -> dict[str, Any]:
+    column = get_column_letter(index + 1)
+    field = path.rsplit("/", 1)[-1]
+    what = "an object" if kind == "object" else "a list of objects"
+    return {
+        "message": f"Column {column} has values that were not read: the schema says “{field}” "
+        f"holds {what}, not a single value. Put each value under a heading for one of its "
+        f"fields, such as “{example}”.",
+        "sheet": sheet,
+        "row": row,
+        "column": column,
+        "header": heading,
+    }
 
 
 def _unheaded(sheet: str, row: int, index: int, past: bool) -> dict[str, Any]:

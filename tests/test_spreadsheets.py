@@ -1644,3 +1644,30 @@ def test_flattened_xlsx_converts_back_to_the_same_data(
     xlsx, _zipped = flattened
     (grant, _formulas) = grants(convert(xlsx, "xlsx", schema))
     assert grant == {**WITH_ITEMS[0], "amount": {"value": -5, "currency": "GBP"}}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+def test_a_value_under_a_heading_the_schema_says_is_an_object_is_a_warning(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # flattentool reads "amount" as the object it is in the schema and drops the 12000.
+    rows = [["id", "title", "amount", "items"], ["G1", "Orchard", None], ["G2", "Cafe", 12000, "x"]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert "amount" not in grants(result)[1]
+    said = [w for w in result.warnings if "were not read" in w["message"]]
+    assert [(w["column"], w["row"], w["header"]) for w in said] == [
+        ("C", 3, "amount"),
+        ("D", 3, "items"),
+    ]
+    assert "“amount” holds an object" in said[0]["message"]
+    assert "such as “amount/value”" in said[0]["message"]
+    assert "“items” holds a list of objects" in said[1]["message"]
+    assert "such as “items/0/id”" in said[1]["message"]
+
+
+def test_a_list_of_strings_under_its_own_heading_is_read_without_a_warning(
+    tmp_path: Path, schema: Path
+) -> None:
+    result = convert(write_csv(tmp_path / "g.csv", [HEADINGS, *GRANT_ROWS]), "csv", schema)
+    assert grants(result)[0]["tags"] == ["food", "trees"]
+    assert not [w for w in result.warnings if "were not read" in w["message"]]
