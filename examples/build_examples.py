@@ -23,15 +23,15 @@ SCHEMA = ROOT / "profiles" / "demo" / "grants.schema.json"
 
 def build(name: str) -> Path:
     with tempfile.TemporaryDirectory() as folder:
-        xlsx, csv_zip = flatten(
+        made = flatten(
             DEMO / f"{name}.json",
             Path(folder),
             schema_path=SCHEMA,
             root_list_path="grants",
             id_name="id",
         )
-        shutil.copy(xlsx, DEMO / f"{name}.xlsx")
-        with zipfile.ZipFile(csv_zip) as archive:
+        shutil.copy(made.xlsx, DEMO / f"{name}.xlsx")
+        with zipfile.ZipFile(made.csv_zip) as archive:
             return Path(shutil.copy(_extract(archive, "grants.csv", Path(folder)), DEMO))
 
 

@@ -21,7 +21,8 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    version = 2  # 2: no empty sheets for data without the root list; too wide refused
+    # 3: says how many texts the workbook cuts short; 2: no empty sheets without the root list
+    version = 3
     requires = ("parse_json",)
     deferred = True
 
@@ -32,7 +33,7 @@ class JSONToSpreadsheet(Task):
         from tasks import spreadsheets
 
         profile = submission.get_profile()
-        xlsx, zipped = spreadsheets.flatten(
+        made = spreadsheets.flatten(
             data_path(submission),
             self.work_dir(submission),
             # Loaded as validation loads it: checked, and with $refs resolved offline.
@@ -40,7 +41,12 @@ class JSONToSpreadsheet(Task):
             root_list_path=profile.root_list_path,
             id_name=profile.id_name,
         )
-        return {"xlsx_size": xlsx.stat().st_size, "csv_zip_size": zipped.stat().st_size}
+        return {
+            "xlsx_size": made.xlsx.stat().st_size,
+            "csv_zip_size": made.csv_zip.stat().st_size,
+            "cut_short": made.cut_short,
+            "cell_limit": spreadsheets.MAX_XLSX_TEXT,
+        }
 
     def downloads(self, submission: Subject) -> list[Download]:
         return [

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import urldefrag, urljoin
 from xml.etree import ElementTree
 
@@ -1551,7 +1551,7 @@ def flatten(
     schema_path: Path | None = None,
     root_list_path: str,
     id_name: str,
-) -> tuple[Path, Path]:
+) -> Flattened:
     """Write the data as ``out_dir/data.xlsx`` and as CSV files in ``out_dir/data-csv.zip``.
 
     The schema, if any, is given loaded or as a file to load.
@@ -1573,22 +1573,37 @@ def flatten(
         _check_width(csv_folder)
         _flatten(safe_json, xlsx, "xlsx", options)
         _zip_folder(csv_folder, zipped)
-    return xlsx, zipped
+    return Flattened(xlsx, zipped, shape.too_long_for_xlsx)
+
+
+class Flattened(NamedTuple):
+    xlsx: Path
+    csv_zip: Path
+    # Texts longer than an XLSX cell holds: the workbook has them cut short, the CSVs whole.
+    cut_short: int
+
+
+# The most characters an XLSX cell holds; the writer cuts longer text to this.
+MAX_XLSX_TEXT = 32_767
 
 
 @dataclass
 class _Shape:
-    """What the streamed data's top level is, and whether it holds the root list."""
+    """What the streamed data's top level is, whether it holds the root list, and how
+    many of its texts are too long for an XLSX cell."""
 
     root_list_prefix: str  # as ijson names the place: "grants", "a.b"
     top_event: str = ""
     has_root_list: bool = False
+    too_long_for_xlsx: int = 0
 
     def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
         for prefix, event, value in events:
             self.top_event = self.top_event or event
             if event == "start_array" and prefix == self.root_list_prefix:
                 self.has_root_list = True
+            elif event == "string" and len(value) > MAX_XLSX_TEXT:
+                self.too_long_for_xlsx += 1
             yield prefix, event, value
 
 

@@ -123,3 +123,24 @@ def test_json_the_schema_does_not_describe_is_refused_not_retried(client, settin
     run = ask_for_spreadsheets(client, submission)
     assert (run.error_code, run.permanent) == ("flatten_failed", True)
     assert run.error_message.startswith("The data could not be turned into spreadsheets: ")
+
+
+def test_the_page_says_which_texts_the_workbook_cuts_short(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    long = [{"id": f"G{number}", "title": "x" * 40_000} for number in range(2)]
+    submission = send(client, "grants.json", json.dumps({"grants": long}).encode())
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "cut short" not in page  # said of the workbook once it is made
+    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert (
+        "2 texts in the data are longer than the 32,767 characters a cell of an Excel "
+        "workbook holds, so the workbook has them cut short. The CSV files have them whole."
+    ) in page
+
+
+def test_a_workbook_that_holds_every_text_whole_says_nothing_about_it(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    submission = send(client, "grants.json", json.dumps({"grants": GRANTS}).encode())
+    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
+    assert "cut short" not in client.get(submission.get_absolute_url()).content.decode()

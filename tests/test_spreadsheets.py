@@ -26,6 +26,8 @@ from process.errors import BadInput
 from tasks import spreadsheets
 from tasks.schema import LoadedSchema
 from tasks.spreadsheets import (
+    MAX_XLSX_TEXT,
+    Flattened,
     SpreadsheetLimits,
     Unflattened,
     _read_ods,
@@ -363,7 +365,7 @@ def test_a_ref_to_a_named_place_is_followed(tmp_path: Path, draft: str, naming: 
         )
     )
     assert grants(to_json(path, tmp_path)) == GRANTS  # "tags" split: the schema was read
-    xlsx, _zipped = to_spreadsheets(path, tmp_path)
+    xlsx = to_spreadsheets(path, tmp_path).xlsx
     headings = [cell.value for cell in openpyxl.load_workbook(xlsx)["grants"][1]]
     assert headings[:4] == ["id", "title", "amount/value", "amount/currency"]
 
@@ -400,7 +402,7 @@ def test_a_recursive_schema_converts_as_deep_as_the_data_goes(tmp_path: Path) ->
     # Counts are numbers where the schema was followed, and deeper columns are still read.
     parent = {"staff": 3, "parent": {"parent": {"name": "Top"}}}
     assert grant == {"id": "G1", "to": {"staff": 12, "parent": parent}}
-    xlsx, _zipped = to_spreadsheets(schema, tmp_path)
+    xlsx = to_spreadsheets(schema, tmp_path).xlsx
     assert openpyxl.load_workbook(xlsx)["grants"]["A1"].value == "id"
 
 
@@ -1503,7 +1505,7 @@ FORMULA_LIKE = ["=1+2", "+44 20 7946 0000", "-x", "@SUM(A1)", " =HYPERLINK()", "
 
 
 @pytest.fixture
-def flattened(tmp_path: Path, schema: Path) -> tuple[Path, Path]:
+def flattened(tmp_path: Path, schema: Path) -> Flattened:
     data = {
         "grants": [
             {**WITH_ITEMS[0], "amount": {"value": -5, "currency": "GBP"}},
@@ -1527,9 +1529,9 @@ def zipped_csv(path: Path, name: str) -> list[list[str]]:
 
 
 def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
-    flattened: tuple[Path, Path], tmp_path: Path
+    flattened: Flattened, tmp_path: Path
 ) -> None:
-    xlsx, zipped = flattened
+    xlsx, zipped, _cut_short = flattened
     assert (xlsx, zipped) == (tmp_path / "out" / "data.xlsx", tmp_path / "out" / "data-csv.zip")
     assert openpyxl.load_workbook(xlsx).sheetnames == ["grants", "items"]
     assert xlsx_rows(xlsx, "grants")[:2] == [
@@ -1548,9 +1550,9 @@ def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
 
 
 def test_flatten_neutralises_formula_like_text_but_keeps_numbers(
-    flattened: tuple[Path, Path],
+    flattened: Flattened,
 ) -> None:
-    xlsx, zipped = flattened
+    xlsx, zipped, _cut_short = flattened
     expected_tags = ";".join(f"'{text}" for text in FORMULA_LIKE[1:])
     cell = openpyxl.load_workbook(xlsx)["grants"]["B3"]
     assert (cell.value, cell.data_type) == ("'=1+2", "s")  # text, not a formula
@@ -1566,10 +1568,23 @@ def test_flatten_reads_json_that_starts_with_a_byte_order_mark(
 ) -> None:
     source = tmp_path / "data.json"
     source.write_bytes(codecs.BOM_UTF8 + json.dumps({"grants": GRANTS}).encode())
-    xlsx, _zipped = flatten(
+    made = flatten(
         source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
     )
-    assert [row[0] for row in xlsx_rows(xlsx, "grants")] == ["id", "G1", "G2"]
+    assert [row[0] for row in xlsx_rows(made.xlsx, "grants")] == ["id", "G1", "G2"]
+
+
+def test_texts_too_long_for_an_xlsx_cell_are_counted_and_kept_whole_in_the_csvs(
+    tmp_path: Path,
+) -> None:
+    long = "x" * MAX_XLSX_TEXT + "end"
+    source = tmp_path / "data.json"
+    grants = [{"id": "G1", "title": long}, {"id": "G2", "title": "short", "notes": long}]
+    source.write_text(json.dumps({"grants": grants}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    assert made.cut_short == 2
+    assert xlsx_rows(made.xlsx, "grants")[1][1] == long[:MAX_XLSX_TEXT]
+    assert zipped_csv(made.csv_zip, "grants.csv")[1][1] == long
 
 
 def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
@@ -1638,11 +1653,8 @@ def test_data_too_long_for_a_spreadsheet_is_refused_before_writing_one(
     assert not (tmp_path / "out" / "data.xlsx").exists()
 
 
-def test_flattened_xlsx_converts_back_to_the_same_data(
-    flattened: tuple[Path, Path], schema: Path
-) -> None:
-    xlsx, _zipped = flattened
-    (grant, _formulas) = grants(convert(xlsx, "xlsx", schema))
+def test_flattened_xlsx_converts_back_to_the_same_data(flattened: Flattened, schema: Path) -> None:
+    (grant, _formulas) = grants(convert(flattened.xlsx, "xlsx", schema))
     assert grant == {**WITH_ITEMS[0], "amount": {"value": -5, "currency": "GBP"}}
 
 
