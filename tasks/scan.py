@@ -19,7 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,8 @@ class Plan:
     sample_size: int | None = None
     # False reads the file whole, as for shapes that cannot stream (tests compare the two).
     stream: bool = True
+    # A document that is itself a list: its elements are the items, whatever the key.
+    root_is_list: bool = False
 
     @classmethod
     def for_submission(cls, submission: Subject) -> Plan:
@@ -114,7 +116,11 @@ class Plan:
 
     @property
     def items_pattern(self) -> str:
-        return f"/{escape(self.key)}/*"
+        return f"{self.list_pointer}/*"
+
+    @property
+    def list_pointer(self) -> str:
+        return "" if self.root_is_list else f"/{escape(self.key)}"
 
 
 @dataclass
@@ -155,6 +161,7 @@ class Scan:
     lists: list[tuple[str, int]]  # the top-level lists and their lengths
     checked_lists: list[tuple[str, int]]  # the same, as far as the checks looked
     items: int  # items of the root list checked
+    items_pattern: str  # where they are: "/grants/*", or "/*" in a document that is a list
     walk: FieldWalk
     errors: ErrorGroups | None
     validation_failure: BadInput | None  # why the data could not be checked, if it could not
@@ -199,17 +206,25 @@ def _streamed(path: Path, plan: Plan) -> Scan:
 
 def _whole(data: Any, plan: Plan) -> Scan:
     checked = sample(data, plan.sample_size) if plan.sample_size else data
+    if isinstance(checked, list):
+        plan = replace(plan, root_is_list=True)
     checks = Checks(plan, validate_in_batches=False)
-    items = checked.get(plan.key) if isinstance(checked, dict) else None
-    if isinstance(items, list):
-        for index, item in enumerate(items):
-            checks.item(index, item)
+    if isinstance(checked, list):
+        _check_items(checks, checked)
+        checks.rest([])
+    elif isinstance(checked, dict) and isinstance(checked.get(plan.key), list):
+        _check_items(checks, checked[plan.key])
         checks.rest({key: [] if key == plan.key else value for key, value in checked.items()})
     else:
         checks.rest(checked)
     if checks.errors is not None:
         checks.check_whole(checked)
     return checks.result(data, top_level_lists(data))
+
+
+def _check_items(checks: Checks, items: list[Any]) -> None:
+    for index, item in enumerate(items):
+        checks.item(index, item)
 
 
 def _lists(skeleton: dict[str, Any], key: str, count: int) -> list[tuple[str, int]]:
@@ -254,7 +269,7 @@ class Checks:
         self.described = plan.described
         self.id_name = plan.id_name
         self.items_pattern = prefix = plan.items_pattern
-        self.items_pointer = f"/{escape(plan.key)}/"
+        self.items_pointer = f"{plan.list_pointer}/"
         self.seen: dict[str, int] = {}  # counts of patterns at the last item that held them
         self.watched = [(*found, True) for found in _relative(plan.links, prefix)]
         self.watched += [(*found, False) for found in _relative(plan.distinct, prefix)]
@@ -316,6 +331,7 @@ class Checks:
             lists=lists,
             checked_lists=[(path, min(n, size) if size else n) for path, n in lists],
             items=self.items,
+            items_pattern=self.items_pattern,
             walk=self.walk,
             errors=self.errors,
             validation_failure=self.failure,

@@ -9,7 +9,6 @@ from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
 from tasks.data import is_data
-from tasks.fields import escape
 from tasks.scan import load_scan
 
 TOP_VALUES = 10
@@ -18,7 +17,7 @@ TOP_VALUES = 10
 class Stats(Task):
     name = "stats"
     title = "Statistics"
-    version = 3  # 3: integers beyond 64 bits counted exactly (ids, distinct values)
+    version = 4  # 4: a document that is a list has its elements counted as the items
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -26,14 +25,13 @@ class Stats(Task):
         return is_data(submission)
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        profile = submission.get_profile()
         scan = load_scan(submission, inputs)
-        items_pattern = f"/{escape(profile.root_list_path)}/*"
+        root_is_list = scan.items_pattern == "/*"  # a document that is itself the list
         return {
             "lists": [{"path": path, "items": count} for path, count in scan.checked_lists],
-            "root_list_path": profile.root_list_path,
+            "root_list_path": "" if root_is_list else submission.get_profile().root_list_path,
             "items": scan.items,
-            "coverage": coverage(scan.walk.counts, items_pattern, scan.items),
+            "coverage": coverage(scan.walk.counts, scan.items_pattern, scan.items),
             "duplicate_ids": duplicates(scan.ids),
             "distinct": [distinct(pattern, scan.distinct[pattern]) for pattern in scan.distinct],
         }

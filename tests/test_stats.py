@@ -246,3 +246,24 @@ def test_data_without_the_profiles_list_says_which_lists_it_has(client):
     page = client.get(submission_from(response).get_absolute_url()).content.decode()
     assert "No list of items at <code>/main</code>" in page
     assert "the lists found are <code>/a</code> (2), <code>/b</code> (0)" in page
+
+
+def test_a_document_that_is_a_list_has_its_elements_counted_as_the_items(client):
+    data = [{"id": "a", "x": 1}, {"id": "a"}, {"id": "b", "x": 2}]
+    submission = post_json(client, data, profile="generic")
+    stats = stats_of(submission)
+    assert (stats["items"], stats["root_list_path"]) == (3, "")
+    assert stats["coverage"] == [
+        {"path": "/id", "count": 3, "percent": 100.0},
+        {"path": "/x", "count": 2, "percent": 66.7},
+    ]
+    assert stats["duplicate_ids"] == {"count": 1, "examples": [["a", 2]]}
+    assert "3 items in <code>/</code>." in stats_section(client, submission)
+
+
+def test_a_sample_of_a_document_that_is_a_list_counts_the_items_checked(client, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 2
+    data = [{"id": str(number)} for number in range(5)]
+    stats = stats_of(post_json(client, data, profile="generic", sample="on"))
+    assert stats["items"] == 2
+    assert stats["coverage"] == [{"path": "/id", "count": 2, "percent": 100.0}]
