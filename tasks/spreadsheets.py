@@ -808,6 +808,7 @@ def unflatten(
         reader.parser = parser
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
+        noted += _leave_out_unrelated_sheets(reader, parser, root_list_path, id_name)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook)
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
@@ -1164,9 +1165,7 @@ def _structure_headings(headings: list[Any], parser: SchemaParser | None) -> dic
     for index, heading in enumerate(headings):
         if not isinstance(heading, str):
             continue
-        # As flattentool looks a heading up: list indexes and "[]" left out.
-        parts = [part.rstrip("[]") for part in heading.split("/")]
-        path = "/".join(part for part in parts if not part.isdigit())
+        path = _field_path(heading)
         kind = parser.flattened.get(path)
         if kind in ("object", "array"):  # "array": of objects; a list of strings is read
             inside = (name for name in parser.flattened if name.startswith(f"{path}/"))
@@ -1228,6 +1227,50 @@ def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
             f"column holds, such as “{id_name}”.",
             hint="Put the headings in the first row and the data in the rows below it.",
         )
+
+
+def _leave_out_unrelated_sheets(
+    reader: Any, parser: SchemaParser | None, main_sheet: str, id_name: str
+) -> list[dict[str, Any]]:
+    """Leave out, with a warning, each sheet besides the main one whose headings name no
+    field the schema knows: notes, a lookup table. flattentool would read its rows as more
+    items, each reported as missing every required field."""
+    if parser is None:
+        return []  # without a schema, any heading may be a field
+    found = []
+    for sheet in [name for name in reader.sheet_names_map if str(name) != main_sheet]:
+        try:
+            headings = [h for h in reader.get_sheet_headings(sheet) if h not in (None, "")]
+        except (IndexError, KeyError, ValueError):
+            continue  # left to the conversion, which says what is wrong with the sheet
+        if not headings or any(_names_a_field(h, parser, id_name) for h in headings):
+            continue  # no headings: its values are said to be unread, column by column
+        reader.sheet_names_map.pop(sheet)
+        if isinstance(reader.sub_sheet_names, list):
+            reader.sub_sheet_names.remove(sheet)
+        found.append(
+            {
+                "message": f"The sheet “{sheet}” was not read: none of its headings names a "
+                "field of the data, so it is taken for notes or a table of reference. To have "
+                f"it read, head its columns with field names, such as “{id_name}”.",
+                "sheet": sheet,
+                "row": 1,
+                "column": None,
+                "header": None,
+            }
+        )
+    return found
+
+
+def _names_a_field(heading: Any, parser: SchemaParser, id_name: str) -> bool:
+    path = _field_path(str(heading))
+    return path == id_name or path in parser.flattened
+
+
+def _field_path(heading: str) -> str:
+    """A heading as flattentool looks it up in the schema: list indexes and "[]" left out."""
+    parts = [part.rstrip("[]") for part in heading.split("/")]
+    return "/".join(part for part in parts if not part.isdigit())
 
 
 def _sheets_it_has(names: list[str]) -> str:

@@ -1683,3 +1683,27 @@ def test_a_list_of_strings_under_its_own_heading_is_read_without_a_warning(
     result = convert(write_csv(tmp_path / "g.csv", [HEADINGS, *GRANT_ROWS]), "csv", schema)
     assert grants(result)[0]["tags"] == ["food", "trees"]
     assert not [w for w in result.warnings if "were not read" in w["message"]]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_sheet_whose_headings_name_no_field_is_left_out_with_a_warning(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    sheets = {
+        "grants": [HEADINGS, *GRANT_ROWS],
+        "Notes": [["Made by the grants team"], ["Updated in May"]],
+        "items": ITEM_ROWS,  # a sheet of the data: its rows join their grants
+        "more": [["title"], ["A grant without an id"]],  # a field: read, and it shows
+    }
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, sheets), fmt, schema)
+    assert grants(result) == [*WITH_ITEMS, {"title": "A grant without an id"}]
+    [warning] = [w for w in result.warnings if "was not read" in w["message"]]
+    assert warning["message"].startswith("The sheet “Notes” was not read: none of its headings")
+    assert (warning["sheet"], warning["row"]) == ("Notes", 1)
+
+
+def test_without_a_schema_every_sheet_is_read(tmp_path: Path) -> None:
+    sheets = {"grants": [["id"], ["G1"]], "Notes": [["note"], ["hello"]]}
+    path = write_sheets(tmp_path / "g.xlsx", "xlsx", sheets)
+    result = unflatten(path, "xlsx", tmp_path / "out", root_list_path="grants", id_name="id")
+    assert grants(result) == [{"id": "G1"}, {"note": "hello"}]
