@@ -20,6 +20,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 
 import jsonschema
 import jsonschema_rs
+import jsonschema_specifications
 import referencing
 import referencing.exceptions
 import referencing.jsonschema
@@ -163,6 +164,11 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
         base, document = pending.pop()
         resources[base] = document
         for target in _ref_targets(document, base):
+            if target in META_SCHEMAS:
+                # "Any schema": the standard's own meta-schema, which ships with jsonschema.
+                if target not in resources and _can_follow(target, draft):
+                    pending.append((target, META_SCHEMAS.contents(target)))
+                continue
             file = _profile_file(target, root[id_key], folder)
             if file is None or file in read:
                 continue  # an unknown target fails when the validator is built
@@ -173,6 +179,16 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
                 resources[uri] = neighbour
             pending.append((own_id.rstrip("#") if isinstance(own_id, str) else target, neighbour))
     return resources
+
+
+# The meta-schemas of every draft, by URI: read offline, as python jsonschema reads them.
+META_SCHEMAS = jsonschema_specifications.REGISTRY
+
+
+def _can_follow(meta_schema: str, draft: str) -> bool:
+    """The fast engine reads a referenced schema as the root's draft: draft 4's
+    meta-schema, with its true/false exclusiveMinimum, is no schema of a later one."""
+    return draft == "4" or draft_of(META_SCHEMAS.contents(meta_schema)) != "4"
 
 
 def _profile_file(target: str, root_uri: str, folder: Path) -> Path | None:
@@ -235,6 +251,11 @@ UNRESOLVED = re.compile(r"^Resource '(?P<uri>[^']*)' is not present in a registr
 def _plain_schema_fault(message: str) -> str:
     """The fast engine's words for what it cannot use in a schema, made plain."""
     if match := UNRESOLVED.match(message):
+        if match["uri"] in META_SCHEMAS:
+            return (
+                f"a $ref names {match['uri']}, the meta-schema of an older draft, which "
+                "cannot be used from a schema of a later one."
+            )
         return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
     return message
 

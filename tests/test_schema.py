@@ -386,6 +386,33 @@ def test_a_ref_out_of_the_schema_folder_is_refused_in_plain_words(tmp_path):
     )
 
 
+@pytest.mark.parametrize("draft", list(DRAFT_URIS))
+def test_a_ref_to_a_standard_meta_schema_is_read_offline(tmp_path, monkeypatch, draft):
+    # "This field holds a JSON Schema": the meta-schema ships with python jsonschema.
+    def no_network(*args, **kwargs):
+        raise AssertionError("validation tried to open a network connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    schema = {"$schema": DRAFT_URIS[draft], "properties": {"rule": {"$ref": DRAFT_URIS[draft]}}}
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    loaded = load_schema(tmp_path / "s.json")
+    for engine in ("fast", "reference"):
+        assert list(iter_errors({"rule": {"type": "string"}}, loaded, engine=engine)) == []
+        errors = iter_errors({"rule": {"type": "strin"}}, loaded, engine=engine)
+        assert [error.path for error in errors] == ["/rule/type"]
+
+
+def test_a_ref_to_draft_4_s_meta_schema_from_a_later_draft_is_refused_saying_why(tmp_path):
+    schema = {"properties": {"rule": {"$ref": DRAFT_URIS["4"]}}}  # a 2020-12 schema
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    with pytest.raises(BadInput) as caught:
+        load_schema(tmp_path / "s.json")
+    assert caught.value.message == (
+        "The schema cannot be used: a $ref names http://json-schema.org/draft-04/schema, "
+        "the meta-schema of an older draft, which cannot be used from a schema of a later one."
+    )
+
+
 def test_only_files_a_ref_reaches_are_read(tmp_path):
     (tmp_path / "c.json").write_text('{"type": "integer"}')
     (tmp_path / "b.json").write_text('{"$ref": "c.json"}')
