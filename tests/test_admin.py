@@ -71,6 +71,19 @@ def test_expire_now_deletes_files_and_keeps_the_row(client, operator):
     assert client.get(submission.get_absolute_url()).status_code == 410
 
 
+def test_deleting_submissions_deletes_their_files(client, operator):
+    kept, *deleted = [upload(client, "grants.json") for _ in range(3)]
+    # The list's bulk action, and one submission's own Delete button.
+    operator.post(
+        "/admin/webapp/submission/",
+        {"action": "delete_selected", "_selected_action": [str(deleted[0].id)], "post": "yes"},
+    )
+    operator.post(f"/admin/webapp/submission/{deleted[1].id}/delete/", {"post": "yes"})
+    assert not Submission.objects.filter(id__in=[s.id for s in deleted]).exists()
+    assert [s.files_dir.exists() for s in deleted] == [False, False]
+    assert kept.original_path.exists()
+
+
 def reprocess(operator, submission: Submission) -> str:
     """The admin's Reprocess action on one submission; the page it leads to."""
     response = operator.post(

@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate
 
 from process.errors import PipelineError
 from process.profiles import ProfileError
@@ -25,4 +25,9 @@ class WebappConfig(AppConfig):
             get_profiles()
         except ProfileError as exc:
             raise ImproperlyConfigured(f"ASSAY_PROFILES: {exc}") from exc
+        from webapp.expiry import forget_files
+        from webapp.models import Submission
+
         post_migrate.connect(install_schedules, sender=self)
+        # Deleted in the admin (or anywhere): its upload and results go with the record.
+        post_delete.connect(forget_files, sender=Submission)

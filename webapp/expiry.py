@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime
+from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from webapp.models import Submission
@@ -30,3 +32,10 @@ def expire_due(now: datetime | None = None) -> int:
         expire(submission, now)
         count += 1
     return count
+
+
+def forget_files(sender: Any, instance: Submission, **kwargs: Any) -> None:
+    """When a submission's record is deleted, delete its files: nothing would ever expire
+    them. After the deletion commits, so that a rolled-back one loses nothing."""
+    files = instance.files_dir
+    transaction.on_commit(lambda: shutil.rmtree(files, ignore_errors=True))
