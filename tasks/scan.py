@@ -199,6 +199,8 @@ def _streamed(path: Path, plan: Plan) -> Scan:
         for index, item in enumerate(stream.items()):
             if plan.sample_size is None or index < plan.sample_size:
                 checks.item(index, item)
+            else:
+                checks.beyond_the_sample(item)
         skeleton = stream.skeleton
         checks.rest(sample(skeleton, plan.sample_size) if plan.sample_size else skeleton)
     return checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
@@ -218,8 +220,19 @@ def _whole(data: Any, plan: Plan) -> Scan:
     else:
         checks.rest(checked)
     if checks.errors is not None:
-        checks.check_whole(checked)
+        checks.check_whole(checked, _cut_lists(data, plan.sample_size))
     return checks.result(data, top_level_lists(data))
+
+
+# Rules about a whole list that a sample of it may break though the list keeps them.
+WHOLE_LIST_RULES = {"minItems", "contains", "minContains"}
+
+
+def _cut_lists(data: Any, size: int | None) -> set[str]:
+    """The pointers of the lists a sample of ``size`` items cut short."""
+    if size is None:
+        return set()
+    return {"" if path == "/" else path for path, items in top_level_lists(data) if items > size}
 
 
 def _check_items(checks: Checks, items: list[Any]) -> None:
@@ -260,6 +273,7 @@ class Checks:
         self.head: list[Any] = []
         self.head_size = items_needed_for_rest(plan.loaded, plan.key) if plan.loaded else 0
         self.head_chars = 0  # the length of the head as JSON, while it is short
+        self.beyond = 0  # items past the sample, in sample mode
         self.items = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
@@ -307,6 +321,15 @@ class Checks:
             else:
                 self.distinct[pattern].update(map(counting_key, values_at(item, parts)))
 
+    def beyond_the_sample(self, item: Any) -> None:
+        """An item past the sample: not checked, but the list's length rules need the
+        first ones (minItems), and the list's length shown in an error about it."""
+        self.beyond += 1
+        if self.batch:
+            self._validate_batch()  # the sample's last items go into the head first
+        if self.batch is not None and len(self.head) < self.head_size:
+            self._keep_head([item])
+
     def rest(self, rest: Any) -> None:
         """The document without the root list's items."""
         known = len(self.walk.counts)
@@ -349,13 +372,15 @@ class Checks:
             self.failure = failure
             self.batch = None  # and checks no more; the other checks go on
 
-    def check_whole(self, data: Any) -> None:
+    def check_whole(self, data: Any, cut_lists: set[str]) -> None:
         """Validate the whole document, keeping errors outside the items first as the
-        streamed reading does."""
+        streamed reading does. A list a sample cut short is not judged by its length."""
         outside: list[SchemaError] = []
 
         def inside_the_items() -> Iterator[SchemaError]:
             for error in iter_errors(data, self.plan.loaded):
+                if error.path in cut_lists and error.validator in WHOLE_LIST_RULES:
+                    continue
                 if error.path.startswith(self.items_pointer):
                     yield error
                 else:
@@ -386,7 +411,7 @@ class Checks:
         key = self.plan.key
         if isinstance(rest, dict) and isinstance(rest.get(key), list):
             listed = self.head
-            if len(listed) < self.batch_start:
+            if len(listed) < self.batch_start + self.beyond:
                 # An error about the whole document shows it, truncated: its list as the
                 # first items and "…". This long text makes the head truncate the same.
                 listed = [*listed, TOO_LONG]

@@ -152,7 +152,8 @@ def test_sample_mode_checks_only_the_first_items(tmp_path):
     assert json.loads(whole.stdout)["error_count"] == 30 * 4  # bad id, 3 missing fields
     assert json.loads(sampled.stdout)["error_count"] == 10 * 4
     summary = validate(str(data), "--sample", tmp_path=tmp_path, env=env).stdout
-    assert "Sample mode: only the first 10 items." in summary
+    assert "NOT valid: 40 errors in the sample" in summary
+    assert "Sample mode: only the first items were checked (10 of 30 in /grants)" in summary
 
 
 def test_a_url_is_fetched_and_checked(tmp_path, http_server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -111,7 +112,7 @@ def test_the_results_page_says_plainly_that_only_a_sample_was_checked(client):
     assert "Sample mode is on." in notice
     assert (
         "Only the first 3 items of each list were checked, so the results below do not "
-        "cover the whole file." in notice
+        "cover the whole file: a rule about a whole list" in notice
     )
     assert "Submit it again without sample mode to check everything." in notice
     assert re.search(
@@ -123,6 +124,16 @@ def test_the_results_page_says_plainly_that_only_a_sample_was_checked(client):
     # The sample section comes before the checks' results, which it qualifies.
     assert html.index('id="sample"') < html.index('id="validate"')
     assert "✓ Valid." in section(html, "validate")
+    verdict = re.search(r'<p class="verdict.*?</p>', html, re.S).group(0)
+    assert "✓ Valid in the sample:</strong> the first 3 items of each list match" in verdict
+    assert "The rest of the file was not checked" in verdict
+
+
+def test_errors_found_in_a_sample_are_said_to_be_the_sample_s(client, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 4
+    html = page(client, post_json(client, DATA, sample="on"))
+    verdict = re.search(r'<p class="verdict.*?</p>', html, re.S).group(0)
+    assert "3 errors against the schema of “Demo: grants data”, in the first 4 items" in verdict
 
 
 def test_without_sample_mode_the_page_does_not_mention_it(client):
@@ -180,3 +191,31 @@ def test_a_root_array_is_sampled_too(client):
     summary = out(submission, "summary")
     assert summary["lists"] == [{"path": "/", "items": 10}]
     assert summary["counts"] == {"array": 1, "number": 3, "object": 3}
+
+
+def use_schema(settings, folder, list_schema: dict) -> None:
+    schema = folder / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"grants": list_schema}}))
+    settings.ASSAY_PROFILES = {
+        "grants": {"title": "Grants", "schema": str(schema), "root_list_path": "grants"}
+    }
+    settings.ASSAY_DEFAULT_PROFILE = "grants"
+
+
+@pytest.mark.parametrize("items", [10, 4])
+def test_a_list_s_least_length_is_judged_on_the_whole_list_not_the_sample(
+    client, settings, tmp_path, items
+):
+    use_schema(settings, tmp_path, {"type": "array", "minItems": 5})
+    submission = post_json(client, {"grants": [good(n) for n in range(items)]}, sample="on")
+    groups = out(submission, "validate")["groups"]
+    assert [group["validator"] for group in groups] == ([] if items >= 5 else ["minItems"])
+
+
+def test_a_rule_about_a_whole_list_is_not_judged_on_a_sample_of_it(client, settings, tmp_path):
+    # "contains" makes the list be read whole: the last grant, past the sample, has it.
+    use_schema(settings, tmp_path, {"type": "array", "contains": {"required": ["notes"]}})
+    grants = [good(n) for n in range(9)] + [{**good(9), "notes": "here"}]
+    submission = post_json(client, {"grants": grants}, sample="on")
+    assert out(submission, "validate")["valid"] is True
+    assert out(post_json(client, {"grants": grants[:9]}), "validate")["valid"] is False

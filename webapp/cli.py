@@ -135,10 +135,12 @@ def text_summary(outcome: Outcome, source: str) -> str:
 
 def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     count = report["error_count"]
+    sample = report.get("sample") or {}
     verdict = "valid" if report["valid"] else f"NOT valid: {count} error{'s' * (count != 1)}"
+    if sample.get("sampled"):
+        verdict += " in the sample"
     lines = [f"{source} ({report['format']}, profile {report['profile']}): {verdict}"]
-    if report.get("sample") and report["sample"].get("sampled"):
-        lines.append(f"Sample mode: only the first {report['sample']['sample_size']} items.")
+    lines += _sample_lines(sample)
     for group in report["error_groups"]:
         example = group["examples"][0] if group["examples"] else {}
         place = _place(example)
@@ -167,6 +169,19 @@ def _warning_lines(report: dict[str, Any]) -> list[str]:
         where = f"the first {listed:,} conversion warnings" if unlisted else "them all"
         lines[SHOWN_WARNINGS:] = [f"  ...and {more:,} more warnings: --format json lists {where}"]
     return lines
+
+
+def _sample_lines(sample: dict[str, Any]) -> list[str]:
+    if not sample:
+        return []
+    if not sample["sampled"]:
+        return [
+            f"Sample mode: every list is shorter than {sample['sample_size']:,} items, so "
+            "everything was checked."
+        ]
+    cut = [row for row in sample["lists"] if row["items"] > row["checked"]]
+    lists = ", ".join(f"{row['checked']:,} of {row['items']:,} in {row['path']}" for row in cut)
+    return [f"Sample mode: only the first items were checked ({lists}); the rest was not."]
 
 
 def _place(error: dict[str, Any]) -> str:

@@ -48,7 +48,7 @@ class SubmissionForm(forms.Form):
     )
     sample = forms.BooleanField(
         required=False,
-        label="Sample mode: check only the first items (faster for large files)",
+        label="Sample mode: check only the first items (faster for large JSON files)",
         widget=ScriptableCheckbox,
     )
 

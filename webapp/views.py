@@ -74,7 +74,10 @@ def results(request: HttpRequest, submission_id: UUID) -> HttpResponse:
 def summary(submission: Submission) -> dict[str, Any]:
     """The top of the results page: the verdict, and what was checked against what."""
     validation = submission.store.output("validate")
+    sample = submission.store.output("sample")
     return {
+        # Only the first items of a long list were checked: the verdict is the sample's.
+        "sample_size": sample.data["sample_size"] if sample and sample.data["sampled"] else None,
         "checked": validation is not None,
         "valid": validation.data["valid"] if validation else None,
         "error_count": validation.data["error_count"] if validation else 0,
