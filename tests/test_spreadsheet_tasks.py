@@ -144,3 +144,16 @@ def test_a_workbook_that_holds_every_text_whole_says_nothing_about_it(client, se
     submission = send(client, "grants.json", json.dumps({"grants": GRANTS}).encode())
     assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
     assert "cut short" not in client.get(submission.get_absolute_url()).content.decode()
+
+
+def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
+    client, settings, tmp_path
+):
+    use_profile(settings, tmp_path, GRANT)
+    submission = send(client, "other.json", json.dumps({"records": GRANTS}).encode())
+    run = ask_for_spreadsheets(client, submission)
+    assert (run.error_code, run.permanent) == ("no_root_list", True)
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "This cannot be done for this data: The spreadsheets hold the items" in page
+    assert "You can try again" not in page
+    assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page

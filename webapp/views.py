@@ -102,18 +102,23 @@ def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any
     if submission.state == State.DONE:
         for task in get_pipeline().applicable(submission, deferred=True):
             status = jobs.deferred_status(submission, task)
-            problem = last_problem(submission, task.name) if status == "failed" else {}
+            problem = last_problem(submission, task) if status == "failed" else {}
             rendered.append(section(request, submission, task, status=status, problem=problem))
     return rendered
 
 
-def last_problem(submission: Submission, task_name: str) -> dict[str, str]:
-    """What went wrong the last time a task ran, in the words it gave."""
-    row = submission.results.filter(task=task_name).select_related("last_run").first()
+def last_problem(submission: Submission, task: Task) -> dict[str, Any]:
+    """What went wrong the last time a task ran, in the words it gave, and whether it would
+    go wrong again: a fault in the data itself, met by this version of the task."""
+    row = submission.results.filter(task=task.name).select_related("last_run").first()
     run = row.last_run if row else None
     if run is None:
         return {}
-    return {"message": run.error_message, "hint": run.data.get("hint", "")}
+    return {
+        "message": run.error_message,
+        "hint": run.data.get("hint", ""),
+        "permanent": bool(run.permanent) and run.version == task.version,
+    }
 
 
 def section(
