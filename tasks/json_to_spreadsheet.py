@@ -21,7 +21,7 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 3: says how many texts the workbook cuts short; 2: no empty sheets without the root list
+    # 3: a document that is a list; says how many texts the workbook cuts short
     version = 3
     requires = ("parse_json",)
     deferred = True

@@ -1597,7 +1597,9 @@ def flatten(
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         safe_json, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
         shape = _copy_neutralised(json_path, safe_json, root_list_path)
-        if not shape.has_root_list:
+        if shape.top_event == "start_array":  # the document is the list of items itself
+            options["root_is_list"] = True
+        elif not shape.has_root_list:
             raise _no_root_list(shape, root_list_path)
         _flatten(safe_json, csv_folder, "csv", options)
         _check_width(csv_folder)
@@ -1638,17 +1640,16 @@ class _Shape:
 
 
 def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:
-    has = {
-        "start_array": "its top level is a list",
-        "start_map": f"its top level has no list “{root_list_path}”",
-    }.get(shape.top_event, "it is a single value")
+    has = {"start_map": f"its top level has no list “{root_list_path}”"}.get(
+        shape.top_event, "it is a single value"
+    )
     return BadInput(
         "no_root_list",
         f"The spreadsheets hold the items of the list “{root_list_path}”, one row each, and "
         f"this data has no such list: {has}.",
         hint="The validation report is not affected. To have spreadsheets, put the items in "
-        f"a list under “{root_list_path}” at the top level, or check against the profile "
-        "made for this kind of data.",
+        f"a list under “{root_list_path}” at the top level, or make the whole document that "
+        "list, or check against the profile made for this kind of data.",
     )
 
 

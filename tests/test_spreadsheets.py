@@ -1606,7 +1606,6 @@ def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
 @pytest.mark.parametrize(
     ("data", "has"),
     [
-        ([{"id": "G1"}], "its top level is a list"),
         ({"records": [{"id": "G1"}]}, "its top level has no list “grants”"),
         ({"grants": {"id": "G1"}}, "its top level has no list “grants”"),
         (5, "it is a single value"),
@@ -1625,6 +1624,24 @@ def test_data_without_the_root_list_is_refused_not_given_empty_sheets(
     assert error.code == "no_root_list"
     assert error.message.endswith(f"this data has no such list: {has}.")
     assert not (tmp_path / "out" / "data.xlsx").exists()
+
+
+def test_a_document_that_is_a_list_of_items_becomes_the_main_sheet(
+    tmp_path: Path, schema: Path
+) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps(GRANTS))
+    made = flatten(
+        source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+    )
+    assert xlsx_rows(made.xlsx, "grants")[1] == (
+        "G1",
+        "Community orchard",
+        12000,
+        "GBP",
+        "food;trees",
+    )
+    assert [row[0] for row in zipped_csv(made.csv_zip, "grants.csv")] == ["id", "G1", "G2"]
 
 
 def test_data_too_wide_for_a_spreadsheet_is_refused_before_writing_one(
