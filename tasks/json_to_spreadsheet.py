@@ -45,6 +45,7 @@ class JSONToSpreadsheet(Task):
             "xlsx_size": made.xlsx.stat().st_size,
             "csv_zip_size": made.csv_zip.stat().st_size,
             "cut_short": made.cut_short,
+            "neutralised": made.neutralised,
             "cell_limit": spreadsheets.MAX_XLSX_TEXT,
         }
 

@@ -1605,7 +1605,7 @@ def flatten(
         _check_width(csv_folder)
         _flatten(safe_json, xlsx, "xlsx", options)
         _zip_folder(csv_folder, zipped)
-    return Flattened(xlsx, zipped, shape.too_long_for_xlsx)
+    return Flattened(xlsx, zipped, shape.too_long_for_xlsx, shape.neutralised)
 
 
 class Flattened(NamedTuple):
@@ -1613,6 +1613,7 @@ class Flattened(NamedTuple):
     csv_zip: Path
     # Texts longer than an XLSX cell holds: the workbook has them cut short, the CSVs whole.
     cut_short: int
+    neutralised: int  # texts given a "'" so that they are not taken for formulas
 
 
 # The most characters an XLSX cell holds; the writer cuts longer text to this.
@@ -1622,20 +1623,22 @@ MAX_XLSX_TEXT = 32_767
 @dataclass
 class _Shape:
     """What the streamed data's top level is, whether it holds the root list, and how
-    many of its texts are too long for an XLSX cell."""
+    many of its texts are too long for an XLSX cell or made safe from formulas."""
 
     root_list_prefix: str  # as ijson names the place: "grants", "a.b"
     top_event: str = ""
     has_root_list: bool = False
     too_long_for_xlsx: int = 0
+    neutralised: int = 0  # texts and keys that would start a formula, given a "'"
 
     def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
         for prefix, event, value in events:
             self.top_event = self.top_event or event
             if event == "start_array" and prefix == self.root_list_prefix:
                 self.has_root_list = True
-            elif event == "string" and len(value) > MAX_XLSX_TEXT:
-                self.too_long_for_xlsx += 1
+            elif event in ("string", "map_key"):
+                self.too_long_for_xlsx += len(value) > MAX_XLSX_TEXT
+                self.neutralised += neutralise(value) != value
             yield prefix, event, value
 
 

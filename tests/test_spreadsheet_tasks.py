@@ -143,7 +143,21 @@ def test_a_workbook_that_holds_every_text_whole_says_nothing_about_it(client, se
     use_profile(settings, tmp_path, GRANT)
     submission = send(client, "grants.json", json.dumps({"grants": GRANTS}).encode())
     assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
-    assert "cut short" not in client.get(submission.get_absolute_url()).content.decode()
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "cut short" not in page
+    assert "take for the start of a formula" not in page
+
+
+def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    grants = [{"id": "G1", "title": "- a bullet", "tags": ["=1+2", "+44 20 7946 0000"]}]
+    submission = send(client, "grants.json", json.dumps({"grants": grants}).encode())
+    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert (
+        "3 texts in the data begin with =, +, - or @, which a spreadsheet program would take "
+        "for the start of a formula: in these files they have a <code>'</code> put before them."
+    ) in page
 
 
 def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(

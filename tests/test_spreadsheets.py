@@ -1531,7 +1531,7 @@ def zipped_csv(path: Path, name: str) -> list[list[str]]:
 def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
     flattened: Flattened, tmp_path: Path
 ) -> None:
-    xlsx, zipped, _cut_short = flattened
+    xlsx, zipped = flattened.xlsx, flattened.csv_zip
     assert (xlsx, zipped) == (tmp_path / "out" / "data.xlsx", tmp_path / "out" / "data-csv.zip")
     assert openpyxl.load_workbook(xlsx).sheetnames == ["grants", "items"]
     assert xlsx_rows(xlsx, "grants")[:2] == [
@@ -1552,7 +1552,8 @@ def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
 def test_flatten_neutralises_formula_like_text_but_keeps_numbers(
     flattened: Flattened,
 ) -> None:
-    xlsx, zipped, _cut_short = flattened
+    xlsx, zipped = flattened.xlsx, flattened.csv_zip
+    assert flattened.neutralised == len(FORMULA_LIKE)  # and said how many, for the page
     expected_tags = ";".join(f"'{text}" for text in FORMULA_LIKE[1:])
     cell = openpyxl.load_workbook(xlsx)["grants"]["B3"]
     assert (cell.value, cell.data_type) == ("'=1+2", "s")  # text, not a formula
