@@ -74,6 +74,18 @@ def test_unreadable_data_ends_on_the_error_page_saying_why(client, name, content
     assert "What to do" in page
 
 
+def test_the_error_page_puts_the_cause_first_and_names_what_it_stopped_by_title(client):
+    _submission, page = send(client, "cut.json", b'{"grants": [1, 2,')
+    problems = re.findall(r'<div class="problem" role="alert">.*?</div>', page, re.S)
+    assert len(problems) == 1
+    assert "The step “Read the JSON” failed" in problems[0]
+    assert "not well-formed at line 1, column 18" in problems[0]
+    assert "So these steps did not run, as they need what failed: “Check against the schema”" in (
+        page
+    )
+    assert "parse_json" not in page  # the steps' own names are for operators
+
+
 @pytest.mark.parametrize("name", ["empty.json", "empty.xlsx"])
 def test_an_empty_file_is_refused_by_the_form_with_the_reason(client, name):
     response = client.post("/", {"file": SimpleUploadedFile(name, b"")})

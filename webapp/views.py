@@ -66,7 +66,9 @@ def results(request: HttpRequest, submission_id: UUID) -> HttpResponse:
         "summary": summary(submission),
     }
     if submission.state == State.FAILED:
-        context["failures"] = failures(submission)
+        found = failures(submission)
+        context["failures"] = [row for row in found if row["outcome"] == "failed"]
+        context["skipped"] = [row["title"] for row in found if row["outcome"] == "skipped"]
         return render(request, "submission/error.html", context)
     return render(request, "submission/results.html", context)
 
@@ -149,10 +151,14 @@ def available_downloads(submission: Submission, task: Task) -> list[dict[str, st
 
 
 def failures(submission: Submission) -> list[dict[str, Any]]:
+    """The steps that failed or were skipped for it, in the pipeline's order: the first
+    failure is the cause of what follows."""
     titles = {task.name: task.title for task in get_pipeline().main}
+    order = {name: index for index, name in enumerate(titles)}
     rows = TaskResult.objects.filter(
         submission=submission, task__in=titles, last_outcome__in=["failed", "skipped"]
     ).select_related("last_run")
+    rows = sorted(rows, key=lambda row: order[row.task])
     return [
         {
             "task": row.task,
