@@ -23,7 +23,7 @@ SOURCE_COLUMNS = ["sheet", "row", "column", "header"]
 class Report(Task):
     name = "report"
     title = "Report"
-    version = 1
+    version = 2  # 2: errors.csv with a byte-order mark; says how many errors it holds
     requires = (
         "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
     )  # fmt: skip
@@ -38,8 +38,14 @@ class Report(Task):
         (folder / REPORT_FILE).write_text(
             json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8"
         )
-        (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8")
-        return {"valid": report["valid"], "error_count": report["error_count"]}
+        # With a byte-order mark: Excel reads a CSV without one in the computer's own
+        # encoding, and garbles every letter beyond ASCII ("“currency”", "€").
+        (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8-sig")
+        return {
+            "valid": report["valid"],
+            "error_count": report["error_count"],
+            "stored": len(report["errors"]),  # those in the downloads: at most a setting's
+        }
 
     def downloads(self, submission: Subject) -> list[Download]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -43,8 +44,9 @@ def report_of(client, submission: Submission) -> dict:
 def csv_rows(client, submission: Submission) -> list[dict[str, str]]:
     response = download(client, submission, "errors.csv")
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8")
-    rows = list(csv.reader(io.StringIO(text)))
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith(codecs.BOM_UTF8)  # for Excel, which otherwise garbles “ and €
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0] == HEADER
     return [dict(zip(HEADER, row, strict=True)) for row in rows[1:]]
 
@@ -64,7 +66,11 @@ def grant(identifier: str, **changes) -> dict:
 
 def test_the_report_of_the_invalid_demo_file(client):
     submission = post_file(client, EXAMPLES / "grants-invalid.json")
-    assert submission.store.output("report").data == {"valid": False, "error_count": 13}
+    assert submission.store.output("report").data == {
+        "valid": False,
+        "error_count": 13,
+        "stored": 13,
+    }
     report = report_of(client, submission)
     assert report["valid"] is False
     assert report["format"] == "json"

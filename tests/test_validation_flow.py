@@ -52,7 +52,9 @@ def test_the_report_and_the_errors_download_as_json_and_csv(client):
     assert (report["valid"], report["error_count"], report["format"]) == (False, 12, "xlsx")
     assert {group["message"] for group in report["error_groups"]} >= {"“currency” is missing"}
     rows = list(
-        csv.DictReader(io.StringIO(download(client, submission, "report", "errors.csv").decode()))
+        csv.DictReader(
+            io.StringIO(download(client, submission, "report", "errors.csv").decode("utf-8-sig"))
+        )
     )
     assert len(rows) == 12
     bad_id = next(row for row in rows if row["validator"] == "pattern")
@@ -133,9 +135,18 @@ def test_every_error_is_listed_a_page_at_a_time_and_the_cap_is_said(client, sett
     submission = try_example(client, "grants-invalid.json")
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "(the first 5 of 13 are kept)" in page
+    assert "The downloads list the first 5 of the 13 errors one by one" in page
     listing = client.get(f"/s/{submission.id}/errors").content.decode()
     assert "Assay kept the first 5 of 13 errors." in listing
     assert "Errors 1 to 5 of 5" in listing
+
+
+def test_downloads_holding_every_error_say_nothing_of_a_cap(client):
+    submission = try_example(client, "grants-invalid.json")
+    assert (
+        "The downloads list the first"
+        not in client.get(submission.get_absolute_url()).content.decode()
+    )
 
 
 def test_the_list_of_every_error_is_paginated(client):
