@@ -142,6 +142,14 @@ def test_a_schema_given_on_the_command_line_is_used(tmp_path):
     assert report["stats"]["distinct"] == []
 
 
+def test_an_error_about_the_whole_document_says_so_and_counts_have_separators(tmp_path):
+    data = tmp_path / "list.json"
+    data.write_text(json.dumps([{"note": n} for n in range(1_200)]))
+    summary = validate(str(data), tmp_path=tmp_path).stdout
+    assert "1 x (the whole document): should be an object, not a list" in summary
+    assert "not in the schema: /*/note (1,200 times)" in summary
+
+
 def test_sample_mode_checks_only_the_first_items(tmp_path):
     grants = [{"id": "bad"} for _ in range(30)]
     data = tmp_path / "many.json"

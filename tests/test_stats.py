@@ -267,3 +267,9 @@ def test_a_sample_of_a_document_that_is_a_list_counts_the_items_checked(client, 
     stats = stats_of(post_json(client, data, profile="generic", sample="on"))
     assert stats["items"] == 2
     assert stats["coverage"] == [{"path": "/id", "count": 2, "percent": 100.0}]
+
+
+def test_a_counted_field_the_data_never_has_gets_no_empty_table(client):
+    submission = post_json(client, [{"id": "a"}])  # the demo counts /grants/*/amount/currency
+    assert stats_of(submission)["distinct"][0]["distinct"] == 0
+    assert "Values of" not in stats_section(client, submission)

@@ -144,9 +144,10 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     for group in report["error_groups"]:
         example = group["examples"][0] if group["examples"] else {}
         place = _place(example)
-        lines.append(f"  {group['count']:>6} x {group['path_pattern']}: {group['message']}{place}")
+        where = group["path_pattern"] or "(the whole document)"  # "" points at the top
+        lines.append(f"  {group['count']:>6,} x {where}: {group['message']}{place}")
     for extra in report["additional_fields"]:
-        times = "once" if extra["count"] == 1 else f"{extra['count']} times"
+        times = "once" if extra["count"] == 1 else f"{extra['count']:,} times"
         lines.append(f"  not in the schema: {extra['path']} ({times})")
     return lines + _warning_lines(report)
 
