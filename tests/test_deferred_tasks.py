@@ -52,6 +52,17 @@ def test_the_api_can_ask_for_it_too(client):
     assert {"name": "later", "title": "Something slow", "status": "ready"} in status["tasks"]
 
 
+def test_asking_again_once_it_is_ready_runs_nothing_and_says_ready(client):
+    submission = upload(client, "grants.json")
+    client.post(f"/api/submissions/{submission.id}/tasks/later")
+    again = client.post(f"/api/submissions/{submission.id}/tasks/later")
+    assert (again.status_code, again.json()) == (200, {"name": "later", "status": "ready"})
+    client.post(f"/s/{submission.id}/tasks/later")  # the button, pressed again
+    assert TaskRun.objects.filter(submission=submission, task="later").count() == 1
+    row = TaskResult.objects.get(submission=submission, task="later")
+    assert row.requested_at is None
+
+
 def test_many_requests_send_one_job(client, request):
     submission = upload(client, "grants.json")
     queue = request.getfixturevalue("queue")  # from here on, jobs wait in the broker

@@ -264,6 +264,8 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Jso
         task = deferred_task_or_404(submission, task_name)
     except Http404 as exc:
         return error(409, "not_available", str(exc))
+    if jobs.deferred_status(submission, task) == "ready":  # done: nothing to ask for
+        return JsonResponse({"name": task.name, "status": "ready"})
     jobs.request_deferred(submission, task.name)
     status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
     return JsonResponse({"name": task.name, "status": status}, status=202)

@@ -349,6 +349,7 @@ def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
                         },
                     ],
                     "responses": {
+                        "200": response("Already done: its files are ready.", "DeferredStatus"),
                         "202": response("Asked for; follow the status.", "DeferredStatus"),
                         "404": error_response("No submission has this id."),
                         "409": error_response("That step cannot be started for it now."),

@@ -245,7 +245,8 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Htt
     if submission.is_expired:
         return expired(request, submission)
     task = deferred_task_or_404(submission, task_name)
-    jobs.request_deferred(submission, task.name)
+    if jobs.deferred_status(submission, task) != "ready":  # a second click, say
+        jobs.request_deferred(submission, task.name)
     return redirect(f"{submission.get_absolute_url()}#{task.name}")
 
 
