@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import shutil
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,6 +150,13 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
             store.fail(run, error)
             return error
         except Exception:
+            if submission.is_gone():
+                # Expired or deleted, files and all, while the step ran: no fault of its.
+                # What it wrote since would stay for good: nothing expires it again.
+                shutil.rmtree(submission.files_dir, ignore_errors=True)
+                error = TaskError("gone", "The files were deleted while this step ran.")
+                store.fail(run, error)
+                return error
             # A bug or an unforeseen resource failure: record it for operators and retry,
             # so one bad moment does not fail the submission; retries are bounded.
             logger.exception("task %s crashed on submission %s", task.name, submission.id)

@@ -76,6 +76,10 @@ class Subject(Protocol):
     @property
     def store(self) -> Store: ...
 
+    def is_gone(self) -> bool:
+        """Whether it has expired or been deleted since it was loaded."""
+        ...
+
 
 class MemoryStore:
     """A Store that keeps everything in memory: for one-off runs such as the CLI."""

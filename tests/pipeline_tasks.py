@@ -89,6 +89,13 @@ class Later(Task):
         (self.work_dir(submission) / "later.txt").write_text(f"{inputs.output('count')['bytes']}")
         if submission.options.get("later") == "fail":
             raise Unavailable("later_down", "The slow service is down.")
+        if submission.options.get("later") == "expire":  # as if expired while it ran
+            from webapp.expiry import expire
+            from webapp.models import Submission
+
+            expire(Submission.objects.get(id=submission.id))
+            self.work_dir(submission)  # made again, as a step writing its files does
+            submission.original_path.read_bytes()
         return {"written": True}
 
     def downloads(self, submission) -> list[Download]:

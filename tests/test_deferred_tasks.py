@@ -98,6 +98,16 @@ def test_a_failed_deferred_task_is_shown_where_it_belongs_and_can_be_asked_again
     assert f"/s/{submission.id}/tasks/later" in page
 
 
+def test_a_submission_expired_while_its_deferred_step_ran_is_no_crash(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"later": "expire"})
+    client.post(f"/s/{submission.id}/tasks/later")
+    run = TaskRun.objects.get(submission=submission, task="later")
+    assert (run.outcome, run.error_code, run.traceback) == ("failed", "gone", "")
+    assert not submission.files_dir.exists()
+    assert client.get(submission.get_absolute_url()).status_code == 410
+
+
 def test_it_cannot_be_asked_for_before_the_report_is_done(client):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(state="running", heartbeat=timezone.now())

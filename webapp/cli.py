@@ -54,6 +54,9 @@ class LocalSubmission:
     def get_profile(self) -> Profile:
         return self.profile_obj
 
+    def is_gone(self) -> bool:
+        return False  # its folder lives as long as the command
+
 
 @dataclass
 class Outcome:

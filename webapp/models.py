@@ -101,6 +101,10 @@ class Submission(models.Model):
     def is_expired(self) -> bool:
         return self.state == self.State.EXPIRED or self.expires_at <= timezone.now()
 
+    def is_gone(self) -> bool:
+        """Expired or deleted since this object was loaded (its files are then gone)."""
+        return not Submission.objects.filter(id=self.id).exclude(state=self.State.EXPIRED).exists()
+
     def heartbeat_is_fresh(self) -> bool:
         if self.heartbeat is None:
             return False
