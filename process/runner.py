@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import shutil
@@ -89,6 +90,9 @@ class Inputs:
         return self._memo.get(key, load, large=large)
 
 
+GONE = "gone"  # the code of a step whose submission expired or was deleted as it ran
+
+
 @dataclass
 class RunResult:
     failures: dict[str, TaskError] = field(default_factory=dict)
@@ -97,6 +101,9 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def codes(self) -> set[str]:
+        return {error.code for error in self.failures.values()}
 
     @property
     def permanent(self) -> bool:
@@ -112,6 +119,8 @@ def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
             # Asked as each task comes up: earlier tasks may have learnt the format, say.
             if task.is_applicable(submission):
                 step(task, submission, result, memo)
+                if GONE in result.codes():
+                    return result  # expired or deleted meanwhile: nothing left to work on
     submission.store.progress(len(tasks), len(tasks), "")
     return result
 
@@ -154,8 +163,9 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
                 # Expired or deleted, files and all, while the step ran: no fault of its.
                 # What it wrote since would stay for good: nothing expires it again.
                 shutil.rmtree(submission.files_dir, ignore_errors=True)
-                error = TaskError("gone", "The files were deleted while this step ran.")
-                store.fail(run, error)
+                error = TaskError(GONE, "The files were deleted while this step ran.")
+                with contextlib.suppress(Exception):  # deleted, its record too: none to keep
+                    store.fail(run, error)
                 return error
             # A bug or an unforeseen resource failure: record it for operators and retry,
             # so one bad moment does not fail the submission; retries are bounded.

@@ -89,11 +89,14 @@ class Later(Task):
         (self.work_dir(submission) / "later.txt").write_text(f"{inputs.output('count')['bytes']}")
         if submission.options.get("later") == "fail":
             raise Unavailable("later_down", "The slow service is down.")
-        if submission.options.get("later") == "expire":  # as if expired while it ran
+        if submission.options.get("later") in ("expire", "delete"):  # as if, while it ran
             from webapp.expiry import expire
             from webapp.models import Submission
 
-            expire(Submission.objects.get(id=submission.id))
+            if submission.options["later"] == "delete":
+                Submission.objects.filter(id=submission.id).delete()
+            else:
+                expire(Submission.objects.get(id=submission.id))
             self.work_dir(submission)  # made again, as a step writing its files does
             submission.original_path.read_bytes()
         return {"written": True}

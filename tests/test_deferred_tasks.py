@@ -108,6 +108,17 @@ def test_a_submission_expired_while_its_deferred_step_ran_is_no_crash(client):
     assert client.get(submission.get_absolute_url()).status_code == 410
 
 
+def test_a_submission_deleted_while_its_deferred_step_ran_ends_the_job_quietly(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"later": "delete"})
+    # Asked for (as the button does), and run here, so that an error would show.
+    TaskResult.objects.create(submission=submission, task="later", requested_at=timezone.now())
+    assert jobs.run_deferred(str(submission.id), "later") == "done"
+    assert not Submission.objects.filter(id=submission.id).exists()
+    assert not TaskRun.objects.filter(submission_id=submission.id).exists()
+    assert not submission.files_dir.exists()
+
+
 def test_it_cannot_be_asked_for_before_the_report_is_done(client):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(state="running", heartbeat=timezone.now())
