@@ -202,6 +202,8 @@ def _streamed(path: Path, plan: Plan) -> Scan:
             else:
                 checks.beyond_the_sample(item)
         skeleton = stream.skeleton
+        # The main list's length is judged on its first items, kept whole (see head).
+        checks.cut_lists = _cut_lists(skeleton, plan.sample_size) - {plan.list_pointer}
         checks.rest(sample(skeleton, plan.sample_size) if plan.sample_size else skeleton)
     return checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
 
@@ -220,7 +222,8 @@ def _whole(data: Any, plan: Plan) -> Scan:
     else:
         checks.rest(checked)
     if checks.errors is not None:
-        checks.check_whole(checked, _cut_lists(data, plan.sample_size))
+        checks.cut_lists = _cut_lists(data, plan.sample_size)
+        checks.check_whole(checked)
     return checks.result(data, top_level_lists(data))
 
 
@@ -229,10 +232,18 @@ WHOLE_LIST_RULES = {"minItems", "contains", "minContains"}
 
 
 def _cut_lists(data: Any, size: int | None) -> set[str]:
-    """The pointers of the lists a sample of ``size`` items cut short."""
+    """The pointers of the top-level lists a sample of ``size`` items cut short."""
     if size is None:
         return set()
-    return {"" if path == "/" else path for path, items in top_level_lists(data) if items > size}
+    if isinstance(data, list):
+        return {""} if len(data) > size else set()
+    if isinstance(data, dict):
+        return {f"/{escape(key)}" for key, value in data.items() if _longer(value, size)}
+    return set()
+
+
+def _longer(value: Any, size: int) -> bool:
+    return isinstance(value, list) and len(value) > size
 
 
 def _check_items(checks: Checks, items: list[Any]) -> None:
@@ -274,6 +285,7 @@ class Checks:
         self.head_size = items_needed_for_rest(plan.loaded, plan.key) if plan.loaded else 0
         self.head_chars = 0  # the length of the head as JSON, while it is short
         self.beyond = 0  # items past the sample, in sample mode
+        self.cut_lists: set[str] = set()  # pointers of the lists a sample cut short
         self.items = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
@@ -372,15 +384,13 @@ class Checks:
             self.failure = failure
             self.batch = None  # and checks no more; the other checks go on
 
-    def check_whole(self, data: Any, cut_lists: set[str]) -> None:
+    def check_whole(self, data: Any) -> None:
         """Validate the whole document, keeping errors outside the items first as the
-        streamed reading does. A list a sample cut short is not judged by its length."""
+        streamed reading does."""
         outside: list[SchemaError] = []
 
         def inside_the_items() -> Iterator[SchemaError]:
-            for error in iter_errors(data, self.plan.loaded):
-                if error.path in cut_lists and error.validator in WHOLE_LIST_RULES:
-                    continue
+            for error in self._judged(iter_errors(data, self.plan.loaded)):
                 if error.path.startswith(self.items_pointer):
                     yield error
                 else:
@@ -417,11 +427,18 @@ class Checks:
                 listed = [*listed, TOO_LONG]
             rest = {**rest, key: listed}
         try:
-            found = list(rest_errors(rest, key, self.plan.loaded))
+            found = list(self._judged(rest_errors(rest, key, self.plan.loaded)))
         except BadInput as failure:
             self.failure = failure
             return
         self.errors.add_first(found)
+
+    def _judged(self, errors: Iterator[SchemaError]) -> Iterator[SchemaError]:
+        """Errors but those about the length or contents of a list the sample cut short,
+        which the sample may break though the list keeps them."""
+        for error in errors:
+            if error.path not in self.cut_lists or error.validator not in WHOLE_LIST_RULES:
+                yield error
 
     def _examples(self, value: Any, pointer: str, prefix: str, known: int) -> None:
         """The first few examples of each additional field, as they are met."""

@@ -21,7 +21,7 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    version = 2  # 2: pattern and formats read as python jsonschema reads them
+    version = 3  # 3: sampled lists' length rules, meta-schema $refs; 2: patterns, formats
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)

@@ -212,6 +212,18 @@ def test_a_list_s_least_length_is_judged_on_the_whole_list_not_the_sample(
     assert [group["validator"] for group in groups] == ([] if items >= 5 else ["minItems"])
 
 
+def test_another_list_cut_by_the_sample_is_not_judged_by_its_length(client, settings, tmp_path):
+    schema = tmp_path / "schema.json"
+    lists = {"grants": {"type": "array"}, "publishers": {"type": "array", "minItems": 5}}
+    schema.write_text(json.dumps({"type": "object", "properties": lists}))
+    profile = {"title": "Grants", "schema": str(schema), "root_list_path": "grants"}
+    settings.ASSAY_PROFILES, settings.ASSAY_DEFAULT_PROFILE = {"grants": profile}, "grants"
+    data = {"grants": [good(n) for n in range(10)], "publishers": list(range(10))}
+    assert out(post_json(client, data, sample="on"), "validate")["valid"] is True
+    short = {**data, "publishers": [1, 2]}  # not cut by the sample: judged, and too short
+    assert out(post_json(client, short, sample="on"), "validate")["valid"] is False
+
+
 def test_a_rule_about_a_whole_list_is_not_judged_on_a_sample_of_it(client, settings, tmp_path):
     # "contains" makes the list be read whole: the last grant, past the sample, has it.
     use_schema(settings, tmp_path, {"type": "array", "contains": {"required": ["notes"]}})
