@@ -186,9 +186,9 @@ META_SCHEMAS = jsonschema_specifications.REGISTRY
 
 
 def _can_follow(meta_schema: str, draft: str) -> bool:
-    """The fast engine reads a referenced schema as the root's draft: draft 4's
-    meta-schema, with its true/false exclusiveMinimum, is no schema of a later one."""
-    return draft == "4" or draft_of(META_SCHEMAS.contents(meta_schema)) != "4"
+    """The fast engine reads a referenced schema as the root's draft, so another draft's
+    meta-schema would check less than it says (or, for draft 4's, not load at all)."""
+    return draft_of(META_SCHEMAS.contents(meta_schema)) == draft
 
 
 def _profile_file(target: str, root_uri: str, folder: Path) -> Path | None:
@@ -253,8 +253,8 @@ def _plain_schema_fault(message: str) -> str:
     if match := UNRESOLVED.match(message):
         if match["uri"] in META_SCHEMAS:
             return (
-                f"a $ref names {match['uri']}, the meta-schema of an older draft, which "
-                "cannot be used from a schema of a later one."
+                f"a $ref names {match['uri']}, the meta-schema of another draft than the "
+                "schema's own, which Assay cannot check against."
             )
         return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
     return message
