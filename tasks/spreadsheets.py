@@ -19,7 +19,6 @@ import json
 import math
 import posixpath
 import re
-import sys
 import tempfile
 import warnings
 import zipfile
@@ -59,8 +58,13 @@ from tasks.schema import LoadedSchema, load_schema
 
 # A CSV value may be as long as the file allows (a long description, a shape as text): the
 # csv module's own limit, 131,072 characters, stopped the reading here, flattentool's, and
-# the check of the CSVs made from JSON. A quote left open is found by _check_quoting.
-csv.field_size_limit(sys.maxsize)
+# the check of the CSVs made from JSON. A quote left open is found by _check_quoting, or
+# by MAX_LINES_IN_A_ROW. (2**31 - 1: the most that every platform's C long holds.)
+csv.field_size_limit(2**31 - 1)
+# A row running over more lines than this has a quote left open: a value written over
+# thousands of lines is not data a spreadsheet holds, and reading on to the end of a large
+# file held it several times over in memory (2 GB for 90 MB).
+MAX_LINES_IN_A_ROW = 10_000
 
 FORMATS = ("xlsx", "ods", "csv")
 XLSX_NAME = "data.xlsx"
@@ -587,7 +591,7 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
                 declared = None  # the sep= line itself: not a row
             else:
                 yield row
-            start = reader.line_num + 1
+            start = lines.start = reader.line_num + 1
     except csv.Error as exc:
         raise BadInput(
             "bad_csv",
@@ -602,11 +606,14 @@ class _RowLines:
     def __init__(self, text: str) -> None:
         self.lines = io.StringIO(text, newline="")
         self.of_row: list[str] = []
+        self.start = 1  # the line the row being read starts on
 
     def __iter__(self) -> _RowLines:
         return self
 
     def __next__(self) -> str:
+        if len(self.of_row) > MAX_LINES_IN_A_ROW:
+            raise _quote_not_closed(self.start, len(self.of_row) - 1, at_least=True)
         line = next(self.lines)
         self.of_row.append(line)
         return line
@@ -623,8 +630,8 @@ def _check_quoting(lines: list[str], delimiter: str, start: int) -> None:
         raise _quote_not_closed(start, len(lines) - 1) from exc
 
 
-def _quote_not_closed(start: int, taken: int) -> BadInput:
-    lines = f"the {taken:,} line{'s' * (taken != 1)}"
+def _quote_not_closed(start: int, taken: int, at_least: bool = False) -> BadInput:
+    lines = f"at least {taken:,} lines" if at_least else f"the {taken:,} line{'s' * (taken != 1)}"
     return BadInput(
         "bad_csv",
         f"The CSV file has a quote that is not closed where it should be, in the row that "
