@@ -1604,8 +1604,8 @@ def flatten(
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         safe_json, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
         shape = _copy_neutralised(json_path, safe_json, root_list_path)
-        if shape.top_event == "start_array":  # the document is the list of items itself
-            options["root_is_list"] = True
+        if shape.top_event == "start_array" and shape.objects_in_a_root_list:
+            options["root_is_list"] = True  # the document is the list of items itself
         elif not shape.has_root_list:
             raise _no_root_list(shape, root_list_path)
         _flatten(safe_json, csv_folder, "csv", options)
@@ -1636,6 +1636,7 @@ class _Shape:
     top_event: str = ""
     has_root_list: bool = False
     too_long_for_xlsx: int = 0
+    objects_in_a_root_list: int = 0  # when the document is a list: its items, as rows
     neutralised: int = 0  # texts and keys that would start a formula, given a "'"
 
     def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
@@ -1643,6 +1644,8 @@ class _Shape:
             self.top_event = self.top_event or event
             if event == "start_array" and prefix == self.root_list_prefix:
                 self.has_root_list = True
+            elif event == "start_map" and prefix == "item":  # an object in a root list
+                self.objects_in_a_root_list += 1
             elif event in ("string", "map_key"):
                 self.too_long_for_xlsx += len(value) > MAX_XLSX_TEXT
                 self.neutralised += neutralise(value) != value
@@ -1650,9 +1653,10 @@ class _Shape:
 
 
 def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:
-    has = {"start_map": f"its top level has no list “{root_list_path}”"}.get(
-        shape.top_event, "it is a single value"
-    )
+    has = {
+        "start_map": f"its top level has no list “{root_list_path}”",
+        "start_array": "it is a list, but of plain values, not of objects",
+    }.get(shape.top_event, "it is a single value")
     return BadInput(
         "no_root_list",
         f"The spreadsheets hold the items of the list “{root_list_path}”, one row each, and "

@@ -1607,6 +1607,7 @@ def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
 @pytest.mark.parametrize(
     ("data", "has"),
     [
+        ([1, 2, 3], "it is a list, but of plain values, not of objects"),
         ({"records": [{"id": "G1"}]}, "its top level has no list “grants”"),
         ({"grants": {"id": "G1"}}, "its top level has no list “grants”"),
         (5, "it is a single value"),
