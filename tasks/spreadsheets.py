@@ -804,7 +804,7 @@ def unflatten(
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         noted += _leave_out_unrelated_sheets(reader, parser, root_list_path, id_name)
         if fmt == "xlsx":
-            noted += _uncalculated_formulas(source, reader.workbook)
+            noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
@@ -834,14 +834,14 @@ _SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"
 _RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
-def _uncalculated_formulas(path: Path, workbook: Any) -> list[dict[str, Any]]:
+def _uncalculated_formulas(path: Path, workbook: Any, read: Iterable[str]) -> list:
     """A warning for each formula with no saved result (as files written by programs
-    rather than by a spreadsheet program have): openpyxl reads its cell as empty.
-    Found in the sheets' XML as it streams by: 36 ms for 50,000 rows."""
+    rather than by a spreadsheet program have) in the sheets ``read``: openpyxl reads its
+    cell as empty. Found in the sheets' XML as it streams by: 36 ms for 50,000 rows."""
     found: list[dict[str, Any]] = []
     with zipfile.ZipFile(path) as archive:
         for member, sheet in _sheet_files(archive).items():
-            if sheet not in workbook.sheetnames:
+            if sheet not in read:
                 continue
             with archive.open(member) as stream:
                 for column, row, formula in _formula_cells(stream):
@@ -1240,6 +1240,7 @@ def _leave_out_unrelated_sheets(
         if not headings or any(_names_a_field(h, parser, id_name) for h in headings):
             continue  # no headings: its values are said to be unread, column by column
         reader.sheet_names_map.pop(sheet)
+        reader.headings.pop(sheet, None)  # no warnings about a sheet not read
         if isinstance(reader.sub_sheet_names, list):
             reader.sub_sheet_names.remove(sheet)
         found.append(
