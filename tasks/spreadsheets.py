@@ -25,7 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -1636,9 +1636,12 @@ class _Shape:
     root_list_prefix: str  # as ijson names the place: "grants", "a.b"
     top_event: str = ""
     has_root_list: bool = False
-    too_long_for_xlsx: int = 0
     objects_in_a_root_list: int = 0  # when the document is a list: its items, as rows
-    neutralised: int = 0  # texts and keys that would start a formula, given a "'"
+    # In the sheets (the root list's items): texts cut short in an XLSX cell, and texts
+    # given a "'" so as not to start a formula. A field name counts once, as a heading.
+    too_long_for_xlsx: int = 0
+    neutralised: int = 0
+    names: set[str] = field(default_factory=set)
 
     def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
         for prefix, event, value in events:
@@ -1647,10 +1650,22 @@ class _Shape:
                 self.has_root_list = True
             elif event == "start_map" and prefix == "item":  # an object in a root list
                 self.objects_in_a_root_list += 1
-            elif event in ("string", "map_key"):
-                self.too_long_for_xlsx += len(value) > MAX_XLSX_TEXT
-                self.neutralised += neutralise(value) != value
+            elif event in ("string", "map_key") and self._in_the_sheets(prefix):
+                self._count(value, is_name=event == "map_key")
             yield prefix, event, value
+
+    def _count(self, text: str, is_name: bool) -> None:
+        if is_name:
+            if text in self.names:
+                return
+            self.names.add(text)
+        written = neutralise(text)
+        self.too_long_for_xlsx += len(written) > MAX_XLSX_TEXT
+        self.neutralised += written != text
+
+    def _in_the_sheets(self, prefix: str) -> bool:
+        rows = "item" if self.top_event == "start_array" else f"{self.root_list_prefix}.item"
+        return prefix == rows or prefix.startswith(f"{rows}.")
 
 
 def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:

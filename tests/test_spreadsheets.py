@@ -1628,6 +1628,17 @@ def test_data_without_the_root_list_is_refused_not_given_empty_sheets(
     assert not (tmp_path / "out" / "data.xlsx").exists()
 
 
+def test_texts_are_counted_as_the_sheets_hold_them(tmp_path: Path) -> None:
+    # A field name is one heading, however many items have it; what no sheet holds (a
+    # field beside the list) is not counted; the "'" added can make a text too long.
+    almost = "=" + "x" * (MAX_XLSX_TEXT - 1)
+    grants = [{"-x": "=a", "t": almost}, {"-x": "+b"}]
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": grants, "meta": "=not in a sheet"}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    assert (made.neutralised, made.cut_short) == (4, 1)  # "-x" once, "=a", "+b", almost
+
+
 def test_a_document_that_is_a_list_of_items_becomes_the_main_sheet(
     tmp_path: Path, schema: Path
 ) -> None:
