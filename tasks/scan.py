@@ -162,6 +162,7 @@ class Scan:
     checked_lists: list[tuple[str, int]]  # the same, as far as the checks looked
     items: int  # items of the root list checked
     items_pattern: str  # where they are: "/grants/*", or "/*" in a document that is a list
+    root_is_list: bool  # the document is itself the list of items
     walk: FieldWalk
     errors: ErrorGroups | None
     validation_failure: BadInput | None  # why the data could not be checked, if it could not
@@ -367,6 +368,7 @@ class Checks:
             checked_lists=[(path, min(n, size) if size else n) for path, n in lists],
             items=self.items,
             items_pattern=self.items_pattern,
+            root_is_list=self.plan.root_is_list,
             walk=self.walk,
             errors=self.errors,
             validation_failure=self.failure,

@@ -26,10 +26,9 @@ class Stats(Task):
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         scan = load_scan(submission, inputs)
-        root_is_list = scan.items_pattern == "/*"  # a document that is itself the list
         return {
             "lists": [{"path": path, "items": count} for path, count in scan.checked_lists],
-            "root_list_path": "" if root_is_list else submission.get_profile().root_list_path,
+            "root_list_path": "" if scan.root_is_list else submission.get_profile().root_list_path,
             "items": scan.items,
             "coverage": coverage(scan.walk.counts, scan.items_pattern, scan.items),
             "duplicate_ids": duplicates(scan.ids),

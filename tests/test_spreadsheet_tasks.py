@@ -171,3 +171,7 @@ def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     assert "This cannot be done for this data: The spreadsheets hold the items" in page
     assert "You can try again" not in page
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page
+    # The profile mended (its list is "records"): worth asking again.
+    settings.ASSAY_PROFILES["grants"]["root_list_path"] = "records"
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' in page

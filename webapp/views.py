@@ -111,7 +111,8 @@ def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any
 
 def last_problem(submission: Submission, task: Task) -> dict[str, Any]:
     """What went wrong the last time a task ran, in the words it gave, and whether it would
-    go wrong again: a fault in the data itself, met by this version of the task."""
+    go wrong again: a fault in the data itself, met by this version of the task with these
+    inputs (a profile's schema since mended makes it worth asking again)."""
     row = submission.results.filter(task=task.name).select_related("last_run").first()
     run = row.last_run if row else None
     if run is None:
@@ -119,7 +120,9 @@ def last_problem(submission: Submission, task: Task) -> dict[str, Any]:
     return {
         "message": run.error_message,
         "hint": run.data.get("hint", ""),
-        "permanent": bool(run.permanent) and run.version == task.version,
+        "permanent": bool(run.permanent)
+        and run.version == task.version
+        and run.fingerprint == (task.input_fingerprint(submission) or ""),
     }
 
 
