@@ -1161,13 +1161,31 @@ def _structure_headings(headings: list[Any], parser: SchemaParser | None) -> dic
             continue
         path = _field_path(heading)
         kind = parser.flattened.get(path)
-        if kind in ("object", "array"):  # "array": of objects; a list of strings is read
-            inside = (name for name in parser.flattened if name.startswith(f"{path}/"))
-            first = next(inside, None)
-            name = first[len(path) + 1 :] if first else "…"  # "…": the schema names none
-            where = f"{heading}/0" if kind == "array" else heading
-            found[index] = (heading, path, kind, f"{where}/{name}")
+        if kind in STRUCTURES:  # "array": of objects; a list of strings is read
+            found[index] = (heading, path, kind, _heading_inside(path, parser.flattened))
     return found
+
+
+STRUCTURES = ("object", "array")
+
+
+def _heading_inside(path: str, flattened: dict[str, str]) -> str:
+    """A heading for the first plain field inside ``path``, with "/0" after each list:
+    "documents" -> "documents/0/url"; "…" where the schema names none."""
+    leaf = next(
+        (
+            name
+            for name, kind in flattened.items()
+            if name.startswith(f"{path}/") and kind not in STRUCTURES
+        ),
+        f"{path}/…",
+    )
+    parts, heading = leaf.split("/"), []
+    for number, part in enumerate(parts, start=1):
+        heading.append(part)
+        if flattened.get("/".join(parts[:number])) == "array":
+            heading.append("0")
+    return "/".join(heading)
 
 
 def _under_a_structure(

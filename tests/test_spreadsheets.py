@@ -30,6 +30,7 @@ from tasks.spreadsheets import (
     Flattened,
     SpreadsheetLimits,
     Unflattened,
+    _heading_inside,
     _read_ods,
     check_limits,
     decode_csv,
@@ -1705,6 +1706,29 @@ def test_a_value_under_a_heading_the_schema_says_is_an_object_is_a_warning(
     assert "such as “amount/value”" in said[0]["message"]
     assert "“items” holds a list of objects" in said[1]["message"]
     assert "such as “items/0/id”" in said[1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("amount", "amount/converted/value"),  # a plain field, not the object inside
+        ("parts", "parts/0/where/x"),
+        ("parts/where", "parts/0/where/x"),  # an object in a list
+        ("empty", "empty/…"),  # the schema names nothing inside
+    ],
+)
+def test_the_heading_suggested_for_a_structure_names_a_plain_field(path: str, heading: str):
+    flattened = {
+        "amount": "object",
+        "amount/converted": "object",
+        "amount/converted/value": "number",
+        "amount/value": "number",
+        "parts": "array",
+        "parts/where": "object",
+        "parts/where/x": "string",
+        "empty": "object",
+    }
+    assert _heading_inside(path, flattened) == heading
 
 
 def test_a_list_of_strings_under_its_own_heading_is_read_without_a_warning(
