@@ -45,6 +45,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from process.errors import BadInput
 from process.files import over_the_limit
 from tasks.detect import DECLARED_SEPARATOR, utf16_without_mark
+from tasks.fields import escape, schema_fields
 from tasks.formulas import neutralise
 from tasks.refs import (
     MAX_SCHEMA_NODES,
@@ -786,7 +787,8 @@ def unflatten(
     _check_format(fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Built before warnings are collected: the schema's quirks are not the user's concern.
-    parser = _schema_parser(_schema_from(schema, schema_path), root_list_path)
+    loaded = _schema_from(schema, schema_path)
+    parser = _schema_parser(loaded, root_list_path)
     noted: list[dict[str, Any]] = []  # warnings about the file itself, before flattentool's
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         if fmt == "csv":
@@ -802,7 +804,8 @@ def unflatten(
         reader.parser = parser
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
-        noted += _leave_out_unrelated_sheets(reader, parser, root_list_path, id_name)
+        fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
+        noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
@@ -1242,12 +1245,12 @@ def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
 
 
 def _leave_out_unrelated_sheets(
-    reader: Any, parser: SchemaParser | None, main_sheet: str, id_name: str
+    reader: Any, fields: _KnownFields | None, main_sheet: str
 ) -> list[dict[str, Any]]:
     """Leave out, with a warning, each sheet besides the main one whose headings name no
     field the schema knows: notes, a lookup table. flattentool would read its rows as more
     items, each reported as missing every required field."""
-    if parser is None:
+    if fields is None:
         return []  # without a schema, any heading may be a field
     found = []
     for sheet in [name for name in reader.sheet_names_map if str(name) != main_sheet]:
@@ -1255,7 +1258,7 @@ def _leave_out_unrelated_sheets(
             headings = [h for h in reader.get_sheet_headings(sheet) if h not in (None, "")]
         except (IndexError, KeyError, ValueError):
             continue  # left to the conversion, which says what is wrong with the sheet
-        if not headings or any(_names_a_field(h, parser, id_name) for h in headings):
+        if not headings or any(fields.named(heading) for heading in headings):
             continue  # no headings: its values are said to be unread, column by column
         reader.sheet_names_map.pop(sheet)
         reader.headings.pop(sheet, None)  # no warnings about a sheet not read
@@ -1265,7 +1268,7 @@ def _leave_out_unrelated_sheets(
             {
                 "message": f"The sheet “{sheet}” was not read: none of its headings names a "
                 "field of the data, so it is taken for notes or a table of reference. To have "
-                f"it read, head its columns with field names, such as “{id_name}”.",
+                f"it read, head its columns with field names, such as “{fields.id_name}”.",
                 "sheet": sheet,
                 "row": 1,
                 "column": None,
@@ -1275,9 +1278,25 @@ def _leave_out_unrelated_sheets(
     return found
 
 
-def _names_a_field(heading: Any, parser: SchemaParser, id_name: str) -> bool:
-    path = _field_path(str(heading))
-    return path == id_name or path in parser.flattened
+class _KnownFields:
+    """Whether a heading names a field of the items: as flattentool knows them, or as the
+    schema describes them (under anyOf or oneOf, or without a type, too)."""
+
+    def __init__(self, parser: Any, loaded: LoadedSchema, root_list_path: str, id_name: str):
+        self.flattened = parser.flattened if parser else {}
+        self.described = schema_fields(
+            loaded.schema, loaded.resources, loaded.base_uri, loaded.draft
+        )
+        self.items = f"/{escape(root_list_path)}/*"
+        self.id_name = id_name
+
+    def named(self, heading: Any) -> bool:
+        path = _field_path(str(heading))
+        if path == self.id_name or path in self.flattened:
+            return True
+        parts = [part.rstrip("[]") for part in str(heading).split("/")]
+        pattern = "/".join("*" if part.isdigit() else escape(part) for part in parts)
+        return self.described.describes(f"{self.items}/{pattern}")
 
 
 def _field_path(heading: str) -> str:

@@ -1757,6 +1757,20 @@ def test_a_sheet_whose_headings_name_no_field_is_left_out_with_a_warning(
     assert (warning["sheet"], warning["row"]) == ("Notes", 1)
 
 
+def test_a_sheet_of_fields_the_schema_describes_under_any_of_is_read(tmp_path: Path) -> None:
+    # flattentool does not know a field described only under anyOf.
+    item = {
+        "properties": {"id": {"type": "string"}},
+        "anyOf": [{"properties": {"note": {"type": "string"}}}],
+    }
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"properties": {"grants": {"items": item}}}))
+    sheets = {"grants": [["id"], ["G1"]], "more": [["note"], ["hello"]]}
+    result = convert(write_sheets(tmp_path / "g.xlsx", "xlsx", sheets), "xlsx", schema)
+    assert grants(result) == [{"id": "G1"}, {"note": "hello"}]
+    assert not [w for w in result.warnings if "was not read" in w["message"]]
+
+
 def test_without_a_schema_every_sheet_is_read(tmp_path: Path) -> None:
     sheets = {"grants": [["id"], ["G1"]], "Notes": [["note"], ["hello"]]}
     path = write_sheets(tmp_path / "g.xlsx", "xlsx", sheets)
