@@ -125,39 +125,35 @@ def test_json_the_schema_does_not_describe_is_refused_not_retried(client, settin
     assert run.error_message.startswith("The data could not be turned into spreadsheets: ")
 
 
-def test_the_page_says_which_texts_the_workbook_cuts_short(client, settings, tmp_path):
+def page_with_spreadsheets(client, settings, tmp_path, grants: list) -> str:
+    """The results page once the spreadsheets of ``grants`` are made."""
     use_profile(settings, tmp_path, GRANT)
-    long = [{"id": f"G{number}", "title": "x" * 40_000} for number in range(2)]
-    submission = send(client, "grants.json", json.dumps({"grants": long}).encode())
-    page = client.get(submission.get_absolute_url()).content.decode()
-    assert "cut short" not in page  # said of the workbook once it is made
+    submission = send(client, "grants.json", json.dumps({"grants": grants}).encode())
+    assert "Excel workbook holds" not in client.get(submission.get_absolute_url()).content.decode()
     assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
-    page = client.get(submission.get_absolute_url()).content.decode()
+    return client.get(submission.get_absolute_url()).content.decode()
+
+
+def test_the_page_says_which_texts_the_workbook_cuts_short(client, settings, tmp_path):
+    long = [{"id": f"G{number}", "title": "x" * 40_000} for number in range(2)]
     assert (
         "2 texts in the data are longer than the 32,767 characters a cell of an Excel "
         "workbook holds, so the workbook has them cut short. The CSV files have them whole."
-    ) in page
+    ) in page_with_spreadsheets(client, settings, tmp_path, long)
 
 
 def test_a_workbook_that_holds_every_text_whole_says_nothing_about_it(client, settings, tmp_path):
-    use_profile(settings, tmp_path, GRANT)
-    submission = send(client, "grants.json", json.dumps({"grants": GRANTS}).encode())
-    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
-    page = client.get(submission.get_absolute_url()).content.decode()
+    page = page_with_spreadsheets(client, settings, tmp_path, GRANTS)
     assert "cut short" not in page
     assert "take for the start of a formula" not in page
 
 
 def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, settings, tmp_path):
-    use_profile(settings, tmp_path, GRANT)
     grants = [{"id": "G1", "title": "- a bullet", "tags": ["=1+2", "+44 20 7946 0000"]}]
-    submission = send(client, "grants.json", json.dumps({"grants": grants}).encode())
-    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
-    page = client.get(submission.get_absolute_url()).content.decode()
     assert (
         "3 texts in the data begin with =, +, - or @, which a spreadsheet program would take "
         "for the start of a formula: in these files they have a <code>'</code> put before them."
-    ) in page
+    ) in page_with_spreadsheets(client, settings, tmp_path, grants)
 
 
 def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
