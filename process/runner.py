@@ -7,7 +7,7 @@ import gc
 import logging
 import shutil
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -116,13 +116,40 @@ def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
     with working_on(current_submission, str(submission.id)), Memo() as memo:
         for done, task in enumerate(tasks):
             submission.store.progress(done, len(tasks), task.name)
-            # Asked as each task comes up: earlier tasks may have learnt the format, say.
-            if task.is_applicable(submission):
-                step(task, submission, result, memo)
-                if GONE in result.codes():
-                    return result  # expired or deleted meanwhile: nothing left to work on
+            with ending_if_gone(submission, task, result):
+                # Asked as each task comes up: earlier tasks may have learnt the format, say.
+                if task.is_applicable(submission):
+                    step(task, submission, result, memo)
+            if GONE in result.codes():
+                return result  # expired or deleted meanwhile: nothing left to work on
     submission.store.progress(len(tasks), len(tasks), "")
     return result
+
+
+@contextlib.contextmanager
+def ending_if_gone(submission: Subject, task: Task, result: RunResult) -> Iterator[None]:
+    """Writing down a step of a submission deleted meanwhile fails, its rows being gone:
+    that ends the run quietly, as no one is left to tell."""
+    try:
+        yield
+    except Exception:
+        if not submission.is_gone():
+            raise
+        result.failures[task.name] = _forget(submission)
+
+
+def _forget(submission: Subject) -> TaskError:
+    """The submission expired or was deleted, files and all, while a step ran: no fault
+    of the step's. What it wrote since would stay for good, as nothing expires it again."""
+    shutil.rmtree(submission.files_dir, ignore_errors=True)
+    return TaskError(GONE, "The files were deleted while this step ran.")
+
+
+def _record_gone(submission: Subject, run: Any) -> TaskError:
+    error = _forget(submission)
+    with contextlib.suppress(Exception):  # deleted, its record too: none to keep
+        submission.store.fail(run, error)
+    return error
 
 
 def step(task: Task, submission: Subject, result: RunResult, memo: Memo) -> None:
@@ -152,6 +179,8 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
             # Recording the output is inside: an output the database refuses is a crash too.
             store.succeed(run, task.run(submission, inputs))
         except TaskError as error:
+            if submission.is_gone():  # its files went with it: that is what happened
+                return _record_gone(submission, run)
             store.fail(run, error)
             return error
         except RecursionError:
@@ -160,13 +189,7 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
             return error
         except Exception:
             if submission.is_gone():
-                # Expired or deleted, files and all, while the step ran: no fault of its.
-                # What it wrote since would stay for good: nothing expires it again.
-                shutil.rmtree(submission.files_dir, ignore_errors=True)
-                error = TaskError(GONE, "The files were deleted while this step ran.")
-                with contextlib.suppress(Exception):  # deleted, its record too: none to keep
-                    store.fail(run, error)
-                return error
+                return _record_gone(submission, run)
             # A bug or an unforeseen resource failure: record it for operators and retry,
             # so one bad moment does not fail the submission; retries are bounded.
             logger.exception("task %s crashed on submission %s", task.name, submission.id)

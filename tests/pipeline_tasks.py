@@ -18,7 +18,8 @@ class Count(Task):
 
 
 class Breaks(Task):
-    """Fails as the submission's options say: "permanent", "transient" or "crash"."""
+    """Fails as the submission's options say: "permanent", "transient" or "crash"; or
+    "deleted": the submission is deleted as the step runs, which then finds its file gone."""
 
     name = "breaks"
     title = "A step that breaks"
@@ -32,6 +33,12 @@ class Breaks(Task):
             raise Unavailable("service_down", "A service is down.")
         if how == "crash":
             raise ZeroDivisionError("a bug")
+        if how == "deleted":
+            from webapp.models import Submission
+
+            Submission.objects.filter(id=submission.id).delete()
+            if not submission.original_path.exists():
+                raise BadInput("unreadable", "The file cannot be read.")
         return {"fine": True}
 
 

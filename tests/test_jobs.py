@@ -152,6 +152,20 @@ def test_a_crash_is_recorded_with_its_traceback_and_retried(breaking):
     assert run.permanent is False
 
 
+def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, settings, caplog):
+    settings.ASSAY_PIPELINE = TEST_PIPELINE
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(
+        options={"breaks": "deleted"}, state=State.PENDING
+    )
+    # The failure cannot be written down, nor the next step skipped: their rows are gone.
+    assert jobs.process_submission(str(submission.id)) == "gone"
+    assert not Submission.objects.filter(id=submission.id).exists()
+    assert not TaskRun.objects.filter(submission_id=submission.id).exists()
+    assert not submission.files_dir.exists()
+    assert "re-claimed" not in caplog.text
+
+
 def test_every_run_is_recorded_with_timing(client):
     submission = upload(client, "grants.json")
     runs = TaskRun.objects.filter(submission=submission)
