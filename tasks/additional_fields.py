@@ -18,7 +18,7 @@ MAX_LISTED = 500
 class AdditionalFields(Task):
     name = "additional_fields"
     title = "Fields not in the schema"
-    version = 3  # 3: fields under dependentSchemas, contains, $dynamicRef...
+    version = 4  # 4: below a known field, open objects above it describe nothing; 3: more keywords
     requires = ("parse_json",)
     uses_options = ("sample",)
 

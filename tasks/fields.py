@@ -118,10 +118,14 @@ def places_at(
 
 @dataclass
 class SchemaFields:
-    """The path patterns a schema describes; under an ``open`` pattern anything goes."""
+    """The path patterns a schema describes."""
 
     known: set[str] = field(default_factory=set)
+    # Objects whose keys are open (additionalProperties and patternProperties schemas):
+    # any key there is described, and whatever it holds.
     open: set[str] = field(default_factory=set)
+    # Schemas not read to the end (recursion cut, too big): anything deeper goes.
+    unread: set[str] = field(default_factory=set)
     # Fields whose values the schema says are links ("format": "uri").
     links: set[str] = field(default_factory=set)
     nodes: int = field(default=0, repr=False)  # schema nodes read, against MAX_SCHEMA_NODES
@@ -129,10 +133,15 @@ class SchemaFields:
     def describes(self, pattern: str) -> bool:
         if pattern in self.known:
             return True
-        while "/" in pattern:  # under an open pattern? A lookup per level, however many
+        # Up from the nearest level, a lookup each. Below a field the schema describes
+        # (the nearest known one) only what its schema names is described, however open
+        # the objects above it are.
+        settled = False
+        while "/" in pattern:
             pattern = pattern.rsplit("/", 1)[0]
-            if pattern in self.open:
+            if pattern in self.unread or (pattern in self.open and not settled):
                 return True
+            settled = settled or pattern in self.known
         return False
 
     def is_additional(self, pattern: str) -> bool:
@@ -164,7 +173,7 @@ def _collect(
         return
     found.nodes += 1
     if trail.too_deep or found.nodes > MAX_SCHEMA_NODES:
-        found.open.add(pattern)
+        found.unread.add(pattern)
         return
     base = index.base_inside(node, base)
     for keyword in REFERENCES:
@@ -200,7 +209,7 @@ def _follow(
     target, target_base = index.resolve(ref, base)
     onward = trail.through(target)
     if onward is None:
-        found.open.add(pattern)
+        found.unread.add(pattern)
     else:
         _collect(target, pattern, target_base, index, found, onward)
 

@@ -425,6 +425,27 @@ def test_an_open_root_describes_everything():
     assert described.describes("/a/*/b")
 
 
+def test_below_a_known_field_an_open_object_above_it_describes_nothing():
+    schema = {
+        "patternProperties": {"^x-": {}},
+        "properties": {
+            "grants": {
+                "items": {
+                    "additionalProperties": {"type": "string"},
+                    "properties": {"org": {"properties": {"name": {}}}},
+                }
+            }
+        },
+    }
+    described = schema_fields(schema, {})
+    assert described.describes("/x-meta")
+    assert described.describes("/x-meta/deeper/*/still")
+    assert described.describes("/grants/*/extra")  # a key of the open item
+    assert not described.describes("/grants/*/org/other")
+    assert described.is_additional("/grants/*/org/other")
+    assert not described.describes("/grants/other")
+
+
 def test_schema_fields_describes_exactly_its_sets():
     fields = SchemaFields(known={"/a", "/a/b"}, open={"/o"})
     assert fields.describes("/a/b")
