@@ -117,13 +117,27 @@ def make_session(allow_private: bool) -> requests.Session:
     return session
 
 
+def unreadable_url(url: str) -> str | None:
+    """Why ``url`` cannot be taken apart into a host and a port, if it cannot."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # read only on asking, and then refused when out of range
+    except ValueError as exc:  # "Port out of range 0-65535", "Invalid IPv6 URL"...
+        return f"The URL {url!r} cannot be read: {exc}."
+    if not parts.hostname:
+        return f"The URL {url!r} has no host name."
+    if port == 0:
+        return f"The URL {url!r} names port 0, which no server listens on."
+    return None
+
+
 def check_url(url: str, allow_private: bool) -> None:
     """Refuse URLs we must not fetch, with a message that says why."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"}:
+    if not url.lower().startswith(("http://", "https://")):
         raise BadInput("url_scheme", f"Only http and https URLs can be fetched, not {url!r}.")
-    if not parts.hostname:
-        raise BadInput("url_invalid", f"The URL {url!r} has no host name.")
+    if problem := unreadable_url(url):
+        raise BadInput("url_invalid", problem, hint="Check the URL for typing mistakes.")
+    parts = urlsplit(url)
     if allow_private:
         return
     for address in _resolve(parts.hostname, parts.port or 443):

@@ -109,6 +109,7 @@ def test_sample_mode_in_a_form_reads_what_scripts_send(client, sent, sampled):
         ({"url": "https://example.org/a.json", "text": "{}"}, "two_sources", "only one"),
         ({"text": "{}", "profile": "nope"}, "unknown_profile", "There is no profile “nope”."),
         ({"url": "ftp://example.org/a.json"}, "invalid_url", "URL"),
+        ({"url": "https://example.org:99999/a.json"}, "invalid_url", "Port out of range"),
     ],
 )
 def test_bad_submissions_are_400_with_a_code(client, document, data, code, words):

@@ -90,9 +90,19 @@ def test_is_public():
     assert not is_public("0.0.0.0")
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.org/", "http:///nohost"])
-def test_it_refuses_other_schemes_and_hostless_urls(url, tmp_path):
-    with pytest.raises(BadInput):
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("file:///etc/passwd", "Only http and https"),
+        ("gopher://example.org/", "Only http and https"),
+        ("http:///nohost", "has no host name"),
+        ("http://example.org:99999/a.json", "Port out of range"),
+        ("http://example.org:0/a.json", "port 0"),
+        ("http://[::1/a.json", "Invalid IPv6 URL"),
+    ],
+)
+def test_it_refuses_other_schemes_and_urls_with_no_host_or_port(url, words, tmp_path):
+    with pytest.raises(BadInput, match=words):
         fetch(url, tmp_path / "data", limits())
 
 

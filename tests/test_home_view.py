@@ -85,6 +85,7 @@ def test_sample_mode_is_recorded_and_said_on_the_page(client, settings):
         ({}, "Choose a file, give a URL, or paste some data."),
         ({"text": "[1]", "url": "https://example.org/a.json"}, "Give only one of"),
         ({"url": "ftp://example.org/a.json"}, "Only http:// and https:// URLs"),
+        ({"url": "https://example.org:99999/a.json"}, "cannot be read: Port out of range"),
         ({"text": "   "}, "Choose a file, give a URL, or paste some data."),
     ],
 )

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
+from process.fetching import unreadable_url
 from process.files import over_the_limit
 from webapp.models import Submission
 
@@ -80,6 +81,8 @@ class SubmissionForm(forms.Form):
             raise forms.ValidationError(
                 "Only http:// and https:// URLs can be checked.", code="invalid_url"
             )
+        if url and (problem := unreadable_url(url)):
+            raise forms.ValidationError(problem, code="invalid_url")
         return url
 
     def clean_text(self) -> str:
