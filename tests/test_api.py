@@ -177,12 +177,23 @@ def test_a_body_that_is_not_a_form_or_json_is_415(client, document):
 
 
 @pytest.mark.parametrize(
-    "body", ["[1]", "not json", '{"text": 5}', '{"text": "{}", "sample": "yes"}']
+    ("body", "words"),
+    [
+        ("[1]", "expected an object"),
+        ("not json", "Expecting value"),
+        ('{"text": 5}', "“text” must be a string"),
+        ('{"text": "{}", "sample": "yes"}', "“sample” must be true or false"),
+        ('{"text": "[\\ud800]"}', "“text” holds a lone surrogate"),
+        ('{"text": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ],
 )
-def test_a_json_body_that_is_not_the_expected_object_is_400(client, document, body):
+def test_a_json_body_that_is_not_the_expected_object_is_400(client, document, body, words):
     response = client.post("/api/submissions", body, content_type="application/json")
     assert response.status_code == 400
-    assert check(document, response, "/api/submissions", "post")["error"]["code"] == "invalid_json"
+    problem = check(document, response, "/api/submissions", "post")["error"]
+    assert problem["code"] == "invalid_json"
+    assert words in problem["message"]
+    assert not Submission.objects.exists()
 
 
 def test_too_many_submissions_are_429_with_retry_after(client, document, settings):

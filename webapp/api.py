@@ -94,6 +94,8 @@ def submissions(request: HttpRequest) -> HttpResponse:
         return error(400, "invalid_body", f"The multipart body cannot be read: {exc}")
     except ValueError as exc:
         return error(400, "invalid_json", f"The body is not a JSON object: {exc}")
+    except RecursionError:
+        return error(400, "invalid_json", "The body is nested too deeply to read.")
     if not form.is_valid():
         return form_error(form)
     submission = submit(form)
@@ -181,6 +183,10 @@ def submission_form(request: HttpRequest) -> SubmissionForm:
     for name, value in fields.items():
         if not isinstance(value, str):
             raise ValueError(f"“{name}” must be a string")
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone "\\ud800": JSON allows it, text has none
+            raise ValueError(f"“{name}” holds a lone surrogate, which is not text") from None
     if "sample" in body:
         if not isinstance(body["sample"], bool):
             raise ValueError("“sample” must be true or false")
