@@ -274,6 +274,14 @@ def _as_it_arrives(response: requests.Response) -> Iterator[bytes]:
     try:
         while chunk := raw.read1(CHUNK, decode_content=True):
             yield chunk
+    except urllib3.exceptions.DecodeError as exc:  # sent broken: asking again sends the same
+        encoding = response.headers.get("content-encoding", "")[:40]
+        raise BadInput(
+            "fetch_undecodable",
+            f"The server sent the file compressed ({encoding}), but the compressed data is "
+            "broken and cannot be unpacked.",
+            hint="Tell whoever runs the server, or download the file yourself and upload it.",
+        ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise requests.ConnectionError(exc) from exc
 

@@ -1,5 +1,6 @@
 """Fetching a submitted URL: what it follows, what it refuses, and what users are told."""
 
+import gzip
 import time
 
 import pytest
@@ -109,6 +110,23 @@ def test_it_refuses_other_schemes_and_urls_with_no_host_or_port(url, words, tmp_
 def test_an_unknown_host_is_a_permanent_error(tmp_path):
     with pytest.raises(BadInput, match="could not be found"):
         fetch("http://no-such-host.invalid/a.json", tmp_path / "data", limits(allow_private=False))
+
+
+def test_a_body_whose_compression_is_broken_is_a_permanent_error(http_server, tmp_path):
+    packed = gzip.compress(GRANTS)
+    broken = packed[:12] + bytes(byte ^ 0xFF for byte in packed[12:60]) + packed[60:]
+
+    def send(request):
+        request.send_response(200)
+        request.send_header("Content-Encoding", "gzip")
+        request.send_header("Content-Length", str(len(broken)))
+        request.end_headers()
+        request.wfile.write(broken)
+
+    http_server.routes["/broken.json"] = send
+    with pytest.raises(BadInput, match=r"compressed \(gzip\), but the compressed data is broken"):
+        fetch(http_server.url("/broken.json"), tmp_path / "data", limits())
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_declared_size_over_the_limit_is_refused_before_downloading(http_server, tmp_path):
