@@ -1,5 +1,7 @@
 """Submitting data from the home page, each way it can come."""
 
+import re
+
 import pytest
 from django.template.defaultfilters import filesizeformat
 
@@ -87,6 +89,8 @@ def test_sample_mode_is_recorded_and_said_on_the_page(client, settings):
         ({"url": "ftp://example.org/a.json"}, "Only http:// and https:// URLs"),
         ({"url": "https://example.org:99999/a.json"}, "cannot be read: Port out of range"),
         ({"text": "   "}, "Choose a file, give a URL, or paste some data."),
+        ({"text": "\ufeff \n"}, "Choose a file, give a URL, or paste some data."),
+        ({"url": "https://example.org/" + "a" * 2000}, "at most 2000 characters (it has 2020)"),
     ],
 )
 def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, message):
@@ -94,6 +98,22 @@ def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, messa
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Submission.objects.count() == 0
+
+
+def test_a_refused_form_says_so_in_its_title_and_points_at_the_problem(client):
+    page = client.post("/", {"url": "ftp://example.org/a.json"}).content.decode()
+    assert "<title>Error: Check your data" in page
+    url_input = re.search(r"<input type=\"url\"[^>]*>", page).group(0)
+    assert 'aria-describedby="id_url_error"' in url_input
+    assert "autofocus" in url_input  # the cursor is where the problem is
+    described = re.search(r'id="id_url_error"[^>]*>(.*?)</div>', page, re.S).group(1)
+    assert "Only http:// and https:// URLs" in described
+
+
+def test_the_url_field_lets_a_browser_take_a_url_of_any_length(client):
+    page = client.get("/").content.decode()
+    assert "<title>Check your data" in page
+    assert "maxlength" not in re.search(r"<input type=\"url\"[^>]*>", page).group(0)
 
 
 def test_an_empty_file_is_refused_with_a_reason(client):

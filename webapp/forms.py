@@ -55,6 +55,8 @@ class SubmissionForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # A browser cuts a longer URL silently at "maxlength"; checked here, it is said.
+        self.fields["url"].widget.attrs.pop("maxlength", None)
         field = self.fields["profile"]
         field.choices = profile_choices()
         field.initial = settings.ASSAY_DEFAULT_PROFILE
@@ -62,6 +64,12 @@ class SubmissionForm(forms.Form):
             field.widget = forms.HiddenInput()
         # An empty profile means "the default", so scripts need not send one.
         field.required = False
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.errors:  # the page comes back with the cursor where the first problem is
+            name = next((name for name in self.errors if name in self.fields), "file")
+            self.fields[name].widget.attrs["autofocus"] = True
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
@@ -95,7 +103,8 @@ class SubmissionForm(forms.Form):
                 "Upload it as a file instead.",
                 code="too_large",
             )
-        return text if text.strip() else ""
+        # Blank, or a byte-order mark alone (copied from an empty file): nothing pasted.
+        return text if text.lstrip("\ufeff").strip() else ""
 
     def refuse_body(self) -> None:
         """Say why an API request too big to read was refused: only pasted text is held
