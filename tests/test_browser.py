@@ -235,3 +235,8 @@ def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
         page.keyboard.press("Enter")
         page.get_by_text("✗ Not valid").first.wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        # What is wrong is on the screen, not in a column to be scrolled to.
+        problem = page.locator('table.errors td[data-label="What is wrong"]').first
+        box = problem.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320
+        assert problem.inner_text()
