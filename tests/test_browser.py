@@ -110,6 +110,26 @@ def test_an_upload_shows_progress_then_the_results_without_a_reload(page, app):
     assert page.get_by_text("“currency” is missing").first.is_visible()
 
 
+def test_the_progress_page_names_the_step_under_way_as_it_updates(page, app):
+    submit_file(page, app.url, EXAMPLES / "grants-valid.json")
+    page.get_by_text("✓ Valid.").first.wait_for()
+    # Then, as if a worker were on its third step of four:
+    Submission.objects.update(
+        state=Submission.State.RUNNING,
+        heartbeat=timezone.now(),
+        claimed_by="busy-worker:1",
+        progress_done=2,
+        progress_total=4,
+        current_task="parse_json",
+    )
+    label = page.locator("#progress-label")
+    with page.expect_response(re.compile(r"/api/submissions/")):
+        page.reload()  # the page as sent, then as its script updates it
+        assert " ".join(label.inner_text().split()) == "Step 3 of 4: Read the JSON"
+    page.wait_for_timeout(300)  # for the script to write what it was sent
+    assert " ".join(label.inner_text().split()) == "Step 3 of 4: Read the JSON"
+
+
 def test_a_url_is_fetched_and_checked(page, app, http_server):
     http_server.serve("/grants.json", (EXAMPLES / "grants-valid.json").read_bytes())
     page.goto(f"{app.url}/")

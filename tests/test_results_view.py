@@ -1,5 +1,6 @@
 """The results page logic of DESIGN.md, on every view."""
 
+import re
 from datetime import timedelta
 from uuid import uuid4
 
@@ -119,8 +120,10 @@ def test_a_fresh_running_submission_shows_progress_and_is_left_alone(client):
     text = response.content.decode()
     assert "Checking your data" in text
     assert '<progress id="progress-bar" max="4" value="2"' in text
-    assert "Read the JSON" in text
-    assert '<meta http-equiv="refresh"' in text  # refreshes itself without JavaScript
+    words = " ".join(re.sub(r"<[^>]+>", "", text).split())
+    assert "Step 3 of 4: Read the JSON" in words  # the step under way, after two done
+    assert re.search(r"Started \d+ s ago\.", words)
+    assert '<meta http-equiv="refresh" content="3">' in text  # refreshes without JavaScript
     assert "js/progress.js" in text
     submission.refresh_from_db()
     assert submission.claimed_by == "busy-worker:1"

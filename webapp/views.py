@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_q.brokers import get_broker
 
@@ -179,11 +180,15 @@ def failures(submission: Submission) -> list[dict[str, Any]]:
 def progress_context(submission: Submission) -> dict[str, Any]:
     titles = {task.name: task.title for task in get_pipeline()}
     total = submission.progress_total or len(get_pipeline().main)
+    elapsed = round((timezone.now() - submission.created).total_seconds())
     return {
         "submission": submission,
         "done": submission.progress_done,
         "total": total,
         "current": titles.get(submission.current_task, ""),
+        "elapsed": elapsed,
+        # Without JavaScript the page reloads itself: often at first, calmer later.
+        "reload_seconds": 3 if elapsed < 60 else 15,
         "status_url": reverse("api-submission", args=[submission.id]),
         "retrying": submission.retry_at is not None,
         "waiting_on": waiting_on(submission),

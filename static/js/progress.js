@@ -30,7 +30,9 @@
     bar.max = progress.total;
     bar.value = progress.done;
     bar.textContent = Math.round(100 * progress.done / (progress.total || 1)) + "%";
-    steps.textContent = "Step " + progress.done + " of " + progress.total;
+    // The step under way is the one after those done.
+    steps.textContent = progress.current ? "Step " + (progress.done + 1) + " of " + progress.total
+      : progress.done + " of " + progress.total + " steps done";
     current.textContent = progress.current ? ": " + progress.current : "";
     timing.textContent = "Started " + seconds(progress.elapsed) + " ago" + estimate(progress) + ".";
     if (status.retry_at) {

@@ -29,3 +29,9 @@ def plural_items(count: int) -> str:
 def as_json(value: object) -> str:
     """A value as JSON text, so that "1" and 1 look different."""
     return json.dumps(value, ensure_ascii=False)
+
+
+@register.filter
+def seconds(count: int) -> str:
+    """A short duration, as the progress page's script writes it: "4 s", "3 min"."""
+    return f"{count} s" if count < 90 else f"{round(count / 60)} min"
