@@ -9,6 +9,7 @@ through); connect and total time limits; a size cap; at most N redirects.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -117,24 +118,36 @@ def make_session(allow_private: bool) -> requests.Session:
     return session
 
 
+def without_password(url: str) -> str:
+    """``url`` as a page or a message shows it: a password in it is left out, as a results
+    page is read by whoever has its address."""
+    return PASSWORD_IN_URL.sub(r"\1:•••@", url)
+
+
+# "scheme://user:password@host": the password runs to the last "@" before the path.
+PASSWORD_IN_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#:@]*):[^/?#]*@")
+
+
 def unreadable_url(url: str) -> str | None:
     """Why ``url`` cannot be taken apart into a host and a port, if it cannot."""
     try:
         parts = urlsplit(url)
         port = parts.port  # read only on asking, and then refused when out of range
     except ValueError as exc:  # "Port out of range 0-65535", "Invalid IPv6 URL"...
-        return f"The URL {url!r} cannot be read: {exc}."
+        return f"The URL {without_password(url)!r} cannot be read: {exc}."
     if not parts.hostname:
-        return f"The URL {url!r} has no host name."
+        return f"The URL {without_password(url)!r} has no host name."
     if port == 0:
-        return f"The URL {url!r} names port 0, which no server listens on."
+        return f"The URL {without_password(url)!r} names port 0, which no server listens on."
     return None
 
 
 def check_url(url: str, allow_private: bool) -> None:
     """Refuse URLs we must not fetch, with a message that says why."""
     if not url.lower().startswith(("http://", "https://")):
-        raise BadInput("url_scheme", f"Only http and https URLs can be fetched, not {url!r}.")
+        raise BadInput(
+            "url_scheme", f"Only http and https URLs can be fetched, not {without_password(url)!r}."
+        )
     if problem := unreadable_url(url):
         raise BadInput("url_invalid", problem, hint="Check the URL for typing mistakes.")
     parts = urlsplit(url)
@@ -206,9 +219,11 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
             "which Assay does not fetch.",
         ) from exc
     except requests.Timeout as exc:
-        raise Unavailable("fetch_timeout", f"The server at {url} did not answer in time.") from exc
+        raise Unavailable(
+            "fetch_timeout", f"The server at {without_password(url)} did not answer in time."
+        ) from exc
     except requests.RequestException as exc:
-        raise Unavailable("fetch_failed", f"Could not connect to {url}.") from exc
+        raise Unavailable("fetch_failed", f"Could not connect to {without_password(url)}.") from exc
 
 
 def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetched:

@@ -6,7 +6,14 @@ import time
 import pytest
 
 from process.errors import BadInput, Unavailable
-from process.fetching import FetchLimits, RefusedAddress, fetch, is_public, make_session
+from process.fetching import (
+    FetchLimits,
+    RefusedAddress,
+    fetch,
+    is_public,
+    make_session,
+    without_password,
+)
 from tests.conftest import fixture, submission_from
 from webapp.models import Submission, TaskRun
 
@@ -228,6 +235,35 @@ def test_a_404_url_ends_in_the_error_page_without_retries(client, http_server):
     submission.refresh_from_db()
     assert submission.state == Submission.State.FAILED
     assert TaskRun.objects.filter(submission=submission).count() == 1
+
+
+def test_a_password_in_the_url_is_used_but_never_shown(client, http_server):
+    http_server.serve("/g.json", GRANTS)
+    url = http_server.url("/g.json").replace("http://", "http://reader:s3cret@")
+    response = client.post("/", {"url": url})
+    page = client.get(response["Location"]).content.decode()
+    assert "<h1>Results</h1>" in page
+    assert "s3cret" not in page
+    assert "http://reader:•••@127.0.0.1:" in page
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:p@ss@example.org:8080/a@b?x=1", "https://u:•••@example.org:8080/a@b?x=1"),
+        ("https://example.org/a:b@c", "https://example.org/a:b@c"),  # in the path: no password
+        ("https://user@example.org/", "https://user@example.org/"),
+        ("http://127.0.0.1:9/", "http://127.0.0.1:9/"),
+    ],
+)
+def test_without_password_leaves_out_only_the_password(url, shown):
+    assert without_password(url) == shown
+
+
+def test_a_message_about_a_url_leaves_its_password_out(tmp_path):
+    with pytest.raises(Unavailable) as caught:
+        fetch("http://reader:s3cret@127.0.0.1:9/g.json", tmp_path / "data", limits())
+    assert caught.value.message == "Could not connect to http://reader:•••@127.0.0.1:9/g.json."
 
 
 def test_a_503_url_is_retried_and_then_succeeds(client, http_server):

@@ -6,6 +6,8 @@ import json
 
 from django import template
 
+from process.fetching import without_password
+
 register = template.Library()
 
 
@@ -35,3 +37,6 @@ def as_json(value: object) -> str:
 def seconds(count: int) -> str:
     """A short duration, as the progress page's script writes it: "4 s", "3 min"."""
     return f"{count} s" if count < 90 else f"{round(count / 60)} min"
+
+
+register.filter("without_password", without_password)
