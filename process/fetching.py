@@ -252,7 +252,7 @@ def _check_status(response: requests.Response) -> None:
         raise BadInput(
             "http_status",
             f"The server answered {code}, sending the request to "
-            f"{urljoin(response.url, where)} instead."
+            f"{without_password(urljoin(response.url, where))} instead."
             if where
             else f"The server answered {code} (moved) without saying where to.",
             hint="Give the address the file has now.",
