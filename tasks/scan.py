@@ -228,8 +228,20 @@ def _whole(data: Any, plan: Plan) -> Scan:
     return checks.result(data, top_level_lists(data))
 
 
-# Rules about a whole list that a sample of it may break though the list keeps them.
-WHOLE_LIST_RULES = {"minItems", "contains", "minContains"}
+# The rules a list cut short by the sample breaks only if the whole list does: the type,
+# too many items, two the same, too many that match. Any other (minItems, contains, enum,
+# not, anyOf...) may judge the sample otherwise than the list.
+SAMPLE_SAFE_RULES = {"type", "maxItems", "uniqueItems", "maxContains"}
+# ...unless reached through one of these: "then": {"maxItems": 0} may apply to the sample
+# only. (A field of the same name in the schema path is taken for one too: an error lost,
+# never one made up.)
+CONDITIONS = {"if", "then", "else", "not", "anyOf", "oneOf", "dependentSchemas", "dependencies"}
+
+
+def _safe_on_a_sample(error: SchemaError) -> bool:
+    return error.validator in SAMPLE_SAFE_RULES and CONDITIONS.isdisjoint(
+        error.schema_path.split("/")
+    )
 
 
 def _cut_lists(data: Any, size: int | None) -> set[str]:
@@ -436,10 +448,10 @@ class Checks:
         self.errors.add_first(found)
 
     def _judged(self, errors: Iterator[SchemaError]) -> Iterator[SchemaError]:
-        """Errors but those about the length or contents of a list the sample cut short,
-        which the sample may break though the list keeps them."""
+        """Errors but those about a list the sample cut short that the sample may break
+        though the list keeps them."""
         for error in errors:
-            if error.path not in self.cut_lists or error.validator not in WHOLE_LIST_RULES:
+            if error.path not in self.cut_lists or _safe_on_a_sample(error):
                 yield error
 
     def _examples(self, value: Any, pointer: str, prefix: str, known: int) -> None:

@@ -231,3 +231,33 @@ def test_a_rule_about_a_whole_list_is_not_judged_on_a_sample_of_it(client, setti
     submission = post_json(client, {"grants": grants}, sample="on")
     assert out(submission, "validate")["valid"] is True
     assert out(post_json(client, {"grants": grants[:9]}), "validate")["valid"] is False
+
+
+@pytest.mark.parametrize(
+    "list_schema",
+    [
+        {"not": {"maxItems": 5}},  # the list has 10 items; the sample's 3 break it
+        {"anyOf": [{"minItems": 6}, {"maxItems": 0}]},
+        {"if": {"maxItems": 3}, "then": {"maxItems": 0}},
+    ],
+)
+def test_no_rule_about_a_cut_list_s_length_is_judged_on_the_sample(
+    client, settings, tmp_path, list_schema
+):
+    use_schema(settings, tmp_path, {"type": "array", **list_schema})
+    grants = [good(n) for n in range(10)]
+    assert out(post_json(client, {"grants": grants}), "validate")["valid"] is True
+    assert out(post_json(client, {"grants": grants}, sample="on"), "validate")["valid"] is True
+
+
+@pytest.mark.parametrize(
+    ("list_schema", "validator"),
+    [({"maxItems": 2}, "maxItems"), ({"uniqueItems": True}, "uniqueItems")],
+)
+def test_what_the_sample_breaks_the_whole_list_breaks_too_and_is_said(
+    client, settings, tmp_path, list_schema, validator
+):
+    use_schema(settings, tmp_path, {"type": "array", **list_schema})
+    grants = [good(0), good(0)] + [good(n) for n in range(1, 10)]
+    groups = out(post_json(client, {"grants": grants}, sample="on"), "validate")["groups"]
+    assert [group["validator"] for group in groups] == [validator]
