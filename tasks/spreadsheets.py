@@ -66,6 +66,9 @@ csv.field_size_limit(2**31 - 1)
 # thousands of lines is not data a spreadsheet holds, and reading on to the end of a large
 # file held it several times over in memory (2 GB for 90 MB).
 MAX_LINES_IN_A_ROW = 10_000
+# And fewer, longer lines do the same: no spreadsheet row holds this much (a cell holds at
+# most 32,767 characters in Excel).
+MAX_CHARS_IN_A_ROW = 5_000_000
 
 FORMATS = ("xlsx", "ods", "csv")
 XLSX_NAME = "data.xlsx"
@@ -587,7 +590,7 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
         for row in reader:
             if len(lines.of_row) > 1:
                 _check_quoting(lines.of_row, delimiter, start)
-            lines.of_row = []
+            lines.next_row()
             if row and declared:
                 declared = None  # the sep= line itself: not a row
             else:
@@ -606,17 +609,23 @@ class _RowLines:
 
     def __init__(self, text: str) -> None:
         self.lines = io.StringIO(text, newline="")
-        self.of_row: list[str] = []
+        self.next_row()
         self.start = 1  # the line the row being read starts on
+
+    def next_row(self) -> None:
+        self.of_row: list[str] = []
+        self.chars = 0  # in the row's lines
 
     def __iter__(self) -> _RowLines:
         return self
 
     def __next__(self) -> str:
-        if len(self.of_row) > MAX_LINES_IN_A_ROW:
-            raise _quote_not_closed(self.start, len(self.of_row) - 1, at_least=True)
+        if len(self.of_row) > MAX_LINES_IN_A_ROW or self.chars > MAX_CHARS_IN_A_ROW:
+            taken = len(self.of_row) - 1
+            raise _quote_not_closed(self.start, taken, at_least=True, chars=self.chars)
         line = next(self.lines)
         self.of_row.append(line)
+        self.chars += len(line)
         return line
 
 
@@ -631,8 +640,10 @@ def _check_quoting(lines: list[str], delimiter: str, start: int) -> None:
         raise _quote_not_closed(start, len(lines) - 1) from exc
 
 
-def _quote_not_closed(start: int, taken: int, at_least: bool = False) -> BadInput:
+def _quote_not_closed(start: int, taken: int, at_least: bool = False, chars: int = 0) -> BadInput:
     lines = f"at least {taken:,} lines" if at_least else f"the {taken:,} line{'s' * (taken != 1)}"
+    if chars > MAX_CHARS_IN_A_ROW:
+        lines = f"at least {MAX_CHARS_IN_A_ROW:,} characters"
     return BadInput(
         "bad_csv",
         f"The CSV file has a quote that is not closed where it should be, in the row that "

@@ -1066,6 +1066,15 @@ def test_a_quote_open_to_the_end_of_a_long_file_is_refused_naming_its_row(
     assert "at least 10,000 lines after it" in error.message  # read no further
 
 
+def test_a_quote_open_over_a_few_very_long_lines_is_refused_early(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text('id,title\nG1,"open\n' + ("x" * 1_000_000 + "\n") * 8)
+    error = refusal(check_limits, path, "csv", LIMITS)
+    assert "in the row that starts on line 2: at least 5,000,000 characters after it" in (
+        error.message
+    )
+
+
 def test_spaces_after_a_closing_quote_do_not_make_a_row_over_lines_refused(
     tmp_path: Path, schema: Path
 ) -> None:
