@@ -188,7 +188,10 @@ META_SCHEMAS = jsonschema_specifications.REGISTRY
 def _can_follow(meta_schema: str, draft: str) -> bool:
     """The fast engine reads a referenced schema as the root's draft, so another draft's
     meta-schema would check less than it says (or, for draft 4's, not load at all)."""
-    return draft_of(META_SCHEMAS.contents(meta_schema)) == draft
+    try:
+        return draft_of(META_SCHEMAS.contents(meta_schema)) == draft
+    except BadInput:  # draft 3's: the $ref is then refused as another draft's, as it is
+        return False
 
 
 def _profile_file(target: str, root_uri: str, folder: Path) -> Path | None:

@@ -402,15 +402,22 @@ def test_a_ref_to_a_standard_meta_schema_is_read_offline(tmp_path, monkeypatch, 
         assert [error.path for error in errors] == ["/rule/type"]
 
 
-@pytest.mark.parametrize(("draft", "other"), [("2020-12", "4"), ("7", "2020-12")])
+@pytest.mark.parametrize(
+    ("draft", "other"),
+    [
+        ("2020-12", DRAFT_URIS["4"]),
+        ("7", DRAFT_URIS["2020-12"]),
+        ("7", "http://json-schema.org/draft-03/schema#"),  # a draft Assay does not read
+    ],
+)
 def test_a_ref_to_another_draft_s_meta_schema_is_refused_saying_why(tmp_path, draft, other):
     # The fast engine would read it as the root's draft and check less than it says.
-    schema = {"$schema": DRAFT_URIS[draft], "properties": {"rule": {"$ref": DRAFT_URIS[other]}}}
+    schema = {"$schema": DRAFT_URIS[draft], "properties": {"rule": {"$ref": other}}}
     (tmp_path / "s.json").write_text(json.dumps(schema))
     with pytest.raises(BadInput) as caught:
         load_schema(tmp_path / "s.json")
     assert caught.value.message == (
-        f"The schema cannot be used: a $ref names {DRAFT_URIS[other].rstrip('#')}, the "
+        f"The schema cannot be used: a $ref names {other.rstrip('#')}, the "
         "meta-schema of another draft than the schema's own, which Assay cannot check against."
     )
 
