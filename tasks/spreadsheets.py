@@ -1653,10 +1653,10 @@ def flatten(
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         safe_json, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
         shape = _copy_neutralised(json_path, safe_json, root_list_path)
-        if shape.top_event == "start_array" and shape.objects_in_a_root_list:
-            options["root_is_list"] = True  # the document is the list of items itself
-        elif not shape.has_root_list:
+        if not shape.objects_in_the_list:
             raise _no_root_list(shape, root_list_path)
+        if shape.top_event == "start_array":
+            options["root_is_list"] = True  # the document is the list of items itself
         _flatten(safe_json, csv_folder, "csv", options)
         _check_width(csv_folder)
         _flatten(safe_json, xlsx, "xlsx", options)
@@ -1684,7 +1684,10 @@ class _Shape:
     root_list_prefix: str  # as ijson names the place: "grants", "a.b"
     top_event: str = ""
     has_root_list: bool = False
-    objects_in_a_root_list: int = 0  # when the document is a list: its items, as rows
+    # The list's items (the root list's, or the document's when it is a list), and how
+    # many of them are objects: the rows.
+    items_in_the_list: int = 0
+    objects_in_the_list: int = 0
     # In the sheets (the root list's items): texts cut short in an XLSX cell, and texts
     # given a "'" so as not to start a formula. A field name counts once, as a heading.
     too_long_for_xlsx: int = 0
@@ -1696,11 +1699,16 @@ class _Shape:
             self.top_event = self.top_event or event
             if event == "start_array" and prefix == self.root_list_prefix:
                 self.has_root_list = True
-            elif event == "start_map" and prefix == "item":  # an object in a root list
-                self.objects_in_a_root_list += 1
-            elif event in ("string", "map_key") and self._in_the_sheets(prefix):
+            elif prefix == self._rows() and event not in ("map_key", "end_map", "end_array"):
+                self.items_in_the_list += 1  # a value begins, in the list itself
+                self.objects_in_the_list += event == "start_map"
+            if event in ("string", "map_key") and self._in_the_sheets(prefix):
                 self._count(value, is_name=event == "map_key")
             yield prefix, event, value
+
+    def _rows(self) -> str:
+        """Where the items are, as ijson names the place."""
+        return "item" if self.top_event == "start_array" else f"{self.root_list_prefix}.item"
 
     def _count(self, text: str, is_name: bool) -> None:
         if is_name:
@@ -1712,23 +1720,33 @@ class _Shape:
         self.neutralised += written != text
 
     def _in_the_sheets(self, prefix: str) -> bool:
-        rows = "item" if self.top_event == "start_array" else f"{self.root_list_prefix}.item"
+        rows = self._rows()
         return prefix == rows or prefix.startswith(f"{rows}.")
 
 
 def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:
-    has = {
-        "start_map": f"its top level has no list “{root_list_path}”",
-        "start_array": "it is a list, but of plain values, not of objects",
-    }.get(shape.top_event, "it is a single value")
     return BadInput(
         "no_root_list",
-        f"The spreadsheets hold the items of the list “{root_list_path}”, one row each, and "
-        f"this data has no such list: {has}.",
+        f"The spreadsheets hold the items of the list “{root_list_path}”, one object a row, "
+        f"and this data has none: {_what_it_has(shape, root_list_path)}.",
         hint="The validation report is not affected. To have spreadsheets, put the items in "
         f"a list under “{root_list_path}” at the top level, or make the whole document that "
         "list, or check against the profile made for this kind of data.",
     )
+
+
+def _what_it_has(shape: _Shape, root_list_path: str) -> str:
+    if shape.top_event == "start_array":
+        the_list = "it is a list"
+    elif shape.has_root_list:
+        the_list = f"its list “{root_list_path}” is there"
+    else:
+        return {"start_map": f"its top level has no list “{root_list_path}”"}.get(
+            shape.top_event, "it is a single value"
+        )
+    if not shape.items_in_the_list:
+        return f"{the_list}, but empty"
+    return f"{the_list}, but of plain values or lists, not of objects"
 
 
 # What Excel and LibreOffice open: column XFD, row 1,048,576.

@@ -1617,12 +1617,17 @@ def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
 @pytest.mark.parametrize(
     ("data", "has"),
     [
-        ([1, 2, 3], "it is a list, but of plain values, not of objects"),
+        ([1, 2, 3], "it is a list, but of plain values or lists, not of objects"),
+        ([[{"id": "G1"}]], "it is a list, but of plain values or lists, not of objects"),
+        ([], "it is a list, but empty"),
+        ({"grants": [1, 2, 3]}, "its list “grants” is there, but of plain values or lists, "
+         "not of objects"),
+        ({"grants": []}, "its list “grants” is there, but empty"),
         ({"records": [{"id": "G1"}]}, "its top level has no list “grants”"),
         ({"grants": {"id": "G1"}}, "its top level has no list “grants”"),
         (5, "it is a single value"),
     ],
-)
+)  # fmt: skip
 def test_data_without_the_root_list_is_refused_not_given_empty_sheets(
     tmp_path: Path, schema: Path, data: Any, has: str
 ) -> None:
@@ -1634,7 +1639,7 @@ def test_data_without_the_root_list_is_refused_not_given_empty_sheets(
         )
     )
     assert error.code == "no_root_list"
-    assert error.message.endswith(f"this data has no such list: {has}.")
+    assert error.message.endswith(f"one object a row, and this data has none: {has}.")
     assert not (tmp_path / "out" / "data.xlsx").exists()
 
 
