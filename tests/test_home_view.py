@@ -104,7 +104,7 @@ def test_a_refused_form_says_so_in_its_title_and_points_at_the_problem(client):
     page = client.post("/", {"url": "ftp://example.org/a.json"}).content.decode()
     assert "<title>Error: Check your data" in page
     url_input = re.search(r"<input type=\"url\"[^>]*>", page).group(0)
-    assert 'aria-describedby="id_url_error"' in url_input
+    assert "id_url_error" in re.search(r'aria-describedby="([^"]+)"', url_input).group(1)
     assert "autofocus" in url_input  # the cursor is where the problem is
     described = re.search(r'id="id_url_error"[^>]*>(.*?)</div>', page, re.S).group(1)
     assert "Only http:// and https:// URLs" in described
@@ -114,6 +114,26 @@ def test_the_url_field_lets_a_browser_take_a_url_of_any_length(client):
     page = client.get("/").content.decode()
     assert "<title>Check your data" in page
     assert "maxlength" not in re.search(r"<input type=\"url\"[^>]*>", page).group(0)
+
+
+@pytest.mark.parametrize("data", [None, {"url": "ftp://example.org/a.json"}, {}])
+def test_every_description_a_field_points_to_is_on_the_page(client, data):
+    page = (client.get("/") if data is None else client.post("/", data)).content.decode()
+    pointed = {
+        target
+        for targets in re.findall(r'aria-describedby="([^"]+)"', page)
+        for target in targets.split()
+    }
+    assert pointed
+    assert all(f'id="{target}"' in page for target in pointed), pointed
+
+
+def test_the_form_states_its_size_limits_before_they_are_met(client, settings):
+    settings.ASSAY_MAX_UPLOAD_BYTES = 3 * 1024 * 1024
+    settings.ASSAY_MAX_TEXT_BYTES = 2048
+    page = client.get("/").content.decode()
+    assert 'id="id_file_helptext">Up to 3.0\xa0MB.' in page
+    assert 'id="id_text_helptext">Up to 2.0\xa0KB; upload more as a file.' in page
 
 
 def test_an_empty_file_is_refused_with_a_reason(client):

@@ -57,6 +57,18 @@ class SubmissionForm(forms.Form):
         super().__init__(*args, **kwargs)
         # A browser cuts a longer URL silently at "maxlength"; checked here, it is said.
         self.fields["url"].widget.attrs.pop("maxlength", None)
+        # The limits, said before they are met.
+        self.fields["file"].help_text = f"Up to {filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)}."
+        self.fields[
+            "url"
+        ].help_text = (
+            f"Downloaded from there: up to {filesizeformat(settings.ASSAY_MAX_DOWNLOAD_BYTES)}."
+        )
+        self.fields[
+            "text"
+        ].help_text = (
+            f"Up to {filesizeformat(settings.ASSAY_MAX_TEXT_BYTES)}; upload more as a file."
+        )
         field = self.fields["profile"]
         field.choices = profile_choices()
         field.initial = settings.ASSAY_DEFAULT_PROFILE
