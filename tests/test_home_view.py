@@ -56,7 +56,14 @@ def test_pasting_text_leads_to_its_results(client):
     text = client.get(response["Location"]).content.decode()
     assert "Its top level is an <strong>array</strong>" in text
     assert submission.source == Submission.Source.TEXT
-    assert submission.original_name == "pasted.txt"
+    assert submission.original_name == "pasted.json"
+    download = client.get(f"/s/{submission.id}/original")
+    assert 'filename="pasted.json"' in download["Content-Disposition"]
+
+
+def test_pasted_text_that_is_not_json_keeps_a_plain_name(client):
+    submission = submission_from(client.post("/", {"text": "id,title\nG1,A grant\n"}))
+    assert (submission.original_name, submission.format) == ("pasted.txt", "csv")
 
 
 def test_giving_a_url_fetches_it_and_leads_to_its_results(client, http_server):

@@ -47,7 +47,10 @@ def submit(form: SubmissionForm) -> Submission:
         upload = data["file"]
         return create_submission(chunks=upload.chunks(), name=upload.name, **options)
     if form.source == Submission.Source.TEXT:
-        return create_submission(chunks=[data["text"].encode()], name="pasted.txt", **options)
+        text = data["text"]
+        # Named for what it looks like, so that its download opens as such.
+        name = "pasted.json" if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "[") else "pasted.txt"
+        return create_submission(chunks=[text.encode()], name=name, **options)
     return create_submission(url=data["url"], **options)
 
 
