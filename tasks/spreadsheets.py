@@ -1184,16 +1184,14 @@ STRUCTURES = ("object", "array")
 
 
 def _heading_inside(path: str, flattened: dict[str, str]) -> str:
-    """A heading for the first plain field inside ``path``, with "/0" after each list:
-    "documents" -> "documents/0/url"; "…" where the schema names none."""
-    leaf = next(
-        (
-            name
-            for name, kind in flattened.items()
-            if name.startswith(f"{path}/") and kind not in STRUCTURES
-        ),
-        f"{path}/…",
-    )
+    """A heading for the first plain field inside ``path``, the least deep, with "/0"
+    after each list: "documents" -> "documents/0/url"; "…" where the schema names none."""
+    leaves = [
+        name
+        for name, kind in flattened.items()
+        if name.startswith(f"{path}/") and kind not in STRUCTURES
+    ]
+    leaf = min(leaves, key=lambda name: name.count("/"), default=f"{path}/…")
     parts, heading = leaf.split("/"), []
     for number, part in enumerate(parts, start=1):
         heading.append(part)

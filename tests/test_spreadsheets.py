@@ -1725,7 +1725,8 @@ def test_a_value_under_a_heading_the_schema_says_is_an_object_is_a_warning(
 @pytest.mark.parametrize(
     ("path", "heading"),
     [
-        ("amount", "amount/converted/value"),  # a plain field, not the object inside
+        ("amount", "amount/value"),  # the nearest plain field, not the object inside
+        ("amount/converted", "amount/converted/value"),
         ("parts", "parts/0/where/x"),
         ("parts/where", "parts/0/where/x"),  # an object in a list
         ("empty", "empty/…"),  # the schema names nothing inside
