@@ -97,6 +97,7 @@ GONE = "gone"  # the code of a step whose submission expired or was deleted as i
 class RunResult:
     failures: dict[str, TaskError] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
+    gone: bool = False  # the submission expired or was deleted as the run went on
 
     @property
     def ok(self) -> bool:
@@ -120,10 +121,20 @@ def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
                 # Asked as each task comes up: earlier tasks may have learnt the format, say.
                 if task.is_applicable(submission):
                     step(task, submission, result, memo)
-            if GONE in result.codes():
+            if result.gone:
                 return result  # expired or deleted meanwhile: nothing left to work on
-    submission.store.progress(len(tasks), len(tasks), "")
+    if not forgotten_if_gone(submission, result):
+        submission.store.progress(len(tasks), len(tasks), "")
     return result
+
+
+def forgotten_if_gone(submission: Subject, result: RunResult) -> bool:
+    """After steps that succeeded: if the submission expired or was deleted meanwhile,
+    delete what they wrote, which nothing would ever expire."""
+    if not result.gone and submission.is_gone():
+        _forget(submission)
+        result.gone = True
+    return result.gone
 
 
 @contextlib.contextmanager
@@ -136,6 +147,7 @@ def ending_if_gone(submission: Subject, task: Task, result: RunResult) -> Iterat
         if not submission.is_gone():
             raise
         result.failures[task.name] = _forget(submission)
+        result.gone = True
 
 
 def _forget(submission: Subject) -> TaskError:
@@ -169,6 +181,7 @@ def step(task: Task, submission: Subject, result: RunResult, memo: Memo) -> None
     error = _run_task(task, submission, Inputs(task, submission, memo))
     if error is not None:
         result.failures[task.name] = error
+        result.gone = result.gone or error.code == GONE
 
 
 def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | None:

@@ -19,7 +19,8 @@ class Count(Task):
 
 class Breaks(Task):
     """Fails as the submission's options say: "permanent", "transient" or "crash"; or
-    "deleted": the submission is deleted as the step runs, which then finds its file gone."""
+    "deleted": the submission is deleted as the step runs, which then finds its file gone;
+    or "expired": it expires as the step runs, which writes a file and succeeds."""
 
     name = "breaks"
     title = "A step that breaks"
@@ -39,6 +40,11 @@ class Breaks(Task):
             Submission.objects.filter(id=submission.id).delete()
             if not submission.original_path.exists():
                 raise BadInput("unreadable", "The file cannot be read.")
+        if how == "expired":
+            from webapp.expiry import expire
+
+            expire(submission)
+            (self.work_dir(submission) / "written-after.txt").write_text("late")
         return {"fine": True}
 
 
@@ -96,6 +102,11 @@ class Later(Task):
         (self.work_dir(submission) / "later.txt").write_text(f"{inputs.output('count')['bytes']}")
         if submission.options.get("later") == "fail":
             raise Unavailable("later_down", "The slow service is down.")
+        if submission.options.get("later") == "expire, then finish":
+            from webapp.expiry import expire
+
+            expire(submission)
+            (self.work_dir(submission) / "later.txt").write_text("late")
         if submission.options.get("later") in ("expire", "delete"):  # as if, while it ran
             from webapp.expiry import expire
             from webapp.models import Submission

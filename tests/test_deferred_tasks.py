@@ -172,3 +172,11 @@ def test_the_button_works_with_csrf_checks_on(client):
         f"/s/{submission.id}/tasks/later", {"csrfmiddlewaretoken": token.group(1)}
     )
     assert response.status_code == 302
+
+
+def test_a_deferred_step_that_succeeds_after_its_submission_expired_keeps_no_file(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"later": "expire, then finish"})
+    client.post(f"/s/{submission.id}/tasks/later")
+    assert not submission.files_dir.exists()
+    assert client.get(submission.get_absolute_url()).status_code == 410

@@ -166,6 +166,18 @@ def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, setti
     assert "re-claimed" not in caplog.text
 
 
+def test_a_submission_expired_as_its_steps_succeed_keeps_no_file(client, settings, caplog):
+    settings.ASSAY_PIPELINE = TEST_PIPELINE
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(
+        options={"breaks": "expired"}, state=State.PENDING
+    )
+    assert jobs.process_submission(str(submission.id)) == "gone"
+    assert not submission.files_dir.exists()  # what the step wrote after, too
+    assert Submission.objects.get(id=submission.id).state == State.EXPIRED
+    assert "re-claimed" not in caplog.text
+
+
 def test_every_run_is_recorded_with_timing(client):
     submission = upload(client, "grants.json")
     runs = TaskRun.objects.filter(submission=submission)

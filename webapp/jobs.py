@@ -21,7 +21,14 @@ from django_q.tasks import async_task
 
 from process.context import current_submission, working_on
 from process.errors import Unavailable
-from process.runner import GONE, Memo, RunResult, ending_if_gone, run_pipeline, step
+from process.runner import (
+    Memo,
+    RunResult,
+    ending_if_gone,
+    forgotten_if_gone,
+    run_pipeline,
+    step,
+)
 from process.task import Task
 from webapp.models import Submission, TaskResult, TaskRun
 from webapp.pipeline import get_pipeline, needed_tasks
@@ -150,7 +157,7 @@ def _process(submission_id: str) -> str:
         mine = Submission.objects.filter(id=submission.id, state=State.RUNNING, claimed_by=worker)
         with Heartbeat(mine):
             result = run_pipeline(submission, get_pipeline().main)
-        if GONE in result.codes():
+        if result.gone:
             return "gone"  # expired or deleted as it ran: nothing to settle
     return settle(submission, result, worker)
 
@@ -277,6 +284,7 @@ def _run_deferred(submission_id: str, task_name: str) -> str:
                 with Memo() as memo, ending_if_gone(submission, task, result):
                     if task.is_applicable(submission):
                         step(task, submission, result, memo)
+                forgotten_if_gone(submission, result)
     finally:
         mine.update(requested_at=None, claimed_by="", heartbeat=None)
     return "done"
