@@ -21,8 +21,9 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 3: a document that is a list; says how many texts the workbook cuts short
-    version = 3
+    # 4: refused for a list with no objects; 3: a document that is a list; says how many
+    # texts the workbook cuts short
+    version = 4
     requires = ("parse_json",)
     deferred = True
 

@@ -232,16 +232,27 @@ def _whole(data: Any, plan: Plan) -> Scan:
 # too many items, two the same, too many that match. Any other (minItems, contains, enum,
 # not, anyOf...) may judge the sample otherwise than the list.
 SAMPLE_SAFE_RULES = {"type", "maxItems", "uniqueItems", "maxContains"}
-# ...unless reached through one of these: "then": {"maxItems": 0} may apply to the sample
-# only. (A field of the same name in the schema path is taken for one too: an error lost,
-# never one made up.)
+# In a schema with any of these, even those may come from a branch that applies to the
+# sample only ("then": {"maxItems": 0}); the error does not say so (through a $ref its
+# schema path is the target's), so then no error about a cut list is kept.
 CONDITIONS = {"if", "then", "else", "not", "anyOf", "oneOf", "dependentSchemas", "dependencies"}
+# Rules at the top level that may look at a list in it as a whole.
+WHOLE_VALUE_RULES = {"anyOf", "oneOf", "not", "enum", "const"}
 
 
-def _safe_on_a_sample(error: SchemaError) -> bool:
-    return error.validator in SAMPLE_SAFE_RULES and CONDITIONS.isdisjoint(
-        error.schema_path.split("/")
-    )
+def has_conditions(loaded: LoadedSchema) -> bool:
+    """Whether the schema, or a file it refers to, holds a condition anywhere. (A field
+    so named counts too: an error then lost, never one made up.)"""
+    pending: list[Any] = [loaded.schema, *loaded.resources.values()]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if not CONDITIONS.isdisjoint(node):
+                return True
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
 
 
 def _cut_lists(data: Any, size: int | None) -> set[str]:
@@ -450,9 +461,17 @@ class Checks:
     def _judged(self, errors: Iterator[SchemaError]) -> Iterator[SchemaError]:
         """Errors but those about a list the sample cut short that the sample may break
         though the list keeps them."""
+        if not self.cut_lists:
+            yield from errors
+            return
+        conditional = has_conditions(self.plan.loaded)
         for error in errors:
-            if error.path not in self.cut_lists or _safe_on_a_sample(error):
-                yield error
+            if error.path in self.cut_lists:
+                if conditional or error.validator not in SAMPLE_SAFE_RULES:
+                    continue
+            elif error.path == "" and error.validator in WHOLE_VALUE_RULES:
+                continue  # the document holds a cut list: its sample is not it
+            yield error
 
     def _examples(self, value: Any, pointer: str, prefix: str, known: int) -> None:
         """The first few examples of each additional field, as they are met."""

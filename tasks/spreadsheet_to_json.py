@@ -18,7 +18,7 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
-    version = 3  # 3: unread values and unrelated sheets are warnings; 2: true columns
+    version = 4  # 3, 4: unread values and unrelated sheets are warnings; 2: true columns
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

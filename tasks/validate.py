@@ -21,7 +21,7 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    version = 3  # 3: sampled lists' length rules, meta-schema $refs; 2: patterns, formats
+    version = 4  # 3, 4: rules about sampled lists, meta-schema $refs; 2: patterns, formats
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)

@@ -261,3 +261,24 @@ def test_what_the_sample_breaks_the_whole_list_breaks_too_and_is_said(
     grants = [good(0), good(0)] + [good(n) for n in range(1, 10)]
     groups = out(post_json(client, {"grants": grants}, sample="on"), "validate")["groups"]
     assert [group["validator"] for group in groups] == [validator]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {  # the condition's branch through a $ref: the error names the $ref's target
+            "$defs": {"none": {"maxItems": 0}},
+            "properties": {"grants": {"if": {"maxItems": 3}, "then": {"$ref": "#/$defs/none"}}},
+        },
+        {"anyOf": [{"properties": {"grants": {"minItems": 5}}}, {"required": ["x"]}]},
+        {"not": {"properties": {"grants": {"maxItems": 5}}}},
+    ],
+)
+def test_no_condition_over_a_cut_list_is_judged_on_the_sample(client, settings, tmp_path, schema):
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    profile = {"title": "Grants", "schema": str(path), "root_list_path": "grants"}
+    settings.ASSAY_PROFILES, settings.ASSAY_DEFAULT_PROFILE = {"grants": profile}, "grants"
+    grants = [good(n) for n in range(10)]
+    assert out(post_json(client, {"grants": grants}), "validate")["valid"] is True
+    assert out(post_json(client, {"grants": grants}, sample="on"), "validate")["valid"] is True
