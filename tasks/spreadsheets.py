@@ -1697,12 +1697,17 @@ class _Shape:
             self.top_event = self.top_event or event
             if event == "start_array" and prefix == self.root_list_prefix:
                 self.has_root_list = True
-            elif prefix == self._rows() and event not in ("map_key", "end_map", "end_array"):
-                self.items_in_the_list += 1  # a value begins, in the list itself
+            elif self._begins_an_item(prefix, event):
+                self.items_in_the_list += 1
                 self.objects_in_the_list += event == "start_map"
             if event in ("string", "map_key") and self._in_the_sheets(prefix):
                 self._count(value, is_name=event == "map_key")
             yield prefix, event, value
+
+    def _begins_an_item(self, prefix: str, event: str) -> bool:
+        """A value begins in the list itself (not in an object "grants": {"item": ...})."""
+        in_a_list = self.top_event == "start_array" or self.has_root_list
+        return in_a_list and prefix == self._rows() and event not in NOT_A_VALUE
 
     def _rows(self) -> str:
         """Where the items are, as ijson names the place."""
@@ -1720,6 +1725,9 @@ class _Shape:
     def _in_the_sheets(self, prefix: str) -> bool:
         rows = self._rows()
         return prefix == rows or prefix.startswith(f"{rows}.")
+
+
+NOT_A_VALUE = ("map_key", "end_map", "end_array")
 
 
 def _no_root_list(shape: _Shape, root_list_path: str) -> BadInput:

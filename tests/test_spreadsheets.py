@@ -1625,6 +1625,7 @@ def test_data_of_a_shape_the_schema_does_not_describe_is_refused_saying_why(
         ({"grants": []}, "its list “grants” is there, but empty"),
         ({"records": [{"id": "G1"}]}, "its top level has no list “grants”"),
         ({"grants": {"id": "G1"}}, "its top level has no list “grants”"),
+        ({"grants": {"item": {"id": "G1"}}}, "its top level has no list “grants”"),
         (5, "it is a single value"),
     ],
 )  # fmt: skip
