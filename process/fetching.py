@@ -124,8 +124,10 @@ def without_password(url: str) -> str:
     return PASSWORD_IN_URL.sub(r"\1:•••@", url)
 
 
-# "scheme://user:password@host": the password runs to the last "@" before the path.
-PASSWORD_IN_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#:@]*):[^/?#]*@")
+# "scheme://user:password@host": the password runs to the last "@" before the path. A
+# "?" or "#" in it ends the address for some readers and not for others: it is left out
+# whatever the reading (and a query such as "?a=b:c@d" before any "/" loses a part).
+PASSWORD_IN_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@]*):[^/]*@")
 
 
 def unreadable_url(url: str) -> str | None:
@@ -224,6 +226,13 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
         ) from exc
     except requests.RequestException as exc:
         raise Unavailable("fetch_failed", f"Could not connect to {without_password(url)}.") from exc
+    except ValueError as exc:  # requests reads a redirect's address at once: "[broken"
+        raise BadInput(
+            "url_invalid",
+            f"The server at {without_password(url)} sent the request on to an address that "
+            f"cannot be read: {exc}.",
+            hint="Tell whoever runs the server, or give the file's own address.",
+        ) from exc
 
 
 def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetched:

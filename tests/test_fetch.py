@@ -46,6 +46,12 @@ def test_it_follows_a_chain_of_redirects(http_server, tmp_path):
     assert fetched.final_url == http_server.url("/final.json")
 
 
+def test_a_redirect_to_a_broken_address_is_a_permanent_error(http_server, tmp_path):
+    http_server.redirect("/a", "http://[broken/a.json")
+    with pytest.raises(BadInput, match="on to an address that cannot be read: Invalid IPv6 URL"):
+        fetch(http_server.url("/a"), tmp_path / "data", limits())
+
+
 def test_it_stops_after_too_many_redirects(http_server, tmp_path):
     for hop in range(4):
         http_server.redirect(f"/{hop}", f"/{hop + 1}")
@@ -252,6 +258,9 @@ def test_a_password_in_the_url_is_used_but_never_shown(client, http_server):
     [
         ("https://u:p@ss@example.org:8080/a@b?x=1", "https://u:•••@example.org:8080/a@b?x=1"),
         ("https://example.org/a:b@c", "https://example.org/a:b@c"),  # in the path: no password
+        ("https://us?r:se#cret@example.org/a", "https://us?r:•••@example.org/a"),
+        ("https://u:p?x@example.org:8080/", "https://u:•••@example.org:8080/"),
+        ("https://example.org:8080/a@b", "https://example.org:8080/a@b"),
         ("https://user@example.org/", "https://user@example.org/"),
         ("http://127.0.0.1:9/", "http://127.0.0.1:9/"),
     ],
