@@ -27,6 +27,15 @@ def test_the_profile_choice_is_hidden_when_there_is_only_one(client, settings):
     assert '<input type="hidden" name="profile" value="generic"' in page
 
 
+def test_an_error_in_the_hidden_profile_choice_is_still_shown(client, settings):
+    settings.ASSAY_PROFILES = {"generic": settings.ASSAY_PROFILES["generic"]}
+    settings.ASSAY_DEFAULT_PROFILE = "generic"
+    page = client.post("/", {"text": "{}", "profile": "gone"}).content.decode()
+    assert "There is no profile “gone”." in page
+    assert re.search(r'<input type="file"[^>]*autofocus', page)  # not the hidden input
+    assert Submission.objects.count() == 0
+
+
 def test_the_profile_choice_is_offered_when_there_are_several(client, settings):
     settings.ASSAY_PROFILES = {**settings.ASSAY_PROFILES, "other": {"title": "Another standard"}}
     page = client.get("/").content.decode()

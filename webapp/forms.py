@@ -80,8 +80,14 @@ class SubmissionForm(forms.Form):
     def full_clean(self) -> None:
         super().full_clean()
         if self.errors:  # the page comes back with the cursor where the first problem is
-            name = next((name for name in self.errors if name in self.fields), "file")
+            shown = [name for name in self.errors if name in self.fields]
+            name = next((name for name in shown if not self[name].is_hidden), "file")
             self.fields[name].widget.attrs["autofocus"] = True
+
+    @property
+    def hidden_errors(self) -> list[str]:
+        """Errors of fields the page does not show (the profile, when there is one)."""
+        return [error for field in self.hidden_fields() for error in field.errors]
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
