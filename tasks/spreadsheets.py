@@ -620,9 +620,10 @@ class _RowLines:
         return self
 
     def __next__(self) -> str:
-        if len(self.of_row) > MAX_LINES_IN_A_ROW or self.chars > MAX_CHARS_IN_A_ROW:
-            taken = len(self.of_row) - 1
-            raise _quote_not_closed(self.start, taken, at_least=True, chars=self.chars)
+        if len(self.of_row) > MAX_LINES_IN_A_ROW:
+            raise _quote_not_closed(self.start, len(self.of_row) - 1, at_least=True)
+        if self.chars > MAX_CHARS_IN_A_ROW:
+            raise _row_too_long(self.start)
         line = next(self.lines)
         self.of_row.append(line)
         self.chars += len(line)
@@ -640,10 +641,19 @@ def _check_quoting(lines: list[str], delimiter: str, start: int) -> None:
         raise _quote_not_closed(start, len(lines) - 1) from exc
 
 
-def _quote_not_closed(start: int, taken: int, at_least: bool = False, chars: int = 0) -> BadInput:
+def _row_too_long(start: int) -> BadInput:
+    return BadInput(
+        "bad_csv",
+        f"The CSV file has a row, starting on line {start:,}, that runs on over several lines "
+        f"for more than {MAX_CHARS_IN_A_ROW:,} characters, more than Assay reads as one row: "
+        "most likely a quote in it is not closed.",
+        hint='Close the quote; a quote that is part of a value is written twice (""). '
+        "A value this long cannot be checked from a CSV file.",
+    )
+
+
+def _quote_not_closed(start: int, taken: int, at_least: bool = False) -> BadInput:
     lines = f"at least {taken:,} lines" if at_least else f"the {taken:,} line{'s' * (taken != 1)}"
-    if chars > MAX_CHARS_IN_A_ROW:
-        lines = f"at least {MAX_CHARS_IN_A_ROW:,} characters"
     return BadInput(
         "bad_csv",
         f"The CSV file has a quote that is not closed where it should be, in the row that "
