@@ -167,12 +167,14 @@ SCHEMAS: dict[str, Any] = {
                 "format": "uri",
                 "pattern": "^https?://[^\\u0000]+$",
                 "maxLength": 2000,
-                "description": "An http(s) URL whose host has a domain, IP address or localhost.",
+                "description": "An http(s) URL whose host has a domain, IP address or "
+                "localhost, and whose port, if given, is 1 to 65535.",
             },
             "text": {
                 "type": "string",
                 "pattern": "^[^\\u0000]*\\S[^\\u0000]*$",
-                "description": "The data itself: not only spaces, and no NUL characters.",
+                "description": "The data itself: not only spaces or byte-order marks, no NUL "
+                "characters, and no lone surrogates (an unpaired \\ud800 escape in JSON).",
             },
             "profile": ref("Profile"),
             "sample": {"type": "boolean", "description": "Check only the first items."},

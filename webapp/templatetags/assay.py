@@ -36,7 +36,7 @@ def as_json(value: object) -> str:
 @register.filter
 def seconds(count: int) -> str:
     """A short duration, as the progress page's script writes it: "4 s", "3 min"."""
-    return f"{count} s" if count < 90 else f"{round(count / 60)} min"
+    return f"{count} s" if count < 90 else f"{int(count / 60 + 0.5)} min"  # as Math.round
 
 
 register.filter("without_password", without_password)
