@@ -165,3 +165,12 @@ def test_counts_on_the_page_are_written_with_thousands_separators(client):
     assert '<td class="num">1,200</td>' in page  # each kind of error, in the table
     errors_page = client.get(f"/s/{submission.id}/errors").content.decode()
     assert "Errors 1 to 100 of 1,000" in errors_page  # the first 1,000 are kept
+
+
+@pytest.mark.parametrize(
+    ("count", "said"), [(4, "4 s"), (89, "89 s"), (90, "2 min"), (150, "3 min"), (210, "4 min")]
+)
+def test_durations_read_as_the_progress_script_writes_them(count, said):
+    from webapp.templatetags.assay import seconds
+
+    assert seconds(count) == said  # Math.round(2.5) is 3, where Python's round gives 2
