@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from process.fetching import FetchLimits, fetch
+from process.fetching import FetchLimits, fetch, without_password
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Task
@@ -28,10 +28,10 @@ class FetchURL(Task):
         submission.store.set_facts(
             size=fetched.file.size, sha256=fetched.file.sha256, original_name=fetched.filename
         )
-        return {
-            "url": fetched.url,
-            "final_url": fetched.final_url,
-            "redirects": fetched.redirects,
+        return {  # kept for operators too: no password in it (the submission keeps it)
+            "url": without_password(fetched.url),
+            "final_url": without_password(fetched.final_url),
+            "redirects": [without_password(url) for url in fetched.redirects],
             "status": fetched.status,
             "content_type": fetched.content_type,
             "size": fetched.file.size,

@@ -1,5 +1,6 @@
 """Operators: inspect submissions and task runs, expire and reprocess."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -48,6 +49,26 @@ def test_a_submission_shows_its_task_runs(client, operator):
     page = operator.get(f"/admin/webapp/submission/{submission.id}/change/").content.decode()
     assert "parse_json" in page
     assert "malformed_json" in page
+
+
+def test_a_password_in_a_submitted_url_is_not_shown_to_operators(client, operator, http_server):
+    http_server.serve("/g.json", b"{}")
+    url = http_server.url("/g.json").replace("http://", "http://reader:s3cret@")
+    client.post("/", {"url": url})
+    submission = Submission.objects.get()
+    assert submission.url == url  # kept, for the download to be tried again
+    for page in [
+        f"/admin/webapp/submission/{submission.id}/change/",
+        "/admin/webapp/submission/",
+        "/admin/webapp/taskrun/",
+    ]:
+        text = operator.get(page).content.decode()
+        assert "s3cret" not in text, page
+    assert (
+        "reader:•••@"
+        in operator.get(f"/admin/webapp/submission/{submission.id}/change/").content.decode()
+    )
+    assert "s3cret" not in json.dumps(TaskRun.objects.get(task="fetch").data)
 
 
 def test_the_task_run_list_filters_by_task_and_outcome(client, operator):

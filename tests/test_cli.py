@@ -175,6 +175,20 @@ def test_a_url_is_fetched_and_checked(tmp_path, http_server):
     assert "NOT valid: 13 errors" in result.stdout
 
 
+@pytest.mark.parametrize(("path", "code"), [("/grants.json", 1), ("/gone.json", 2)])
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_password_in_the_url_is_never_printed(tmp_path, http_server, path, code, output):
+    http_server.serve("/grants.json", (EXAMPLES / "grants-invalid.json").read_bytes())
+    url = http_server.url(path).replace("http://", "http://reader:s3cret@")
+    result = validate(
+        url, "--format", output, tmp_path=tmp_path, env={"ASSAY_ALLOW_PRIVATE_URLS": "1"}
+    )
+    assert result.returncode == code
+    assert "s3cret" not in result.stdout + result.stderr
+    if output == "text":
+        assert result.stdout.startswith("http://reader:•••@127.0.0.1:")
+
+
 def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):
     data = tmp_path / "grants.csv"
     # Saved as Windows-1252 (é is one byte), with an amount that is not a number.

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_q.models import Task as OrmTaskResult
 
+from process.fetching import without_password
 from webapp import jobs
 from webapp.expiry import expire
 from webapp.models import Submission, TaskResult, TaskRun
@@ -60,9 +61,17 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_filter = ["state", "format", "source", ExpiredFilter, "created"]
     search_fields = ["original_name", "url"]
     date_hierarchy = "created"
-    readonly_fields = [field.name for field in Submission._meta.fields]
+    # Every field as it is, but the URL, shown without the password it may hold.
+    exclude = ["url"]
+    readonly_fields = [
+        field.name if field.name != "url" else "address" for field in Submission._meta.fields
+    ]
     inlines = [TaskResultInline, TaskRunInline]
     actions = ["expire_now", "reprocess"]
+
+    @admin.display(description="URL")
+    def address(self, submission: Submission) -> str:
+        return without_password(submission.url)
 
     def get_search_results(self, request, queryset, search_term):
         """Also find a submission by its id, pasted whole."""

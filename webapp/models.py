@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from process.fetching import without_password
 from process.profiles import Profile
 
 
@@ -63,7 +64,7 @@ class Submission(models.Model):
         indexes = [models.Index(fields=["state", "heartbeat"])]
 
     def __str__(self) -> str:
-        return f"{self.original_name or self.url or self.id} ({self.state})"
+        return f"{self.original_name or without_password(self.url) or self.id} ({self.state})"
 
     def get_absolute_url(self) -> str:
         from django.urls import reverse

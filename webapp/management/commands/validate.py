@@ -6,6 +6,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from process.fetching import without_password
 from webapp.cli import UNPROCESSABLE, choose_profile, json_failure, text_summary, validate_source
 
 
@@ -25,9 +26,10 @@ class Command(BaseCommand):
         except KeyError as exc:
             raise CommandError(str(exc.args[0]), returncode=UNPROCESSABLE) from None
         outcome = validate_source(source, chosen, sample)
+        shown = without_password(source)  # CI logs are read by many
         if format == "json":
-            document = outcome.report or json_failure(outcome, source)
+            document = outcome.report or json_failure(outcome, shown)
             self.stdout.write(json.dumps(document, indent=1, ensure_ascii=False))
         else:
-            self.stdout.write(text_summary(outcome, source))
+            self.stdout.write(text_summary(outcome, shown))
         sys.exit(outcome.code)
