@@ -46,9 +46,16 @@ def test_it_follows_a_chain_of_redirects(http_server, tmp_path):
     assert fetched.final_url == http_server.url("/final.json")
 
 
-def test_a_redirect_to_a_broken_address_is_a_permanent_error(http_server, tmp_path):
-    http_server.redirect("/a", "http://[broken/a.json")
-    with pytest.raises(BadInput, match="on to an address that cannot be read: Invalid IPv6 URL"):
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("http://[broken/a.json", "on to an address that cannot be read: Invalid IPv6 URL"),
+        ("http://user:pw@localhost:99999/x", "cannot be read: Port out of range"),
+    ],
+)
+def test_a_redirect_to_a_broken_address_is_a_permanent_error(http_server, tmp_path, target, words):
+    http_server.redirect("/a", target)
+    with pytest.raises(BadInput, match=words):
         fetch(http_server.url("/a"), tmp_path / "data", limits())
 
 
