@@ -21,8 +21,8 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 4: refused for a list with no objects; 3: a document that is a list; says how many
-    # texts the workbook cuts short
+    # 4: refused for a list with no objects, says how many items are not objects; 3: a
+    # document that is a list; says how many texts the workbook cuts short
     version = 4
     requires = ("parse_json",)
     deferred = True
@@ -47,6 +47,7 @@ class JSONToSpreadsheet(Task):
             "csv_zip_size": made.csv_zip.stat().st_size,
             "cut_short": made.cut_short,
             "neutralised": made.neutralised,
+            "left_out": made.left_out,
             "cell_limit": spreadsheets.MAX_XLSX_TEXT,
         }
 

@@ -1669,7 +1669,8 @@ def flatten(
         _check_width(csv_folder)
         _flatten(safe_json, xlsx, "xlsx", options)
         _zip_folder(csv_folder, zipped)
-    return Flattened(xlsx, zipped, shape.too_long_for_xlsx, shape.neutralised)
+    left_out = shape.items_in_the_list - shape.objects_in_the_list
+    return Flattened(xlsx, zipped, shape.too_long_for_xlsx, shape.neutralised, left_out)
 
 
 class Flattened(NamedTuple):
@@ -1678,6 +1679,7 @@ class Flattened(NamedTuple):
     # Texts longer than an XLSX cell holds: the workbook has them cut short, the CSVs whole.
     cut_short: int
     neutralised: int  # texts given a "'" so that they are not taken for formulas
+    left_out: int = 0  # items of the list that are not objects: no row holds them
 
 
 # The most characters an XLSX cell holds; the writer cuts longer text to this.

@@ -156,6 +156,16 @@ def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, sett
     ) in page_with_spreadsheets(client, settings, tmp_path, grants)
 
 
+def test_the_page_says_how_many_items_no_row_holds(client, settings, tmp_path):
+    grants = [GRANTS[0], 5, "x", None, [GRANTS[0]], {**GRANTS[0], "id": "G2"}]
+    page = page_with_spreadsheets(client, settings, tmp_path, grants)
+    assert (
+        "4 items of the list are not objects (a number, a text, a list or null), so no row "
+        "holds them: the spreadsheets have only the items that are objects."
+    ) in page
+    assert "no row holds" not in page_with_spreadsheets(client, settings, tmp_path, GRANTS)
+
+
 def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     client, settings, tmp_path
 ):
