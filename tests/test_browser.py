@@ -260,3 +260,16 @@ def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
         box = problem.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320
         assert problem.inner_text()
+
+
+def test_a_long_address_and_type_do_not_widen_a_phone_s_page(browser, app, http_server):
+    name = "/" + "grants" * 60 + ".xlsx"  # nowhere to break
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    http_server.serve(name, (EXAMPLES / "grants-invalid.xlsx").read_bytes(), content_type=xlsx)
+    with open_page(browser, viewport={"width": 320, "height": 640}) as page:
+        page.goto(f"{app.url}/")
+        page.get_by_label("Or give a URL").fill(http_server.url(name))
+        page.get_by_role("button", name="Check the data").click()
+        page.get_by_text("✗ Not valid").first.wait_for()
+        assert page.get_by_text(xlsx).is_visible()  # the download's facts are on the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
