@@ -26,7 +26,7 @@ SUPPORTED = "JSON, CSV, XLSX and ODS data, and PDF, PNG, JPEG, GIF and WebP file
 
 class DetectFormat(Task):
     name = "detect_format"
-    version = 2  # 2: a one-column CSV by its name
+    version = 3  # 3: a byte-order mark alone is an empty file; 2: a one-column CSV by its name
     title = "Recognise the format"
 
     def is_applicable(self, submission: Subject) -> bool:
@@ -51,7 +51,7 @@ def detect(path: Path, name: str = "") -> dict[str, Any]:
     (a CSV of one column has no separator)."""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    if not head.strip():
+    if not _without_mark(head).strip():
         raise BadInput("empty_file", "The file is empty.", hint="Choose a file with data in it.")
     if head.startswith(b"PK\x03\x04"):
         return {"format": _zip_format(path), "encoding": None}
@@ -137,6 +137,14 @@ def _markup(text: str) -> BadInput:
             "file itself: the download link on that page.",
         )
     return _unknown("XML or another markup, not JSON or CSV")
+
+
+def _without_mark(head: bytes) -> bytes:
+    """The head without a byte-order mark, and without UTF-16's zero bytes."""
+    for mark in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if head.startswith(mark):
+            return head[len(mark) :].replace(b"\x00", b"")
+    return head
 
 
 def _encoding(head: bytes) -> str:

@@ -64,6 +64,13 @@ def test_the_document_is_valid_openapi_3_1(document):
     assert document["openapi"] == "3.1.0"
 
 
+def test_what_may_be_read_may_be_asked_for_its_headers_alone(client):
+    submission_id = create(client, text="{}").json()["id"]
+    for path in ["/api/openapi.json", f"/api/submissions/{submission_id}"]:
+        assert client.head(path).status_code == 200, path
+    assert client.head("/api/submissions").status_code == 405  # only POST there
+
+
 def test_a_file_upload_is_created_with_links_and_a_location(client, document):
     with (EXAMPLES / "grants-invalid.json").open("rb") as handle:
         response = client.post("/api/submissions", {"file": handle, "profile": "demo"})

@@ -113,7 +113,10 @@ def test_plain_words_are_not_mistaken_for_data():
         detect(fixture("notes.txt"))
 
 
-@pytest.mark.parametrize("data", [b"", b"  \n\t "])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"  \n\t ", b"\xef\xbb\xbf", b"\xef\xbb\xbf \r\n", b"\xff\xfe \x00\n\x00"],
+)
 def test_an_empty_file_is_explained(tmp_path, data):
     with pytest.raises(BadInput, match="The file is empty") as caught:
         detect(write(tmp_path, data))

@@ -101,7 +101,10 @@ def test_sample_mode_is_recorded_and_said_on_the_page(client, settings):
     ("data", "message"),
     [
         ({}, "Choose a file, give a URL, or paste some data."),
-        ({"text": "[1]", "url": "https://example.org/a.json"}, "Give only one of"),
+        (
+            {"text": "[1]", "url": "https://example.org/a.json"},
+            "Give only one of a file, a URL or pasted text (you gave a URL and pasted text).",
+        ),
         ({"url": "ftp://example.org/a.json"}, "Only http:// and https:// URLs"),
         ({"url": "https://example.org:99999/a.json"}, "cannot be read: Port out of range"),
         ({"text": "   "}, "Choose a file, give a URL, or paste some data."),

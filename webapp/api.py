@@ -53,7 +53,9 @@ def api_view(*methods: str) -> Callable:
             if request.method == "OPTIONS":
                 response: HttpResponse = HttpResponse(status=204)
                 response["Allow"] = ", ".join([*methods, "OPTIONS"])
-            elif request.method not in methods:
+            elif request.method not in methods and not (
+                request.method == "HEAD" and "GET" in methods
+            ):
                 response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join([*methods, "OPTIONS"])
             else:

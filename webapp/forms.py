@@ -29,6 +29,9 @@ class ScriptableCheckbox(forms.CheckboxInput):
         return str(value).strip().lower() not in self.UNTICKED
 
 
+SOURCES = {"file": "a file", "url": "a URL", "text": "pasted text"}
+
+
 class SubmissionForm(forms.Form):
     """One of: a file, a URL or pasted text; plus profile and sample mode."""
 
@@ -145,7 +148,7 @@ class SubmissionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        given = [name for name in ("file", "url", "text") if data.get(name)]
+        given = [words for name, words in SOURCES.items() if data.get(name)]
         if not given and not self.errors:
             raise forms.ValidationError(
                 "Choose a file, give a URL, or paste some data.", code="no_source"
