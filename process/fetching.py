@@ -271,6 +271,14 @@ def _check_status(response: requests.Response) -> None:
     message = f"The server answered {code} {response.reason or ''}".strip() + "."
     if code >= 500 or code in {408, 429}:
         raise Unavailable("http_status", message)
+    if code in {401, 403}:
+        raise BadInput(
+            "http_status",
+            message,
+            hint="The server wants a login, or refuses this one: give an address anyone may "
+            "read, put the user name and password in the URL (https://user:password@...), "
+            "or download the file yourself and upload it.",
+        )
     raise BadInput("http_status", message, hint="Check that the URL is right and public.")
 
 

@@ -210,6 +210,14 @@ def test_http_errors_are_permanent_or_transient_by_status(http_server, tmp_path,
         fetch(http_server.url("/x"), tmp_path / "data", limits())
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_login_asked_for_or_refused_says_how_to_give_one(http_server, tmp_path, status):
+    http_server.serve("/x", b"nope", status=status)
+    with pytest.raises(BadInput, match=f"answered {status}") as caught:
+        fetch(http_server.url("/x"), tmp_path / "data", limits())
+    assert "https://user:password@" in caught.value.hint
+
+
 def test_a_long_name_in_the_url_is_cut_but_keeps_its_extension(http_server, tmp_path):
     name = "grants-" + "x" * 300 + ".json"
     http_server.serve(f"/{name}", b"[]")
