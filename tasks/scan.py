@@ -59,7 +59,6 @@ from tasks.schema import (
     SHOWN_ENTRIES,
     ErrorGroups,
     LoadedSchema,
-    Sampled,
     SchemaError,
     batch_errors,
     checks_items_alone,
@@ -204,11 +203,9 @@ def _streamed(path: Path, plan: Plan) -> Scan:
             else:
                 checks.beyond_the_sample(item)
         skeleton = stream.skeleton
+        # The main list's length is judged on its first items, kept whole (see head).
+        checks.cut_lists = _cut_lists(skeleton, plan.sample_size) - {plan.list_pointer}
         checks.rest(sample(skeleton, plan.sample_size) if plan.sample_size else skeleton)
-        # The other lists are checked whole, each rule about a list judging all of it; the
-        # main list is judged on its first items, kept whole (see head).
-        checks.sampled = _sampled(skeleton, plan.sample_size, leave=plan.key)
-        checks.rest_validated(skeleton)
     return checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
 
 
@@ -226,22 +223,47 @@ def _whole(data: Any, plan: Plan) -> Scan:
     else:
         checks.rest(checked)
     if checks.errors is not None:
-        checks.sampled = _sampled(data, plan.sample_size)
-        checks.check_whole(data)  # whole: each rule about a list judges all of it
+        checks.cut_lists = _cut_lists(data, plan.sample_size)
+        checks.check_whole(checked)
     return checks.result(data, top_level_lists(data))
 
 
-def _sampled(data: Any, size: int | None, leave: str | None = None) -> Sampled | None:
-    """The top-level lists a sample of ``size`` items cut short, but the one at ``leave``."""
+# The rules a list cut short by the sample breaks only if the whole list does: the type,
+# too many items, two the same, too many that match. Any other (minItems, contains, enum,
+# not, anyOf...) may judge the sample otherwise than the list.
+SAMPLE_SAFE_RULES = {"type", "maxItems", "uniqueItems", "maxContains"}
+# In a schema with any of these, even those may come from a branch that applies to the
+# sample only ("then": {"maxItems": 0}); the error does not say so (through a $ref its
+# schema path is the target's), so then no error about a cut list is kept.
+CONDITIONS = {"if", "then", "else", "not", "anyOf", "oneOf", "dependentSchemas", "dependencies"}
+# Rules at the top level that may look at a list in it as a whole.
+WHOLE_VALUE_RULES = {"anyOf", "oneOf", "not", "enum", "const"}
+
+
+def has_conditions(loaded: LoadedSchema) -> bool:
+    """Whether the schema, or a file it refers to, holds a condition anywhere. (A field
+    so named counts too: an error then lost, never one made up.)"""
+    pending: list[Any] = [loaded.schema, *loaded.resources.values()]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if not CONDITIONS.isdisjoint(node):
+                return True
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
+
+
+def _cut_lists(data: Any, size: int | None) -> set[str]:
+    """The pointers of the top-level lists a sample of ``size`` items cut short."""
     if size is None:
-        return None
+        return set()
     if isinstance(data, list):
-        lists = {()} if len(data) > size else set()
-    elif isinstance(data, dict):
-        lists = {(key,) for key, value in data.items() if key != leave and _longer(value, size)}
-    else:
-        lists = set()
-    return Sampled(frozenset(lists), size) if lists else None
+        return {""} if len(data) > size else set()
+    if isinstance(data, dict):
+        return {f"/{escape(key)}" for key, value in data.items() if _longer(value, size)}
+    return set()
 
 
 def _longer(value: Any, size: int) -> bool:
@@ -287,7 +309,7 @@ class Checks:
         self.head_size = items_needed_for_rest(plan.loaded, plan.key) if plan.loaded else 0
         self.head_chars = 0  # the length of the head as JSON, while it is short
         self.beyond = 0  # items past the sample, in sample mode
-        self.sampled: Sampled | None = None  # the lists a sample cut short
+        self.cut_lists: set[str] = set()  # pointers of the lists a sample cut short
         self.items = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
@@ -355,10 +377,7 @@ class Checks:
         for pattern in self.plan.distinct:
             parts = pattern_parts(pattern)
             self.distinct[pattern].update(map(counting_key, values_at(rest, parts)))
-
-    def rest_validated(self, rest: Any) -> None:
-        """Validating as the items came: the last ones, then the rest of the document."""
-        if self.batch is not None:
+        if self.batch is not None:  # validating as the items came: the last ones, the rest
             self._validate_batch()
             if self.failure is None:
                 self._errors_outside(rest)
@@ -396,7 +415,7 @@ class Checks:
         outside: list[SchemaError] = []
 
         def inside_the_items() -> Iterator[SchemaError]:
-            for error in iter_errors(data, self.plan.loaded, sampled=self.sampled):
+            for error in self._judged(iter_errors(data, self.plan.loaded)):
                 if error.path.startswith(self.items_pointer):
                     yield error
                 else:
@@ -433,11 +452,26 @@ class Checks:
                 listed = [*listed, TOO_LONG]
             rest = {**rest, key: listed}
         try:
-            found = list(rest_errors(rest, key, self.plan.loaded, self.sampled))
+            found = list(self._judged(rest_errors(rest, key, self.plan.loaded)))
         except BadInput as failure:
             self.failure = failure
             return
         self.errors.add_first(found)
+
+    def _judged(self, errors: Iterator[SchemaError]) -> Iterator[SchemaError]:
+        """Errors but those about a list the sample cut short that the sample may break
+        though the list keeps them."""
+        if not self.cut_lists:
+            yield from errors
+            return
+        conditional = has_conditions(self.plan.loaded)
+        for error in errors:
+            if error.path in self.cut_lists:
+                if conditional or error.validator not in SAMPLE_SAFE_RULES:
+                    continue
+            elif error.path == "" and error.validator in WHOLE_VALUE_RULES:
+                continue  # the document holds a cut list: its sample is not it
+            yield error
 
     def _examples(self, value: Any, pointer: str, prefix: str, known: int) -> None:
         """The first few examples of each additional field, as they are met."""

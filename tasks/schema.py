@@ -302,32 +302,11 @@ class SchemaError:
     path_pattern: str = ""  # the path with list indexes as "*" (see to_pattern)
 
 
-@dataclass(frozen=True)
-class Sampled:
-    """The top-level lists a sample cut short, as paths (``()`` for a document that is
-    the list, ``("grants",)``), and the sample's size. The data is checked whole, so that
-    every rule about a list judges the whole list; the errors inside the items past the
-    sample are then left out, as those items are not the sample's."""
-
-    lists: frozenset[tuple[str, ...]]
-    size: int
-
-    def leaves_out(self, path: list[Any]) -> bool:
-        """Whether ``path`` (keys and list indexes) lies in an item past the sample."""
-        if () in self.lists:
-            index = path[0] if path else None
-        else:
-            index = path[1] if len(path) > 1 and (path[0],) in self.lists else None
-        return type(index) is int and index >= self.size
-
-
-def iter_errors(
-    data: Any, loaded: LoadedSchema, engine: str = "fast", sampled: Sampled | None = None
-) -> Iterator[SchemaError]:
+def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
     if engine == "fast":
-        yield from _fast_errors(data, loaded, sampled=sampled)
+        yield from _fast_errors(data, loaded)
     elif engine == "reference":
-        yield from _reference_errors(data, loaded, sampled)
+        yield from _reference_errors(data, loaded)
     else:
         raise ValueError(f"unknown engine {engine!r}")
 
@@ -383,13 +362,11 @@ def batch_errors(
             yield error
 
 
-def rest_errors(
-    skeleton: dict[str, Any], key: str, loaded: LoadedSchema, sampled: Sampled | None = None
-) -> Iterator[SchemaError]:
+def rest_errors(skeleton: dict[str, Any], key: str, loaded: LoadedSchema) -> Iterator[SchemaError]:
     """The errors outside the items of the root list at ``key``, given the document with
     that list cut to its first items (as many as its minItems needs to judge it)."""
     inside = f"/{escape(key)}/"
-    for error in _fast_errors(skeleton, loaded, sampled=sampled):
+    for error in _fast_errors(skeleton, loaded):
         if not error.path.startswith(inside):
             yield error
 
@@ -401,11 +378,9 @@ def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
     return math.ceil(minimum) if isinstance(minimum, int | float) else 0
 
 
-def _fast_errors(
-    data: Any, loaded: LoadedSchema, shift: int = 0, sampled: Sampled | None = None
-) -> Iterator[SchemaError]:
+def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[SchemaError]:
     try:
-        yield from _fast_errors_unguarded(data, loaded, shift, sampled)
+        yield from _fast_errors_unguarded(data, loaded, shift)
     except ValueError as error:
         # jsonschema-rs refuses values nested more than a few hundred levels deep.
         if "Recursion limit" not in str(error):
@@ -413,19 +388,14 @@ def _fast_errors(
         raise too_deep("check against the schema") from None
 
 
-def _fast_errors_unguarded(
-    data: Any, loaded: LoadedSchema, shift: int, sampled: Sampled | None
-) -> Iterator[SchemaError]:
+def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
     numbered: dict[int, dict[str, str]] = {}  # see _key_for
     lists_too_long: set[str] = set()
     for error in fast_validator(loaded).iter_errors(data):
         kind = type(error.kind).__name__
         instance_path = _typed(data, error.instance_path, numbered)
         schema_path = error.schema_path
-        too_long = _beyond_the_items(loaded.draft, kind, schema_path, instance_path)
-        if not too_long and sampled is not None and sampled.leaves_out(instance_path):
-            continue  # before anything is made of it: a sample leaves out most errors
-        if too_long:
+        if _beyond_the_items(loaded.draft, kind, schema_path, instance_path):
             # 2020-12's "items": false says how long a list may be: one error about the
             # list, as python jsonschema gives, not one per item past the prefixItems.
             instance_path = instance_path[:-1]
@@ -547,13 +517,9 @@ def _kind_details(kind: Any) -> dict[str, Any]:
     return kind.as_dict()
 
 
-def _reference_errors(
-    data: Any, loaded: LoadedSchema, sampled: Sampled | None = None
-) -> Iterator[SchemaError]:
+def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
     try:
         for error in reference_validator(loaded).iter_errors(data):
-            if sampled is not None and sampled.leaves_out(list(error.absolute_path)):
-                continue
             validator = "false" if error.validator is None else str(error.validator)
             yield _build(
                 validator,
