@@ -180,8 +180,8 @@ def _sample_lines(sample: dict[str, Any]) -> list[str]:
         return []
     if not sample["sampled"]:
         return [
-            f"Sample mode: every list is shorter than {sample['sample_size']:,} items, so "
-            "everything was checked."
+            "Sample mode: every top-level list is shorter than "
+            f"{sample['sample_size']:,} items, so everything was checked."
         ]
     cut = [row for row in sample["lists"] if row["items"] > row["checked"]]
     lists = ", ".join(f"{row['checked']:,} of {row['items']:,} in {row['path']}" for row in cut)
