@@ -136,7 +136,9 @@ def unreadable_url(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port  # read only on asking, and then refused when out of range
     except ValueError as exc:  # "Port out of range 0-65535", "Invalid IPv6 URL"...
-        return f"The URL {without_password(url)!r} cannot be read: {exc}."
+        # Not "could not be cast to integer value as 'hunter2'": it may quote a password.
+        said = "its port is not a number" if "cast to integer" in str(exc) else str(exc)
+        return f"The URL {without_password(url)!r} cannot be read: {said}."
     if not parts.hostname:
         return f"The URL {without_password(url)!r} has no host name."
     if port == 0:

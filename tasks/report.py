@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from process.fetching import without_password
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
@@ -67,7 +68,7 @@ def build_report(submission: Subject) -> dict[str, Any]:
         "valid": validation.get("valid", True),
         "format": submission.format,
         "profile": profile.name,
-        "schema": {"source": profile.schema, **validation.get("schema", {})},
+        "schema": {"source": without_password(profile.schema), **validation.get("schema", {})},
         "checked_against_schema": bool(validation),
         "error_count": validation.get("error_count", 0),
         "errors_truncated": validation.get("truncated", False),

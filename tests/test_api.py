@@ -69,6 +69,8 @@ def test_what_may_be_read_may_be_asked_for_its_headers_alone(client):
     for path in ["/api/openapi.json", f"/api/submissions/{submission_id}"]:
         assert client.head(path).status_code == 200, path
     assert client.head("/api/submissions").status_code == 405  # only POST there
+    allowed = client.options(f"/api/submissions/{submission_id}")["Allow"]
+    assert set(allowed.split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_a_file_upload_is_created_with_links_and_a_location(client, document):

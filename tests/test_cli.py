@@ -189,6 +189,20 @@ def test_a_password_in_the_url_is_never_printed(tmp_path, http_server, path, cod
         assert result.stdout.startswith("http://reader:•••@127.0.0.1:")
 
 
+def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, http_server):
+    http_server.serve("/schema.json", b'{"type": "object"}')
+    schema = http_server.url("/schema.json").replace("http://", "http://reader:s3cret@")
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"),
+        *("--schema", schema, "--format", "json"),
+        tmp_path=tmp_path,
+        env={"ASSAY_ALLOW_PRIVATE_URLS": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["schema"]["source"].startswith("http://reader:•••@")
+    assert "s3cret" not in result.stdout + result.stderr
+
+
 def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):
     data = tmp_path / "grants.csv"
     # Saved as Windows-1252 (é is one byte), with an amount that is not a number.

@@ -120,6 +120,7 @@ def test_is_public():
         ("http://example.org:99999/a.json", "Port out of range"),
         ("http://example.org:0/a.json", "port 0"),
         ("http://[::1/a.json", "Invalid IPv6 URL"),
+        ("https://alice:hunter2#x@example.org/a.json", "cannot be read: its port is not a number"),
     ],
 )
 def test_it_refuses_other_schemes_and_urls_with_no_host_or_port(url, words, tmp_path):

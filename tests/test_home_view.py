@@ -109,6 +109,7 @@ def test_sample_mode_is_recorded_and_said_on_the_page(client, settings):
         ({"url": "https://example.org:99999/a.json"}, "cannot be read: Port out of range"),
         ({"text": "   "}, "Choose a file, give a URL, or paste some data."),
         ({"text": "\ufeff \n"}, "Choose a file, give a URL, or paste some data."),
+        ({"text": " \ufeff\ufeff "}, "Choose a file, give a URL, or paste some data."),
         ({"url": "https://example.org/" + "a" * 2000}, "at most 2000 characters (it has 2020)"),
     ],
 )

@@ -125,7 +125,7 @@ class SubmissionForm(forms.Form):
                 code="too_large",
             )
         # Blank, or a byte-order mark alone (copied from an empty file): nothing pasted.
-        return text if text.lstrip("\ufeff").strip() else ""
+        return text if text.replace("\ufeff", "").strip() else ""
 
     def refuse_body(self) -> None:
         """Say why an API request too big to read was refused: only pasted text is held
