@@ -1540,14 +1540,22 @@ def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
     # orjson writes the source maps' tuples as lists, and is several times faster than
     # json here.
     options = orjson.OPT_PASSTHROUGH_DATETIME | (orjson.OPT_INDENT_2 if indent else 0)
-    path.write_bytes(orjson.dumps(data, default=_flattentool_value, option=options))
+    try:
+        path.write_bytes(orjson.dumps(data, default=_flattentool_value, option=options))
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, which only json writes
+        text = json.dumps(data, default=_flattentool_value, indent=indent, ensure_ascii=False)
+        path.write_text(text, encoding="utf-8")
 
 
 def _flattentool_value(value: Any) -> Any:
     """flattentool's Decimal numbers and dates, written as its own encoder writes them.
 
-    A Decimal becomes the float that any JSON reader, ours included, would read anyway."""
+    A Decimal becomes the float that any JSON reader, ours included, would read anyway,
+    or the integer it is, however long; one JSON has no number for ("Infinity", "NaN")
+    stays a text, for the schema to say it is not a number."""
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            return str(value)
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, datetime):
         return str(value)
