@@ -6,10 +6,12 @@ import codecs
 import csv
 import io
 import json
+import random
 import re
 import tracemalloc
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -1515,6 +1517,40 @@ def test_too_many_cells_are_refused_stating_the_limit(tmp_path: Path, fmt: str) 
     error = refusal(check_limits, path, fmt, limits)
     assert error.code == "too_many_cells"
     assert "has too many cells: the limit is 100 cells" in error.message
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_one_long_text_used_by_many_cells_counts_each_time(tmp_path: Path, fmt: str) -> None:
+    # 100 KB once in the file (a shared string, or one row repeated), 4 MB once read.
+    long = "".join(random.Random(7).choices("abcdefgh", k=100_000))
+    if fmt == "xlsx":  # as Excel writes it: the text once, in the shared strings
+        main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+        cells = '<c r="A{0}" t="inlineStr"><is><t>G</t></is></c><c r="B{0}" t="s"><v>0</v></c>'
+        rows = "".join(f'<row r="{row}">{cells.format(row)}</row>' for row in range(1, 41))
+        with zipfile.ZipFile(path := tmp_path / "g.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(
+                "xl/sharedStrings.xml", f'<sst xmlns="{main}"><si><t>{long}</t></si></sst>'
+            )
+            archive.writestr(
+                "xl/worksheets/sheet1.xml",
+                f'<worksheet xmlns="{main}"><sheetData>{rows}</sheetData></worksheet>',
+            )
+    else:
+        document = OpenDocumentSpreadsheet()
+        table = Table(name="grants")
+        table.addElement(ods_row(["id", "title"]))
+        table.addElement(ods_row(["G", long], numberrowsrepeated=40))
+        document.spreadsheet.addElement(table)
+        document.save(str(path := tmp_path / "g.ods"))
+    assert path.stat().st_size < 200_000
+    limits = SpreadsheetLimits(10_000_000, 1_000, 1_000, 1_000, max_uncompressed=3_000_000)
+    error = refusal(check_limits, path, fmt, limits)
+    assert error.code == "too_much_text"
+    assert error.message == (
+        "The spreadsheet's cells hold more text than Assay reads: more than 2.9 MB over all "
+        "its sheets, counting a text each time a cell uses it."
+    )
+    check_limits(path, fmt, replace(limits, max_uncompressed=5_000_000))  # 4 MB: read
 
 
 def test_a_stray_formatted_cell_counts_the_whole_rectangle_up_to_it(tmp_path: Path) -> None:
