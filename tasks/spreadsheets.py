@@ -883,6 +883,7 @@ def unflatten(
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}))
+        noted += _merged_rows(items, cells, root_list_path, id_name)
         if fmt == "csv" and copied.blank_lines_before_headings:
             _shift_rows(cells, noted + found, copied.blank_lines_before_headings)
     json_path = out_dir / "data.json"
@@ -1447,6 +1448,35 @@ def _has_a_fraction(value: Any) -> bool:
 
 
 INVISIBLE = "\ufeff\u200b\u00a0"  # a byte-order mark, a zero-width space, a no-break space
+
+
+def _merged_rows(
+    items: list[Any], cells: dict[str, Any], root_list_path: str, id_name: str
+) -> list[dict[str, Any]]:
+    """A warning for each item made of several rows of one sheet: flattentool merges the
+    rows that share an id into one item, which hides a duplicated id or row."""
+    found = []
+    for index, item in enumerate(items):
+        by_sheet: dict[str, list[int]] = {}
+        for sheet, row, *_ in cells.get(f"{root_list_path}/{index}", []):
+            by_sheet.setdefault(sheet, []).append(row)
+        for sheet, rows in by_sheet.items():
+            if len(rows) < 2:
+                continue
+            identifier = item.get(id_name) if isinstance(item, dict) else None
+            listed = ", ".join(f"{row:,}" for row in rows[:-1]) + f" and {rows[-1]:,}"
+            found.append(
+                {
+                    "message": f"Rows {listed} of sheet “{sheet}” have the same {id_name} "
+                    f"“{identifier}”, so they were read as one item. If they are different "
+                    f"items, give each its own {id_name}; if a row is there twice, delete one.",
+                    "sheet": sheet,
+                    "row": rows[1],
+                    "column": None,
+                    "header": None,
+                }
+            )
+    return found
 
 
 def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:

@@ -1052,6 +1052,26 @@ def test_a_csv_value_longer_than_the_csv_module_s_own_limit_is_read(
     assert [grant["title"] for grant in grants(convert(path, "csv", schema))] == [long, long]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])
+def test_rows_merged_for_sharing_an_id_are_each_said(tmp_path: Path, schema: Path, fmt: str):
+    rows = [
+        ["id", "title"],
+        ["G1", "Orchard"],
+        ["G2", "Pond"],
+        ["G1", "Orchard"],  # there twice: flattentool merges it without a word
+        ["G3", "Hedge"],
+    ]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert [grant["id"] for grant in grants(result)] == ["G1", "G2", "G3"]
+    [warning] = [w for w in result.warnings if "the same id" in w["message"]]
+    assert warning["message"] == (
+        "Rows 2 and 4 of sheet “grants” have the same id “G1”, so they were read as one "
+        "item. If they are different items, give each its own id; if a row is there twice, "
+        "delete one."
+    )
+    assert (warning["sheet"], warning["row"]) == ("grants", 4)
+
+
 def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_it(
     tmp_path: Path,
 ) -> None:
