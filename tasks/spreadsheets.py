@@ -1180,7 +1180,13 @@ def _schema_parser(schema: LoadedSchema | None, root_list_path: str) -> SchemaPa
 def _read_sheets(reader: Any, fmt: str) -> None:
     try:
         reader.read_sheets()
-    except (OSError, MemoryError):
+    except OSError as exc:
+        # The system's own (a full disk) have a number; openpyxl raises numberless ones
+        # for what it cannot find in the file ("no valid workbook part").
+        if exc.errno is None:
+            raise _damaged(fmt) from exc
+        raise
+    except MemoryError:
         raise
     except Exception as exc:  # openpyxl fails in many ways on damaged files
         raise _damaged(fmt) from exc

@@ -1278,6 +1278,19 @@ def test_a_zip_that_is_not_a_spreadsheet_is_refused(tmp_path: Path, fmt: str) ->
     assert refusal(convert, path, fmt, None).code == "damaged_spreadsheet"
 
 
+def test_a_workbook_whose_parts_are_misnamed_is_damaged_not_a_crash(tmp_path: Path) -> None:
+    # A macro workbook saved as .xlsx, say: openpyxl finds no workbook part it reads.
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    path = edited_xlsx(
+        plain,
+        tmp_path / "grants.xlsx",
+        "[Content_Types].xml",
+        b"spreadsheetml.sheet.main+xml",
+        b"spreadsheetml.unknown+xml",
+    )
+    assert refusal(convert, path, "xlsx", None).code == "damaged_spreadsheet"
+
+
 # Formulas and merged cells ---------------------------------------------------------------
 
 
