@@ -74,7 +74,9 @@ def build_report(submission: Subject) -> dict[str, Any]:
         "errors_truncated": validation.get("truncated", False),
         "errors": Validate().errors(submission) if validation else [],
         "error_groups": validation.get("groups", []),
+        # The first MAX_LISTED of them, and how many there were.
         "additional_fields": _data(submission, "additional_fields").get("fields", []),
+        "additional_field_count": _data(submission, "additional_fields").get("count", 0),
         "stats": _data(submission, "stats"),
         "sample": _data(submission, "sample") or None,
         # The first MAX_WARNINGS of them, and how many there were.

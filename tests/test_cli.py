@@ -142,6 +142,18 @@ def test_a_schema_given_on_the_command_line_is_used(tmp_path):
     assert report["stats"]["distinct"] == []
 
 
+def test_fields_not_in_the_schema_past_the_listed_ones_are_counted(tmp_path):
+    data = tmp_path / "wide.json"
+    data.write_text(json.dumps({"grants": [{f"extra{n}": n for n in range(502)}]}))
+    summary = validate(str(data), "--profile", "demo", tmp_path=tmp_path).stdout
+    assert summary.count("  not in the schema: /grants/*/extra") == 500
+    assert "  not in the schema: 2 more fields" in summary
+    document = json.loads(
+        validate(str(data), "--profile", "demo", "--format", "json", tmp_path=tmp_path).stdout
+    )
+    assert (len(document["additional_fields"]), document["additional_field_count"]) == (500, 502)
+
+
 def test_an_error_about_the_whole_document_says_so_and_counts_have_separators(tmp_path):
     data = tmp_path / "list.json"
     data.write_text(json.dumps([{"note": n} for n in range(1_200)]))

@@ -103,6 +103,7 @@ def test_the_report_of_the_invalid_demo_file(client):
         ("/grants/*/notes", 2),
         ("/grants/*/amount/vat", 1),
     ]
+    assert report["additional_field_count"] == 2
     assert report["stats"]["items"] == 8
     assert report["sample"] is None
     assert report["conversion_warnings"] == []

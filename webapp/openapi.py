@@ -245,7 +245,12 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
-            "additional_fields": {"type": "array", "items": {"type": "object"}},
+            "additional_fields": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Fields in the data the schema does not describe: the first 500.",
+            },
+            "additional_field_count": {"type": "integer", "minimum": 0},
             "stats": {"type": "object"},
             "conversion_warnings": {
                 "type": "array",
