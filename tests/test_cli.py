@@ -124,6 +124,15 @@ def test_a_schema_path_that_names_no_file_exits_2_not_1(tmp_path):
         assert "Traceback" not in result.stderr
 
 
+def test_a_faulty_schema_is_said_once_though_each_step_that_reads_it_stops(tmp_path):
+    schema = tmp_path / "schema.json"
+    schema.write_text('{"type": "object", "properties": {"a": {"type": "strin"}}}')
+    data = str(EXAMPLES / "grants-valid.json")
+    result = validate(data, "--schema", str(schema), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.count("is not a valid JSON Schema") == 1, result.stdout
+
+
 def test_a_schema_given_on_the_command_line_is_used(tmp_path):
     schema = tmp_path / "strict.json"
     schema.write_text(json.dumps({"type": "object", "required": ["publisher"]}))

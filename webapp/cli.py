@@ -128,7 +128,11 @@ def _copy_original(submission: LocalSubmission, path: Path) -> None:
 def text_summary(outcome: Outcome, source: str) -> str:
     if outcome.report is None:
         lines = [f"{source}: could not be checked."]
+        said: set[tuple[str, str]] = set()
         for name, error in outcome.errors:
+            if (error.code, error.message) in said:
+                continue  # a faulty schema stops each step that reads it, for one reason
+            said.add((error.code, error.message))
             lines.append(f"  {name}: {error.message}")
             if error.hint:
                 lines.append(f"  What to do: {error.hint}")
