@@ -244,11 +244,13 @@ def fast_validator(loaded: LoadedSchema) -> Any:
         raise BadInput(
             "schema_invalid",
             f"The schema cannot be used: {_plain_schema_fault(str(error))}",
-            hint="Check that every $ref names a file in the profile's schema folder.",
+            hint="Check that every $ref names a place in the schema, or a file in the "
+            "profile's schema folder.",
         ) from None
 
 
 UNRESOLVED = re.compile(r"^Resource '(?P<uri>[^']*)' is not present in a registry")
+NO_SUCH_PLACE = re.compile(r"^Pointer '(?P<pointer>[^']*)' does not exist")
 
 
 def _plain_schema_fault(message: str) -> str:
@@ -260,7 +262,9 @@ def _plain_schema_fault(message: str) -> str:
                 "schema's own, which Assay cannot check against."
             )
         return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
-    return message
+    if match := NO_SUCH_PLACE.match(message):
+        return f"a $ref points to “#{match['pointer']}”, which is not in the schema."
+    return message.split("\n", 1)[0]  # its first line: what follows is the engine's context
 
 
 def _rs_draft(draft: str) -> int:

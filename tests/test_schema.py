@@ -430,3 +430,14 @@ def test_only_files_a_ref_reaches_are_read(tmp_path):
     loaded = load_schema(tmp_path / "main.json")
     assert [1, 2, 3] not in loaded.resources.values()
     assert [(e.path, e.validator) for e in iter_errors({"n": "x"}, loaded)] == [("/n", "type")]
+
+
+def test_a_ref_to_a_place_the_schema_does_not_have_is_refused_in_one_plain_line(tmp_path):
+    main = tmp_path / "main.json"
+    main.write_text('{"properties": {"a": {"$ref": "#/definitions/nothere"}}}')
+    with pytest.raises(BadInput) as caught:
+        load_schema(main)
+    assert caught.value.message == (
+        "The schema cannot be used: a $ref points to “#/definitions/nothere”, which is not "
+        "in the schema."
+    )
