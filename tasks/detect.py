@@ -26,7 +26,7 @@ SUPPORTED = "JSON, CSV, XLSX and ODS data, and PDF, PNG, JPEG, GIF and WebP file
 
 class DetectFormat(Task):
     name = "detect_format"
-    version = 3  # 3: a byte-order mark alone is an empty file; 2: a one-column CSV by its name
+    version = 3  # 3: a byte-order mark alone is empty, .xlsb and Strict named; 2: one-column CSV
     title = "Recognise the format"
 
     def is_applicable(self, submission: Subject) -> bool:
@@ -76,12 +76,29 @@ def detect(path: Path, name: str = "") -> dict[str, Any]:
     return _text_format(head, name)
 
 
+# The namespace of Excel's "Strict Open XML" files, which openpyxl does not read.
+STRICT_OPEN_XML = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
+
+
+def _excel_format_unread(kind: str) -> BadInput:
+    return BadInput(
+        "unsupported_excel",
+        f"This looks like {kind}, which Assay cannot read.",
+        hint="Open it in your spreadsheet program and save it as an Excel workbook (.xlsx), "
+        "or as .ods or .csv, and upload that.",
+    )
+
+
 def _zip_format(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "xl/workbook.xml" in names:
+                if STRICT_OPEN_XML in archive.read("xl/workbook.xml")[:2000]:
+                    raise _excel_format_unread("an Excel workbook saved as “Strict Open XML”")
                 return "xlsx"
+            if "xl/workbook.bin" in names:
+                raise _excel_format_unread("an Excel binary workbook (.xlsb)")
             if "mimetype" in names:
                 mimetype = archive.read("mimetype")[:100]
                 if b"opendocument.spreadsheet" in mimetype:

@@ -60,6 +60,25 @@ def test_a_zip_that_is_not_a_spreadsheet_is_explained(tmp_path):
     assert "JSON, CSV, XLSX and ODS" in caught.value.hint
 
 
+@pytest.mark.parametrize(
+    ("members", "kind"),
+    [
+        ({"xl/workbook.bin": b"\x83\x01"}, "an Excel binary workbook (.xlsb)"),
+        (
+            {
+                "xl/workbook.xml": b'<workbook xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"/>'
+            },
+            "an Excel workbook saved as “Strict Open XML”",
+        ),
+    ],
+)
+def test_an_excel_format_assay_cannot_read_is_named(tmp_path, members, kind):
+    with pytest.raises(BadInput) as caught:
+        detect(write(tmp_path, zipped({"[Content_Types].xml": b"", **members})))
+    assert caught.value.message == f"This looks like {kind}, which Assay cannot read."
+    assert "save it as an Excel workbook (.xlsx)" in caught.value.hint
+
+
 def test_a_damaged_zip_is_explained(tmp_path):
     with pytest.raises(BadInput, match="damaged or cut short") as caught:
         detect(write(tmp_path, b"PK\x03\x04garbage"))
