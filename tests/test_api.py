@@ -334,7 +334,7 @@ def test_an_expired_submission_is_410_for_status_and_report(client, document):
     check(document, unknown, "/api/submissions/{id}/report", "get")
 
 
-def test_a_deferred_task_is_started_and_others_are_409(client, document):
+def test_a_deferred_task_is_started_others_are_404_and_not_now_is_409(client, document):
     created = create(client, text=(EXAMPLES / "grants-valid.json").read_text()).json()
     base = created["links"]["self"]
     started = client.post(f"{base}/tasks/json_to_spreadsheet")
@@ -342,9 +342,16 @@ def test_a_deferred_task_is_started_and_others_are_409(client, document):
     assert (
         check(document, started, "/api/submissions/{id}/tasks/{task}", "post")["status"] == "ready"
     )
-    refused = client.post(f"{base}/tasks/validate")
-    assert refused.status_code == 409
-    check(document, refused, "/api/submissions/{id}/tasks/{task}", "post")
+    for name in ["validate", "nope"]:  # a step of the report, and no step at all
+        refused = client.post(f"{base}/tasks/{name}")
+        assert refused.status_code == 404
+        check(document, refused, "/api/submissions/{id}/tasks/{task}", "post")
+    failed = create(client, text="{not json").json()["links"]["self"]
+    not_now = client.post(f"{failed}/tasks/json_to_spreadsheet")
+    assert not_now.status_code == 409
+    assert check(document, not_now, "/api/submissions/{id}/tasks/{task}", "post")["error"][
+        "message"
+    ] == ("This submission could not be checked, so there is nothing to make this from.")
     unknown = client.post(f"/api/submissions/{uuid4()}/tasks/json_to_spreadsheet")
     assert unknown.status_code == 404
     check(document, unknown, "/api/submissions/{id}/tasks/{task}", "post")

@@ -31,7 +31,7 @@ from webapp.models import Submission
 from webapp.openapi import openapi_document
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
-from webapp.views import deferred_task_or_404, failures, submit, waiting_on
+from webapp.views import NotNow, deferred_task_or_404, failures, submit, waiting_on
 
 State = Submission.State
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -270,8 +270,10 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Jso
         return error(410, "expired", "This submission has expired; its data is gone.")
     try:
         task = deferred_task_or_404(submission, task_name)
-    except Http404 as exc:
+    except NotNow as exc:
         return error(409, "not_available", str(exc))
+    except Http404 as exc:
+        return error(404, "not_found", str(exc))
     if jobs.deferred_status(submission, task) == "ready":  # done: nothing to ask for
         return JsonResponse({"name": task.name, "status": "ready"})
     jobs.request_deferred(submission, task.name)

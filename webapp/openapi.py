@@ -358,8 +358,10 @@ def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
                     "responses": {
                         "200": response("Already done: its files are ready.", "DeferredStatus"),
                         "202": response("Asked for; follow the status.", "DeferredStatus"),
-                        "404": error_response("No submission has this id."),
-                        "409": error_response("That step cannot be started for it now."),
+                        "404": error_response(
+                            "No submission has this id, or no step of that name can be asked for."
+                        ),
+                        "409": error_response("That step cannot be started for it now, and why."),
                         "410": error_response("The submission has expired."),
                     },
                 }

@@ -261,13 +261,30 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Htt
     return redirect(f"{submission.get_absolute_url()}#{task.name}")
 
 
+class NotNow(Http404):
+    """The step exists, but this submission cannot have it now (the API says 409)."""
+
+
+# Why a submission in this state cannot have a deferred step.
+NOT_NOW = {
+    State.PENDING: "This submission is still being checked: ask again once its report is ready.",
+    State.RUNNING: "This submission is still being checked: ask again once its report is ready.",
+    State.FAILED: "This submission could not be checked, so there is nothing to make this from.",
+    State.EXPIRED: "This submission has expired; its data is gone.",
+}
+
+
 def deferred_task_or_404(submission: Submission, task_name: str) -> Task:
-    if submission.is_expired or submission.state != State.DONE:
-        raise Http404("This submission cannot take that request now.")
+    if task_name not in {task.name for task in get_pipeline().deferred}:
+        raise Http404("There is no step of that name to ask for.")
+    if submission.is_expired:
+        raise NotNow(NOT_NOW[State.EXPIRED])
+    if submission.state != State.DONE:
+        raise NotNow(NOT_NOW[submission.state])
     for task in get_pipeline().applicable(submission, deferred=True):
         if task.name == task_name:
             return task
-    raise Http404("No such step for this submission.")
+    raise NotNow("That step does not apply to this data.")
 
 
 @require_POST
