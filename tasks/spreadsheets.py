@@ -1457,32 +1457,37 @@ INVISIBLE = "\ufeff\u200b\u00a0"  # a byte-order mark, a zero-width space, a no-
 
 
 def _merged_rows(
-    items: list[Any], cells: dict[str, Any], root_list_path: str, id_name: str
+    items: list[Any], cells: dict[str, Any], main_sheet: str, id_name: str
 ) -> list[dict[str, Any]]:
-    """A warning for each item made of several rows of one sheet: flattentool merges the
-    rows that share an id into one item, which hides a duplicated id or row."""
+    """A warning for each item whose rows of the main sheet are not one: flattentool
+    merges the rows that share an id into one item, which hides a duplicated id or row,
+    and makes an item of rows of other sheets whose id no row of the main sheet has."""
     found = []
     for index, item in enumerate(items):
-        by_sheet: dict[str, list[int]] = {}
-        for sheet, row, *_ in cells.get(f"{root_list_path}/{index}", []):
-            by_sheet.setdefault(sheet, []).append(row)
-        for sheet, rows in by_sheet.items():
-            if len(rows) < 2:
-                continue
-            identifier = item.get(id_name) if isinstance(item, dict) else None
-            listed = ", ".join(f"{row:,}" for row in rows[:-1]) + f" and {rows[-1]:,}"
-            found.append(
-                {
-                    "message": f"Rows {listed} of sheet “{sheet}” have the same {id_name} "
-                    f"“{identifier}”, so they were read as one item. If they are different "
-                    f"items, give each its own {id_name}; if a row is there twice, delete one.",
-                    "sheet": sheet,
-                    "row": rows[1],
-                    "column": None,
-                    "header": None,
-                }
+        rows = cells.get(f"{main_sheet}/{index}", [])
+        identifier = item.get(id_name) if isinstance(item, dict) else None
+        own = [row for sheet, row, *_ in rows if sheet == main_sheet]
+        if len(own) > 1:
+            listed = ", ".join(f"{row:,}" for row in own[:-1]) + f" and {own[-1]:,}"
+            message = (
+                f"Rows {listed} of sheet “{main_sheet}” have the same {id_name} "
+                f"“{identifier}”, so they were read as one item. If they are different "
+                f"items, give each its own {id_name}; if a row is there twice, delete one."
             )
+            found.append(_row_warning(message, main_sheet, own[1]))
+        elif not own and rows:
+            sheet, row, *_ = rows[0]
+            message = (
+                f"Row {row:,} of sheet “{sheet}” has the {id_name} “{identifier}”, which no "
+                f"row of sheet “{main_sheet}” has, so it was read as an item of its own. "
+                f"Check the {id_name}, or add its row to sheet “{main_sheet}”."
+            )
+            found.append(_row_warning(message, sheet, row))
     return found
+
+
+def _row_warning(message: str, sheet: str, row: int) -> dict[str, Any]:
+    return {"message": message, "sheet": sheet, "row": row, "column": None, "header": None}
 
 
 def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:

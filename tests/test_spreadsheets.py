@@ -1072,6 +1072,27 @@ def test_rows_merged_for_sharing_an_id_are_each_said(tmp_path: Path, schema: Pat
     assert (warning["sheet"], warning["row"]) == ("grants", 4)
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_rows_of_another_sheet_with_an_id_the_main_sheet_lacks_are_said(
+    tmp_path: Path, schema: Path, fmt: str
+):
+    items = [*ITEM_ROWS, ["G1", "I2", "Rake", 1], ["G9", "I3", "Hoe", 2]]  # G9: a typo
+    path = write_sheets(
+        tmp_path / f"g.{fmt}", fmt, {"grants": [HEADINGS, *GRANT_ROWS], "items": items}
+    )
+    result = convert(path, fmt, schema)
+    said = [w for w in result.warnings if "read as" in w["message"]]
+    # Two rows of "items" for G1 are its two items, as meant: only G9's row is said.
+    assert [(w["sheet"], w["row"], w["message"]) for w in said] == [
+        (
+            "items",
+            4,
+            "Row 4 of sheet “items” has the id “G9”, which no row of sheet “grants” has, so "
+            "it was read as an item of its own. Check the id, or add its row to sheet “grants”.",
+        )
+    ]
+
+
 def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_it(
     tmp_path: Path,
 ) -> None:

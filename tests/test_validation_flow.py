@@ -127,7 +127,7 @@ def test_the_api_starts_a_deferred_task(client):
         {"name": task["name"], "status": task["status"]} for task in status["tasks"]
     ]
     # Only deferred tasks can be asked for.
-    assert client.post(f"/api/submissions/{submission.id}/tasks/validate").status_code == 409
+    assert client.post(f"/api/submissions/{submission.id}/tasks/validate").status_code == 404
 
 
 def test_every_error_is_listed_a_page_at_a_time_and_the_cap_is_said(client, settings):
