@@ -159,7 +159,16 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     unlisted = report.get("additional_field_count", 0) - len(report["additional_fields"])
     if unlisted > 0:
         lines.append(f"  not in the schema: {unlisted:,} more fields")
-    return lines + _warning_lines(report)
+    return lines + _duplicate_lines(report) + _warning_lines(report)
+
+
+def _duplicate_lines(report: dict[str, Any]) -> list[str]:
+    """Ids used more than once: no schema says so, but the data is likely wrong."""
+    repeated = (report.get("stats") or {}).get("duplicate_ids") or {}
+    if not repeated.get("count"):
+        return []
+    examples = ", ".join(f"{value} ({count:,} times)" for value, count in repeated["examples"][:3])
+    return [f"  ids used more than once: {repeated['count']:,}, e.g. {examples}"]
 
 
 def _warning_lines(report: dict[str, Any]) -> list[str]:
