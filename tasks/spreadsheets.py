@@ -15,6 +15,7 @@ import codecs
 import csv
 import html
 import io
+import itertools
 import json
 import math
 import posixpath
@@ -262,10 +263,11 @@ _CELL_REFERENCE = re.compile(r"([A-Za-z]{1,3})(\d+)")
 
 def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
     members = {member: _root_tag(archive, member) for member in archive.infolist()}
-    shared: list[int] = []
-    for member, tag in members.items():
-        if tag == "sst":
-            shared = _shared_string_lengths(archive, member)
+    # The longest text at each number, whichever shared strings part openpyxl takes.
+    parts = [
+        _shared_string_lengths(archive, member) for member, tag in members.items() if tag == "sst"
+    ]
+    shared = [max(lengths) for lengths in itertools.zip_longest(*parts, fillvalue=0)]
     for member, tag in members.items():
         if tag == "worksheet":
             rows, columns = _sheet_extent(archive, member, tally, shared)
@@ -278,7 +280,7 @@ def _shared_string_lengths(archive: zipfile.ZipFile, member: zipfile.ZipInfo) ->
     with archive.open(member) as stream:
         for _event, element in ElementTree.iterparse(stream, events=("end",)):
             if _local(element.tag) == "si":
-                lengths.append(sum(len(text) for text in element.itertext()))
+                lengths.append(sum(len(part.text or "") for part in _shown_text(element)))
                 element.clear()
     return lengths
 
@@ -345,6 +347,13 @@ def _row_extent(row: ElementTree.Element, row_number: int) -> tuple[int, int]:
     return last_row, last_column
 
 
+def _shown_text(item: ElementTree.Element) -> list[ElementTree.Element]:
+    """The <t> elements of a shared string that openpyxl reads: its own, and its runs'
+    (not the phonetic guides')."""
+    runs = [child for child in item if _local(child.tag) == "r"]
+    return [part for holder in [item, *runs] for part in holder if _local(part.tag) == "t"]
+
+
 def _shared_text(row: ElementTree.Element, shared: list[int]) -> int:
     """The characters of the shared strings a row's cells use. (Text written in a cell
     itself takes room in the file, which the unpacked size limits already.)"""
@@ -352,10 +361,18 @@ def _shared_text(row: ElementTree.Element, shared: list[int]) -> int:
     for cell in row:
         if cell.get("t") == "s":
             for value in cell:
-                if _local(value.tag) == "v" and (value.text or "").isdigit():
-                    index = int(value.text)
-                    chars += shared[index] if index < len(shared) else 0
+                if _local(value.tag) == "v":
+                    chars += _shared_length(shared, value.text)
     return chars
+
+
+def _shared_length(shared: list[int], text: str | None) -> int:
+    """The length of the shared string a cell's value names, read as openpyxl reads it
+    (int(), which takes " 2", "+2" and "-1", the last one)."""
+    try:
+        return shared[int(text or "")]
+    except (ValueError, IndexError):
+        return 0
 
 
 def _column_number(letters: str) -> int:
@@ -1638,15 +1655,21 @@ def _write_json(path: Path, data: Any, indent: int | None = None) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+# Beyond this many digits a number in a cell stays text: no data means such a number, and
+# Python refuses to write an integer of more than 4,300 digits.
+MAX_DIGITS_READ = 300
+
+
 def _flattentool_value(value: Any) -> Any:
     """flattentool's Decimal numbers and dates, written as its own encoder writes them.
 
     A Decimal becomes the float that any JSON reader, ours included, would read anyway,
-    or the integer it is, however long; one JSON has no number for ("Infinity", "NaN")
-    stays a text, for the schema to say it is not a number."""
+    or the integer it is, up to MAX_DIGITS_READ digits; one JSON has no number for
+    ("Infinity", "NaN") or past that stays a text, for the schema to say it is not a
+    number."""
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            return str(value)
+        if not value.is_finite() or value.adjusted() > MAX_DIGITS_READ:
+            return str(value)  # 1e999999 as an integer: a million digits, made slowly
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, datetime):
         return str(value)

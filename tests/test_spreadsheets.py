@@ -685,12 +685,13 @@ def test_numbers_beyond_64_bits_and_beyond_json_are_read_not_crashed_on(
     big = 12345678901234567890123
     rows = [["id", "n"], ["G1", big if fmt == "csv" else 1e20], ["G2", 7]]
     if fmt == "csv":
-        rows += [["G3", "Infinity"], ["G4", "-inf"], ["G5", "NaN"]]
+        rows += [["G3", "Infinity"], ["G4", "-inf"], ["G5", "NaN"], ["G6", "1e999999"]]
     result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
     values = [grant["n"] for grant in grants(result)]
     assert values[:2] == [big if fmt == "csv" else 10**20, 7]  # exact, however long
-    if fmt == "csv":  # no JSON number holds these: text, which the schema then refuses
-        assert values[2:] == ["Infinity", "-Infinity", "NaN"]
+    if fmt == "csv":  # no JSON number holds these (nor data a million digits long): text,
+        # which the schema then refuses
+        assert values[2:] == ["Infinity", "-Infinity", "NaN", "1E+999999"]
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
@@ -1605,6 +1606,29 @@ def test_one_long_text_used_by_many_cells_counts_each_time(tmp_path: Path, fmt: 
         "its sheets, counting a text each time a cell uses it."
     )
     check_limits(path, fmt, replace(limits, max_uncompressed=5_000_000))  # 4 MB: read
+
+
+@pytest.mark.parametrize("index", ["1", " 1", "+1", "-1", "0_1"])
+@pytest.mark.parametrize("decoy", [False, True])
+def test_a_shared_string_counts_however_its_number_is_written(
+    tmp_path: Path, index: str, decoy: bool
+) -> None:
+    # openpyxl reads the number with int(): " 1", "+1", "0_1" and "-1" (the last) too;
+    # and whichever part of shared strings it takes, the longest text counts.
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    shared = f'<sst xmlns="{main}"><si><t>id</t></si><si><r><t>{"x" * 100_000}</t></r></si></sst>'
+    cell = f'<c r="A{{0}}" t="s"><v>{index}</v></c>'
+    rows = "".join(f'<row r="{row}">{cell.format(row)}</row>' for row in range(1, 41))
+    with zipfile.ZipFile(path := tmp_path / "g.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", shared)
+        if decoy:
+            archive.writestr("xl/zz.xml", f'<sst xmlns="{main}"><si><t>a</t></si></sst>')
+        archive.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{main}"><sheetData>{rows}</sheetData></worksheet>',
+        )
+    limits = SpreadsheetLimits(10_000_000, 1_000, 1_000, 1_000, max_uncompressed=3_000_000)
+    assert refusal(check_limits, path, "xlsx", limits).code == "too_much_text"
 
 
 def test_a_stray_formatted_cell_counts_the_whole_rectangle_up_to_it(tmp_path: Path) -> None:
