@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -89,21 +90,27 @@ def _excel_format_unread(kind: str) -> BadInput:
     )
 
 
+def _head(archive: zipfile.ZipFile, member: str, size: int) -> bytes:
+    """The first bytes of a member, unpacking no more: it may unpack to gigabytes."""
+    with archive.open(member) as stream:
+        return stream.read(size)
+
+
 def _zip_format(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "xl/workbook.xml" in names:
-                if STRICT_OPEN_XML in archive.read("xl/workbook.xml")[:2000]:
+                if STRICT_OPEN_XML in _head(archive, "xl/workbook.xml", 2000):
                     raise _excel_format_unread("an Excel workbook saved as “Strict Open XML”")
                 return "xlsx"
             if "xl/workbook.bin" in names:
                 raise _excel_format_unread("an Excel binary workbook (.xlsb)")
-            if "mimetype" in names:
-                mimetype = archive.read("mimetype")[:100]
-                if b"opendocument.spreadsheet" in mimetype:
-                    return "ods"
-    except zipfile.BadZipFile as exc:
+            if "mimetype" in names and b"opendocument.spreadsheet" in _head(
+                archive, "mimetype", 100
+            ):
+                return "ods"
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise BadInput(
             "bad_zip",
             "The file looks like a spreadsheet (a zip archive) but is damaged or cut short.",

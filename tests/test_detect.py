@@ -79,6 +79,30 @@ def test_an_excel_format_assay_cannot_read_is_named(tmp_path, members, kind):
     assert "save it as an Excel workbook (.xlsx)" in caught.value.hint
 
 
+def test_only_the_head_of_a_member_is_unpacked_to_know_the_format(tmp_path, monkeypatch):
+    # A workbook part that unpacks to 200 MB of spaces (about 200 KB packed).
+    path = tmp_path / "big.xlsx"
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("xl/workbook.xml", "w") as member,
+    ):
+        for _ in range(200):
+            member.write(b" " * 1_000_000)
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *args: pytest.fail("unpacked whole"))
+    assert detect(path)["format"] == "xlsx"
+
+
+def test_a_member_whose_packed_data_is_broken_is_a_damaged_zip(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", b"<workbook/>" * 1000)
+    data = bytearray(buffer.getvalue())
+    start = 30 + len("xl/workbook.xml")  # past the member's local header: its packed data
+    data[start : start + 8] = b"\xff" * 8
+    with pytest.raises(BadInput, match="damaged or cut short"):
+        detect(write(tmp_path, bytes(data)))
+
+
 def test_a_damaged_zip_is_explained(tmp_path):
     with pytest.raises(BadInput, match="damaged or cut short") as caught:
         detect(write(tmp_path, b"PK\x03\x04garbage"))
