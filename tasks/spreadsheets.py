@@ -1480,11 +1480,12 @@ def _merged_rows(
     merges the rows that share an id into one item, which hides a duplicated id or row,
     and makes an item of rows of other sheets whose id no row of the main sheet has."""
     found = []
+    clashing = _rows_giving_one_field_twice(cells, main_sheet, id_name)
     for index, item in enumerate(items):
         rows = cells.get(f"{main_sheet}/{index}", [])
         identifier = item.get(id_name) if isinstance(item, dict) else None
         own = [row for sheet, row, *_ in rows if sheet == main_sheet]
-        if len(own) > 1:
+        if len(own) > 1 and index in clashing:
             listed = ", ".join(f"{row:,}" for row in own[:-1]) + f" and {own[-1]:,}"
             message = (
                 f"Rows {listed} of sheet “{main_sheet}” have the same {id_name} "
@@ -1501,6 +1502,25 @@ def _merged_rows(
             )
             found.append(_row_warning(message, sheet, row))
     return found
+
+
+def _rows_giving_one_field_twice(cells: dict[str, Any], main_sheet: str, id_name: str) -> set[int]:
+    """The items for which two rows of the main sheet give the same field (not the id,
+    and not one in a list): a duplicate. Rows that each add entries to a list, under
+    "items/0/id" say, are flattentool's way of writing a list over rows, and meant."""
+    clashing: set[int] = set()
+    prefix = f"{main_sheet}/"
+    for path, places in cells.items():
+        if not path.startswith(prefix) or len(places) < 2:
+            continue
+        index, _, field = path[len(prefix) :].partition("/")
+        if not index.isdigit() or not field or field == id_name:
+            continue
+        if any(part.isdigit() for part in field.split("/")):
+            continue  # inside a list
+        if len({place[2] for place in places if place[0] == main_sheet}) > 1:
+            clashing.add(int(index))
+    return clashing
 
 
 def _row_warning(message: str, sheet: str, row: int) -> dict[str, Any]:

@@ -1073,6 +1073,18 @@ def test_rows_merged_for_sharing_an_id_are_each_said(tmp_path: Path, schema: Pat
     assert (warning["sheet"], warning["row"]) == ("grants", 4)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_rows_that_each_add_to_a_list_of_one_item_are_not_said(tmp_path: Path, fmt: str):
+    rows = [
+        ["id", "title", "items/0/id", "items/0/description"],
+        ["G1", "Orchard", "I1", "Spade"],
+        ["G1", None, "I2", "Rake"],  # flattentool's way of writing a list over rows
+    ]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, None)
+    assert [item["id"] for item in grants(result)[0]["items"]] == ["I1", "I2"]
+    assert not [w for w in result.warnings if "the same id" in w["message"]]
+
+
 @pytest.mark.parametrize("fmt", ["xlsx", "ods"])
 def test_rows_of_another_sheet_with_an_id_the_main_sheet_lacks_are_said(
     tmp_path: Path, schema: Path, fmt: str
