@@ -263,7 +263,7 @@ def _plain_schema_fault(message: str) -> str:
             )
         return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
     if match := NO_SUCH_PLACE.match(message):
-        return f"a $ref points to “#{match['pointer']}”, which is not in the schema."
+        return f"a $ref points to “{match['pointer']}”, which the document it names lacks."
     return message.split("\n", 1)[0]  # its first line: what follows is the engine's context
 
 

@@ -438,6 +438,6 @@ def test_a_ref_to_a_place_the_schema_does_not_have_is_refused_in_one_plain_line(
     with pytest.raises(BadInput) as caught:
         load_schema(main)
     assert caught.value.message == (
-        "The schema cannot be used: a $ref points to “#/definitions/nothere”, which is not "
-        "in the schema."
+        "The schema cannot be used: a $ref points to “/definitions/nothere”, which the "
+        "document it names lacks."
     )
