@@ -152,12 +152,16 @@ def test_a_crash_is_recorded_with_its_traceback_and_retried(breaking):
     assert run.permanent is False
 
 
-def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, settings, caplog):
+def waiting_to_break(client, settings, how: str) -> Submission:
+    """A submission on the test pipeline, waiting for a worker, whose step breaks so."""
     settings.ASSAY_PIPELINE = TEST_PIPELINE
     submission = upload(client, "grants.json")
-    Submission.objects.filter(id=submission.id).update(
-        options={"breaks": "deleted"}, state=State.PENDING
-    )
+    Submission.objects.filter(id=submission.id).update(options={"breaks": how}, state=State.PENDING)
+    return submission
+
+
+def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, settings, caplog):
+    submission = waiting_to_break(client, settings, "deleted")
     # The failure cannot be written down, nor the next step skipped: their rows are gone.
     assert jobs.process_submission(str(submission.id)) == "gone"
     assert not Submission.objects.filter(id=submission.id).exists()
@@ -167,11 +171,7 @@ def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, setti
 
 
 def test_a_submission_expired_as_its_steps_succeed_keeps_no_file(client, settings, caplog):
-    settings.ASSAY_PIPELINE = TEST_PIPELINE
-    submission = upload(client, "grants.json")
-    Submission.objects.filter(id=submission.id).update(
-        options={"breaks": "expired"}, state=State.PENDING
-    )
+    submission = waiting_to_break(client, settings, "expired")
     assert jobs.process_submission(str(submission.id)) == "gone"
     assert not submission.files_dir.exists()  # what the step wrote after, too
     assert Submission.objects.get(id=submission.id).state == State.EXPIRED
