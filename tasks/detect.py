@@ -110,6 +110,8 @@ def _zip_format(path: Path) -> str:
                 archive, "mimetype", 100
             ):
                 return "ods"
+    # Each of these is a zip zipfile cannot unpack: damaged, cut short, packed in a way
+    # it lacks (NotImplementedError), or encrypted (RuntimeError).
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise BadInput(
             "bad_zip",

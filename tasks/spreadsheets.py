@@ -1480,12 +1480,14 @@ def _merged_rows(
     merges the rows that share an id into one item, which hides a duplicated id or row,
     and makes an item of rows of other sheets whose id no row of the main sheet has."""
     found = []
-    clashing = _rows_giving_one_field_twice(cells, main_sheet, id_name)
+    clashing: set[int] | None = None  # looked for once, only if some item has merged rows
     for index, item in enumerate(items):
         rows = cells.get(f"{main_sheet}/{index}", [])
         identifier = item.get(id_name) if isinstance(item, dict) else None
         own = [row for sheet, row, *_ in rows if sheet == main_sheet]
-        if len(own) > 1 and index in clashing:
+        if len(own) > 1 and clashing is None:
+            clashing = _rows_giving_one_field_twice(cells, main_sheet, id_name)
+        if len(own) > 1 and index in (clashing or ()):
             listed = ", ".join(f"{row:,}" for row in own[:-1]) + f" and {own[-1]:,}"
             message = (
                 f"Rows {listed} of sheet “{main_sheet}” have the same {id_name} "
