@@ -900,6 +900,7 @@ def unflatten(
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}))
+        noted += _headings_near_a_field(getattr(reader, "headings", {}), fields)
         noted += _merged_rows(items, cells, root_list_path, id_name)
         if fmt == "csv" and copied.blank_lines_before_headings:
             _shift_rows(cells, noted + found, copied.blank_lines_before_headings)
@@ -1552,6 +1553,50 @@ def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def _headings_near_a_field(
+    headings: dict[str, list[Any]], fields: _KnownFields | None
+) -> list[dict[str, Any]]:
+    """A warning for each heading that names no field but for its capitals or the spaces
+    around a "/": "awarddate" for "awardDate", "Amount / Value" for "amount/value"."""
+    if fields is None:
+        return []
+    spelled: dict[str, str] = {}
+    for path in [fields.id_name, *fields.flattened]:
+        spelled.setdefault(_loosely(path), path)
+    found = []
+    for sheet, names in headings.items():
+        for index, name in enumerate(names):
+            if not isinstance(name, str) or name != name.strip() or fields.named(name):
+                continue  # spaces around the whole heading are said by _padded_headings
+            field = spelled.get(_loosely(_field_path(name)))
+            if field is None:
+                continue
+            suggested = _respelled(name, field)
+            found.append(
+                {
+                    "message": f"The heading “{name}” names no field, but the schema has "
+                    f"“{suggested}”: write it as the schema does, as capitals and spaces "
+                    "count.",
+                    "sheet": sheet,
+                    "row": 1,
+                    "column": get_column_letter(index + 1),
+                    "header": name,
+                }
+            )
+    return found
+
+
+def _loosely(path: str) -> str:
+    return "/".join(part.strip().casefold() for part in path.split("/"))
+
+
+def _respelled(heading: str, field: str) -> str:
+    """``heading`` with its field names as ``field`` spells them, its list numbers kept."""
+    names = iter(field.split("/"))
+    parts = [part.strip() for part in heading.split("/")]
+    return "/".join(part if part.isdigit() else next(names, part) for part in parts)
 
 
 def _shown(text: str) -> str:

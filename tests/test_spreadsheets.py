@@ -1106,6 +1106,23 @@ def test_rows_of_another_sheet_with_an_id_the_main_sheet_lacks_are_said(
     ]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_heading_that_differs_from_a_field_by_case_or_spaces_is_said(
+    tmp_path: Path, schema: Path, fmt: str
+):
+    rows = [["ID", "Title", "amount / value", "tags"], ["G1", "Orchard", 5, "food"]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    said = {w["header"]: w["message"] for w in result.warnings if "names no field" in w["message"]}
+    assert said == {
+        "ID": "The heading “ID” names no field, but the schema has “id”: write it as the "
+        "schema does, as capitals and spaces count.",
+        "Title": "The heading “Title” names no field, but the schema has “title”: write it as "
+        "the schema does, as capitals and spaces count.",
+        "amount / value": "The heading “amount / value” names no field, but the schema has "
+        "“amount/value”: write it as the schema does, as capitals and spaces count.",
+    }
+
+
 def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_it(
     tmp_path: Path,
 ) -> None:
