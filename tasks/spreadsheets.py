@@ -1541,17 +1541,11 @@ def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
             bare = name.strip(f" \t\r\n{INVISIBLE}")
             if name == bare or not bare:  # a blank heading is only a spacer column
                 continue
-            found.append(
-                {
-                    "message": f"The heading “{_shown(name)}” has spaces or invisible "
-                    f"characters around it, so it does not name the field “{bare}”. "
-                    "Remove them from the heading.",
-                    "sheet": sheet,
-                    "row": 1,
-                    "column": get_column_letter(index + 1),
-                    "header": name,
-                }
+            message = (
+                f"The heading “{_shown(name)}” has spaces or invisible characters around "
+                f"it, so it does not name the field “{bare}”. Remove them from the heading."
             )
+            found.append(_heading_warning(message, sheet, index, name))
     return found
 
 
@@ -1573,19 +1567,19 @@ def _headings_near_a_field(
             field = spelled.get(_loosely(_field_path(name)))
             if field is None:
                 continue
-            suggested = _respelled(name, field)
-            found.append(
-                {
-                    "message": f"The heading “{name}” names no field, but the schema has "
-                    f"“{suggested}”: write it as the schema does, as capitals and spaces "
-                    "count.",
-                    "sheet": sheet,
-                    "row": 1,
-                    "column": get_column_letter(index + 1),
-                    "header": name,
-                }
+            message = (
+                f"The heading “{name}” names no field, but the schema has "
+                f"“{_respelled(name, field)}”: write it as the schema does, as capitals and "
+                "spaces count."
             )
+            found.append(_heading_warning(message, sheet, index, name))
     return found
+
+
+def _heading_warning(message: str, sheet: str, index: int, heading: str) -> dict[str, Any]:
+    """A warning about the heading in column ``index`` (from 0) of a sheet's first row."""
+    column = get_column_letter(index + 1)
+    return {"message": message, "sheet": sheet, "row": 1, "column": column, "header": heading}
 
 
 def _loosely(path: str) -> str:
