@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 from uuid import uuid4
 
 import jsonschema
@@ -205,14 +206,43 @@ def test_a_json_body_that_is_not_the_expected_object_is_400(client, document, bo
     assert not Submission.objects.exists()
 
 
-def test_too_many_submissions_are_429_with_retry_after(client, document, settings):
+class Clock:
+    """The API's clock, stopped at a moment the tests move by hand."""
+
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Twenty seconds into a minute: the limit counts per minute, and a real clock
+    could cross into the next one between two requests of a test."""
+    stopped = Clock(1_800_000_000 + 20)
+    monkeypatch.setattr("webapp.api.time", SimpleNamespace(time=stopped))
+    return stopped
+
+
+def test_too_many_submissions_are_429_with_retry_after(client, document, settings, clock):
     settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 2
     statuses = [create(client, text="{}").status_code for _ in range(2)]
     refused = create(client, text="{}")
     assert statuses == [201, 201]
     assert refused.status_code == 429
     check(document, refused, "/api/submissions", "post")
-    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["Retry-After"] == "40"
+    assert "try again in 40 s" in refused.json()["error"]["message"]
+
+
+def test_the_next_minute_allows_submissions_again(client, settings, clock):
+    settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 1
+    assert create(client, text="{}").status_code == 201
+    clock.now += 39
+    assert create(client, text="{}").status_code == 429
+    clock.now += 1
+    assert create(client, text="{}").status_code == 201
 
 
 def post_from(client, forwarded_for: str):
@@ -225,7 +255,7 @@ def post_from(client, forwarded_for: str):
     ).status_code
 
 
-def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, settings):
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, settings, clock):
     settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 1
     settings.ASSAY_TRUSTED_PROXIES = 1
     assert [post_from(client, "203.0.113.7"), post_from(client, "203.0.113.8")] == [201, 201]
@@ -233,7 +263,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, settings):
     assert post_from(client, "198.51.100.1, 203.0.113.7") == 429
 
 
-def test_without_trusted_proxies_a_forwarded_header_is_ignored(client, settings):
+def test_without_trusted_proxies_a_forwarded_header_is_ignored(client, settings, clock):
     settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 1
     assert post_from(client, "203.0.113.7") == 201
     assert post_from(client, "203.0.113.8") == 429  # the same connection's address
