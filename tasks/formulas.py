@@ -10,6 +10,10 @@ from __future__ import annotations
 FORMULA_STARTS = ("=", "+", "-", "@")
 
 
+def looks_like_a_formula(text: str) -> bool:
+    return text.lstrip(" \t\r\n").startswith(FORMULA_STARTS)
+
+
 def neutralise(text: str) -> str:
-    """Text a spreadsheet program shows as it is, never as a formula (CSV and XLSX alike)."""
-    return f"'{text}" if text.lstrip(" \t\r\n").startswith(FORMULA_STARTS) else text
+    """Text for a CSV cell that a spreadsheet program shows as it is, never as a formula."""
+    return f"'{text}" if looks_like_a_formula(text) else text

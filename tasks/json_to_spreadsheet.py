@@ -21,9 +21,9 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 4: refused for a list with no objects, says how many items are not objects; 3: a
-    # document that is a list; says how many texts the workbook cuts short
-    version = 4
+    # 5: formula-like text in text cells of the workbook, not given a "'"; 4: refused for
+    # a list with no objects, says how many items are not objects
+    version = 5
     requires = ("parse_json",)
     deferred = True
 

@@ -26,7 +26,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +39,11 @@ import ijson
 import orjson
 from flattentool.exceptions import FlattenToolError, FlattenToolWarning
 from flattentool.input import CSVInput, ODSInput, XLSXInput
+from flattentool.json_input import JSONParser
+from flattentool.output import CSVOutput, XLSXOutput
 from flattentool.schema import SchemaParser
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -47,7 +51,7 @@ from process.errors import BadInput
 from process.files import over_the_limit
 from tasks.detect import DECLARED_SEPARATOR, utf16_without_mark
 from tasks.fields import escape, schema_fields
-from tasks.formulas import neutralise
+from tasks.formulas import looks_like_a_formula
 from tasks.refs import (
     MAX_SCHEMA_NODES,
     SCHEMA_KEYWORDS,
@@ -1842,18 +1846,16 @@ def flatten(
         "id_name": id_name,
     }
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
-        safe_json, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
-        shape = _copy_neutralised(json_path, safe_json, root_list_path)
+        readable, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
+        shape = _copy_for_flattentool(json_path, readable, root_list_path)
         if not shape.objects_in_the_list:
             raise _no_root_list(shape, root_list_path)
         if shape.top_event == "start_array":
             options["root_is_list"] = True  # the document is the list of items itself
-        _flatten(safe_json, csv_folder, "csv", options)
-        _check_width(csv_folder)
-        _flatten(safe_json, xlsx, "xlsx", options)
+        csv_sheets, xlsx_sheets = _write_sheets(readable, csv_folder, xlsx, options)
         _zip_folder(csv_folder, zipped)
     left_out = shape.items_in_the_list - shape.objects_in_the_list
-    return Flattened(xlsx, zipped, shape.too_long_for_xlsx, shape.neutralised, left_out)
+    return Flattened(xlsx, zipped, xlsx_sheets.cut_short, csv_sheets.neutralised, left_out)
 
 
 class Flattened(NamedTuple):
@@ -1861,7 +1863,8 @@ class Flattened(NamedTuple):
     csv_zip: Path
     # Texts longer than an XLSX cell holds: the workbook has them cut short, the CSVs whole.
     cut_short: int
-    neutralised: int  # texts given a "'" so that they are not taken for formulas
+    # Formula-like texts: given a "'" in the CSVs, and written as text cells in the workbook.
+    neutralised: int
     left_out: int = 0  # items of the list that are not objects: no row holds them
 
 
@@ -1871,8 +1874,7 @@ MAX_XLSX_TEXT = 32_767
 
 @dataclass
 class _Shape:
-    """What the streamed data's top level is, whether it holds the root list, and how
-    many of its texts are too long for an XLSX cell or made safe from formulas."""
+    """What the streamed data's top level is, and whether it holds the root list."""
 
     root_list_prefix: str  # as ijson names the place: "grants", "a.b"
     top_event: str = ""
@@ -1881,11 +1883,6 @@ class _Shape:
     # many of them are objects: the rows.
     items_in_the_list: int = 0
     objects_in_the_list: int = 0
-    # In the sheets (the root list's items): texts cut short in an XLSX cell, and texts
-    # given a "'" so as not to start a formula. A field name counts once, as a heading.
-    too_long_for_xlsx: int = 0
-    neutralised: int = 0
-    names: set[str] = field(default_factory=set)
 
     def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
         for prefix, event, value in events:
@@ -1895,8 +1892,6 @@ class _Shape:
             elif self._begins_an_item(prefix, event):
                 self.items_in_the_list += 1
                 self.objects_in_the_list += event == "start_map"
-            if event in ("string", "map_key") and self._in_the_sheets(prefix):
-                self._count(value, is_name=event == "map_key")
             yield prefix, event, value
 
     def _begins_an_item(self, prefix: str, event: str) -> bool:
@@ -1907,19 +1902,6 @@ class _Shape:
     def _rows(self) -> str:
         """Where the items are, as ijson names the place."""
         return "item" if self.top_event == "start_array" else f"{self.root_list_prefix}.item"
-
-    def _count(self, text: str, is_name: bool) -> None:
-        if is_name:
-            if text in self.names:
-                return
-            self.names.add(text)
-        written = neutralise(text)
-        self.too_long_for_xlsx += len(written) > MAX_XLSX_TEXT
-        self.neutralised += written != text
-
-    def _in_the_sheets(self, prefix: str) -> bool:
-        rows = self._rows()
-        return prefix == rows or prefix.startswith(f"{rows}.")
 
 
 NOT_A_VALUE = ("map_key", "end_map", "end_array")
@@ -1977,16 +1959,96 @@ def _check_width(csv_folder: Path) -> None:
             )
 
 
-def _flatten(source: Path, target: Path, fmt: str, options: dict[str, Any]) -> None:
+def _write_sheets(
+    source: Path, csv_folder: Path, xlsx: Path, options: dict[str, Any]
+) -> tuple[_CSVSheets, _XLSXSheets]:
+    """The CSVs and the workbook, from one reading of the data by flattentool (its own
+    ``flatten`` reads the data afresh for each format)."""
     with warnings.catch_warnings():
-        # Problems in the data are the validation report's business, not this file's.
+        # Problems in the data are the validation report's business, not these files'.
         warnings.simplefilter("ignore", FlattenToolWarning)
         try:
-            flattentool.flatten(str(source), output_name=str(target), output_format=fmt, **options)
-        except (OSError, MemoryError, RecursionError):
-            raise  # not the data's shape: a resource, or nesting the runner explains
+            with _flattentool_reading(source, options) as reading:
+                csv_sheets = _CSVSheets(reading, options["main_sheet_name"], str(csv_folder))
+                csv_sheets.write_sheets()
+                _check_width(csv_folder)
+                xlsx_sheets = _XLSXSheets(reading, options["main_sheet_name"], str(xlsx))
+                xlsx_sheets.write_sheets()
+        except (BadInput, OSError, MemoryError, RecursionError):
+            # Said already; or not the data's shape: a resource, or nesting the runner explains.
+            raise
         except Exception as exc:  # flattentool fails in many ways on data the schema lacks
             raise _not_flattened(exc) from exc
+    return csv_sheets, xlsx_sheets
+
+
+def _flattentool_reading(source: Path, options: dict[str, Any]) -> JSONParser:
+    """The data as flattentool reads it into sheets, as ``flattentool.flatten`` does."""
+    schema_parser = None
+    if options["schema"]:
+        schema_parser = SchemaParser(root_schema_dict=options["schema"], root_id=None)
+        schema_parser.parse()
+    return JSONParser(
+        json_filename=str(source),
+        root_list_path=None if options.get("root_is_list") else options["root_list_path"],
+        schema_parser=schema_parser,
+        root_id=None,  # no "ocid" column: that is for one standard's data
+        id_name=options["id_name"],
+        # On disk rather than in memory, as flatten does: the sheets of a large file are big.
+        persist=True,
+    )
+
+
+class _CSVSheets(CSVOutput):
+    """flattentool's CSV files, with a "'" put before formula-like text: a CSV cell has no
+    type to say that it holds text. Values are seen here as they are in the data, so the
+    text "-5" is given one and the number -5 is not."""
+
+    neutralised = 0  # cells given a "'"
+
+    def write_sheet(self, sheet_name: str, sheet: Any) -> None:
+        headings = list(sheet)
+        path = Path(self.output_name) / f"{self.sheet_prefix}{sheet_name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator=self.line_terminator)
+            writer.writerow(map(self._written, headings))
+            for line in sheet.lines:
+                writer.writerow([self._written(line.get(heading)) for heading in headings])
+
+    def _written(self, value: Any) -> Any:
+        if type(value) is str and looks_like_a_formula(value):
+            self.neutralised += 1
+            return f"'{value}"
+        return value
+
+
+class _XLSXSheets(XLSXOutput):
+    """flattentool's workbook, with formula-like text in text cells marked to stay text
+    when edited (quotePrefix), where openpyxl would make it a live formula. Unlike a "'",
+    this leaves the text as it is: the workbook uploaded again gives the same data."""
+
+    cut_short = 0  # texts longer than a cell holds: openpyxl cuts them to MAX_XLSX_TEXT
+
+    def write_sheet(self, sheet_name: str, sheet: Any) -> None:
+        headings = list(sheet)
+        worksheet = self.workbook.create_sheet()
+        worksheet.title = (self.sheet_prefix + sheet_name)[:31]
+        worksheet.append([self._cell(worksheet, heading) for heading in headings])
+        for line in sheet.lines:
+            worksheet.append([self._cell(worksheet, line.get(heading)) for heading in headings])
+
+    def _cell(self, worksheet: Any, value: Any) -> Any:
+        if type(value) is not str:
+            return value
+        # Control characters no XLSX cell may hold go, as flattentool's own writer does.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        self.cut_short += len(value) > MAX_XLSX_TEXT
+        if not looks_like_a_formula(value):
+            return value
+        cell = WriteOnlyCell(worksheet, value=value)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        return cell
 
 
 def _not_flattened(error: Exception) -> BadInput:
@@ -2014,16 +2076,10 @@ def _zip_folder(folder: Path, target: Path) -> None:
             archive.write(path, path.name)
 
 
-# Formula-like text is neutralised in the JSON before flattentool sees it, rather than in
-# the files it writes: openpyxl turns text starting with "=" into a live formula as it
-# writes, and in a CSV file the number -5 and the text "-5" look the same, while in the
-# JSON a string is plainly a string. Rewriting the XLSX afterwards would also take longer
-# than writing it. Keys are neutralised too, as they become column headings.
-
-
-def _copy_neutralised(source: Path, target: Path, root_list_path: str) -> _Shape:
-    # Streamed event by event, so the data is never all in memory and numbers keep their
-    # exact digits.
+def _copy_for_flattentool(source: Path, target: Path, root_list_path: str) -> _Shape:
+    """The data without a byte order mark, which flattentool's reader takes for bad JSON,
+    and what shape it has. Streamed event by event, so the data is never all in memory
+    and numbers keep their exact digits."""
     shape = _Shape(root_list_path.replace("/", "."))
     with source.open("rb") as reader, target.open("w", encoding="utf-8") as writer:
         _skip_byte_order_mark(reader)
@@ -2062,7 +2118,7 @@ def _json_scalar(event: str, value: Any) -> str:
     if event == "map_key":
         return f"{_json_scalar('string', value)}:"
     if event == "string":
-        return json.dumps(neutralise(value), ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False)
     if event == "number":
         return str(value)
     return json.dumps(value)  # true, false, null

@@ -149,10 +149,14 @@ def test_a_workbook_that_holds_every_text_whole_says_nothing_about_it(client, se
 
 
 def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, settings, tmp_path):
-    grants = [{"id": "G1", "title": "- a bullet", "tags": ["=1+2", "+44 20 7946 0000"]}]
+    grants = [
+        {"id": "G1", "title": "- a bullet", "tags": ["=1+2", "+44 20 7946 0000"]},
+        {"id": "G2", "title": "@home"},
+    ]
     assert (
         "3 texts in the data begin with =, +, - or @, which a spreadsheet program would take "
-        "for the start of a formula: in these files they have a <code>'</code> put before them."
+        "for the start of a formula. The workbook keeps them as they are, in cells marked "
+        "as text; in the CSV files they have a <code>'</code> put before them."
     ) in page_with_spreadsheets(client, settings, tmp_path, grants)
 
 

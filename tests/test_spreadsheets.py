@@ -1721,19 +1721,36 @@ def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
     ]
 
 
-def test_flatten_neutralises_formula_like_text_but_keeps_numbers(
+def test_formula_like_text_is_kept_from_running_in_both_files_but_numbers_stay_numbers(
     flattened: Flattened,
 ) -> None:
     xlsx, zipped = flattened.xlsx, flattened.csv_zip
-    assert flattened.neutralised == len(FORMULA_LIKE)  # and said how many, for the page
-    expected_tags = ";".join(f"'{text}" for text in FORMULA_LIKE[1:])
-    cell = openpyxl.load_workbook(xlsx)["grants"]["B3"]
-    assert (cell.value, cell.data_type) == ("'=1+2", "s")  # text, not a formula
-    assert xlsx_rows(xlsx, "grants")[2][4] == expected_tags
-    assert xlsx_rows(xlsx, "grants")[1][2] == -5  # still a number
+    joined_tags = ";".join(FORMULA_LIKE[1:])
+    assert flattened.neutralised == 2  # cells: the title, and the tags joined; for the page
+    # The workbook has the text as it is, in text cells that stay text when edited.
+    sheet = openpyxl.load_workbook(xlsx)["grants"]
+    for cell, text in [(sheet["B3"], "=1+2"), (sheet["E3"], joined_tags)]:
+        assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True)
+    assert (sheet["C2"].value, sheet["C2"].quotePrefix) == (-5, False)  # still a number
+    # A CSV cell cannot say it holds text: there, a "'" is put before it.
     assert zipped_csv(zipped, "grants.csv")[2][1] == "'=1+2"
-    assert zipped_csv(zipped, "grants.csv")[2][4] == expected_tags
+    assert zipped_csv(zipped, "grants.csv")[2][4] == f"'{joined_tags}"
     assert zipped_csv(zipped, "grants.csv")[1][2] == "-5"
+
+
+def test_the_workbook_read_again_gives_the_formula_like_texts_back_unchanged(
+    flattened: Flattened, tmp_path: Path, schema: Path
+) -> None:
+    again = unflatten(
+        flattened.xlsx,
+        "xlsx",
+        tmp_path / "again",
+        schema_path=schema,
+        root_list_path="grants",
+        id_name="id",
+    )
+    second = grants(again)[1]
+    assert (second["title"], second["tags"]) == (FORMULA_LIKE[0], FORMULA_LIKE[1:])
 
 
 def test_flatten_reads_json_that_starts_with_a_byte_order_mark(
@@ -1806,15 +1823,20 @@ def test_data_without_the_root_list_is_refused_not_given_empty_sheets(
     assert not (tmp_path / "out" / "data.xlsx").exists()
 
 
-def test_texts_are_counted_as_the_sheets_hold_them(tmp_path: Path) -> None:
+def test_texts_are_counted_as_the_sheets_hold_them(tmp_path: Path, schema: Path) -> None:
     # A field name is one heading, however many items have it; what no sheet holds (a
-    # field beside the list) is not counted; the "'" added can make a text too long.
-    almost = "=" + "x" * (MAX_XLSX_TEXT - 1)
-    grants = [{"-x": "=a", "t": almost}, {"-x": "+b"}]
+    # field beside the list) is not counted; texts joined into one cell count as one.
+    longest = "=" + "x" * (MAX_XLSX_TEXT - 1)  # fits: the workbook adds no "'"
+    halves = ["y" * (MAX_XLSX_TEXT // 2 + 1)] * 2  # too long once joined with ";"
+    grants = [{"-x": "=a", "t": longest}, {"-x": "+b", "tags": halves}]
     source = tmp_path / "data.json"
     source.write_text(json.dumps({"grants": grants, "meta": "=not in a sheet"}))
-    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
-    assert (made.neutralised, made.cut_short) == (4, 1)  # "-x" once, "=a", "+b", almost
+    made = flatten(  # the schema says tags are texts, which flattentool joins
+        source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+    )
+    assert (made.neutralised, made.cut_short) == (4, 1)  # "-x" once, "=a", "+b", longest
+    headings, first, _ = xlsx_rows(made.xlsx, "grants")
+    assert dict(zip(headings, first, strict=True))["t"] == longest
 
 
 def test_a_document_that_is_a_list_of_items_becomes_the_main_sheet(
