@@ -30,6 +30,15 @@ class JSONToSpreadsheet(Task):
     def is_applicable(self, submission: Subject) -> bool:
         return submission.format == "json"
 
+    def get_context(self, submission: Subject) -> dict[str, Any]:
+        stats = submission.store.output("stats")
+        return {
+            **super().get_context(submission),
+            # The checks found no item a row could hold: the button would only be refused.
+            "no_rows": stats is not None and stats.data.get("objects") == 0,
+            "root_list_path": stats.data.get("root_list_path", "") if stats else "",
+        }
+
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         from tasks import spreadsheets
 

@@ -161,6 +161,7 @@ class Scan:
     lists: list[tuple[str, int]]  # the top-level lists and their lengths
     checked_lists: list[tuple[str, int]]  # the same, as far as the checks looked
     items: int  # items of the root list checked
+    objects: int  # items of the whole root list that are objects: what spreadsheet rows hold
     items_pattern: str  # where they are: "/grants/*", or "/*" in a document that is a list
     root_is_list: bool  # the document is itself the list of items
     walk: FieldWalk
@@ -225,6 +226,9 @@ def _whole(data: Any, plan: Plan) -> Scan:
     if checks.errors is not None:
         checks.cut_lists = _cut_lists(data, plan.sample_size)
         checks.check_whole(checked)
+    if checked is not data:  # the items past the sample are objects or not all the same
+        whole = data if isinstance(data, list) else data.get(plan.key)
+        checks.objects = sum(type(item) is dict for item in whole) if type(whole) is list else 0
     return checks.result(data, top_level_lists(data))
 
 
@@ -311,6 +315,7 @@ class Checks:
         self.beyond = 0  # items past the sample, in sample mode
         self.cut_lists: set[str] = set()  # pointers of the lists a sample cut short
         self.items = 0
+        self.objects = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
         self.links = LinkPlaces(settings.ASSAY_MAX_LINKS)
@@ -335,6 +340,7 @@ class Checks:
         if self.watched:
             self._watched(item, index)
         if type(item) is dict:  # counting_key(), written out: this runs for every item
+            self.objects += 1
             value = item.get(self.id_name)
             self.ids[(type(value) is bool, value if type(value) in HASHABLE else str(value))] += 1
         if self.batch is not None:
@@ -361,6 +367,7 @@ class Checks:
         """An item past the sample: not checked, but the list's length rules need the
         first ones (minItems), and the list's length shown in an error about it."""
         self.beyond += 1
+        self.objects += type(item) is dict
         if self.batch:
             self._validate_batch()  # the sample's last items go into the head first
         if self.batch is not None and len(self.head) < self.head_size:
@@ -390,6 +397,7 @@ class Checks:
             lists=lists,
             checked_lists=[(path, min(n, size) if size else n) for path, n in lists],
             items=self.items,
+            objects=self.objects,
             items_pattern=self.items_pattern,
             root_is_list=self.plan.root_is_list,
             walk=self.walk,

@@ -17,7 +17,9 @@ TOP_VALUES = 10
 class Stats(Task):
     name = "stats"
     title = "Statistics"
-    version = 4  # 4: a document that is a list has its elements counted as the items
+    # 5: how many items are objects; 4: a document that is a list has its elements
+    # counted as the items
+    version = 5
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -30,6 +32,8 @@ class Stats(Task):
             "lists": [{"path": path, "items": count} for path, count in scan.checked_lists],
             "root_list_path": "" if scan.root_is_list else submission.get_profile().root_list_path,
             "items": scan.items,
+            # Of the whole list, sample or not: those a spreadsheet row can hold.
+            "objects": scan.objects,
             "coverage": coverage(scan.walk.counts, scan.items_pattern, scan.items),
             "duplicate_ids": duplicates(scan.ids),
             "distinct": [distinct(pattern, scan.distinct[pattern]) for pattern in scan.distinct],

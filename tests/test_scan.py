@@ -57,6 +57,7 @@ def findings(scan: Scan) -> dict:
         "lists": scan.lists,
         "checked_lists": scan.checked_lists,
         "items": scan.items,
+        "objects": scan.objects,
         "counts": dict(scan.walk.counts),
         "types": dict(scan.walk.types),
         "error_total": errors.total,
@@ -122,6 +123,14 @@ def test_sample_mode_reads_the_same_streamed_or_whole(tmp_path):
     assert streamed.items == 10
     assert streamed.lists == [("/grants", 50), ("/others", 30)]
     assert streamed.checked_lists == [("/grants", 10), ("/others", 10)]
+
+
+def test_the_objects_of_the_whole_list_are_counted_sample_or_not(tmp_path):
+    # What a spreadsheet row holds: the page offers spreadsheets only if there is one.
+    data = {"grants": [5, "x", None, [{}], *grants(10)]}
+    for size in (None, 2):
+        streamed, whole = both_ways(write(tmp_path, data), sample_size=size)
+        assert streamed.objects == whole.objects == 10
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,28 @@ def test_the_page_says_how_many_items_no_row_holds(client, settings, tmp_path):
     assert "no row holds" not in page_with_spreadsheets(client, settings, tmp_path, GRANTS)
 
 
+@pytest.mark.parametrize(
+    ("data", "the_list"),
+    [
+        ({"grants": [1, "x", None]}, "the list <code>/grants</code>"),
+        ({"grants": []}, "the list <code>/grants</code>"),
+        ({"records": GRANTS}, "the list <code>/grants</code>"),
+        ([[GRANTS[0]], 5], "the list the data is"),
+    ],
+)
+def test_spreadsheets_are_not_offered_for_data_with_no_item_a_row_could_hold(
+    client, settings, tmp_path, data, the_list
+):
+    use_profile(settings, tmp_path, GRANT)
+    submission = send(client, "data.json", json.dumps(data).encode())
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert (
+        f"No spreadsheets can be made from this data: a spreadsheet row holds one item of "
+        f"{the_list} that is an object, and this data has no such item."
+    ) in page
+    assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page
+
+
 def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     client, settings, tmp_path
 ):
