@@ -20,6 +20,7 @@ import json
 import math
 import posixpath
 import re
+import shutil
 import tempfile
 import warnings
 import zipfile
@@ -1845,13 +1846,14 @@ def flatten(
         "root_list_path": root_list_path,
         "id_name": id_name,
     }
+    shape = _shape_of(json_path, root_list_path)
+    if not shape.objects_in_the_list:
+        raise _no_root_list(shape, root_list_path)
+    if shape.top_event == "start_array":
+        options["root_is_list"] = True  # the document is the list of items itself
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
-        readable, csv_folder = Path(scratch) / "data.json", Path(scratch) / "csv"
-        shape = _copy_for_flattentool(json_path, readable, root_list_path)
-        if not shape.objects_in_the_list:
-            raise _no_root_list(shape, root_list_path)
-        if shape.top_event == "start_array":
-            options["root_is_list"] = True  # the document is the list of items itself
+        readable = _readable_by_flattentool(json_path, Path(scratch))
+        csv_folder = Path(scratch) / "csv"
         csv_sheets, xlsx_sheets = _write_sheets(readable, csv_folder, xlsx, options)
         _zip_folder(csv_folder, zipped)
     left_out = shape.items_in_the_list - shape.objects_in_the_list
@@ -1884,20 +1886,19 @@ class _Shape:
     items_in_the_list: int = 0
     objects_in_the_list: int = 0
 
-    def watch(self, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
-        for prefix, event, value in events:
-            self.top_event = self.top_event or event
-            if event == "start_array" and prefix == self.root_list_prefix:
-                self.has_root_list = True
-            elif self._begins_an_item(prefix, event):
-                self.items_in_the_list += 1
-                self.objects_in_the_list += event == "start_map"
-            yield prefix, event, value
-
-    def _begins_an_item(self, prefix: str, event: str) -> bool:
-        """A value begins in the list itself (not in an object "grants": {"item": ...})."""
-        in_a_list = self.top_event == "start_array" or self.has_root_list
-        return in_a_list and prefix == self._rows() and event not in NOT_A_VALUE
+    def read(self, events: Iterator[tuple[str, str, Any]]) -> None:
+        # Every value of the data passes here: the loop is kept to two comparisons.
+        _, self.top_event, _ = next(events)  # ijson raises for an empty file
+        rows, root = self._rows(), self.root_list_prefix
+        in_a_list = self.top_event == "start_array"
+        for prefix, event, _value in events:
+            if prefix == rows:
+                # A value begins in the list itself (not in an object "grants": {"item": ...}).
+                if in_a_list and event not in NOT_A_VALUE:
+                    self.items_in_the_list += 1
+                    self.objects_in_the_list += event == "start_map"
+            elif event == "start_array" and prefix == root:
+                self.has_root_list = in_a_list = True
 
     def _rows(self) -> str:
         """Where the items are, as ijson names the place."""
@@ -2076,49 +2077,32 @@ def _zip_folder(folder: Path, target: Path) -> None:
             archive.write(path, path.name)
 
 
-def _copy_for_flattentool(source: Path, target: Path, root_list_path: str) -> _Shape:
-    """The data without a byte order mark, which flattentool's reader takes for bad JSON,
-    and what shape it has. Streamed event by event, so the data is never all in memory
-    and numbers keep their exact digits."""
+def _shape_of(source: Path, root_list_path: str) -> _Shape:
+    """What the data holds, read event by event, so that it is never all in memory."""
     shape = _Shape(root_list_path.replace("/", "."))
-    with source.open("rb") as reader, target.open("w", encoding="utf-8") as writer:
+    with source.open("rb") as reader:
         _skip_byte_order_mark(reader)
         try:
-            writer.writelines(_json_tokens(shape.watch(ijson.parse(reader, use_float=False))))
+            shape.read(ijson.parse(reader, use_float=False))
         except ijson.JSONError as exc:
             raise BadInput("malformed_json", f"The JSON could not be read: {exc}.") from exc
     return shape
+
+
+def _readable_by_flattentool(source: Path, scratch: Path) -> Path:
+    """The data, or a copy without the byte order mark that flattentool's reader takes
+    for bad JSON."""
+    with source.open("rb") as reader:
+        _skip_byte_order_mark(reader)
+        if not reader.tell():
+            return source
+        copy = scratch / "data.json"
+        with copy.open("wb") as writer:
+            shutil.copyfileobj(reader, writer)
+    return copy
 
 
 def _skip_byte_order_mark(reader: BinaryIO) -> None:
     # The JSON reader accepts a UTF-8 byte order mark, but ijson takes it for bad JSON.
     if reader.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
         reader.seek(0)
-
-
-def _json_tokens(events: Iterator[tuple[str, str, Any]]) -> Iterator[str]:
-    # For each array or object being written: [is an array, members written so far].
-    open_: list[list[Any]] = []
-    for _prefix, event, value in events:
-        if event in ("end_map", "end_array"):
-            open_.pop()
-            yield "}" if event == "end_map" else "]"
-            continue
-        if open_ and (event == "map_key" or open_[-1][0]):
-            yield "," if open_[-1][1] else ""
-            open_[-1][1] += 1
-        if event in ("start_map", "start_array"):
-            open_.append([event == "start_array", 0])
-            yield "{" if event == "start_map" else "["
-        else:
-            yield _json_scalar(event, value)
-
-
-def _json_scalar(event: str, value: Any) -> str:
-    if event == "map_key":
-        return f"{_json_scalar('string', value)}:"
-    if event == "string":
-        return json.dumps(value, ensure_ascii=False)
-    if event == "number":
-        return str(value)
-    return json.dumps(value)  # true, false, null
