@@ -52,6 +52,10 @@ def pillows_guard() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path: Path) -> Path:
+    """Each test has a data folder of its own, as the workers it starts do. Link checks
+    and schemas fetched are kept there for a day: in a shared folder, a test serving on
+    a port an earlier test (or run) had got that test's answers."""
+    settings.DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
 

@@ -179,4 +179,5 @@ def test_the_submission_list_says_when_a_worker_was_last_alive(client, operator)
     assert "No worker has run yet" in page
     async_task("webapp.jobs.sweep")  # what a worker does every minute (run here, in-process)
     page = operator.get("/admin/webapp/submission/").content.decode()
-    assert re.search(r"Workers: last seen [01] s ago", page)
+    last_seen = re.search(r"Workers: last seen (\d+) s ago", page)
+    assert last_seen and int(last_seen[1]) < 60  # seconds since the sweep, on a busy machine

@@ -1,6 +1,7 @@
 """Fetching a submitted URL: what it follows, what it refuses, and what users are told."""
 
 import gzip
+import threading
 import time
 
 import pytest
@@ -171,8 +172,10 @@ def test_an_undeclared_size_over_the_limit_is_cut_off(http_server, tmp_path):
 
 
 def test_a_slow_server_times_out(http_server, tmp_path):
+    answer = threading.Event()  # set once the test is done, so the server thread ends
+
     def slow(request):
-        time.sleep(3)
+        answer.wait(timeout=30)
         request.send_response(200)
         request.end_headers()
 
@@ -180,7 +183,9 @@ def test_a_slow_server_times_out(http_server, tmp_path):
     started = time.monotonic()
     with pytest.raises(Unavailable, match="did not answer in time"):
         fetch(http_server.url("/slow"), tmp_path / "data", limits(total_timeout=1))
-    assert time.monotonic() - started < 2.5
+    # Stopped at the limit, not at the server's answer; with room for a busy machine.
+    assert time.monotonic() - started < 10
+    answer.set()
 
 
 def test_a_server_that_sends_a_byte_at_a_time_is_stopped_at_the_time_limit(http_server, tmp_path):
@@ -198,7 +203,7 @@ def test_a_server_that_sends_a_byte_at_a_time_is_stopped_at_the_time_limit(http_
     started = time.monotonic()
     with pytest.raises(Unavailable, match="took too long"):
         fetch(http_server.url("/drip"), tmp_path / "data", limits(total_timeout=1))
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 10  # the drip lasts 100 s
     assert list(tmp_path.iterdir()) == []
 
 

@@ -41,8 +41,9 @@ def clusters(media_root, settings, queue, tmp_path):
     """Two `manage.py qcluster` processes of two workers each, on the test database."""
     settings.ASSAY_PIPELINE = PIPELINE
     settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 1000
-    # Short enough that a killed worker is noticed within the test.
-    settings.ASSAY_HEARTBEAT_SECONDS, settings.ASSAY_STALE_SECONDS = 1, 3
+    # Short enough that a killed worker is noticed within the test; long enough that a
+    # live one, slowed by eight processes on a small machine, is not taken for dead.
+    settings.ASSAY_HEARTBEAT_SECONDS, settings.ASSAY_STALE_SECONDS = 2, 10
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
@@ -50,8 +51,8 @@ def clusters(media_root, settings, queue, tmp_path):
         "ASSAY_DATA_DIR": str(Path(media_root).parent),
         "ASSAY_QUEUE_SYNC": "0",
         "ASSAY_WORKERS": "2",
-        "ASSAY_HEARTBEAT_SECONDS": "1",
-        "ASSAY_STALE_SECONDS": "3",
+        "ASSAY_HEARTBEAT_SECONDS": "2",
+        "ASSAY_STALE_SECONDS": "10",
         "ASSAY_PIPELINE": ",".join(PIPELINE),
     }
     started = []

@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def cluster(media_root, monkeypatch):
     """Start `manage.py qcluster` on the test database; stop it afterwards."""
     monkeypatch.setattr(Conf, "SYNC", False)
+    with running_cluster(media_root) as process:
+        yield process
+
+
+@contextmanager
+def running_cluster(media_root: Path) -> Iterator[subprocess.Popen]:
+    """`manage.py qcluster` on the test database, for jobs queued with Conf.SYNC off."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
@@ -39,12 +48,14 @@ def cluster(media_root, monkeypatch):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    yield process
-    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def wait_for(submission: Submission, states: set[str], timeout: float = 60) -> Submission:
