@@ -18,7 +18,9 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
-    version = 4  # 3, 4: unread values and unrelated sheets are warnings; 2: true columns
+    # 5: rows sharing an id with an object column no longer crash; 3, 4: unread values and
+    # unrelated sheets are warnings
+    version = 5
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

@@ -1526,7 +1526,10 @@ def _rows_giving_one_field_twice(cells: dict[str, Any], main_sheet: str, id_name
             continue
         if any(part.isdigit() for part in field.split("/")):
             continue  # inside a list
-        if len({place[2] for place in places if place[0] == main_sheet}) > 1:
+        # Cells only ([sheet, column, row, heading]): an object is placed by each row
+        # that gives one of its fields ([sheet, row]), which is no clash by itself.
+        rows = {place[2] for place in places if len(place) == 4 and place[0] == main_sheet}
+        if len(rows) > 1:
             clashing.add(int(index))
     return clashing
 

@@ -1056,11 +1056,11 @@ def test_a_csv_value_longer_than_the_csv_module_s_own_limit_is_read(
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])
 def test_rows_merged_for_sharing_an_id_are_each_said(tmp_path: Path, schema: Path, fmt: str):
     rows = [
-        ["id", "title"],
-        ["G1", "Orchard"],
-        ["G2", "Pond"],
-        ["G1", "Orchard"],  # there twice: flattentool merges it without a word
-        ["G3", "Hedge"],
+        ["id", "title", "amount/value"],  # an object too, which the source map places by row
+        ["G1", "Orchard", 10],
+        ["G2", "Pond", 20],
+        ["G1", "Orchard", 10],  # there twice: flattentool merges it without a word
+        ["G3", "Hedge", 30],
     ]
     result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
     assert [grant["id"] for grant in grants(result)] == ["G1", "G2", "G3"]
