@@ -21,8 +21,9 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 5: formula-like text in text cells of the workbook, not given a "'"; 4: refused for
-    # a list with no objects, says how many items are not objects
+    # 5: formula-like text in text cells of the workbook, not given a "'"; numbers a cell
+    # would change are text there; sheet names any program takes; CSVs with a byte order
+    # mark. 4: refused for a list with no objects, says how many items are not objects
     version = 5
     requires = ("parse_json",)
     deferred = True
@@ -58,6 +59,8 @@ class JSONToSpreadsheet(Task):
             "neutralised": made.neutralised,
             "left_out": made.left_out,
             "cell_limit": spreadsheets.MAX_XLSX_TEXT,
+            "numbers_as_text": made.numbers_as_text,
+            "cell_digits": spreadsheets.MAX_CELL_DIGITS,
         }
 
     def downloads(self, submission: Subject) -> list[Download]:

@@ -1860,7 +1860,14 @@ def flatten(
         csv_sheets, xlsx_sheets = _write_sheets(readable, csv_folder, xlsx, options)
         _zip_folder(csv_folder, zipped)
     left_out = shape.items_in_the_list - shape.objects_in_the_list
-    return Flattened(xlsx, zipped, xlsx_sheets.cut_short, csv_sheets.neutralised, left_out)
+    return Flattened(
+        xlsx,
+        zipped,
+        cut_short=xlsx_sheets.cut_short,
+        neutralised=csv_sheets.neutralised,
+        left_out=left_out,
+        numbers_as_text=xlsx_sheets.numbers_as_text,
+    )
 
 
 class Flattened(NamedTuple):
@@ -1871,10 +1878,16 @@ class Flattened(NamedTuple):
     # Formula-like texts: given a "'" in the CSVs, and written as text cells in the workbook.
     neutralised: int
     left_out: int = 0  # items of the list that are not objects: no row holds them
+    numbers_as_text: int = 0  # in the workbook: too many digits for a cell
 
 
 # The most characters an XLSX cell holds; the writer cuts longer text to this.
 MAX_XLSX_TEXT = 32_767
+# The most characters of a sheet's name, in Excel.
+MAX_SHEET_NAME = 31
+# The significant digits a number in a cell keeps, in Excel and LibreOffice alike, and
+# the largest power of ten it reaches (a double's, with room for the first digit).
+MAX_CELL_DIGITS, MAX_CELL_EXPONENT = 15, 307
 
 
 @dataclass
@@ -2003,17 +2016,46 @@ def _flattentool_reading(source: Path, options: dict[str, Any]) -> JSONParser:
     )
 
 
+class _SheetNames:
+    """Names for the sheets that spreadsheet programs and file systems take: none of the
+    characters either forbids (a list named "a/b" would be a folder), at most ``limit``
+    characters (Excel's 31), and no two the same but for capitals, which Excel and some
+    file systems do not tell apart. Reading the files back needs only the main sheet's
+    name, which is the profile's list and kept as it is where it can be."""
+
+    FORBIDDEN = re.compile(r'[\\/?*\[\]:<>"|\x00-\x1f]')
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.taken: set[str] = set()
+
+    def __call__(self, wanted: str) -> str:
+        clean = self.FORBIDDEN.sub("_", wanted).strip("' ") or "sheet"
+        name, number = clean[: self.limit], 1
+        while name.casefold() in self.taken:
+            number += 1
+            suffix = f" ({number})"
+            name = clean[: self.limit - len(suffix)] + suffix
+        self.taken.add(name.casefold())
+        return name
+
+
 class _CSVSheets(CSVOutput):
     """flattentool's CSV files, with a "'" put before formula-like text: a CSV cell has no
     type to say that it holds text. Values are seen here as they are in the data, so the
-    text "-5" is given one and the number -5 is not."""
+    text "-5" is given one and the number -5 is not. Written with a byte order mark, as
+    Excel needs to read letters beyond ASCII in a CSV file."""
 
     neutralised = 0  # cells given a "'"
 
+    def open(self) -> None:
+        super().open()
+        self.names = _SheetNames(limit=200)
+
     def write_sheet(self, sheet_name: str, sheet: Any) -> None:
         headings = list(sheet)
-        path = Path(self.output_name) / f"{self.sheet_prefix}{sheet_name}.csv"
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        path = Path(self.output_name) / f"{self.names(self.sheet_prefix + sheet_name)}.csv"
+        with path.open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle, lineterminator=self.line_terminator)
             writer.writerow(map(self._written, headings))
             for line in sheet.lines:
@@ -2029,19 +2071,26 @@ class _CSVSheets(CSVOutput):
 class _XLSXSheets(XLSXOutput):
     """flattentool's workbook, with formula-like text in text cells marked to stay text
     when edited (quotePrefix), where openpyxl would make it a live formula. Unlike a "'",
-    this leaves the text as it is: the workbook uploaded again gives the same data."""
+    this leaves the text as it is: the workbook uploaded again gives the same data.
+    Numbers with more digits than a cell keeps are written as text, whole."""
 
     cut_short = 0  # texts longer than a cell holds: openpyxl cuts them to MAX_XLSX_TEXT
+    numbers_as_text = 0
+
+    def open(self) -> None:
+        super().open()
+        self.names = _SheetNames(limit=MAX_SHEET_NAME)
 
     def write_sheet(self, sheet_name: str, sheet: Any) -> None:
         headings = list(sheet)
-        worksheet = self.workbook.create_sheet()
-        worksheet.title = (self.sheet_prefix + sheet_name)[:31]
+        worksheet = self.workbook.create_sheet(self.names(self.sheet_prefix + sheet_name))
         worksheet.append([self._cell(worksheet, heading) for heading in headings])
         for line in sheet.lines:
             worksheet.append([self._cell(worksheet, line.get(heading)) for heading in headings])
 
     def _cell(self, worksheet: Any, value: Any) -> Any:
+        if type(value) is int or type(value) is Decimal:
+            return self._number(worksheet, value)
         if type(value) is not str:
             return value
         # Control characters no XLSX cell may hold go, as flattentool's own writer does.
@@ -2049,10 +2098,31 @@ class _XLSXSheets(XLSXOutput):
         self.cut_short += len(value) > MAX_XLSX_TEXT
         if not looks_like_a_formula(value):
             return value
-        cell = WriteOnlyCell(worksheet, value=value)
-        cell.data_type = "s"
-        cell.quotePrefix = True
-        return cell
+        return _text_cell(worksheet, value)
+
+    def _number(self, worksheet: Any, number: int | Decimal) -> Any:
+        if _fits_a_cell(number):
+            return number
+        self.numbers_as_text += 1
+        return _text_cell(worksheet, str(number))
+
+
+def _fits_a_cell(number: int | Decimal) -> bool:
+    """Whether a cell, which holds a binary fraction, keeps the number as it is: it
+    would show 12345678901234567890 as 12345678901234500000, and cannot hold 1e400."""
+    exact = Decimal(number)
+    if not exact.is_finite():
+        return False
+    significant = "".join(map(str, exact.as_tuple().digits)).rstrip("0")
+    return len(significant) <= MAX_CELL_DIGITS and abs(exact.adjusted()) <= MAX_CELL_EXPONENT
+
+
+def _text_cell(worksheet: Any, text: str) -> Any:
+    """A cell that holds text and stays text when edited, whatever the text looks like."""
+    cell = WriteOnlyCell(worksheet, value=text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 def _not_flattened(error: Exception) -> BadInput:

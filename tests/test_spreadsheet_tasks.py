@@ -146,6 +146,7 @@ def test_a_workbook_that_holds_every_text_whole_says_nothing_about_it(client, se
     page = page_with_spreadsheets(client, settings, tmp_path, GRANTS)
     assert "cut short" not in page
     assert "take for the start of a formula" not in page
+    assert "every digit kept" not in page
 
 
 def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, settings, tmp_path):
@@ -157,6 +158,15 @@ def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, sett
         "3 texts in the data begin with =, +, - or @, which a spreadsheet program would take "
         "for the start of a formula. The workbook keeps them as they are, in cells marked "
         "as text; in the CSV files they have a <code>'</code> put before them."
+    ) in page_with_spreadsheets(client, settings, tmp_path, grants)
+
+
+def test_the_page_says_how_many_numbers_the_workbook_has_as_text(client, settings, tmp_path):
+    grants = [{"id": "G1", "title": "t", "amount": 12345678901234567890}]
+    assert (
+        "1 number in the data has more digits than the 15 a cell of an Excel workbook keeps, "
+        "or is too large for one, so the workbook has it as text, every digit kept. The CSV "
+        "files have it as it is."
     ) in page_with_spreadsheets(client, settings, tmp_path, grants)
 
 

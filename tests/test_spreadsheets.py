@@ -1697,7 +1697,7 @@ def xlsx_rows(path: Path, sheet: str) -> list[tuple[Any, ...]]:
 
 def zipped_csv(path: Path, name: str) -> list[list[str]]:
     with zipfile.ZipFile(path) as archive:
-        return list(csv.reader(io.StringIO(archive.read(name).decode("utf-8"))))
+        return list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"))))
 
 
 def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
@@ -1712,6 +1712,8 @@ def test_flatten_writes_an_xlsx_and_a_zip_of_csvs_holding_the_data(
     ]
     assert xlsx_rows(xlsx, "items")[1][:4] == ("G1", "I1", "Spade", 3)
     assert zipfile.ZipFile(zipped).namelist() == ["grants.csv", "items.csv"]
+    # With a byte order mark: Excel reads a CSV file without one as in a local encoding.
+    assert zipfile.ZipFile(zipped).read("grants.csv").startswith(codecs.BOM_UTF8 + b"id,")
     assert zipped_csv(zipped, "grants.csv")[1] == [
         "G1",
         "Community orchard",
@@ -1837,6 +1839,68 @@ def test_texts_are_counted_as_the_sheets_hold_them(tmp_path: Path, schema: Path)
     assert (made.neutralised, made.cut_short) == (4, 1)  # "-x" once, "=a", "+b", longest
     headings, first, _ = xlsx_rows(made.xlsx, "grants")
     assert dict(zip(headings, first, strict=True))["t"] == longest
+
+
+def test_numbers_a_cell_would_change_are_text_in_the_workbook_and_come_back_whole(
+    tmp_path: Path, schema: Path
+) -> None:
+    values = ["12345678901234567890", "3.14159265358979323846", "1e400", "1e20", "2.5", "-7"]
+    source = tmp_path / "data.json"
+    items = ",".join(
+        f'{{"id": "G{n}", "title": "t", "amount": {{"value": {value}, "currency": "GBP"}}}}'
+        for n, value in enumerate(values)
+    )
+    source.write_text(f'{{"grants": [{items}]}}')
+    made = flatten(
+        source, tmp_path / "out", schema_path=schema, root_list_path="grants", id_name="id"
+    )
+    assert made.numbers_as_text == 3
+    cells = [row[2] for row in openpyxl.load_workbook(made.xlsx)["grants"].iter_rows(min_row=2)]
+    assert [(cell.value, cell.data_type) for cell in cells] == [
+        ("12345678901234567890", "s"),
+        ("3.14159265358979323846", "s"),
+        ("1E+400", "s"),
+        (1e20, "n"),
+        (2.5, "n"),
+        (-7, "n"),
+    ]
+    # Read back, each is the number it was (as a JSON reader reads a fraction, a float);
+    # a number no reader could hold stays text, which the schema then refuses.
+    again = unflatten(
+        made.xlsx,
+        "xlsx",
+        tmp_path / "again",
+        schema_path=schema,
+        root_list_path="grants",
+        id_name="id",
+    )
+    read_back = [grant["amount"]["value"] for grant in grants(again)]
+    assert read_back == [12345678901234567890, 3.141592653589793, "1E+400", 1e20, 2.5, -7]
+
+
+def test_sheet_names_are_ones_that_spreadsheet_programs_and_file_systems_take(
+    tmp_path: Path,
+) -> None:
+    long = "a_list_with_a_name_longer_than_a_sheet_allows"
+    item = {
+        "id": "G1",
+        "a/b": [{"c": 1}],  # would be a folder "a" in the zip
+        "bad:name?*[]": [{"c": 2}],  # characters Excel forbids in a sheet's name
+        f"{long}_one": [{"c": 3}],  # the same first 31 characters
+        f"{long}_two": [{"c": 4}],
+        "Documents": [{"c": 5}],  # the same but for capitals
+        "documents": [{"c": 6}],
+    }
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [item]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    sheets = openpyxl.load_workbook(made.xlsx).sheetnames
+    files = zipfile.ZipFile(made.csv_zip).namelist()
+    for names, limit in [(sheets, 31), ([name.removesuffix(".csv") for name in files], 200)]:
+        assert "grants" in names  # the main sheet's name, which reading it back needs
+        assert len(names) == 7 == len({name.casefold() for name in names})
+        assert all(len(name) <= limit and not set(name) & set("\\/?*[]:") for name in names)
+    assert {"a_b", "a_list_with_a_name_longer_t (2)", "documents (2)"} < set(sheets)
 
 
 def test_a_document_that_is_a_list_of_items_becomes_the_main_sheet(
