@@ -189,11 +189,8 @@ def test_a_body_that_is_not_a_form_or_json_is_415(client, document):
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ("[1]", "expected an object"),
-        ("not json", "Expecting value"),
-        ('{"text": 5}', "“text” must be a string"),
-        ('{"text": "{}", "sample": "yes"}', "“sample” must be true or false"),
-        ('{"text": "[\\ud800]"}', "“text” holds a lone surrogate"),
+        ("[1]", "The body is not a JSON object: expected an object"),
+        ("not json", "The body is not a JSON object: Expecting value"),
         ('{"text": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ],
 )
@@ -203,6 +200,25 @@ def test_a_json_body_that_is_not_the_expected_object_is_400(client, document, bo
     problem = check(document, response, "/api/submissions", "post")["error"]
     assert problem["code"] == "invalid_json"
     assert words in problem["message"]
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ('{"text": 5}', "text", "“text” must be a string, not a number."),
+        ('{"url": ["x"]}', "url", "“url” must be a string, not a list."),
+        ('{"text": "{}", "sample": "yes"}', "sample", "“sample” must be true or false."),
+        ('{"text": "[\\ud800]"}', "text", "“text” holds a lone surrogate, which is not text."),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_named_not_blamed_on_the_body(
+    client, document, body, field, message
+):
+    response = client.post("/api/submissions", body, content_type="application/json")
+    assert response.status_code == 400
+    problem = check(document, response, "/api/submissions", "post")["error"]
+    assert (problem["code"], problem["field"], problem["message"]) == ("invalid", field, message)
     assert not Submission.objects.exists()
 
 
@@ -233,7 +249,9 @@ def test_too_many_submissions_are_429_with_retry_after(client, document, setting
     assert refused.status_code == 429
     check(document, refused, "/api/submissions", "post")
     assert refused["Retry-After"] == "40"
-    assert "try again in 40 s" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["message"] == (
+        "At most 2 submissions a minute, refused ones included; try again in 40 s."
+    )
 
 
 def test_the_next_minute_allows_submissions_again(client, settings, clock):

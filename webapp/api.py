@@ -94,6 +94,8 @@ def submissions(request: HttpRequest) -> HttpResponse:
         form.refuse_body()
     except MultiPartParserError as exc:
         return error(400, "invalid_body", f"The multipart body cannot be read: {exc}")
+    except WrongField as exc:
+        return error(400, "invalid", str(exc), field=exc.field)
     except ValueError as exc:
         return error(400, "invalid_json", f"The body is not a JSON object: {exc}")
     except RecursionError:
@@ -169,10 +171,25 @@ def rate_limited(request: HttpRequest) -> JsonResponse | None:
         return None
     wait = max(1, int((window + 1) * 60 - now))
     response = error(
-        429, "rate_limited", f"At most {limit} submissions a minute; try again in {wait} s."
+        429,
+        "rate_limited",
+        f"At most {limit} submissions a minute, refused ones included; try again in {wait} s.",
     )
     response["Retry-After"] = str(wait)
     return response
+
+
+def _kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", bool: "true or false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+class WrongField(ValueError):
+    """A field of a JSON body that is there but of the wrong kind: the body itself is fine."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 def submission_form(request: HttpRequest) -> SubmissionForm:
@@ -184,14 +201,14 @@ def submission_form(request: HttpRequest) -> SubmissionForm:
     fields = {name: body[name] for name in ("url", "text", "profile") if name in body}
     for name, value in fields.items():
         if not isinstance(value, str):
-            raise ValueError(f"“{name}” must be a string")
+            raise WrongField(name, f"“{name}” must be a string, not {_kind(value)}.")
         try:
             value.encode()
         except UnicodeEncodeError:  # a lone "\\ud800": JSON allows it, text has none
-            raise ValueError(f"“{name}” holds a lone surrogate, which is not text") from None
+            raise WrongField(name, f"“{name}” holds a lone surrogate, which is not text.") from None
     if "sample" in body:
         if not isinstance(body["sample"], bool):
-            raise ValueError("“sample” must be true or false")
+            raise WrongField("sample", "“sample” must be true or false.")
         fields["sample"] = body["sample"]
     return SubmissionForm(fields)
 
