@@ -105,6 +105,20 @@ def test_a_missing_file_or_unknown_profile_exits_2(tmp_path):
     assert "unknown profile 'nope'" in unknown.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "code"),
+    [("--profile=nope", "unknown_profile"), ("--schema=no.json", "schema_not_found")],
+)
+def test_an_option_that_cannot_be_used_still_gives_json_when_json_is_asked_for(
+    tmp_path, option, code
+):
+    result = validate(str(EXAMPLES / "grants.csv"), option, "--format", "json", tmp_path=tmp_path)
+    assert result.returncode == 2
+    document = json.loads(result.stdout)  # a script reading stdout needs no other case
+    assert document["valid"] is None
+    assert [(error["task"], error["code"]) for error in document["errors"]] == [("options", code)]
+
+
 def test_a_picture_exits_2_saying_it_is_not_data(tmp_path):
     picture = tmp_path / "grants.xlsx"  # named as data, but a PNG
     Image.new("RGB", (4, 4)).save(picture, "PNG")

@@ -65,10 +65,20 @@ class Outcome:
     errors: list[tuple[str, TaskError]] = field(default_factory=list)
 
 
+class UnusableOption(Exception):
+    """A --profile or --schema that cannot be used: said before any data is read, as a
+    mistyped option is not invalid data (exit 1)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 def choose_profile(name: str | None, schema: str | None, default: str) -> Profile:
     profiles = get_profiles()
     if name and name not in profiles:
-        raise KeyError(f"unknown profile {name!r}; known: {', '.join(profiles)}")
+        known = ", ".join(profiles)
+        raise UnusableOption("unknown_profile", f"unknown profile {name!r}; known: {known}")
     profile = profiles[name or default]
     if schema:
         # A schema path given on the command line is relative to where the command runs.
@@ -82,9 +92,9 @@ def choose_profile(name: str | None, schema: str | None, default: str) -> Profil
             distinct_fields=(),
         )
         if profile.schema_path is not None and not profile.schema_path.is_file():
-            # Said before any data is read: a mistyped path is not invalid data (exit 1).
             problem = "is a folder" if profile.schema_path.is_dir() else "does not exist"
-            raise KeyError(f"schema file {profile.schema_path} {problem}")
+            message = f"schema file {profile.schema_path} {problem}"
+            raise UnusableOption("schema_not_found", message)
     return profile
 
 
@@ -232,3 +242,10 @@ def json_failure(outcome: Outcome, source: str) -> dict[str, Any]:
             for name, error in outcome.errors
         ],
     }
+
+
+def json_unusable(problem: UnusableOption, source: str) -> dict[str, Any]:
+    """What --format json prints for an option that cannot be used: the same shape, so
+    that a script reading the output needs no other case."""
+    error = {"task": "options", "code": problem.code, "message": problem.message, "hint": ""}
+    return {"source": source, "valid": None, "errors": [error]}

@@ -7,7 +7,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from process.fetching import without_password
-from webapp.cli import UNPROCESSABLE, choose_profile, json_failure, text_summary, validate_source
+from webapp.cli import (
+    UNPROCESSABLE,
+    UnusableOption,
+    choose_profile,
+    json_failure,
+    json_unusable,
+    text_summary,
+    validate_source,
+)
 
 
 class Command(BaseCommand):
@@ -21,12 +29,14 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, source, schema, profile, sample, format, **options) -> None:
+        shown = without_password(source)  # CI logs are read by many
         try:
             chosen = choose_profile(profile, schema, settings.ASSAY_DEFAULT_PROFILE)
-        except KeyError as exc:
-            raise CommandError(str(exc.args[0]), returncode=UNPROCESSABLE) from None
+        except UnusableOption as problem:
+            if format == "json":
+                self.stdout.write(json.dumps(json_unusable(problem, shown), indent=1))
+            raise CommandError(problem.message, returncode=UNPROCESSABLE) from None
         outcome = validate_source(source, chosen, sample)
-        shown = without_password(source)  # CI logs are read by many
         if format == "json":
             document = outcome.report or json_failure(outcome, shown)
             self.stdout.write(json.dumps(document, indent=1, ensure_ascii=False))
