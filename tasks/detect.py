@@ -27,7 +27,9 @@ SUPPORTED = "JSON, CSV, XLSX and ODS data, and PDF, PNG, JPEG, GIF and WebP file
 
 class DetectFormat(Task):
     name = "detect_format"
-    version = 3  # 3: a byte-order mark alone is empty, .xlsb and Strict named; 2: one-column CSV
+    # 4: text that is not UTF-8 is said to be Windows-1252; 3: a byte-order mark alone is
+    # empty, .xlsb and Strict named; 2: one-column CSV
+    version = 4
     title = "Recognise the format"
 
     def is_applicable(self, submission: Subject) -> bool:
@@ -180,6 +182,10 @@ def _encoding(head: bytes) -> str:
         return unmarked
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    try:  # a letter cut in two at the end of the head is no fault of the file's
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"  # as the CSV reader then reads it; JSON is refused as not UTF-8
     return "utf-8"
 
 

@@ -114,7 +114,10 @@ def test_the_results_page_lists_the_extra_fields(client):
     html = section(client, submission, "additional_fields")
     assert html is not None
     assert "Fields not in the schema</h2>" in html
-    assert "2 fields in the data are not described by the schema" in html
+    assert (
+        "2 fields in the data are not described by the schema. They may be typing mistakes, "
+        "or extensions the schema does not know about."
+    ) in html
     rows = re.findall(r"<tr><td><code>(.*?)</code></td><td class=\"num\">(\d+)</td>", html)
     assert rows == [("/grants/*/notes", "2"), ("/grants/*/amount/vat", "1")]
     assert '<code>/grants/1/notes</code>: <code class="value">&quot;Paid in two parts.&quot;' in (
@@ -137,7 +140,10 @@ def test_a_file_the_schema_fully_describes_says_so(client):
 def test_one_extra_field_reads_in_the_singular(client):
     submission = post_json(client, {"grants": [grant(1, colour="red"), grant(2)]})
     html = section(client, submission, "additional_fields")
-    assert "1 field in the data is not described by the schema" in html
+    assert (
+        "1 field in the data is not described by the schema. It may be a typing mistake, or "
+        "an extension the schema does not know about."
+    ) in html
     assert "<code>/grants/*/colour</code>" in html
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -323,3 +324,13 @@ def test_a_recursive_schema_checks_a_spreadsheet_to_its_depth(tmp_path):
     assert "/grants/*/parent/parent/parent/parent: “name” is missing" in result.stdout
     assert "not in the schema: /grants/*/colour (once)" in result.stdout
     assert "/grants/*/parent/parent/parent/parent/colour" not in result.stdout
+
+
+def test_counts_in_the_summary_are_written_with_thousands_separators(tmp_path):
+    grant = json.loads((EXAMPLES / "grants-valid.json").read_text())["grants"][0]
+    del grant["amount"]["currency"]
+    data = tmp_path / "grants.json"
+    data.write_text(json.dumps({"grants": [{**grant, "id": f"G-{n}"} for n in range(1200)]}))
+    summary = validate(str(data), "--profile", "demo", tmp_path=tmp_path).stdout
+    assert re.search(r": NOT valid: 1,\d{3} errors\n", summary)
+    assert " 1,200 x /grants/*/amount: " in summary

@@ -34,6 +34,8 @@ def zipped(members: dict[str, bytes]) -> bytes:
         ('{"a": 1}'.encode("utf-16-le"), {"format": "json", "encoding": "utf-16-le"}),
         (b"id,title\n1,a\n", {"format": "csv", "encoding": "utf-8"}),
         (b"id;title\n1;a\n", {"format": "csv", "encoding": "utf-8"}),
+        ("id,title\n1,Café\n".encode("cp1252"), {"format": "csv", "encoding": "cp1252"}),
+        ("id,title\n1,Café\n".encode()[:-2], {"format": "csv", "encoding": "utf-8"}),  # é cut
         (b"%PDF-1.7\n...", {"format": "pdf", "encoding": None}),
         (b"\x89PNG\r\n\x1a\n....", {"format": "png", "encoding": None}),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", {"format": "webp", "encoding": None}),

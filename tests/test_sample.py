@@ -158,6 +158,14 @@ def test_sample_mode_on_a_short_file_checks_everything_and_says_so(client):
     assert "do not cover the whole file" not in notice
 
 
+def test_sample_mode_on_data_with_no_list_says_so_without_an_empty_table(client):
+    notice = section(page(client, post_json(client, {"grants": "none"}, sample="on")), "sample")
+    assert "The data has no top-level list to take a sample of, so everything was checked." in (
+        notice
+    )
+    assert "<table" not in notice
+
+
 def test_every_top_level_list_is_cut_to_the_sample_and_other_fields_are_kept(client, settings):
     settings.ASSAY_SAMPLE_ITEMS = 2
     data = {

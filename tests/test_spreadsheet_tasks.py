@@ -217,3 +217,11 @@ def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     settings.ASSAY_PROFILES["grants"]["root_list_path"] = "records"
     page = client.get(submission.get_absolute_url()).content.decode()
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' in page
+
+
+def test_the_page_names_the_encoding_a_csv_was_read_in(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    submission = send(client, "grants.csv", "id,title\nG1,Café\n".encode("cp1252"))
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "encoded as Windows-1252 (not UTF-8)" in page
+    assert "so it was read as Windows-1252" in page  # the conversion says the same

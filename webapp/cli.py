@@ -153,7 +153,7 @@ def text_summary(outcome: Outcome, source: str) -> str:
 def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     count = report["error_count"]
     sample = report.get("sample") or {}
-    verdict = "valid" if report["valid"] else f"NOT valid: {count} error{'s' * (count != 1)}"
+    verdict = "valid" if report["valid"] else f"NOT valid: {count:,} error{'s' * (count != 1)}"
     if sample.get("sampled"):
         verdict += " in the sample"
     lines = [f"{source} ({report['format']}, profile {report['profile']}): {verdict}"]

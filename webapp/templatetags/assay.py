@@ -11,6 +11,22 @@ from process.fetching import without_password
 register = template.Library()
 
 
+ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with a byte-order mark",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16 without a byte-order mark",
+    "utf-16-be": "UTF-16 without a byte-order mark",
+    "cp1252": "Windows-1252 (not UTF-8)",
+}
+
+
+@register.filter
+def encoding_name(codec: str) -> str:
+    """A text encoding as people name it: "UTF-8", not "utf-8-sig"."""
+    return ENCODINGS.get(codec, codec)
+
+
 @register.filter
 def percent(done: int, total: int) -> int:
     return round(100 * done / total) if total else 0
