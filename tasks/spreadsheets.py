@@ -906,6 +906,7 @@ def unflatten(
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}))
         noted += _headings_near_a_field(getattr(reader, "headings", {}), fields)
+        _place_items_by_their_rows(cells, root_list_path)
         noted += _merged_rows(items, cells, root_list_path, id_name)
         if fmt == "csv" and copied.blank_lines_before_headings:
             _shift_rows(cells, noted + found, copied.blank_lines_before_headings)
@@ -1503,13 +1504,47 @@ def _merged_rows(
             found.append(_row_warning(message, main_sheet, own[1]))
         elif not own and rows:
             sheet, row, *_ = rows[0]
-            message = (
-                f"Row {row:,} of sheet “{sheet}” has the {id_name} “{identifier}”, which no "
-                f"row of sheet “{main_sheet}” has, so it was read as an item of its own. "
-                f"Check the {id_name}, or add its row to sheet “{main_sheet}”."
+            found.append(
+                _row_warning(_orphan_row(sheet, row, identifier, id_name, main_sheet), sheet, row)
             )
-            found.append(_row_warning(message, sheet, row))
     return found
+
+
+def _orphan_row(sheet: str, row: int, identifier: Any, id_name: str, main_sheet: str) -> str:
+    """Why a row of another sheet became an item of its own."""
+    if identifier is None:
+        return (
+            f"Row {row:,} of sheet “{sheet}” has no {id_name}, so it was read as an item of "
+            f"its own. Give sheet “{sheet}” a column “{id_name}” holding the {id_name} of the "
+            f"row of sheet “{main_sheet}” it belongs to."
+        )
+    return (
+        f"Row {row:,} of sheet “{sheet}” has the {id_name} “{identifier}”, which no row of "
+        f"sheet “{main_sheet}” has, so it was read as an item of its own. Check the "
+        f"{id_name}, or add its row to sheet “{main_sheet}”."
+    )
+
+
+def _place_items_by_their_rows(cells: dict[str, Any], main_sheet: str) -> None:
+    """Give each item the rows it was read from, where flattentool places it only by its
+    cells: an item made of rows of another sheet that have no id to join them by. Its
+    errors ("id" missing) are then placed at those rows, and its rows can be warned of."""
+    prefix = f"{main_sheet}/"
+    found: dict[str, list[list[Any]]] = {}
+    for key, places in cells.items():
+        if not key.startswith(prefix):
+            continue
+        index, inside, _ = key[len(prefix) :].partition("/")
+        if not inside or not index.isdigit():
+            continue
+        if (item := prefix + index) in cells:
+            continue
+        rows = found.setdefault(item, [])
+        for place in places:
+            row = [place[0], place[2] if len(place) == 4 else place[1]]
+            if row not in rows:
+                rows.append(row)
+    cells.update({item: sorted(rows, key=lambda row: row[1]) for item, rows in found.items()})
 
 
 def _rows_giving_one_field_twice(cells: dict[str, Any], main_sheet: str, id_name: str) -> set[int]:

@@ -1106,6 +1106,34 @@ def test_rows_of_another_sheet_with_an_id_the_main_sheet_lacks_are_said(
     ]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_rows_of_another_sheet_without_an_id_column_are_said_and_their_errors_placed(
+    tmp_path: Path, schema: Path, fmt: str
+):
+    items = [["items/0/id", "items/0/description"], ["I1", "Spade"], ["I2", "Rake"]]
+    path = write_sheets(
+        tmp_path / f"g.{fmt}", fmt, {"grants": [HEADINGS, *GRANT_ROWS], "items": items}
+    )
+    result = convert(path, fmt, schema)
+    said = [
+        (w["sheet"], w["row"], w["message"]) for w in result.warnings if "read as" in w["message"]
+    ]
+    assert said == [
+        (
+            "items",
+            row,
+            f"Row {row} of sheet “items” has no id, so it was read as an item of its own. Give "
+            "sheet “items” a column “id” holding the id of the row of sheet “grants” it "
+            "belongs to.",
+        )
+        for row in (2, 3)
+    ]
+    # An error about such an item ("id" missing) is placed at its row.
+    first_orphan = f"/grants/{len(GRANT_ROWS)}"
+    place = locate(result.cell_source_map, result.heading_source_map, first_orphan, "id")
+    assert (place["sheet"], place["row"]) == ("items", 2)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_a_heading_that_differs_from_a_field_by_case_or_spaces_is_said(
     tmp_path: Path, schema: Path, fmt: str
