@@ -33,10 +33,13 @@ class JSONToSpreadsheet(Task):
 
     def get_context(self, submission: Subject) -> dict[str, Any]:
         stats = submission.store.output("stats")
+        # The checks look for the list at the top level: for a list deeper down ("a/b"),
+        # only the conversion itself can tell.
+        top_level = "/" not in submission.get_profile().root_list_path
         return {
             **super().get_context(submission),
             # The checks found no item a row could hold: the button would only be refused.
-            "no_rows": stats is not None and stats.data.get("objects") == 0,
+            "no_rows": top_level and stats is not None and stats.data.get("objects") == 0,
             "root_list_path": stats.data.get("root_list_path", "") if stats else "",
         }
 
@@ -60,6 +63,8 @@ class JSONToSpreadsheet(Task):
             "left_out": made.left_out,
             "cell_limit": spreadsheets.MAX_XLSX_TEXT,
             "numbers_as_text": made.numbers_as_text,
+            "unjoined": made.unjoined,
+            "id_name": profile.id_name,
             "cell_digits": spreadsheets.MAX_CELL_DIGITS,
         }
 

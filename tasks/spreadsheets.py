@@ -12,6 +12,7 @@ the expected sheet before converting anything, and to read ODS files correctly (
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import html
 import io
@@ -38,13 +39,13 @@ from xml.etree import ElementTree
 import flattentool
 import ijson
 import orjson
+import transaction
 from flattentool.exceptions import FlattenToolError, FlattenToolWarning
 from flattentool.input import CSVInput, ODSInput, XLSXInput
 from flattentool.json_input import JSONParser
 from flattentool.output import CSVOutput, XLSXOutput
 from flattentool.schema import SchemaParser
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils.cell import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -907,7 +908,7 @@ def unflatten(
         noted += _padded_headings(getattr(reader, "headings", {}))
         noted += _headings_near_a_field(getattr(reader, "headings", {}), fields)
         _place_items_by_their_rows(cells, root_list_path)
-        noted += _merged_rows(items, cells, root_list_path, id_name)
+        noted += _merged_rows(items, cells, root_list_path, id_name, reader)
         if fmt == "csv" and copied.blank_lines_before_headings:
             _shift_rows(cells, noted + found, copied.blank_lines_before_headings)
     json_path = out_dir / "data.json"
@@ -1481,7 +1482,7 @@ INVISIBLE = "\ufeff\u200b\u00a0"  # a byte-order mark, a zero-width space, a no-
 
 
 def _merged_rows(
-    items: list[Any], cells: dict[str, Any], main_sheet: str, id_name: str
+    items: list[Any], cells: dict[str, Any], main_sheet: str, id_name: str, reader: Any
 ) -> list[dict[str, Any]]:
     """A warning for each item whose rows of the main sheet are not one: flattentool
     merges the rows that share an id into one item, which hides a duplicated id or row,
@@ -1504,14 +1505,21 @@ def _merged_rows(
             found.append(_row_warning(message, main_sheet, own[1]))
         elif not own and rows:
             sheet, row, *_ = rows[0]
-            found.append(
-                _row_warning(_orphan_row(sheet, row, identifier, id_name, main_sheet), sheet, row)
-            )
+            has_ids = id_name in getattr(reader, "headings", {}).get(sheet, ())
+            message = _orphan_row(sheet, row, identifier, id_name, main_sheet, has_ids)
+            found.append(_row_warning(message, sheet, row))
     return found
 
 
-def _orphan_row(sheet: str, row: int, identifier: Any, id_name: str, main_sheet: str) -> str:
+def _orphan_row(
+    sheet: str, row: int, identifier: Any, id_name: str, main_sheet: str, has_ids: bool
+) -> str:
     """Why a row of another sheet became an item of its own."""
+    if identifier is None and has_ids:
+        return (
+            f"Row {row:,} of sheet “{sheet}” has no {id_name}, so it was read as an item of "
+            f"its own. Give it the {id_name} of the row of sheet “{main_sheet}” it belongs to."
+        )
     if identifier is None:
         return (
             f"Row {row:,} of sheet “{sheet}” has no {id_name}, so it was read as an item of "
@@ -1902,6 +1910,7 @@ def flatten(
         neutralised=csv_sheets.neutralised,
         left_out=left_out,
         numbers_as_text=xlsx_sheets.numbers_as_text,
+        unjoined=csv_sheets.unjoined,
     )
 
 
@@ -1914,12 +1923,17 @@ class Flattened(NamedTuple):
     neutralised: int
     left_out: int = 0  # items of the list that are not objects: no row holds them
     numbers_as_text: int = 0  # in the workbook: too many digits for a cell
+    # Rows of other sheets holding an entry whose item has no id: read back, they would
+    # not go back into it.
+    unjoined: int = 0
 
 
 # The most characters an XLSX cell holds; the writer cuts longer text to this.
 MAX_XLSX_TEXT = 32_767
 # The most characters of a sheet's name, in Excel.
 MAX_SHEET_NAME = 31
+# Characters XML 1.0 has no place for: controls but tab and line ends, U+FFFE and U+FFFF.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # The significant digits a number in a cell keeps, in Excel and LibreOffice alike, and
 # the largest power of ten it reaches (a double's, with room for the first digit).
 MAX_CELL_DIGITS, MAX_CELL_EXPONENT = 15, 307
@@ -2021,7 +2035,9 @@ def _write_sheets(
         warnings.simplefilter("ignore", FlattenToolWarning)
         try:
             with _flattentool_reading(source, options) as reading:
-                csv_sheets = _CSVSheets(reading, options["main_sheet_name"], str(csv_folder))
+                csv_sheets = _CSVSheets(
+                    reading, options["main_sheet_name"], str(csv_folder), options["id_name"]
+                )
                 csv_sheets.write_sheets()
                 _check_width(csv_folder)
                 xlsx_sheets = _XLSXSheets(reading, options["main_sheet_name"], str(xlsx))
@@ -2040,7 +2056,7 @@ def _flattentool_reading(source: Path, options: dict[str, Any]) -> JSONParser:
     if options["schema"]:
         schema_parser = SchemaParser(root_schema_dict=options["schema"], root_id=None)
         schema_parser.parse()
-    return JSONParser(
+    return _JSONReading(
         json_filename=str(source),
         root_list_path=None if options.get("root_is_list") else options["root_list_path"],
         schema_parser=schema_parser,
@@ -2058,21 +2074,43 @@ class _SheetNames:
     file systems do not tell apart. Reading the files back needs only the main sheet's
     name, which is the profile's list and kept as it is where it can be."""
 
-    FORBIDDEN = re.compile(r'[\\/?*\[\]:<>"|\x00-\x1f]')
+    FORBIDDEN = re.compile(r'[\\/?*\[\]:<>"|\x00-\x1f\ufffe\uffff]')
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.taken: set[str] = set()
+        self.taken = {"history"}  # Excel keeps a sheet of that name for itself
 
     def __call__(self, wanted: str) -> str:
-        clean = self.FORBIDDEN.sub("_", wanted).strip("' ") or "sheet"
-        name, number = clean[: self.limit], 1
+        clean = self.FORBIDDEN.sub("_", wanted)
+        name, number = self._cut(clean, self.limit), 1
         while name.casefold() in self.taken:
             number += 1
             suffix = f" ({number})"
-            name = clean[: self.limit - len(suffix)] + suffix
+            name = self._cut(clean, self.limit - len(suffix)) + suffix
         self.taken.add(name.casefold())
         return name
+
+    @staticmethod
+    def _cut(name: str, limit: int) -> str:
+        # Excel refuses a name that begins or ends with "'": looked at once cut.
+        return name[:limit].strip("' ") or "sheet"
+
+
+class _JSONReading(JSONParser):
+    """flattentool's reader, which leaves its files on disk (persist=True) when reading
+    fails: it reads as it is made, before the caller's "with" can clean up."""
+
+    def parse(self) -> None:
+        try:
+            super().parse()
+        except BaseException:
+            transaction.abort()  # what it read since its last commit, which holds the files
+            self.connection.close()
+            self.db.close()
+            for suffix in ("", ".lock", ".index", ".tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(self.zodb_db_location + suffix).unlink()
+            raise
 
 
 class _CSVSheets(CSVOutput):
@@ -2082,25 +2120,55 @@ class _CSVSheets(CSVOutput):
     Excel needs to read letters beyond ASCII in a CSV file."""
 
     neutralised = 0  # cells given a "'"
+    unjoined = 0  # rows of other sheets whose entry's item has no id
+
+    def __init__(self, parser: Any, main_sheet_name: str, output_name: str, id_name: str):
+        super().__init__(parser, main_sheet_name, output_name)
+        self.id_name = id_name
 
     def open(self) -> None:
         super().open()
-        self.names = _SheetNames(limit=200)
+        # 60 characters of up to 4 bytes each: within the 255 bytes a file name may have.
+        self.names = _SheetNames(limit=60)
 
     def write_sheet(self, sheet_name: str, sheet: Any) -> None:
         headings = list(sheet)
+        joins = _joins(headings, self.id_name) if sheet_name != self.main_sheet_name else {}
         path = Path(self.output_name) / f"{self.names(self.sheet_prefix + sheet_name)}.csv"
         with path.open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle, lineterminator=self.line_terminator)
             writer.writerow(map(self._written, headings))
             for line in sheet.lines:
                 writer.writerow([self._written(line.get(heading)) for heading in headings])
+                self.unjoined += bool(joins) and _unjoined(line, joins)
 
     def _written(self, value: Any) -> Any:
         if type(value) is str and looks_like_a_formula(value):
             self.neutralised += 1
             return f"'{value}"
         return value
+
+
+def _joins(headings: list[Any], id_name: str) -> dict[str, str]:
+    """For each heading inside a list ("l1/0/l2/0/k"), the heading of the id that ties its
+    row to the item the list is in ("l1/0/id"; "id" for a list of the root item): a row
+    of another sheet is joined to its item by that id alone."""
+    joins = {}
+    for heading in headings:
+        parts = str(heading).split("/")
+        lists = [number for number, part in enumerate(parts) if part.isdigit()]
+        if lists:
+            item = parts[: lists[-2] + 1] if len(lists) > 1 else []
+            joins[heading] = "/".join([*item, id_name])
+    return joins
+
+
+def _unjoined(line: dict[str, Any], joins: dict[str, str]) -> bool:
+    """Whether the row holds an entry whose item has no id to tie it to."""
+    return any(
+        line.get(heading) not in (None, "") and line.get(item_id) in (None, "")
+        for heading, item_id in joins.items()
+    )
 
 
 class _XLSXSheets(XLSXOutput):
@@ -2128,8 +2196,9 @@ class _XLSXSheets(XLSXOutput):
             return self._number(worksheet, value)
         if type(value) is not str:
             return value
-        # Control characters no XLSX cell may hold go, as flattentool's own writer does.
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        # Characters no XLSX cell may hold go, as control characters go in flattentool's
+        # own writer: lxml refuses to write U+FFFF, and the whole workbook with it.
+        value = NOT_IN_XML.sub("", value)
         self.cut_short += len(value) > MAX_XLSX_TEXT
         if not looks_like_a_formula(value):
             return value
@@ -2192,7 +2261,7 @@ def _shape_of(source: Path, root_list_path: str) -> _Shape:
         _skip_byte_order_mark(reader)
         try:
             shape.read(ijson.parse(reader, use_float=False))
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError) as exc:  # the latter: "\udc00" alone
             raise BadInput("malformed_json", f"The JSON could not be read: {exc}.") from exc
     return shape
 

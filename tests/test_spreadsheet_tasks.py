@@ -137,8 +137,9 @@ def page_with_spreadsheets(client, settings, tmp_path, grants: list) -> str:
 def test_the_page_says_which_texts_the_workbook_cuts_short(client, settings, tmp_path):
     long = [{"id": f"G{number}", "title": "x" * 40_000} for number in range(2)]
     assert (
-        "2 texts in the data are longer than the 32,767 characters a cell of an Excel "
-        "workbook holds, so the workbook has them cut short. The CSV files have them whole."
+        "2 cells would hold a text longer than the 32,767 characters a cell of an Excel "
+        "workbook holds, so the workbook has those texts cut short. The CSV files have them "
+        "whole."
     ) in page_with_spreadsheets(client, settings, tmp_path, long)
 
 
@@ -155,19 +156,32 @@ def test_the_page_says_how_many_texts_were_kept_from_being_formulas(client, sett
         {"id": "G2", "title": "@home"},
     ]
     assert (
-        "3 texts in the data begin with =, +, - or @, which a spreadsheet program would take "
-        "for the start of a formula. The workbook keeps them as they are, in cells marked "
-        "as text; in the CSV files they have a <code>'</code> put before them."
+        "3 cells hold a text that begins with =, +, - or @, which a spreadsheet program would "
+        "take for the start of a formula. The workbook keeps those texts as they are, in cells "
+        "marked as text; in the CSV files they have a <code>'</code> put before them."
     ) in page_with_spreadsheets(client, settings, tmp_path, grants)
 
 
 def test_the_page_says_how_many_numbers_the_workbook_has_as_text(client, settings, tmp_path):
     grants = [{"id": "G1", "title": "t", "amount": 12345678901234567890}]
     assert (
-        "1 number in the data has more digits than the 15 a cell of an Excel workbook keeps, "
-        "or is too large for one, so the workbook has it as text, every digit kept. The CSV "
-        "files have it as it is."
+        "1 cell would hold a number with more digits than the 15 a cell of an Excel workbook "
+        "keeps, or too large for one, so the workbook has that number as text, every digit "
+        "kept. The CSV files have it as it is."
     ) in page_with_spreadsheets(client, settings, tmp_path, grants)
+
+
+def test_the_page_says_how_many_rows_could_not_be_tied_to_their_item(client, settings, tmp_path):
+    inner = {"k": "a", "parts": [{"k": "b"}, {"k": "c"}]}  # "parts" of an item with no id
+    grants = [{"id": "G1", "title": "t", "stages": [inner]}]
+    assert (
+        "2 rows of the other sheets hold entries of a list inside an item that has no “id”. "
+        "A sheet ties such an entry to its item by the item's id alone, so the files, read "
+        "back, would not put them back into their item. To keep them together, give each "
+        "item that holds a list an “id”."
+    ) in page_with_spreadsheets(client, settings, tmp_path, grants)
+    inner["id"] = "S1"
+    assert "no “id”" not in page_with_spreadsheets(client, settings, tmp_path, grants)
 
 
 def test_the_page_says_how_many_items_no_row_holds(client, settings, tmp_path):
@@ -200,6 +214,15 @@ def test_spreadsheets_are_not_offered_for_data_with_no_item_a_row_could_hold(
         f"{the_list} that is an object, and this data has no such item."
     ) in page
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page
+
+
+def test_spreadsheets_are_offered_for_a_list_deeper_than_the_top_level(client, settings, tmp_path):
+    use_profile(settings, tmp_path, GRANT)
+    settings.ASSAY_PROFILES["grants"]["root_list_path"] = "data/grants"
+    submission = send(client, "data.json", json.dumps({"data": {"grants": GRANTS}}).encode())
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' in page
+    assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
 
 
 def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(

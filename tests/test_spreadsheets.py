@@ -8,6 +8,7 @@ import io
 import json
 import random
 import re
+import tempfile
 import tracemalloc
 import zipfile
 from collections.abc import Callable
@@ -1134,6 +1135,20 @@ def test_rows_of_another_sheet_without_an_id_column_are_said_and_their_errors_pl
     assert (place["sheet"], place["row"]) == ("items", 2)
 
 
+def test_a_row_of_another_sheet_with_its_id_cell_empty_is_told_to_fill_it(
+    tmp_path: Path, schema: Path
+):
+    items = [*ITEM_ROWS, [None, "I2", "Rake", 1]]
+    path = write_xlsx(tmp_path / "g.xlsx", {"grants": [HEADINGS, *GRANT_ROWS], "items": items})
+    said = [
+        w["message"] for w in convert(path, "xlsx", schema).warnings if "read as" in w["message"]
+    ]
+    assert said == [
+        f"Row {len(items)} of sheet “items” has no id, so it was read as an item of its own. "
+        "Give it the id of the row of sheet “grants” it belongs to."
+    ]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_a_heading_that_differs_from_a_field_by_case_or_spaces_is_said(
     tmp_path: Path, schema: Path, fmt: str
@@ -1929,6 +1944,89 @@ def test_sheet_names_are_ones_that_spreadsheet_programs_and_file_systems_take(
         assert len(names) == 7 == len({name.casefold() for name in names})
         assert all(len(name) <= limit and not set(name) & set("\\/?*[]:") for name in names)
     assert {"a_b", "a_list_with_a_name_longer_t (2)", "documents (2)"} < set(sheets)
+
+
+def test_characters_a_workbook_cannot_hold_are_left_out_of_it_not_fatal(tmp_path: Path) -> None:
+    item = {"id": "G1", "title": "T\uffff\x01", "k\ufffe": "v", "l\uffff": [{"a": "b"}]}
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [item]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    workbook = openpyxl.load_workbook(made.xlsx)
+    assert workbook.sheetnames == ["grants", "l_"]
+    assert xlsx_rows(made.xlsx, "grants") == [("id", "title", "k"), ("G1", "T", "v")]
+    assert zipped_csv(made.csv_zip, "grants.csv")[1] == ["G1", "T\uffff\x01", "v"]  # whole
+
+
+def test_long_names_of_letters_beyond_ascii_make_file_names_a_file_system_takes(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [{"id": "G1", "€" * 150: [{"a": 1}]}]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    names = zipfile.ZipFile(made.csv_zip).namelist()
+    assert max(len(name.encode()) for name in names) <= 255
+    assert "€" * 31 in openpyxl.load_workbook(made.xlsx).sheetnames
+
+
+def test_a_sheet_name_cut_short_does_not_end_in_an_apostrophe(tmp_path: Path) -> None:
+    source = tmp_path / "data.json"
+    name = "x" * 30 + "'s list"  # cut at 31 characters: "xxx...x'"
+    source.write_text(json.dumps({"grants": [{"id": "G1", name: [{"a": 1}]}]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    assert openpyxl.load_workbook(made.xlsx).sheetnames == ["grants", "x" * 30]
+
+
+def test_a_conversion_that_fails_leaves_no_files_of_flattentool_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where flattentool keeps them
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [{"id": "G1", "title": ["a", {"b": 1}]}]}))
+    assert (
+        refusal(
+            lambda: flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+        ).code
+        == "flatten_failed"
+    )
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_lone_surrogate_in_the_data_is_refused_as_unreadable(tmp_path: Path) -> None:
+    source = tmp_path / "data.json"
+    source.write_text('{"grants": [{"id": "\\udc00"}]}')
+    error = refusal(
+        lambda: flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    )
+    assert error.code == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("grants", "unjoined"),
+    [
+        # Entries of a list in a list's items with no id: b, c and e lose their item.
+        (
+            [
+                {
+                    "id": "G1",
+                    "l1": [{"k": "a", "l2": [{"k": "b"}, {"k": "c"}]}, {"l2": [{"k": "e"}]}],
+                }
+            ],
+            3,
+        ),
+        ([{"id": "G1", "l1": [{"id": "A", "l2": [{"k": "b"}]}]}], 0),  # tied by "l1/0/id"
+        ([{"title": "no id", "l1": [{"k": "a"}]}, {"id": "G2", "l1": [{"k": "b"}]}], 1),
+        ([{"id": "G1", "l1": [{"k": "a"}]}], 0),  # tied by the grant's id
+    ],
+)
+def test_rows_that_could_not_be_tied_back_to_their_item_are_counted(
+    tmp_path: Path, grants: list, unjoined: int
+) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": grants}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    assert made.unjoined == unjoined
 
 
 def test_a_document_that_is_a_list_of_items_becomes_the_main_sheet(
