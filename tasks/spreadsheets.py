@@ -26,7 +26,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -819,11 +819,38 @@ class _Tracked:
 
     def get_sheet_lines(self, sheet_name: str) -> Iterator[dict[Any, Any]]:
         lines = super().get_sheet_lines(sheet_name)  # type: ignore[misc]
+        numeric = _numeric_headings(getattr(self, "parser", None))
         for index, line in enumerate(lines):
             # Numbered as flattentool numbers them: the headings are row 1.
             headings = getattr(self, "headings", {}).get(sheet_name, [])
             self.position = _Position(sheet_name, index + 2, line, headings)
-            yield line
+            yield _true_and_false_as_written(line, numeric)
+
+
+def _numeric_headings(parser: Any) -> Callable[[Any], bool]:
+    """Whether the schema says a heading's values are numbers."""
+    types = parser.flattened if parser is not None else {}
+
+    def is_numeric(heading: Any) -> bool:
+        parts = (part.rstrip("[]") for part in str(heading).split("/"))
+        return types.get("/".join(part for part in parts if not part.isdigit())) in NUMERIC
+
+    return is_numeric
+
+
+NUMERIC = ("number", "integer")
+
+
+def _true_and_false_as_written(
+    line: dict[Any, Any], is_numeric: Callable[[Any], bool]
+) -> dict[Any, Any]:
+    """A TRUE or FALSE cell where the schema wants a number, as its text: flattentool
+    would read it as 1 or 0, and a wrong value would pass as right. As text, it is said
+    to be no number, at its cell."""
+    for heading, value in line.items():
+        if type(value) is bool and is_numeric(heading):
+            line[heading] = "TRUE" if value else "FALSE"
+    return line
 
 
 class _XLSXReader(_Tracked, XLSXInput):

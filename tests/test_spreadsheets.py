@@ -178,6 +178,9 @@ def ods_row(values: list[Any], **attributes: Any) -> TableRow:
 def ods_cell(value: Any, **attributes: Any) -> TableCell:
     if value is None:
         return TableCell(**attributes)
+    if isinstance(value, bool):
+        cell = TableCell(valuetype="boolean", booleanvalue=str(value).lower(), **attributes)
+        return with_text(cell, str(value).upper())
     if isinstance(value, int | float):
         return with_text(TableCell(valuetype="float", value=value, **attributes), str(value))
     return with_text(TableCell(valuetype="string", **attributes), str(value))
@@ -1147,6 +1150,17 @@ def test_a_row_of_another_sheet_with_its_id_cell_empty_is_told_to_fill_it(
         f"Row {len(items)} of sheet “items” has no id, so it was read as an item of its own. "
         "Give it the id of the row of sheet “grants” it belongs to."
     ]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_true_in_a_number_column_is_no_number_not_one(tmp_path: Path, schema: Path, fmt: str):
+    rows = [["id", "title", "amount/value"], ["G1", True, True], ["G2", "t", False]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    # As text, the schema then says it is no number, at its cell; a title is text anyway.
+    assert [grant["amount"]["value"] for grant in grants(result)] == ["TRUE", "FALSE"]
+    assert grants(result)[0]["title"] == "True"
+    said = [(w["row"], w["column"]) for w in result.warnings if "TRUE" in w["message"]]
+    assert said == [(2, "C")]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
