@@ -19,8 +19,8 @@ MAX_WARNINGS = 500
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
     # 5: rows sharing an id with an object column no longer crash; rows of another sheet
-    # without an id are warned of and place their items' errors; 3, 4: unread values and
-    # unrelated sheets are warnings
+    # without an id are warned of and place their items' errors; TRUE in a number column
+    # is text; 3, 4: unread values and unrelated sheets are warnings
     version = 5
     title = "Convert the spreadsheet to JSON"
 
