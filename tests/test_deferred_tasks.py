@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.conf import Conf
 
 from tests.conftest import upload
 from tests.pipeline_tasks import DEFERRED_PIPELINE
@@ -85,6 +87,26 @@ def test_many_requests_send_one_job(client, request):
     assert queue.queue_size() == 1
     page = client.get(submission.get_absolute_url()).content.decode()
     assert 'data-status="working"' in page
+
+
+def test_a_deferred_queue_of_its_own_gets_the_deferred_jobs_and_no_other(
+    client, request, settings, monkeypatch
+):
+    settings.ASSAY_DEFERRED_QUEUE = "downloads"
+    submission = upload(client, "grants.json")
+    submissions = request.getfixturevalue("queue")  # from here on, jobs wait in the broker
+    downloads = get_broker("downloads")
+    downloads.purge_queue()
+    try:
+        client.post(f"/s/{submission.id}/tasks/later")
+        assert (downloads.queue_size(), submissions.queue_size()) == (1, 0)
+        # A job sent from a cluster of the deferred queue (its sweep) still goes to the
+        # submissions' queue, where django-q2 would send it to the sender's own.
+        monkeypatch.setattr(Conf, "CLUSTER_NAME", "downloads")
+        assert jobs.enqueue(submission.id, rerun=True)
+        assert (downloads.queue_size(), submissions.queue_size()) == (1, 1)
+    finally:
+        downloads.purge_queue()
 
 
 def test_a_failed_deferred_task_is_shown_where_it_belongs_and_can_be_asked_again(client):

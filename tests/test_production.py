@@ -206,3 +206,14 @@ def test_gunicorn_serves_assay_in_production_with_hashed_compressed_static_files
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_a_deferred_queue_name_django_q2_could_not_use_is_refused_at_start(tmp_path):
+    env = {"ASSAY_DATA_DIR": str(tmp_path), "ASSAY_DEFERRED_QUEUE": "down loads"}
+    run = settings_in_a_fresh_process(env, "settings.ASSAY_DEFERRED_QUEUE")
+    assert run.returncode != 0
+    assert "ASSAY_DEFERRED_QUEUE must be a name of letters, digits, - and _" in run.stderr
+    env["ASSAY_DEFERRED_QUEUE"] = "downloads"
+    assert settings_in_a_fresh_process(env, "settings.ASSAY_DEFERRED_QUEUE").stdout.strip() == (
+        '"downloads"'
+    )

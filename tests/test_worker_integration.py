@@ -29,7 +29,7 @@ def cluster(media_root, monkeypatch):
 
 
 @contextmanager
-def running_cluster(media_root: Path) -> Iterator[subprocess.Popen]:
+def running_cluster(media_root: Path, **extra_env: str) -> Iterator[subprocess.Popen]:
     """`manage.py qcluster` on the test database, for jobs queued with Conf.SYNC off."""
     env = {
         **os.environ,
@@ -38,6 +38,7 @@ def running_cluster(media_root: Path) -> Iterator[subprocess.Popen]:
         "ASSAY_DATA_DIR": str(Path(media_root).parent),
         "ASSAY_QUEUE_SYNC": "0",
         "ASSAY_WORKERS": "1",
+        **extra_env,
     }
     assert Path(django_settings.MEDIA_ROOT) == Path(media_root)
     process = subprocess.Popen(
@@ -86,3 +87,22 @@ def test_a_real_worker_reports_malformed_data(client, cluster):
     assert submission.state == Submission.State.FAILED
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "line 4, column 5" in page
+
+
+def test_a_cluster_of_the_deferred_queue_makes_the_spreadsheets(
+    client, media_root, monkeypatch, settings
+):
+    settings.ASSAY_DEFERRED_QUEUE = "downloads"
+    submission = upload(client, "grants.json")  # the report, made in this process
+    monkeypatch.setattr(Conf, "SYNC", False)
+    env = {"Q_CLUSTER_NAME": "downloads", "ASSAY_DEFERRED_QUEUE": "downloads"}
+    with running_cluster(media_root, **env):
+        client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet")
+        runs = TaskRun.objects.filter(submission=submission, task="json_to_spreadsheet")
+        deadline = time.monotonic() + 60
+        while not runs.filter(outcome=TaskRun.Outcome.OK).exists():
+            assert time.monotonic() < deadline, "the cluster of the deferred queue never ran it"
+            time.sleep(0.2)
+    assert runs.get().worker.split(":")[-1] != str(os.getpid())  # another process did it
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert f"/s/{submission.id}/files/json_to_spreadsheet/data.xlsx" in page

@@ -76,7 +76,17 @@ def _send(submission_id) -> None:
         str(submission_id),
         task_name=f"submission {submission_id}",
         group="submissions",
+        cluster=SUBMISSIONS_QUEUE,
     )
+
+
+# Named each time: left out, django-q2 would send a job to the queue of the process
+# sending it, which in a cluster of the deferred queue (its scheduled sweep) is that one.
+SUBMISSIONS_QUEUE = settings.Q_CLUSTER["name"]
+
+
+def deferred_queue() -> str:
+    return settings.ASSAY_DEFERRED_QUEUE or SUBMISSIONS_QUEUE
 
 
 def refresh_on_view(submission: Submission) -> bool:
@@ -256,6 +266,7 @@ def _send_deferred(submission_id, task_name: str) -> None:
         task_name,
         task_name=f"{task_name} for {submission_id}",
         group="deferred",
+        cluster=deferred_queue(),
     )
 
 
@@ -275,6 +286,7 @@ def _run_deferred(submission_id: str, task_name: str) -> str:
     mine = row.filter(claimed_by=worker)
     try:
         submission = Submission.objects.get(id=submission_id)
+        submission.store.worker = worker  # its runs are this worker's, not the report's
         # A run still open here belongs to a worker that died; it counts as a failure.
         _close_interrupted_runs(submission, [task_name])
         task = get_pipeline().get(task_name)

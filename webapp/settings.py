@@ -4,6 +4,7 @@ Every value is read through ``webapp.config.Config``: environment variable, then
 optional TOML file named by ASSAY_CONFIG, then the default. README.md lists them all.
 """
 
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -213,8 +214,20 @@ if ASSAY_STALE_SECONDS < 3 * ASSAY_HEARTBEAT_SECONDS:
 # it would delete failed jobs from the record.
 ASSAY_JOB_TIMEOUT = config.int("ASSAY_JOB_TIMEOUT", 1800, minimum=10)
 REDIS_URL = config.str("REDIS_URL", "")
+# The queue of the deferred steps (spreadsheet downloads): by default the submissions'
+# own. Given a name, they wait there for a cluster started with Q_CLUSTER_NAME set to it,
+# and a long one never holds a worker a new report needs.
+ASSAY_DEFERRED_QUEUE = config.str("ASSAY_DEFERRED_QUEUE", "")
+if ASSAY_DEFERRED_QUEUE and not re.fullmatch(r"[A-Za-z0-9_-]+", ASSAY_DEFERRED_QUEUE):
+    raise ImproperlyConfigured(
+        f"ASSAY_DEFERRED_QUEUE must be a name of letters, digits, - and _, "
+        f"got {ASSAY_DEFERRED_QUEUE!r}."
+    )
 Q_CLUSTER = {
     "name": "assay",
+    # django-q2 reads this when Q_CLUSTER_NAME names another queue (the deferred one);
+    # that cluster's settings are these.
+    "ALT_CLUSTERS": {},
     "workers": config.int("ASSAY_WORKERS", 2, minimum=1),
     "timeout": ASSAY_JOB_TIMEOUT,
     "retry": ASSAY_JOB_TIMEOUT * 2 + 600,

@@ -22,6 +22,12 @@ class DatabaseStore:
     def __init__(self, submission: Submission):
         self.submission = submission
         self._results: dict[str, TaskResult] | None = None
+        # Who runs the tasks: the submission's claimer, or the worker of a deferred step.
+        self.worker: str | None = None
+
+    @property
+    def _worker(self) -> str:
+        return self.worker or self.submission.claimed_by
 
     @property
     def results(self) -> dict[str, TaskResult]:
@@ -47,7 +53,7 @@ class DatabaseStore:
             version=version,
             fingerprint=fingerprint,
             outcome=TaskRun.Outcome.RUNNING,
-            worker=self.submission.claimed_by,
+            worker=self._worker,
         )
 
     def succeed(self, run: TaskRun, data: dict[str, Any]) -> None:
@@ -85,7 +91,7 @@ class DatabaseStore:
             finished=now,
             duration=0,
             error_message=reason,
-            worker=self.submission.claimed_by,
+            worker=self._worker,
         )
         self._save_result(run)
 
