@@ -13,8 +13,6 @@ Each variant runs in its own subprocess; peak RSS is that process's own (VmHWM).
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "profiles" / "demo" / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
 
-from bench.memory import peak_rss  # noqa: E402
+from bench.runs import report, run_variant  # noqa: E402
 
 
 def run_flattentool(path: Path, out_dir: Path) -> None:
@@ -56,15 +54,8 @@ def run_assay(path: Path, out_dir: Path) -> None:
     report(started)
 
 
-def report(started: float) -> None:
-    print(json.dumps({"seconds": time.perf_counter() - started, "rss": peak_rss()}))
-
-
 def measure(variant: str, path: Path, out_dir: Path) -> dict:
-    command = [sys.executable, __file__, "--variant", variant, str(path), str(out_dir)]
-    # stderr is not captured, so a failing variant shows its traceback.
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_variant(__file__, variant, str(path), str(out_dir))
     result["rows"] = main_sheet_rows(out_dir / "data.xlsx")
     return result
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "profiles" / "demo" / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
 
-from bench.memory import peak_rss  # noqa: E402
+from bench.runs import report, run_variant  # noqa: E402
 
 # The headings of examples/demo/grants-valid.xlsx (built by examples/build_examples.py).
 ORGANISATION = ["id", "name", "address/postcode", "address/countryCode", "website"]
@@ -106,17 +105,8 @@ def run_assay(path: Path, out_dir: Path) -> None:
     report(started)
 
 
-def report(started: float) -> None:
-    seconds = time.perf_counter() - started
-    rss = peak_rss()
-    print(json.dumps({"seconds": seconds, "rss": rss}))
-
-
 def measure(variant: str, path: Path, out_dir: Path) -> dict:
-    command = [sys.executable, __file__, "--variant", variant, str(path), str(out_dir)]
-    # stderr is not captured, so a failing variant shows its traceback.
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_variant(__file__, variant, str(path), str(out_dir))
     # Counted here, not in the child, so reading the output back does not add to its RSS.
     with (out_dir / "data.json").open() as handle:
         result["items"] = len(json.load(handle)["grants"])

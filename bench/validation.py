@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ SCHEMA = SCHEMA_DIR / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
 
 from bench.memory import peak_rss  # noqa: E402
+from bench.runs import report, run_variant  # noqa: E402
 
 
 def resources() -> dict[str, dict]:
@@ -58,7 +58,7 @@ def run_floor(path: Path, pause_gc: bool = False) -> int:
         gc.freeze()
         gc.enable()
     errors = sum(1 for _ in validator.iter_errors(data))
-    report(started, errors, start_rss)
+    report(started, errors=errors, start_rss=start_rss)
     return errors
 
 
@@ -82,7 +82,7 @@ def run_naive(path: Path) -> int:
     started = time.perf_counter()
     with path.open() as handle:
         errors = sum(1 for _ in validator.iter_errors(json.load(handle)))
-    report(started, errors, start_rss)
+    report(started, errors=errors, start_rss=start_rss)
     return errors
 
 
@@ -124,7 +124,7 @@ def run_worker(path: Path) -> int:
     submission.refresh_from_db()
     report_output = submission.store.output("report")
     assert submission.state == Submission.State.DONE and report_output, submission.state
-    report(started, report_output.data["error_count"], start_rss)
+    report(started, errors=report_output.data["error_count"], start_rss=start_rss)
     return 0
 
 
@@ -138,21 +138,12 @@ def run_assay(path: Path) -> int:
     started = time.perf_counter()
     outcome = validate_source(str(path), profile, sample=False)
     assert outcome.code in (VALID, INVALID) and outcome.report, outcome.errors
-    report(started, outcome.report["error_count"], start_rss)
+    report(started, errors=outcome.report["error_count"], start_rss=start_rss)
     return 0
 
 
-def report(started: float, errors: int, start_rss: int) -> None:
-    seconds = time.perf_counter() - started
-    row = {"seconds": seconds, "rss": peak_rss(), "start_rss": start_rss, "errors": errors}
-    print(json.dumps(row))
-
-
 def measure(variant: str, path: Path) -> dict:
-    command = [sys.executable, __file__, "--variant", variant, str(path)]
-    # stderr is not captured, so a failing variant shows its traceback.
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_variant(__file__, variant, str(path))
 
 
 def main() -> None:
