@@ -828,17 +828,33 @@ class _Tracked:
 
 
 def _numeric_headings(parser: Any) -> Callable[[Any], bool]:
-    """Whether the schema says a heading's values are numbers."""
+    """Whether the schema says a heading's values are numbers, and not true or false too
+    (flattentool reads a field of type ["number", "boolean"] as a number)."""
     types = parser.flattened if parser is not None else {}
 
     def is_numeric(heading: Any) -> bool:
-        parts = (part.rstrip("[]") for part in str(heading).split("/"))
-        return types.get("/".join(part for part in parts if not part.isdigit())) in NUMERIC
+        path = _field_path(str(heading))
+        if types.get(path) not in NUMERIC:
+            return False
+        return "boolean" not in _types_at(parser.root_schema_dict, path.split("/"))
 
     return is_numeric
 
 
 NUMERIC = ("number", "integer")
+
+
+def _types_at(schema: Any, parts: list[str]) -> set[str]:
+    """The "type" of the field at ``parts`` of the item schema flattentool reads (its
+    $refs already replaced), through lists of objects; empty where it cannot be found."""
+    node = schema
+    for part in parts:
+        while isinstance(node, dict) and isinstance(node.get("items"), dict):
+            node = node["items"]
+        properties = node.get("properties") if isinstance(node, dict) else None
+        node = properties.get(part) if isinstance(properties, dict) else None
+    kind = node.get("type") if isinstance(node, dict) else None
+    return set(kind) if isinstance(kind, list) else {kind}
 
 
 def _true_and_false_as_written(
@@ -2103,14 +2119,17 @@ class _SheetNames:
 
     FORBIDDEN = re.compile(r'[\\/?*\[\]:<>"|\x00-\x1f\ufffe\uffff]')
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, reserved: frozenset[str] = frozenset()):
         self.limit = limit
-        self.taken = {"history"}  # Excel keeps a sheet of that name for itself
+        self.reserved = reserved  # names the program keeps for itself, in lower case
+        self.taken: set[str] = set()
 
-    def __call__(self, wanted: str) -> str:
+    def __call__(self, wanted: str, main: bool = False) -> str:
+        """A name for the sheet of ``wanted``; the main sheet may take a reserved one, as
+        reading the files back looks for it by its list's name."""
         clean = self.FORBIDDEN.sub("_", wanted)
         name, number = self._cut(clean, self.limit), 1
-        while name.casefold() in self.taken:
+        while name.casefold() in self.taken or (not main and name.casefold() in self.reserved):
             number += 1
             suffix = f" ({number})"
             name = self._cut(clean, self.limit - len(suffix)) + suffix
@@ -2209,11 +2228,13 @@ class _XLSXSheets(XLSXOutput):
 
     def open(self) -> None:
         super().open()
-        self.names = _SheetNames(limit=MAX_SHEET_NAME)
+        # Excel keeps a sheet named "History" for itself.
+        self.names = _SheetNames(limit=MAX_SHEET_NAME, reserved=frozenset({"history"}))
 
     def write_sheet(self, sheet_name: str, sheet: Any) -> None:
         headings = list(sheet)
-        worksheet = self.workbook.create_sheet(self.names(self.sheet_prefix + sheet_name))
+        name = self.names(self.sheet_prefix + sheet_name, main=sheet_name == self.main_sheet_name)
+        worksheet = self.workbook.create_sheet(name)
         worksheet.append([self._cell(worksheet, heading) for heading in headings])
         for line in sheet.lines:
             worksheet.append([self._cell(worksheet, line.get(heading)) for heading in headings])

@@ -100,8 +100,8 @@ def test_a_deferred_queue_of_its_own_gets_the_deferred_jobs_and_no_other(
     try:
         client.post(f"/s/{submission.id}/tasks/later")
         assert (downloads.queue_size(), submissions.queue_size()) == (1, 0)
-        # A job sent from a cluster of the deferred queue (its sweep) still goes to the
-        # submissions' queue, where django-q2 would send it to the sender's own.
+        # A job sent from a worker of the deferred queue still goes to the submissions'
+        # queue, where django-q2 would send it to the sender's own.
         monkeypatch.setattr(Conf, "CLUSTER_NAME", "downloads")
         assert jobs.enqueue(submission.id, rerun=True)
         assert (downloads.queue_size(), submissions.queue_size()) == (1, 1)

@@ -1152,6 +1152,19 @@ def test_a_row_of_another_sheet_with_its_id_cell_empty_is_told_to_fill_it(
     ]
 
 
+def test_true_where_the_schema_allows_a_number_or_true_is_not_called_no_number(
+    tmp_path: Path,
+) -> None:
+    flag = {"type": ["number", "boolean"]}
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps(grants_schema({"type": "object", "properties": {"flag": flag}})))
+    rows = [["id", "flag"], ["G1", True], ["G2", 2]]
+    result = convert(write_xlsx(tmp_path / "g.xlsx", {"grants": rows}), "xlsx", schema)
+    flags = [grant["flag"] for grant in grants(result)]
+    assert "TRUE" not in flags and flags[1] == 2
+    assert not [w for w in result.warnings if "TRUE" in w["message"]]
+
+
 @pytest.mark.parametrize("fmt", ["xlsx", "ods"])
 def test_true_in_a_number_column_is_no_number_not_one(tmp_path: Path, schema: Path, fmt: str):
     rows = [["id", "title", "amount/value"], ["G1", True, True], ["G2", "t", False]]
@@ -1980,6 +1993,15 @@ def test_long_names_of_letters_beyond_ascii_make_file_names_a_file_system_takes(
     names = zipfile.ZipFile(made.csv_zip).namelist()
     assert max(len(name.encode()) for name in names) <= 255
     assert "€" * 31 in openpyxl.load_workbook(made.xlsx).sheetnames
+
+
+def test_a_list_named_history_reads_back_though_excel_keeps_that_name(tmp_path: Path) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"history": [{"id": "G1", "History": [{"a": 1}]}]}))
+    made = flatten(source, tmp_path / "out", root_list_path="history", id_name="id")
+    assert openpyxl.load_workbook(made.xlsx).sheetnames == ["history", "History (2)"]
+    again = unflatten(made.xlsx, "xlsx", tmp_path / "again", root_list_path="history", id_name="id")
+    assert json.loads(again.json_path.read_text())["history"][0]["id"] == "G1"
 
 
 def test_a_sheet_name_cut_short_does_not_end_in_an_apostrophe(tmp_path: Path) -> None:

@@ -80,8 +80,8 @@ def _send(submission_id) -> None:
     )
 
 
-# Named each time: left out, django-q2 would send a job to the queue of the process
-# sending it, which in a cluster of the deferred queue (its scheduled sweep) is that one.
+# Named each time: left out, django-q2 sends a job to the queue of the process sending
+# it, which in a worker of the deferred queue is that one.
 SUBMISSIONS_QUEUE = settings.Q_CLUSTER["name"]
 
 

@@ -218,9 +218,9 @@ REDIS_URL = config.str("REDIS_URL", "")
 # own. Given a name, they wait there for a cluster started with Q_CLUSTER_NAME set to it,
 # and a long one never holds a worker a new report needs.
 ASSAY_DEFERRED_QUEUE = config.str("ASSAY_DEFERRED_QUEUE", "")
-if ASSAY_DEFERRED_QUEUE and not re.fullmatch(r"[A-Za-z0-9_-]+", ASSAY_DEFERRED_QUEUE):
-    raise ImproperlyConfigured(
-        f"ASSAY_DEFERRED_QUEUE must be a name of letters, digits, - and _, "
+if ASSAY_DEFERRED_QUEUE and not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", ASSAY_DEFERRED_QUEUE):
+    raise ImproperlyConfigured(  # 100: what django-q2 keeps of a queue's name
+        f"ASSAY_DEFERRED_QUEUE must be a name of letters, digits, - and _ (at most 100), "
         f"got {ASSAY_DEFERRED_QUEUE!r}."
     )
 Q_CLUSTER = {
