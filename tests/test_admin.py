@@ -181,3 +181,24 @@ def test_the_submission_list_says_when_a_worker_was_last_alive(client, operator)
     page = operator.get("/admin/webapp/submission/").content.decode()
     last_seen = re.search(r"Workers: last seen (\d+) s ago", page)
     assert last_seen and int(last_seen[1]) < 60  # seconds since the sweep, on a busy machine
+
+
+@pytest.mark.parametrize(
+    ("queue", "says"),
+    [
+        ("", ": are they all busy?"),
+        ("downloads", " on the queue “downloads”: is one running (Q_CLUSTER_NAME=downloads"),
+    ],
+)
+def test_the_submission_list_says_when_downloads_wait_for_a_worker(
+    client, operator, settings, queue, says
+):
+    settings.ASSAY_DEFERRED_QUEUE = queue
+    submission = upload(client, "grants.json")
+    row = TaskResult.objects.create(submission=submission, task="json_to_spreadsheet")
+    row_asked = TaskResult.objects.filter(id=row.id)
+    row_asked.update(requested_at=timezone.now())  # just asked: no word yet
+    assert "wait for a worker" not in operator.get("/admin/webapp/submission/").content.decode()
+    row_asked.update(requested_at=timezone.now() - timedelta(minutes=2))
+    page = operator.get("/admin/webapp/submission/").content.decode()
+    assert f"1 download(s) asked for over a minute ago wait for a worker{says}" in page

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -86,6 +88,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         level, text = worker_liveness()
         self.message_user(request, text, level)
+        if waiting := deferred_steps_waiting():
+            self.message_user(request, waiting, messages.WARNING)
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Expire now (delete the files, keep the record)")
@@ -121,8 +125,29 @@ class TaskRunAdmin(admin.ModelAdmin):
         return False
 
 
+def deferred_steps_waiting() -> str:
+    """Deferred steps (downloads) asked for a while ago that no worker has taken: their
+    workers are all busy, or, on a queue of their own, none is running."""
+    since = timezone.now() - timedelta(seconds=WAITING_TOO_LONG)
+    count = TaskResult.objects.filter(requested_at__lt=since, claimed_by="").count()
+    if not count:
+        return ""
+    queue = settings.ASSAY_DEFERRED_QUEUE
+    where = (
+        f" on the queue “{queue}”: is one running (Q_CLUSTER_NAME={queue} python manage.py "
+        "qcluster)?"
+        if queue
+        else ": are they all busy?"
+    )
+    return f"{count} download(s) asked for over a minute ago wait for a worker{where}"
+
+
+WAITING_TOO_LONG = 60  # seconds
+
+
 def worker_liveness() -> tuple[int, str]:
-    """Workers run the sweep every minute: when it last ran is when a worker was last alive."""
+    """The reports' workers run the sweep every minute: when it last ran is when one was
+    last alive."""
     last = OrmTaskResult.objects.filter(func="webapp.jobs.sweep").order_by("-stopped").first()
     if last is None:
         return (
