@@ -1,5 +1,6 @@
 """Queueing, claiming, retrying and sweeping: our own state is the source of truth."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -143,6 +144,17 @@ def test_the_user_can_try_again_after_transient_failures(breaking, client):
     client.post(f"/s/{submission.id}/retry")
     submission.refresh_from_db()
     assert submission.state == State.DONE
+
+
+def test_trying_again_starts_the_progress_afresh(client, request):
+    submission = upload(client, "grants.json")  # every step done
+    Submission.objects.filter(id=submission.id).update(state=State.FAILED)
+    request.getfixturevalue("queue")  # from here on, jobs wait in the broker
+    client.post(f"/s/{submission.id}/retry")
+    submission.refresh_from_db()
+    assert (submission.state, submission.progress_done) == (State.PENDING, 0)
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert re.search(r'<span id="progress-steps">0 of \d+ steps done</span>', page)
 
 
 def test_a_crash_is_recorded_with_its_traceback_and_retried(breaking):

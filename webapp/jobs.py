@@ -49,6 +49,11 @@ def _requeueable(now: timezone.datetime) -> Q:
     return waiting | dead
 
 
+# The progress of a submission sent to a worker again: it starts from the first step
+# (done ones go fast), and the page must not say 12 of 12 meanwhile.
+NOT_STARTED = {"current_task": "", "progress_done": 0, "progress_total": 0}
+
+
 def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
     """Move the submission to pending and send one job; True if a job was sent.
 
@@ -63,7 +68,7 @@ def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
     if force:
         allowed |= Q(state=State.FAILED)
     updated = Submission.objects.filter(allowed, id=submission_id, expires_at__gt=now).update(
-        state=State.PENDING, enqueued_at=now, retry_at=None, current_task=""
+        state=State.PENDING, enqueued_at=now, retry_at=None, **NOT_STARTED
     )
     if updated:
         transaction.on_commit(lambda: _send(submission_id))
@@ -343,7 +348,7 @@ def reprocess(submission: Submission) -> bool:
         claimed = (
             Submission.objects.filter(id=submission.id, expires_at__gt=now)
             .exclude(state=State.RUNNING, heartbeat__gte=fresh)
-            .update(state=State.PENDING, enqueued_at=now, retry_at=None, current_task="")
+            .update(state=State.PENDING, enqueued_at=now, retry_at=None, **NOT_STARTED)
         )
         if not claimed:
             return False
