@@ -8,6 +8,7 @@ same. Broken links are warnings in the report, not schema errors.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -131,6 +132,20 @@ def cache_folder() -> Path:
     folder = Path(settings.DATA_DIR) / "links"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def forget_old_checks(older_than_seconds: float, now: float | None = None) -> int:
+    """Delete the records and thumbnails of links not checked for this long: they hold
+    what was found at addresses from uploads, which are kept no longer. Returns how many
+    files went."""
+    cutoff = (now or time.time()) - older_than_seconds
+    gone = 0
+    for path in cache_folder().iterdir():
+        with contextlib.suppress(FileNotFoundError):  # another worker was there first
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                gone += 1
+    return gone
 
 
 def check_cached(url: str) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """Expiry: files go, records stay, and the schedule runs it daily."""
 
+import os
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -28,7 +30,7 @@ def test_the_command_deletes_files_keeps_the_row_and_the_page_says_410(client):
     Submission.objects.filter(id=old.id).update(expires_at=timezone.now() - timedelta(seconds=1))
     out = StringIO()
     call_command("expire_submissions", stdout=out)
-    assert out.getvalue().strip() == "Expired 1 submission(s)."
+    assert out.getvalue().strip() == ("Expired 1 submission(s); deleted 0 old link check file(s).")
 
     old.refresh_from_db()
     assert old.state == Submission.State.EXPIRED
@@ -70,3 +72,20 @@ def test_the_scheduled_function_expires_due_submissions(client):
     old = upload(client, "grants.json")
     Submission.objects.filter(id=old.id).update(expires_at=timezone.now())
     assert expire() == 1
+
+
+def test_link_checks_not_made_again_for_as_long_as_a_submission_is_kept_are_deleted(
+    settings,
+):
+    from tasks.links import cache_folder
+
+    settings.ASSAY_EXPIRE_DAYS = 3
+    old, recent = cache_folder() / "old.json", cache_folder() / "recent.webp"
+    for path in (old, recent):
+        path.write_text("{}")
+    four_days_ago = time.time() - 4 * 86400
+    os.utime(old, (four_days_ago, four_days_ago))
+    out = StringIO()
+    call_command("expire_submissions", stdout=out)
+    assert "deleted 1 old link check file(s)" in out.getvalue()
+    assert (old.exists(), recent.exists()) == (False, True)

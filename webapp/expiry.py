@@ -6,6 +6,7 @@ import shutil
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,6 +33,14 @@ def expire_due(now: datetime | None = None) -> int:
         expire(submission, now)
         count += 1
     return count
+
+
+def forget_old_link_checks() -> int:
+    """Link checks outlive no submission: those not made again for as long as a
+    submission is kept go. Returns how many files went."""
+    from tasks.links import forget_old_checks
+
+    return forget_old_checks(settings.ASSAY_EXPIRE_DAYS * 24 * 3600)
 
 
 def forget_files(sender: Any, instance: Submission, **kwargs: Any) -> None:

@@ -373,7 +373,8 @@ def sweep() -> int:
 
 
 def expire() -> int:
-    """Periodic: delete the files of expired submissions."""
-    from webapp.expiry import expire_due
+    """Periodic: delete the files of expired submissions, and old link checks."""
+    from webapp.expiry import expire_due, forget_old_link_checks
 
+    forget_old_link_checks()
     return expire_due()
