@@ -54,6 +54,12 @@ class Task(ABC):
         """Cheap; runs in the web request."""
         return True
 
+    def unavailable_because(self, submission: Subject) -> str:
+        """Cheap; for a deferred task: why, by what the tasks before it found, it can
+        give nothing for this submission ("" when it can). The page then offers no
+        button, and asking for it is refused with this reason."""
+        return ""
+
     def required_here(self, submission: Subject) -> list[str]:
         """The required tasks that apply to this submission."""
         return [name for name, task in self.upstream.items() if task.is_applicable(submission)]

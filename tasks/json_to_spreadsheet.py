@@ -32,16 +32,24 @@ class JSONToSpreadsheet(Task):
     def is_applicable(self, submission: Subject) -> bool:
         return submission.format == "json"
 
-    def get_context(self, submission: Subject) -> dict[str, Any]:
+    def unavailable_because(self, submission: Subject) -> str:
         stats = submission.store.output("stats")
+        profile = submission.get_profile()
         # The checks look for the list at the top level: for a list deeper down ("a/b"),
         # only the conversion itself can tell.
-        top_level = "/" not in submission.get_profile().root_list_path
+        if stats is None or "/" in profile.root_list_path or stats.data.get("objects") != 0:
+            return ""
+        root = stats.data.get("root_list_path", "")
+        the_list = f"the list “/{root}”" if root else "the list the data is"
+        return (
+            "No spreadsheets can be made from this data: a spreadsheet row holds one item "
+            f"of {the_list} that is an object, and this data has no such item."
+        )
+
+    def get_context(self, submission: Subject) -> dict[str, Any]:
         return {
             **super().get_context(submission),
-            # The checks found no item a row could hold: the button would only be refused.
-            "no_rows": top_level and stats is not None and stats.data.get("objects") == 0,
-            "root_list_path": stats.data.get("root_list_path", "") if stats else "",
+            "unavailable": self.unavailable_because(submission),
         }
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:

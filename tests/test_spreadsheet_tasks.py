@@ -197,9 +197,9 @@ def test_the_page_says_how_many_items_no_row_holds(client, settings, tmp_path):
 @pytest.mark.parametrize(
     ("data", "the_list"),
     [
-        ({"grants": [1, "x", None]}, "the list <code>/grants</code>"),
-        ({"grants": []}, "the list <code>/grants</code>"),
-        ({"records": GRANTS}, "the list <code>/grants</code>"),
+        ({"grants": [1, "x", None]}, "the list “/grants”"),
+        ({"grants": []}, "the list “/grants”"),
+        ({"records": GRANTS}, "the list “/grants”"),
         ([[GRANTS[0]], 5], "the list the data is"),
     ],
 )
@@ -208,12 +208,32 @@ def test_spreadsheets_are_not_offered_for_data_with_no_item_a_row_could_hold(
 ):
     use_profile(settings, tmp_path, GRANT)
     submission = send(client, "data.json", json.dumps(data).encode())
-    page = client.get(submission.get_absolute_url()).content.decode()
-    assert (
+    reason = (
         f"No spreadsheets can be made from this data: a spreadsheet row holds one item of "
         f"{the_list} that is an object, and this data has no such item."
-    ) in page
+    )
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert reason in page
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page
+    # The API says so too, and refuses to start what could only fail.
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    [step] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
+    assert (step["status"], step["reason"]) == ("unavailable", reason)
+    refused = client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
+    assert (refused.status_code, refused.json()["error"]["message"]) == (409, reason)
+    assert not TaskRun.objects.filter(submission=submission, task="json_to_spreadsheet")
+
+
+def test_spreadsheets_are_offered_once_the_profile_names_the_list_the_data_has(
+    client, settings, tmp_path
+):
+    use_profile(settings, tmp_path, GRANT)
+    submission = send(client, "data.json", json.dumps({"records": GRANTS}).encode())
+    button = f'action="/s/{submission.id}/tasks/json_to_spreadsheet"'
+    assert button not in client.get(submission.get_absolute_url()).content.decode()
+    settings.ASSAY_PROFILES["grants"]["root_list_path"] = "records"
+    # The checks run again for the mended profile (here, in the request), and find it.
+    assert button in client.get(submission.get_absolute_url()).content.decode()
 
 
 def test_spreadsheets_are_offered_for_a_list_deeper_than_the_top_level(client, settings, tmp_path):
@@ -228,16 +248,19 @@ def test_spreadsheets_are_offered_for_a_list_deeper_than_the_top_level(client, s
 def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     client, settings, tmp_path
 ):
+    # A list below the top level, which only the conversion looks for: offered, refused.
     use_profile(settings, tmp_path, GRANT)
-    submission = send(client, "other.json", json.dumps({"records": GRANTS}).encode())
+    settings.ASSAY_PROFILES["grants"]["root_list_path"] = "data/grants"
+    data = {"data": {"records": GRANTS}}
+    submission = send(client, "other.json", json.dumps(data).encode())
     run = ask_for_spreadsheets(client, submission)
     assert (run.error_code, run.permanent) == ("no_root_list", True)
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "This cannot be done for this data: The spreadsheets hold the items" in page
     assert "You can try again" not in page
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page
-    # The profile mended (its list is "records"): worth asking again.
-    settings.ASSAY_PROFILES["grants"]["root_list_path"] = "records"
+    # The profile mended (its list is "data/records"): worth asking again.
+    settings.ASSAY_PROFILES["grants"]["root_list_path"] = "data/records"
     page = client.get(submission.get_absolute_url()).content.decode()
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' in page
 

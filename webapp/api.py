@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from process.task import Task
 from tasks.preview import DOCUMENTS
 from webapp import jobs
 from webapp.forms import SubmissionForm
@@ -337,6 +338,14 @@ def links(request: HttpRequest, submission: Submission) -> dict[str, str]:
     }
 
 
+def _deferred_task_status(submission: Submission, task: Task) -> dict[str, Any]:
+    status = jobs.deferred_status(submission, task)
+    entry = {"name": task.name, "title": task.title, "status": status}
+    if status == "available" and (reason := task.unavailable_because(submission)):
+        entry.update(status="unavailable", reason=reason)  # asking would be refused
+    return entry
+
+
 def status_document(request: HttpRequest, submission: Submission) -> dict[str, Any]:
     pipeline = get_pipeline()
     results = {row.task: row.last_outcome for row in submission.results.all()}
@@ -351,11 +360,7 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
     ]
     if submission.state == State.DONE and not submission.is_expired:
         tasks += [
-            {
-                "name": task.name,
-                "title": task.title,
-                "status": jobs.deferred_status(submission, task),
-            }
+            _deferred_task_status(submission, task)
             for task in pipeline.applicable(submission, deferred=True)
         ]
     return {

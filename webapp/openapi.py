@@ -145,11 +145,15 @@ SCHEMAS: dict[str, Any] = {
                     "failed",
                     "skipped",
                     "available",
+                    "unavailable",
                     "working",
                     "ready",
                 ],
-                "description": "Deferred steps are available, working, ready or failed.",
+                "description": "Deferred steps are available, working, ready or failed; "
+                "unavailable when what the checks found means they can give nothing (asking "
+                "is refused with 409), with the reason.",
             },
+            "reason": {"type": "string", "description": "Why a deferred step is unavailable."},
         },
     },
     "DeferredStatus": {

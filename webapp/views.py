@@ -283,6 +283,8 @@ def deferred_task_or_404(submission: Submission, task_name: str) -> Task:
         raise NotNow(NOT_NOW[submission.state])
     for task in get_pipeline().applicable(submission, deferred=True):
         if task.name == task_name:
+            if reason := task.unavailable_because(submission):
+                raise NotNow(reason)
             return task
     raise NotNow("That step does not apply to this data.")
 
