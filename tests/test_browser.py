@@ -182,6 +182,18 @@ def test_an_expired_submission_shows_the_expired_page(page, app):
     assert page.get_by_role("heading", name="This submission has expired").is_visible()
 
 
+def test_the_progress_page_of_a_submission_deleted_meanwhile_says_it_is_gone(
+    page, live_server, worker_later
+):
+    waiting = create_submission(
+        source=Submission.Source.TEXT, profile="demo", chunks=[b"{}"], name="a.json"
+    )  # no worker yet: it waits
+    page.goto(f"{live_server.url}{waiting.get_absolute_url()}")
+    assert page.title() == "Checking… · Assay"
+    Submission.objects.filter(id=waiting.id).delete()  # an operator, in the admin
+    page.get_by_role("heading", name="Page not found").wait_for()  # not "lost contact"
+
+
 def test_without_javascript_the_progress_page_still_reaches_the_results(
     page_without_javascript, live_server, worker_later
 ):

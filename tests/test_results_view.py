@@ -1,5 +1,6 @@
 """The results page logic of DESIGN.md, on every view."""
 
+import json
 import re
 from datetime import timedelta
 from uuid import uuid4
@@ -174,3 +175,23 @@ def test_durations_read_as_the_progress_script_writes_them(count, said):
     from webapp.templatetags.assay import seconds
 
     assert seconds(count) == said  # Math.round(2.5) is 3, where Python's round gives 2
+
+
+def test_tables_cut_short_on_the_page_say_so_and_where_the_rest_is(client, settings, tmp_path):
+    from tests.test_spreadsheet_tasks import send, use_profile
+
+    fields = [f"f{number:02d}" for number in range(60)]
+    use_profile(settings, tmp_path, {"type": "object", "required": fields})
+    extra = {f"extra{number:03d}": 1 for number in range(250)}  # all undescribed
+    submission = send(client, "data.json", json.dumps({"grants": [extra]}).encode())
+    page = client.get(submission.get_absolute_url()).content.decode()
+    # 60 kinds of error ("fNN is missing"), 50 shown; the report keeps 200 kinds.
+    assert "Errors, grouped (the 50 largest of 60 kinds; the report download lists them all)" in (
+        page
+    )
+    assert page.count("is missing") == 50
+    assert "The first 100 are shown here; the report download lists them all." in page
+    assert (
+        "The first 200 fields are shown here, in alphabetical order; the report download "
+        "lists all 250."
+    ) in page

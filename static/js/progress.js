@@ -53,8 +53,16 @@
 
   function poll() {
     fetch(statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
-      .then(function (response) { return response.json(); })
+      .then(function (response) {
+        // Deleted or expired meanwhile: the page itself says so, and there is no more to wait for.
+        if (response.status === 404 || response.status === 410) {
+          window.location.reload();
+          return null;
+        }
+        return response.json();
+      })
       .then(function (status) {
+        if (status === null) { return; }
         if (finished(status.state)) {
           note.textContent = "Finished. Loading the results…";
           // A moment for screen readers to announce it before the page changes.
