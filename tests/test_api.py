@@ -311,6 +311,17 @@ def test_cors_is_off_unless_the_origin_is_allowed(client, settings):
     opened = client.post("/api/submissions", {"text": "{}"}, headers={"Origin": origin})
     assert opened["Access-Control-Allow-Origin"] == origin
     assert opened["Access-Control-Expose-Headers"] == "Location, Retry-After"
+    # A 404 under /api/ is readable by the allowed site too.
+    lost = client.get("/api/submissions/not-an-id", headers={"Origin": origin})
+    assert (lost.status_code, lost["Access-Control-Allow-Origin"]) == (404, origin)
+
+
+def test_every_api_answer_varies_by_origin_for_caches(client, settings):
+    settings.ASSAY_API_CORS_ORIGINS = ["https://publisher.example"]
+    for origin in ["https://publisher.example", "https://other.example", None]:
+        headers = {"Origin": origin} if origin else {}
+        answer = client.get("/api/openapi.json", headers=headers)
+        assert "Origin" in answer["Vary"], origin
 
 
 def test_the_status_follows_a_submission(client, document):

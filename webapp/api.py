@@ -22,6 +22,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from process.task import Task
@@ -69,10 +70,11 @@ def api_view(*methods: str) -> Callable:
 
 
 def with_cors(request: HttpRequest, response: HttpResponse, methods: tuple[str, ...]):
+    # Whatever the origin: a shared cache must not give one origin's answer to another.
+    patch_vary_headers(response, ["Origin"])
     origin = request.headers.get("Origin")
     if origin and origin in settings.ASSAY_API_CORS_ORIGINS:
         response["Access-Control-Allow-Origin"] = origin
-        response["Vary"] = "Origin"
         # A page's script may read these only if told it may: the new submission's
         # address, and how long to wait after a 429.
         response["Access-Control-Expose-Headers"] = "Location, Retry-After"
@@ -306,8 +308,10 @@ def openapi(request: HttpRequest) -> JsonResponse:
 
 
 @csrf_exempt
-def unknown(request: HttpRequest) -> JsonResponse:
-    return error(404, "not_found", "There is nothing at this address in the API.")
+def unknown(request: HttpRequest) -> HttpResponse:
+    # With CORS, so that a script on an allowed site can read why.
+    response = error(404, "not_found", "There is nothing at this address in the API.")
+    return with_cors(request, response, ("GET", "HEAD", "POST"))
 
 
 def no_report_reason(submission: Submission) -> str:
