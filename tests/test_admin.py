@@ -140,7 +140,7 @@ def test_reprocess_leaves_a_submission_a_live_worker_runs_alone(client, operator
         state=Submission.State.RUNNING, heartbeat=timezone.now(), claimed_by="another worker"
     )
     page = reprocess(operator, submission)
-    assert "Queued 0 submission(s) for reprocessing. 1 being worked on now" in page
+    assert "Queued 0 submission(s) for reprocessing. 1 being worked on now was left alone" in page
     assert TaskResult.objects.filter(submission=submission).exists()  # nothing forgotten
 
 

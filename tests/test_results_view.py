@@ -3,17 +3,21 @@
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from django.utils import timezone
 
 from tasks.summary import Summary
-from tests.conftest import fixture, post_json, upload
+from tests.conftest import fixture, post_file, post_json, upload
 from tests.pipeline_tasks import TEST_PIPELINE
 from webapp.models import Submission, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+ROOT_EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
 
 def runs_of(submission, task):
@@ -195,3 +199,10 @@ def test_tables_cut_short_on_the_page_say_so_and_where_the_rest_is(client, setti
         "The first 200 fields are shown here, in alphabetical order; the report download "
         "lists all 250."
     ) in page
+
+
+def test_the_errors_page_of_valid_data_says_there_are_none(client):
+    submission = post_file(client, ROOT_EXAMPLES / "grants-valid.json")
+    page = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert "There are no errors: the data matches the schema." in page
+    assert "Errors 0 to 0" not in page

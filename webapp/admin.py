@@ -107,7 +107,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         )
         sent = sum(jobs.reprocess(submission) for submission in live)
         busy = len(live) - sent
-        left = f" {busy} being worked on now were left alone; try again when done." if busy else ""
+        were = "was" if busy == 1 else "were"
+        left = f" {busy} being worked on now {were} left alone; try again when done."
+        left = left if busy else ""
         self.message_user(
             request, f"Queued {sent} submission(s) for reprocessing.{left}", messages.SUCCESS
         )
