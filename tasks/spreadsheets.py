@@ -1646,8 +1646,9 @@ def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def _headings_near_a_field(
     headings: dict[str, list[Any]], fields: _KnownFields | None
 ) -> list[dict[str, Any]]:
-    """A warning for each heading that names no field but for its capitals or the spaces
-    around a "/": "awarddate" for "awardDate", "Amount / Value" for "amount/value"."""
+    """A warning for each heading that names no field but for its capitals, spaces, "-"
+    or "_": "award date" or "Award_Date" for "awardDate", "Amount / Value" for
+    "amount/value"."""
     if fields is None:
         return []
     spelled: dict[str, str] = {}
@@ -1677,7 +1678,10 @@ def _heading_warning(message: str, sheet: str, index: int, heading: str) -> dict
 
 
 def _loosely(path: str) -> str:
-    return "/".join(part.strip().casefold() for part in path.split("/"))
+    return "/".join(LOOSE.sub("", part).casefold() for part in path.split("/"))
+
+
+LOOSE = re.compile(r"[\s_-]+")  # what a heading may have where the field has nothing
 
 
 def _respelled(heading: str, field: str) -> str:

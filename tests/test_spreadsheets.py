@@ -1193,6 +1193,20 @@ def test_a_heading_that_differs_from_a_field_by_case_or_spaces_is_said(
     }
 
 
+@pytest.mark.parametrize("heading", ["award date", "Award_Date", "award-date", "AWARDDATE"])
+def test_a_heading_written_as_words_names_the_field_it_means(tmp_path: Path, heading: str):
+    schema = tmp_path / "schema.json"
+    award = {"type": "object", "properties": {"awardDate": {"type": "string"}}}
+    schema.write_text(json.dumps(grants_schema(award)))
+    rows = [["id", heading], ["G1", "2024-01-01"]]
+    result = convert(write_xlsx(tmp_path / "g.xlsx", {"grants": rows}), "xlsx", schema)
+    said = [w["message"] for w in result.warnings if "names no field" in w["message"]]
+    assert said == [
+        f"The heading “{heading}” names no field, but the schema has “awardDate”: write it "
+        "as the schema does, as capitals and spaces count."
+    ]
+
+
 def test_a_quote_never_closed_is_refused_rather_than_swallowing_the_rows_after_it(
     tmp_path: Path,
 ) -> None:
