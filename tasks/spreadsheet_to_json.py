@@ -20,7 +20,8 @@ class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
     # 5: rows sharing an id with an object column no longer crash; rows of another sheet
     # without an id are warned of and place their items' errors; TRUE in a number column
-    # is text; 3, 4: unread values and unrelated sheets are warnings
+    # is text; headings written as words name their field; 3, 4: unread values and
+    # unrelated sheets are warnings
     version = 5
     title = "Convert the spreadsheet to JSON"
 
