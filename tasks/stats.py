@@ -17,8 +17,8 @@ TOP_VALUES = 10
 class Stats(Task):
     name = "stats"
     title = "Statistics"
-    # 5: how many items are objects; 4: a document that is a list has its elements
-    # counted as the items
+    # 5: how many items are objects, and are in the file; 4: a document that is a list
+    # has its elements counted as the items
     version = 5
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -30,6 +30,8 @@ class Stats(Task):
         scan = load_scan(submission, inputs)
         return {
             "lists": [{"path": path, "items": count} for path, count in scan.checked_lists],
+            # The root list's whole length: in sample mode, more than were checked.
+            "items_in_file": dict(scan.lists).get(scan.items_pattern.removesuffix("/*") or "/"),
             "root_list_path": "" if scan.root_is_list else submission.get_profile().root_list_path,
             "items": scan.items,
             # Of the whole list, sample or not: those a spreadsheet row can hold.

@@ -185,6 +185,11 @@ def test_every_top_level_list_is_cut_to_the_sample_and_other_fields_are_kept(cli
         {"path": "/organisations", "items": 2},
         {"path": "/notes", "items": 1},
     ]
+    assert (out(submission, "stats")["items"], out(submission, "stats")["items_in_file"]) == (2, 4)
+    statistics = section(page(client, submission), "stats")
+    assert "2 items in <code>/grants</code> were checked: a sample of the 4 in the file." in (
+        statistics
+    )
     extra = {
         field["path"]: field["count"] for field in out(submission, "additional_fields")["fields"]
     }
