@@ -104,12 +104,23 @@ def test_json_with_text_and_a_form_with_a_url_are_accepted(client, document, htt
 
 @pytest.mark.parametrize(
     ("sent", "sampled"),
-    [("on", True), ("1", True), ("yes", True), ("0", False), ("no", False), ("off", False)],
+    [
+        *[(said, True) for said in ("on", "1", "yes", "true", "TRUE ")],
+        *[(said, False) for said in ("0", "no", "off", "false", "")],
+    ],
 )
 def test_sample_mode_in_a_form_reads_what_scripts_send(client, sent, sampled):
     response = create(client, text=(EXAMPLES / "grants-valid.json").read_text(), sample=sent)
     assert response.status_code == 201
     assert Submission.objects.get(id=response.json()["id"]).options == {"sample": sampled}
+
+
+def test_sample_mode_in_a_form_that_says_neither_on_nor_off_is_refused(client, document):
+    response = create(client, text="{}", sample="maybe")
+    problem = check(document, response, "/api/submissions", "post")["error"]
+    assert (response.status_code, problem["code"], problem["field"]) == (400, "invalid", "sample")
+    assert problem["message"].startswith("Sample mode is on or off: give true or false")
+    assert not Submission.objects.exists()
 
 
 @pytest.mark.parametrize(

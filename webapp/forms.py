@@ -17,16 +17,29 @@ def profile_choices() -> list[tuple[str, str]]:
 
 class ScriptableCheckbox(forms.CheckboxInput):
     """A browser sends "on" for a ticked box and nothing for an empty one; a script may
-    send 1 or 0, yes or no, on or off. Django's box takes any text but "false" as ticked,
-    so "sample=0" checked a sample only."""
+    send 1 or 0, yes or no, on or off, true or false. Django's box takes any text but
+    "false" as ticked, so "sample=0" checked a sample only, and "sample=maybe" did too:
+    the text goes to ScriptableBoolean, which refuses what it does not know."""
 
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = data.get(name)
+        return False if value is None else value
+
+
+class ScriptableBoolean(forms.BooleanField):
+    TICKED = frozenset({"1", "true", "yes", "on"})
     UNTICKED = frozenset({"", "0", "false", "no", "off"})
 
-    def value_from_datadict(self, data: Any, files: Any, name: str) -> bool:
-        value = data.get(name)
-        if value is None or isinstance(value, bool):
-            return bool(value)
-        return str(value).strip().lower() not in self.UNTICKED
+    def to_python(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        said = str(value).strip().lower()
+        if said in self.TICKED | self.UNTICKED:
+            return said in self.TICKED
+        raise forms.ValidationError(
+            "Sample mode is on or off: give true or false (or 1 or 0, yes or no, on or off).",
+            code="invalid",
+        )
 
 
 SOURCES = {"file": "a file", "url": "a URL", "text": "pasted text"}
@@ -50,7 +63,7 @@ class SubmissionForm(forms.Form):
         label="What should the data be checked against?",
         error_messages={"invalid_choice": "There is no profile “%(value)s”."},
     )
-    sample = forms.BooleanField(
+    sample = ScriptableBoolean(
         required=False,
         label="Sample mode: check only the first items (faster for large JSON files)",
         widget=ScriptableCheckbox,
