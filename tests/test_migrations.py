@@ -1,0 +1,44 @@
+"""Data migrations: records written by earlier versions, as the current code writes them."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from webapp.models import Submission, TaskResult, TaskRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BEFORE = [("webapp", "0002_deferred_tasks")]
+AFTER = [("webapp", "0003_fetch_records_without_passwords")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def test_old_download_records_lose_the_passwords_of_their_addresses():
+    apps = migrate(BEFORE)
+    url = "https://reader:secret@data.example/grants.json"
+    moved = "https://reader:secret@data.example/v2/grants.json"
+    record = {"url": url, "final_url": moved, "redirects": [url], "size": 3}
+    submission = apps.get_model("webapp", "Submission").objects.create(
+        source="url", url=url, profile="demo"
+    )
+    apps.get_model("webapp", "TaskResult").objects.create(
+        submission=submission, task="fetch", output=record, output_hash="kept"
+    )
+    apps.get_model("webapp", "TaskRun").objects.create(
+        submission=submission, task="fetch", version=1, outcome="ok", data=record
+    )
+    migrate(AFTER)
+    shown = {
+        "url": "https://reader:•••@data.example/grants.json",
+        "final_url": "https://reader:•••@data.example/v2/grants.json",
+        "redirects": ["https://reader:•••@data.example/grants.json"],
+        "size": 3,
+    }
+    result = TaskResult.objects.get(submission_id=submission.id, task="fetch")
+    assert (result.output, result.output_hash) == (shown, "kept")  # nothing runs again
+    assert TaskRun.objects.get(submission_id=submission.id, task="fetch").data == shown
+    assert Submission.objects.get(id=submission.id).url == url  # the download still needs it
