@@ -69,6 +69,11 @@ def test_a_password_in_a_submitted_url_is_not_shown_to_operators(client, operato
         in operator.get(f"/admin/webapp/submission/{submission.id}/change/").content.decode()
     )
     assert "s3cret" not in json.dumps(TaskRun.objects.get(task="fetch").data)
+    # Nor can it be found by searching for it; the rest of the URL can.
+    found = "/admin/webapp/submission/?q={}"
+    assert "0 submissions" in operator.get(found.format("s3cret")).content.decode()
+    assert "1 submission" in operator.get(found.format("reader:")).content.decode()
+    assert "1 submission" in operator.get(found.format("g.json")).content.decode()
 
 
 def test_the_task_run_list_filters_by_task_and_outcome(client, operator):

@@ -61,7 +61,7 @@ class TaskResultInline(admin.TabularInline):
 class SubmissionAdmin(admin.ModelAdmin):
     list_display = ["id", "original_name", "source", "format", "state", "created", "expires_at"]
     list_filter = ["state", "format", "source", ExpiredFilter, "created"]
-    search_fields = ["original_name", "url"]
+    search_fields = ["original_name"]  # and the URL, in get_search_results
     date_hierarchy = "created"
     # Every field as it is, but the URL, shown without the password it may hold.
     exclude = ["url"]
@@ -76,10 +76,15 @@ class SubmissionAdmin(admin.ModelAdmin):
         return without_password(submission.url)
 
     def get_search_results(self, request, queryset, search_term):
-        """Also find a submission by its id, pasted whole."""
+        """Also find a submission by its id, pasted whole, or by its URL as shown: a
+        password in a URL is not shown, so it is not found either."""
         results, distinct = super().get_search_results(request, queryset, search_term)
         with contextlib.suppress(ValueError):
             results |= queryset.filter(id=uuid.UUID(search_term.strip()))
+        if term := search_term.strip().lower():
+            by_url = queryset.filter(url__icontains=term).values_list("id", "url")
+            shown = [id_ for id_, url in by_url.iterator() if term in without_password(url).lower()]
+            results |= queryset.filter(id__in=shown)
         return results, distinct
 
     def has_add_permission(self, request: HttpRequest) -> bool:
