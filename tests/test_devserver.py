@@ -61,6 +61,30 @@ def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path)
         assert group_ends(group), f"process group {group} outlived Ctrl-C"
 
 
+@pytest.mark.integration
+def test_downloads_on_a_queue_of_their_own_get_a_worker_of_their_own(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    env.update(ASSAY_DATA_DIR=str(tmp_path / "data"), ASSAY_DEFERRED_QUEUE="downloads")
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    log = tmp_path / "devserver.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*manage, "devserver", f"127.0.0.1:{free_port()}"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for(log, "[assay] running.")
+        wait_for(log, "[downloads] running.")
+        groups = children(server.pid)
+        assert len(groups) == 3  # the web server and two workers
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    for group in groups:
+        assert group_ends(group), f"process group {group} outlived Ctrl-C"
+
+
 def group_ends(group: int, timeout: float = 10) -> bool:
     """Whether every process of the group stops running (a zombie is over: only its
     reaping is left, to whatever adopted it)."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 GRACE_SECONDS = 15
@@ -31,14 +32,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # Each child leads its own process group, which we signal as a whole: the
         # runserver reloader and django-q2's worker processes then all get the word once.
-        worker, web = start_worker(), start("runserver", addrport)
+        workers, web = start_workers(), start("runserver", addrport)
         self.stdout.write(f"Assay is at http://{addrport}/ (Ctrl-C stops it)")
         code = code_stamp()
         said_stopped = False
         try:
             while web.poll() is None:
                 signal.sigtimedwait([signal.SIGCHLD], 1)  # wake when a child exits
-                if worker.poll() is not None and not said_stopped:
+                if any(worker.poll() is not None for worker in workers) and not said_stopped:
                     # A mistake in the code, say: runserver waits for the fix; so do we.
                     self.stdout.write("The worker stopped; it starts again when the code changes")
                     said_stopped = True
@@ -47,20 +48,29 @@ class Command(BaseCommand):
                     # results the new web process takes for stale, again and again.
                     code, said_stopped = changed, False
                     self.stdout.write("Code changed: restarting the worker")
-                    stop([worker])
-                    worker = start_worker()
+                    stop(workers)
+                    workers = start_workers()
         except KeyboardInterrupt:
             pass
         finally:
-            stop([worker, web])
+            stop([*workers, web])
 
 
-def start(*command: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", *command], start_new_session=True)
+def start(*command: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *command],
+        start_new_session=True,
+        env={**os.environ, **env},
+    )
 
 
-def start_worker() -> subprocess.Popen:
-    return start("qcluster")
+def start_workers() -> list[subprocess.Popen]:
+    """A worker on the submissions' queue; and one on the deferred steps' queue, when
+    they have one of their own (ASSAY_DEFERRED_QUEUE), else nothing would make them."""
+    workers = [start("qcluster")]
+    if queue := settings.ASSAY_DEFERRED_QUEUE:
+        workers.append(start("qcluster", Q_CLUSTER_NAME=queue))
+    return workers
 
 
 def code_stamp() -> tuple[float, int]:
