@@ -107,11 +107,12 @@ def link_row(number, url, record, pointers, appears, locator: Locator, folder: P
     ]
     row["appears"] = appears
     thumbnail = record.get("thumbnail")
-    if thumbnail and Path(thumbnail).exists():
+    if thumbnail:
         name = f"link-{number}.webp"
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(thumbnail, folder / name)
-        row["thumbnail"] = name
+        with contextlib.suppress(FileNotFoundError):  # gone with its record: none shown
+            shutil.copyfile(thumbnail, folder / name)
+            row["thumbnail"] = name
     return row
 
 
@@ -135,17 +136,30 @@ def cache_folder() -> Path:
 
 
 def forget_old_checks(older_than_seconds: float, now: float | None = None) -> int:
-    """Delete the records and thumbnails of links not checked for this long: they hold
-    what was found at addresses from uploads, which are kept no longer. Returns how many
-    files went."""
-    cutoff = (now or time.time()) - older_than_seconds
-    gone = 0
-    for path in cache_folder().iterdir():
-        with contextlib.suppress(FileNotFoundError):  # another worker was there first
-            if path.is_file() and path.stat().st_mtime < cutoff:
-                path.unlink()
-                gone += 1
+    """Delete the records of links not checked for this long, and the thumbnails no
+    record left names: they hold what was found at addresses from uploads, which are
+    kept no longer. (A record is written again each time its link is checked, its
+    thumbnail only when made.) Returns how many files went."""
+    now = now or time.time()
+    records = list(cache_folder().glob("*.json"))
+    gone = sum(_delete_if_older(path, now - older_than_seconds) for path in records)
+    named = {record.get("thumbnail") for record in map(_read_record, records) if record}
+    for thumbnail in cache_folder().glob("*.webp"):
+        # Unnamed yet, if just made: its record is written after it.
+        if str(thumbnail) not in named:
+            gone += _delete_if_older(thumbnail, now - THUMBNAIL_BEING_MADE)
     return gone
+
+
+THUMBNAIL_BEING_MADE = 3600  # seconds: a thumbnail younger than this may await its record
+
+
+def _delete_if_older(path: Path, cutoff: float) -> bool:
+    with contextlib.suppress(FileNotFoundError):  # another worker was there first
+        if path.stat().st_mtime < cutoff:
+            path.unlink()
+            return True
+    return False
 
 
 def check_cached(url: str) -> dict[str, Any]:

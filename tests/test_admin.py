@@ -74,6 +74,7 @@ def test_a_password_in_a_submitted_url_is_not_shown_to_operators(client, operato
     assert "0 submissions" in operator.get(found.format("s3cret")).content.decode()
     assert "1 submission" in operator.get(found.format("reader:")).content.decode()
     assert "1 submission" in operator.get(found.format("g.json")).content.decode()
+    assert "1 submission" in operator.get(found.format("127.0.0.1 g.json")).content.decode()
 
 
 def test_the_task_run_list_filters_by_task_and_outcome(client, operator):
@@ -207,3 +208,7 @@ def test_the_submission_list_says_when_downloads_wait_for_a_worker(
     row_asked.update(requested_at=timezone.now() - timedelta(minutes=2))
     page = operator.get("/admin/webapp/submission/").content.decode()
     assert f"1 download(s) asked for over a minute ago wait for a worker{says}" in page
+    # A job lost long ago is offered again on the page: no warning for it for ever.
+    lost = settings.ASSAY_LOST_JOB_SECONDS + 60
+    row_asked.update(requested_at=timezone.now() - timedelta(seconds=lost))
+    assert "wait for a worker" not in operator.get("/admin/webapp/submission/").content.decode()

@@ -1,5 +1,6 @@
 """Expiry: files go, records stay, and the schedule runs it daily."""
 
+import json
 import os
 import time
 from datetime import timedelta
@@ -80,12 +81,20 @@ def test_link_checks_not_made_again_for_as_long_as_a_submission_is_kept_are_dele
     from tasks.links import cache_folder
 
     settings.ASSAY_EXPIRE_DAYS = 3
-    old, recent = cache_folder() / "old.json", cache_folder() / "recent.webp"
-    for path in (old, recent):
-        path.write_text("{}")
+    folder = cache_folder()
+    kept_picture, lost_picture, new_picture = (folder / f"{n}.webp" for n in "abc")
+    old_record, fresh_record = folder / "old.json", folder / "fresh.json"
+    # A link checked again lately keeps its thumbnail, however old the picture is.
+    fresh_record.write_text(json.dumps({"ok": True, "thumbnail": str(kept_picture)}))
+    old_record.write_text(json.dumps({"ok": True, "thumbnail": str(lost_picture)}))
+    for picture in (kept_picture, lost_picture, new_picture):
+        picture.write_bytes(b"RIFF")
     four_days_ago = time.time() - 4 * 86400
-    os.utime(old, (four_days_ago, four_days_ago))
+    for path in (old_record, kept_picture, lost_picture):
+        os.utime(path, (four_days_ago, four_days_ago))
     out = StringIO()
     call_command("expire_submissions", stdout=out)
-    assert "deleted 1 old link check file(s)" in out.getvalue()
-    assert (old.exists(), recent.exists()) == (False, True)
+    assert "deleted 2 old link check file(s)" in out.getvalue()
+    left = {path.name for path in folder.iterdir()}
+    # The new picture's record may not be written yet: it stays too.
+    assert left == {"fresh.json", "a.webp", "c.webp"}

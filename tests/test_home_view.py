@@ -211,3 +211,10 @@ def test_a_form_too_large_to_read_gets_a_page_that_says_what_to_do(settings):
     page = " ".join(response.content.decode().split())
     assert "The request could not be read" in page
     assert "Upload larger data as a file instead" in page
+
+
+@pytest.mark.parametrize(("sent", "ticked"), [("off", False), ("0", False), ("on", True)])
+def test_the_form_shown_again_ticks_sample_mode_only_when_it_was_on(client, sent, ticked):
+    page = client.post("/", {"text": "", "sample": sent}).content.decode()  # no data: an error
+    box = re.search(r'<input type="checkbox" name="sample"[^>]*>', page)[0]
+    assert ("checked" in box) == ticked

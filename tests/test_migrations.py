@@ -31,6 +31,13 @@ def test_old_download_records_lose_the_passwords_of_their_addresses():
     apps.get_model("webapp", "TaskRun").objects.create(
         submission=submission, task="fetch", version=1, outcome="ok", data=record
     )
+    apps.get_model("webapp", "TaskRun").objects.create(
+        submission=submission,
+        task="fetch",
+        version=1,
+        outcome="failed",
+        error_message=f"Could not connect to {url}.",
+    )
     migrate(AFTER)
     shown = {
         "url": "https://reader:•••@data.example/grants.json",
@@ -40,5 +47,9 @@ def test_old_download_records_lose_the_passwords_of_their_addresses():
     }
     result = TaskResult.objects.get(submission_id=submission.id, task="fetch")
     assert (result.output, result.output_hash) == (shown, "kept")  # nothing runs again
-    assert TaskRun.objects.get(submission_id=submission.id, task="fetch").data == shown
+    runs = TaskRun.objects.filter(submission_id=submission.id, task="fetch")
+    assert runs.get(outcome="ok").data == shown
+    assert runs.get(outcome="failed").error_message == (
+        "Could not connect to https://reader:•••@data.example/grants.json."
+    )
     assert Submission.objects.get(id=submission.id).url == url  # the download still needs it

@@ -158,6 +158,13 @@ def test_sample_mode_on_a_short_file_checks_everything_and_says_so(client):
     assert "do not cover the whole file" not in notice
 
 
+def test_the_errors_page_of_a_valid_sample_says_it_is_the_sample_that_matches(client, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 1
+    submission = post_json(client, {"grants": [good(1), bad(2)]}, sample="on")
+    page = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert "There are no errors: the sample of the data matches the schema." in page
+
+
 def test_sample_mode_on_data_with_no_list_says_so_without_an_empty_table(client):
     notice = section(page(client, post_json(client, {"grants": "none"}, sample="on")), "sample")
     assert "The data has no top-level list to take a sample of, so everything was checked." in (

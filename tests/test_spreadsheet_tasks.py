@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.conftest import LocalServer, submission_from
-from webapp.models import Submission, TaskRun
+from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -222,6 +222,23 @@ def test_spreadsheets_are_not_offered_for_data_with_no_item_a_row_could_hold(
     refused = client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
     assert (refused.status_code, refused.json()["error"]["message"]) == (409, reason)
     assert not TaskRun.objects.filter(submission=submission, task="json_to_spreadsheet")
+
+
+def test_a_step_failed_before_and_now_known_to_give_nothing_is_not_offered_again(
+    client, settings, tmp_path
+):
+    use_profile(settings, tmp_path, GRANT)
+    submission = send(client, "data.json", json.dumps({"grants": [1, 2]}).encode())
+    TaskResult.objects.create(  # an earlier version's passing failure
+        submission=submission, task="json_to_spreadsheet", last_outcome=TaskRun.Outcome.FAILED
+    )
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "No spreadsheets can be made from this data" in page
+    assert "You can try again" not in page
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert {"json_to_spreadsheet": "unavailable"}.items() <= {
+        task["name"]: task["status"] for task in status["tasks"]
+    }.items()
 
 
 def test_spreadsheets_are_offered_once_the_profile_names_the_list_the_data_has(

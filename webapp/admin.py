@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django_q.models import Task as OrmTaskResult
@@ -81,11 +81,23 @@ class SubmissionAdmin(admin.ModelAdmin):
         results, distinct = super().get_search_results(request, queryset, search_term)
         with contextlib.suppress(ValueError):
             results |= queryset.filter(id=uuid.UUID(search_term.strip()))
-        if term := search_term.strip().lower():
-            by_url = queryset.filter(url__icontains=term).values_list("id", "url")
-            shown = [id_ for id_, url in by_url.iterator() if term in without_password(url).lower()]
-            results |= queryset.filter(id__in=shown)
+        if words := search_term.lower().split():
+            results |= queryset.filter(id__in=self._by_url_as_shown(queryset, words))
         return results, distinct
+
+    @staticmethod
+    def _by_url_as_shown(queryset: QuerySet[Submission], words: list[str]) -> list[uuid.UUID]:
+        """Submissions whose name or shown URL holds every word, as Django's search asks
+        of each field; the first MAX_URL_MATCHES the database finds, to keep it quick."""
+        matching = queryset.all()
+        for word in words:
+            matching = matching.filter(Q(url__icontains=word) | Q(original_name__icontains=word))
+        rows = matching.values_list("id", "url", "original_name")[:MAX_URL_MATCHES]
+        return [
+            id_
+            for id_, url, name in rows
+            if all(word in f"{name} {without_password(url)}".lower() for word in words)
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -135,8 +147,15 @@ class TaskRunAdmin(admin.ModelAdmin):
 def deferred_steps_waiting() -> str:
     """Deferred steps (downloads) asked for a while ago that no worker has taken: their
     workers are all busy, or, on a queue of their own, none is running."""
-    since = timezone.now() - timedelta(seconds=WAITING_TOO_LONG)
-    count = TaskResult.objects.filter(requested_at__lt=since, claimed_by="").count()
+    now = timezone.now()
+    # Not those whose job was lost long ago: the page offers them again, and they would
+    # keep the warning up for good.
+    count = TaskResult.objects.filter(
+        requested_at__lt=now - timedelta(seconds=WAITING_TOO_LONG),
+        requested_at__gte=now - timedelta(seconds=settings.ASSAY_LOST_JOB_SECONDS),
+        claimed_by="",
+        submission__expires_at__gt=now,
+    ).count()
     if not count:
         return ""
     queue = settings.ASSAY_DEFERRED_QUEUE
@@ -150,6 +169,7 @@ def deferred_steps_waiting() -> str:
 
 
 WAITING_TOO_LONG = 60  # seconds
+MAX_URL_MATCHES = 1000
 
 
 def worker_liveness() -> tuple[int, str]:

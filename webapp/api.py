@@ -345,7 +345,7 @@ def links(request: HttpRequest, submission: Submission) -> dict[str, str]:
 def _deferred_task_status(submission: Submission, task: Task) -> dict[str, Any]:
     status = jobs.deferred_status(submission, task)
     entry = {"name": task.name, "title": task.title, "status": status}
-    if status == "available" and (reason := task.unavailable_because(submission)):
+    if status in ("available", "failed") and (reason := task.unavailable_because(submission)):
         entry.update(status="unavailable", reason=reason)  # asking would be refused
     return entry
 

@@ -21,21 +21,29 @@ class ScriptableCheckbox(forms.CheckboxInput):
     "false" as ticked, so "sample=0" checked a sample only, and "sample=maybe" did too:
     the text goes to ScriptableBoolean, which refuses what it does not know."""
 
+    def __init__(self, attrs: dict[str, Any] | None = None):
+        # A form shown again after an error ticks the box only for what means ticked.
+        super().__init__(attrs, check_test=lambda value: _said(value) in TICKED)
+
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         value = data.get(name)
         return False if value is None else value
 
 
-class ScriptableBoolean(forms.BooleanField):
-    TICKED = frozenset({"1", "true", "yes", "on"})
-    UNTICKED = frozenset({"", "0", "false", "no", "off"})
+TICKED = frozenset({"1", "true", "yes", "on"})
+UNTICKED = frozenset({"", "0", "false", "no", "off"})
 
+
+def _said(value: Any) -> str:
+    return str(value).strip().lower()
+
+
+class ScriptableBoolean(forms.BooleanField):
     def to_python(self, value: Any) -> bool:
         if isinstance(value, bool):
             return value
-        said = str(value).strip().lower()
-        if said in self.TICKED | self.UNTICKED:
-            return said in self.TICKED
+        if _said(value) in TICKED | UNTICKED:
+            return _said(value) in TICKED
         raise forms.ValidationError(
             "Sample mode is on or off: give true or false (or 1 or 0, yes or no, on or off).",
             code="invalid",

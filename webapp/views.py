@@ -245,7 +245,7 @@ def all_errors(request: HttpRequest, submission_id: UUID) -> HttpResponse:
     validate = get_pipeline().get("validate")
     pages = Paginator(validate.errors(submission), ERRORS_PER_PAGE)
     page = pages.get_page(request.GET.get("page"))
-    context = {"submission": submission, "page": page, "output": output.data}
+    context = {"submission": submission, "page": page, "output": output.data, **summary(submission)}
     return render(request, "submission/errors.html", context)
 
 

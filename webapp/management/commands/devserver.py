@@ -67,7 +67,8 @@ def start(*command: str, **env: str) -> subprocess.Popen:
 def start_workers() -> list[subprocess.Popen]:
     """A worker on the submissions' queue; and one on the deferred steps' queue, when
     they have one of their own (ASSAY_DEFERRED_QUEUE), else nothing would make them."""
-    workers = [start("qcluster")]
+    # Named, so that a Q_CLUSTER_NAME left in the shell does not move it to another queue.
+    workers = [start("qcluster", Q_CLUSTER_NAME=settings.Q_CLUSTER["name"])]
     if queue := settings.ASSAY_DEFERRED_QUEUE:
         workers.append(start("qcluster", Q_CLUSTER_NAME=queue))
     return workers
