@@ -4,6 +4,7 @@ web server's code."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -74,8 +75,11 @@ def test_downloads_on_a_queue_of_their_own_get_a_worker_of_their_own(tmp_path):
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        wait_for(log, "[assay] running.")
-        wait_for(log, "[downloads] running.")
+        wait_for(log, "] running.", count=2)  # two clusters up
+        # Each on its queue, named as the broker names it ("[assay]", "[django_q:assay:q]").
+        running = re.findall(r"\[([^\]]*)\] running\.", log.read_text())
+        assert sorted("downloads" in queue for queue in running) == [False, True], running
+        assert any("assay" in queue for queue in running), running
         groups = children(server.pid)
         assert len(groups) == 3  # the web server and two workers
     finally:
