@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "profiles" / "demo" / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
 
-from bench.runs import report, run_variant  # noqa: E402
+from bench.runs import print_against_flattentool, report, run_variant  # noqa: E402
 
 
 def run_flattentool(path: Path, out_dir: Path) -> None:
@@ -106,13 +106,7 @@ def main() -> None:
 
 
 def print_table(results: dict[str, dict]) -> None:
-    base = results["flattentool"]["seconds"]
-    print(f"{'variant':<12} {'seconds':>8} {'x flattentool':>13} {'peak RSS MB':>12} {'rows':>7}")
-    for variant, row in results.items():
-        print(
-            f"{variant:<12} {row['seconds']:>8.2f} {row['seconds'] / base:>13.2f} "
-            f"{row['rss'] / 1e6:>12.0f} {row['rows']:>7,}"
-        )
+    print_against_flattentool(results, f"{'rows':>7}", lambda row: f"{row['rows']:>7,}")
 
 
 if __name__ == "__main__":

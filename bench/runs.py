@@ -26,3 +26,15 @@ def report(started: float, **extra: Any) -> None:
     """Print a variant's result: its time since ``started``, its peak RSS, and ``extra``."""
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "rss": peak_rss(), **extra}))
+
+
+def print_against_flattentool(results: dict[str, dict], extra: str, cell) -> None:
+    """A table of each variant's time, its ratio to flattentool's, its peak RSS, and one
+    more column headed ``extra`` whose values ``cell(row)`` writes."""
+    base = results["flattentool"]["seconds"]
+    print(f"{'variant':<12} {'seconds':>8} {'x flattentool':>13} {'peak RSS MB':>12} {extra}")
+    for variant, row in results.items():
+        print(
+            f"{variant:<12} {row['seconds']:>8.2f} {row['seconds'] / base:>13.2f} "
+            f"{row['rss'] / 1e6:>12.0f} {cell(row)}"
+        )

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "profiles" / "demo" / "grants.schema.json"
 sys.path.insert(0, str(ROOT))
 
-from bench.runs import report, run_variant  # noqa: E402
+from bench.runs import print_against_flattentool, report, run_variant  # noqa: E402
 
 # The headings of examples/demo/grants-valid.xlsx (built by examples/build_examples.py).
 ORGANISATION = ["id", "name", "address/postcode", "address/countryCode", "website"]
@@ -147,14 +147,9 @@ def main() -> None:
 
 
 def print_table(results: dict[str, dict], size: int) -> None:
-    base = results["flattentool"]["seconds"]
-    header = f"{'variant':<12} {'seconds':>8} {'x flattentool':>13} {'peak RSS MB':>12}"
-    print(header, f"{'RSS/size':>9} items")
-    for variant, row in results.items():
-        print(
-            f"{variant:<12} {row['seconds']:>8.2f} {row['seconds'] / base:>13.2f} "
-            f"{row['rss'] / 1e6:>12.0f} {row['rss'] / size:>9.1f} {row['items']:,}"
-        )
+    print_against_flattentool(
+        results, f"{'RSS/size':>9} items", lambda row: f"{row['rss'] / size:>9.1f} {row['items']:,}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ def wait_for(log: Path, text: str, count: int = 1, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-@pytest.mark.integration
-def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+def start_devserver(tmp_path: Path, **extra_env: str) -> tuple[subprocess.Popen, Path]:
+    """`manage.py devserver` on a migrated database of its own; and its log."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", **extra_env}
     env["ASSAY_DATA_DIR"] = str(tmp_path / "data")
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -42,6 +42,12 @@ def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path)
             [*manage, "devserver", f"127.0.0.1:{free_port()}"],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    return server, log
+
+
+@pytest.mark.integration
+def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path):
+    server, log = start_devserver(tmp_path)
     touched = ROOT / "tasks" / "__init__.py"
     before = touched.stat()
     try:
@@ -64,16 +70,7 @@ def test_a_code_change_restarts_the_worker_and_ctrl_c_stops_everything(tmp_path)
 
 @pytest.mark.integration
 def test_downloads_on_a_queue_of_their_own_get_a_worker_of_their_own(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings"}
-    env.update(ASSAY_DATA_DIR=str(tmp_path / "data"), ASSAY_DEFERRED_QUEUE="downloads")
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    log = tmp_path / "devserver.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [*manage, "devserver", f"127.0.0.1:{free_port()}"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    server, log = start_devserver(tmp_path, ASSAY_DEFERRED_QUEUE="downloads")
     try:
         wait_for(log, "] running.", count=2)  # two clusters up
         # Each on its queue, named as the broker names it ("[assay]", "[django_q:assay:q]").
