@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import IO, Any, BinaryIO, NamedTuple
 from urllib.parse import urldefrag, urljoin
 from xml.etree import ElementTree
 
@@ -41,7 +41,7 @@ import ijson
 import orjson
 import transaction
 from flattentool.exceptions import FlattenToolError, FlattenToolWarning
-from flattentool.input import CSVInput, ODSInput, XLSXInput
+from flattentool.input import CSVInput, NullCharacterFilter, ODSInput, XLSXInput
 from flattentool.json_input import JSONParser
 from flattentool.output import CSVOutput, XLSXOutput
 from flattentool.schema import SchemaParser
@@ -879,7 +879,35 @@ class _XLSXReader(_Tracked, XLSXInput):
         super().configure_sheets()
 
 
-class _CSVReader(_Tracked, CSVInput):
+class _CSVAsWritten(CSVInput):
+    """flattentool's CSV input, with the file opened as the csv module needs it
+    (newline=""): flattentool's own opening turned every line break inside a quoted value,
+    "\\r\\n" or "\\r", into "\\n"."""
+
+    def get_sheet_headings(self, sheet_name: str) -> list[str]:
+        if not super().get_sheet_headings(sheet_name):  # an ignored or empty sheet
+            return []
+        with self._opened(sheet_name) as handle:
+            rows = csv.reader(NullCharacterFilter(handle))
+            return next(itertools.islice(rows, self._rows_before_headings(sheet_name), None), [])
+
+    def get_sheet_lines(self, sheet_name: str) -> Iterator[dict[Any, Any]]:
+        with self._opened(sheet_name) as handle:
+            yield from self.generate_rows(csv.DictReader(NullCharacterFilter(handle)), sheet_name)
+
+    def _opened(self, sheet_name: str) -> IO[str]:
+        path = Path(self.input_name) / f"{sheet_name}.csv"
+        return path.open(encoding=self.encoding, newline="")
+
+    def _rows_before_headings(self, sheet_name: str) -> int:
+        """The configuration line, if the sheet has one, and the rows it says to skip (as
+        flattentool counts them)."""
+        configured = self.sheet_configuration[self.sheet_names_map[sheet_name]]
+        configuration = (configured or self.base_configuration) if self.use_configuration else {}
+        return (1 if configured else 0) + configuration.get("skipRows", 0)
+
+
+class _CSVReader(_Tracked, _CSVAsWritten):
     pass
 
 

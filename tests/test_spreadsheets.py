@@ -1270,6 +1270,15 @@ def test_quotes_inside_a_value_and_values_over_several_lines_are_still_read(
     assert titles == ["5'11\" tall", "two\nlines", "end"]
 
 
+def test_line_breaks_inside_a_csv_value_are_kept_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_bytes(
+        b'id,title\r\nG1,"Windows\r\nbreak"\r\nG2,"old Mac\rbreak"\r\nG3,"Unix\nbreak"\r\n'
+    )
+    titles = [grant["title"] for grant in grants(convert(path, "csv", None))]
+    assert titles == ["Windows\r\nbreak", "old Mac\rbreak", "Unix\nbreak"]
+
+
 # Warnings --------------------------------------------------------------------------------
 
 
