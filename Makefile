@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint migrate clean browser-deps
+.PHONY: run test lint migrate clean browser-deps api-fuzz-deps
 AXE := .cache/axe/node_modules/axe-core/axe.min.js
 
 # (Re)install only when pyproject.toml changes, so later runs start in seconds.
@@ -21,8 +21,16 @@ run: migrate
 	@echo "To use the admin, first create a user: $(PY) manage.py createsuperuser"
 	$(PY) manage.py devserver 127.0.0.1:8000
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps api-fuzz-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# schemathesis fuzzes the API from outside (tests/test_api_fuzz.py runs its command). It
+# has an environment of its own: it pins an older jsonschema-rs than Assay validates with.
+SCHEMATHESIS := .cache/schemathesis/bin/st
+api-fuzz-deps: $(SCHEMATHESIS)
+$(SCHEMATHESIS):
+	$(PYTHON) -m venv .cache/schemathesis
+	.cache/schemathesis/bin/python -m pip install --quiet 'schemathesis>=4,<5'
 
 # The browser tests drive Debian's Chromium (apt-get install chromium) and check pages
 # with axe-core from npm; without them those tests are skipped (failed in CI).
