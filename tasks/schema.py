@@ -141,13 +141,24 @@ def _parse_schema(raw: bytes, name: str) -> dict[str, Any]:
 
 
 def _check_against_metaschema(schema: dict[str, Any], draft: str, name: str) -> None:
+    cls = REFERENCE_VALIDATORS[draft]
     try:
-        REFERENCE_VALIDATORS[draft].check_schema(schema)
+        cls.check_schema(schema, format_checker=_all_but_regex(cls.FORMAT_CHECKER))
     except jsonschema.SchemaError as error:
         where = "/".join(str(part) for part in error.absolute_path) or "the top level"
         raise _faulty_schema(
             f"The schema {name} is not a valid JSON Schema: at {where}, {error.message}."
         ) from None
+
+
+def _all_but_regex(checker: jsonschema.FormatChecker) -> jsonschema.FormatChecker:
+    """The meta-schema's format checks but "regex": patterns are ECMA-262, which the fast
+    engine reads as it is built (load_schema), and Python's re refuses some (\\p{L})."""
+    kept = jsonschema.FormatChecker(formats=())
+    for name, (check, raises) in checker.checkers.items():
+        if name != "regex":
+            kept.checks(name, raises)(check)
+    return kept
 
 
 def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
@@ -237,16 +248,53 @@ def fast_validator(loaded: LoadedSchema) -> Any:
         return FAST_VALIDATORS[loaded.draft](
             loaded.schema,
             validate_formats=True,
+            formats=_later_formats(loaded.draft),
             registry=registry,
             offline=True,
         )
     except (ValueError, jsonschema_rs.ReferencingError) as error:
-        raise BadInput(
-            "schema_invalid",
-            f"The schema cannot be used: {_plain_schema_fault(str(error))}",
-            hint="Check that every $ref names a place in the schema, or a file in the "
-            "profile's schema folder.",
-        ) from None
+        raise _unusable(error) from None
+
+
+def _unusable(error: Exception) -> BadInput:
+    if (
+        isinstance(error, jsonschema_rs.ValidationError)
+        and type(error.kind).__name__ != "Referencing"
+    ):  # the schema breaks its meta-schema as the fast engine reads it: a bad pattern
+        where = "/".join(str(part) for part in error.instance_path) or "the top level"
+        return _faulty_schema(
+            f"The schema is not a valid JSON Schema: at {where}, {_plain_meta_fault(error)}."
+        )
+    return BadInput(
+        "schema_invalid",
+        f"The schema cannot be used: {_plain_schema_fault(str(error))}",
+        hint="Check that every $ref names a place in the schema, or a file in the "
+        "profile's schema folder.",
+    )
+
+
+# The formats 2020-12 defines that an older draft did not, which the fast engine does not
+# check in that draft: python jsonschema's checks check them there, as the reference does.
+FORMATS_LATER_THAN = {
+    "4": {
+        "uri-reference", "json-pointer", "relative-json-pointer", "uri-template",
+        "idn-hostname", "duration", "uuid",
+    },
+    "6": {"relative-json-pointer", "idn-hostname", "duration", "uuid"},
+    "7": {"duration", "uuid"},
+}  # fmt: skip
+
+
+def _later_formats(draft: str) -> dict[str, Any]:
+    return {
+        name: functools.partial(_conforms, name=name) for name in FORMATS_LATER_THAN.get(draft, ())
+    }
+
+
+def _plain_meta_fault(error: Any) -> str:
+    if type(error.kind).__name__ == "Format" and error.kind.format == "regex":
+        return f"“{error.instance}” is not a regular expression (patterns are ECMA-262)"
+    return error.message
 
 
 UNRESOLVED = re.compile(r"^Resource '(?P<uri>[^']*)' is not present in a registry")
@@ -288,9 +336,41 @@ def reference_validator(loaded: LoadedSchema) -> Any:
     return cls(loaded.schema, registry=registry, format_checker=FORMAT_CHECKER)
 
 
-# Every format in every draft, as 2020-12 defines it: "date" is checked even where draft 4
-# does not name it. (jsonschema.FormatChecker() would check "time" as draft 3 did.)
-FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+# Formats whose values are ASCII text with nothing around it, by their standards. python
+# jsonschema's checks take more: "$" in their regular expressions matches before a final
+# newline, and int() and UUID() read other scripts' digits, spaces and "_".
+PLAIN_ASCII_FORMATS = {
+    "date", "date-time", "time", "duration", "uuid", "email", "hostname", "ipv4", "ipv6",
+    "uri", "uri-reference", "uri-template",
+}  # fmt: skip
+UUID_CHARACTERS = frozenset("0123456789abcdefABCDEF-")
+
+
+def _plain_ascii(name: str, check: Any) -> Any:
+    def checked(value: Any) -> bool:
+        if isinstance(value, str):
+            if not value.isascii() or value != value.strip():
+                return False
+            if name == "uuid" and not UUID_CHARACTERS.issuperset(value):
+                return False
+        return check(value)
+
+    return checked
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    """Every format in every draft, as 2020-12 defines it: "date" is checked even where
+    draft 4 does not name it. (jsonschema.FormatChecker() would check "time" as draft 3
+    did.) Values of the plain ASCII formats must be that first."""
+    checker = jsonschema.FormatChecker(formats=())
+    for name, (check, raises) in jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers.items():
+        if name in PLAIN_ASCII_FORMATS:
+            check = _plain_ascii(name, check)
+        checker.checks(name, raises)(check)
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()
 
 
 @dataclass(frozen=True)

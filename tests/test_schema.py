@@ -248,6 +248,82 @@ def test_formats_are_checked_in_every_draft(tmp_path):
         assert found == {"/date", "/date-time", "/uri", "/email"}, draft
 
 
+def format_errors(tmp_path: Path, draft: str, fmt: str, values: list[str], engine: str) -> set:
+    folder = tmp_path / f"{draft}-{fmt}-{engine}"
+    folder.mkdir()
+    schema = {"$schema": DRAFT_URIS[draft], "items": {"format": fmt}}
+    (folder / "s.json").write_text(json.dumps(schema))
+    errors = iter_errors(values, load_schema(folder / "s.json"), engine=engine)
+    return {error.path for error in errors if error.validator == "format"}
+
+
+# Each breaks its format, though one of python jsonschema's checks or the other took it:
+# "$" in a regular expression matches before a final newline, int() and UUID() read other
+# scripts' digits and "_", and jsonschema-rs 0.60 took the bytes just below "0" for digits.
+BROKEN_FORMATS = {
+    "date": [
+        "20/4-03-31",
+        "2024-0,-31",
+        "2024-03-31\n",
+        " 2024-03-31",
+        "\uff12\uff10\uff12\uff14-1-1",
+    ],
+    "date-time": ["2024-03-31T1-:00:00Z", "....-03-31T12:00:00Z", "2024-03-31T12:00:00Z\n"],
+    "time": ["1-:0/:0.Z", "12:00:00Z\n"],
+    "uri": ["https://example.org/a\n"],
+    "uri-reference": ["../a/b\n"],
+    "hostname": ["www.example.org\n", "www.exam\u0661ple.org"],
+    "email": ["ann@example.org\n"],
+    "uuid": [
+        "123e4567-e89b-12d3-a456-4266141740_0",
+        "123e4567-e89b-12d3-a456-42661417400\u0661",
+        "123e4567-e89b-12d3-a456-426614174000\u00a0",
+    ],
+}
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("fmt", BROKEN_FORMATS)
+def test_values_that_only_look_like_their_format_are_refused(tmp_path, fmt, engine):
+    values = BROKEN_FORMATS[fmt]
+    found = format_errors(tmp_path, "2020-12", fmt, values, engine)
+    assert found == {f"/{index}" for index in range(len(values))}
+
+
+# Formats an older draft does not define, with a value each that breaks it.
+LATER_FORMATS = {
+    "uuid": "{123e4567-e89b-12d3-a456-426614174000}",
+    "duration": "one day",
+    "uri-reference": "a b",
+    "json-pointer": "no slash",
+    "relative-json-pointer": "/a",
+    "uri-template": "{unclosed",
+    "idn-hostname": "-a-",
+}
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("draft", DRAFT_URIS)
+def test_every_draft_checks_every_format_as_2020_12_defines_it(tmp_path, draft, engine):
+    for fmt, broken in LATER_FORMATS.items():
+        assert format_errors(tmp_path, draft, fmt, [broken], engine) == {"/0"}, fmt
+
+
+def test_a_pattern_in_ecma_262_syntax_that_python_cannot_read_is_used(tmp_path):
+    (tmp_path / "s.json").write_text(json.dumps({"items": {"pattern": r"^\p{L}+$"}}))
+    loaded = load_schema(tmp_path / "s.json")
+    errors = list(iter_errors(["Éire", "1"], loaded))
+    assert [(error.path, error.validator) for error in errors] == [("/1", "pattern")]
+
+
+def test_a_pattern_no_engine_can_read_makes_the_schema_refused_plainly(tmp_path):
+    (tmp_path / "s.json").write_text(json.dumps({"items": {"pattern": "(unclosed"}}))
+    with pytest.raises(BadInput) as caught:
+        load_schema(tmp_path / "s.json")
+    assert caught.value.code == "schema_invalid"
+    assert "(unclosed" in caught.value.message
+
+
 def test_errors_group_by_rule_and_place_with_counts_and_examples():
     loaded = load_schema(DEMO_SCHEMA)
     grant = {"id": "bad", "title": "t", "amount": {"value": 1, "currency": "GBP"}}
