@@ -474,7 +474,7 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
     numbered: dict[int, dict[str, str]] = {}  # see _key_for
-    lists_too_long: set[str] = set()
+    said: set[tuple[str, str]] = set()  # errors about a whole list or object: once each
     for error in fast_validator(loaded).iter_errors(data):
         kind = type(error.kind).__name__
         instance_path = _typed(data, error.instance_path, numbered)
@@ -483,11 +483,12 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
             # 2020-12's "items": false says how long a list may be: one error about the
             # list, as python jsonschema gives, not one per item past the prefixItems.
             instance_path = instance_path[:-1]
-            pointer = to_pointer(instance_path)
-            if pointer in lists_too_long:
-                continue
-            lists_too_long.add(pointer)
             validator, instance, details = "items", _value_at(data, instance_path), {}
+        elif _closed_object(kind, schema_path, data, instance_path):
+            # "additionalProperties": false with no "properties" beside it: jsonschema-rs
+            # calls it a false schema, showing one field's value.
+            instance = _value_at(data, instance_path)
+            validator, details = "additionalProperties", {"unexpected": list(instance)}
         else:
             validator, instance, details = _rule_broken(error, kind)
             if _reference_accepts(validator, instance, details):
@@ -497,9 +498,27 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
             # jsonschema names as the rule broken.
             validator = DRAFT4_EXCLUSIVE[validator]
             schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
+        if validator in WHOLE_VALUE_ERRORS:
+            once = (to_pointer(instance_path), to_pointer(schema_path))
+            if once in said:
+                continue
+            said.add(once)
         if shift and len(instance_path) > 1:
             instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
         yield _build(validator, instance_path, schema_path, instance, details)
+
+
+WHOLE_VALUE_ERRORS = {"items", "additionalProperties"}
+
+
+def _closed_object(kind: str, schema_path: Any, data: Any, instance_path: list[Any]) -> bool:
+    if kind != "FalseSchema" or schema_path[-1:] != ["additionalProperties"]:
+        return False
+    try:  # a path through an empty key, which jsonschema-rs leaves out, leads nowhere
+        object_refused = type(_value_at(data, instance_path)) is dict
+    except (KeyError, IndexError, TypeError):
+        return False
+    return object_refused and _keywords(schema_path)[-1:] == ["additionalProperties"]
 
 
 def _reference_accepts(validator: str, instance: Any, details: dict[str, Any]) -> bool:
@@ -621,21 +640,25 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
 
 def _under_property_names(schema_path: Any) -> bool:
     """Whether a python jsonschema error is about a field's name: its schema path passes
-    through the keyword propertyNames (not a property, say, that is named so). The path
-    alternates keywords with what they hold: a name after "properties", an index after
-    "allOf"; only a keyword's place counts."""
+    through the keyword propertyNames (not a property, say, that is named so)."""
+    return "propertyNames" in _keywords(schema_path)
+
+
+def _keywords(schema_path: Any) -> list[Any]:
+    """The keywords of a schema path. It alternates keywords with what they hold: a name
+    after "properties", an index after "allOf"; only a keyword's place counts."""
     parts = list(schema_path)
+    keywords = []
     index = 0
     while index < len(parts):
         part = parts[index]
-        if part == "propertyNames":
-            return True
+        keywords.append(part)
         following = parts[index + 1] if index + 1 < len(parts) else None
         # The name or index that follows is not a keyword ("items" holds a schema or,
         # before 2020-12, a list of them).
         skip = part in SCHEMA_MAPS or (part in SCHEMA_LISTS and type(following) is int)
         index += 2 if skip else 1
-    return False
+    return keywords
 
 
 def _reference_details(validator: str, error: jsonschema.ValidationError) -> dict[str, Any]:
@@ -817,7 +840,8 @@ def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
             return f"should have at most {limit} field{_s(limit)}"
         case "additionalProperties" | "unevaluatedProperties":
             names = details.get("unexpected", [])
-            return f"has field{_s(len(names))} the schema does not allow: {_listed(names)}"
+            fields = "a field" if len(names) == 1 else "fields"
+            return f"has {fields} the schema does not allow: {_listed(names)}"
         case "oneOf" if details.get("several"):
             return "matches more than one of the alternatives, and must match exactly one"
         case "oneOf" | "anyOf":

@@ -309,6 +309,20 @@ def test_every_draft_checks_every_format_as_2020_12_defines_it(tmp_path, draft, 
         assert format_errors(tmp_path, draft, fmt, [broken], engine) == {"/0"}, fmt
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("draft", DRAFT_URIS)
+def test_an_object_closed_to_every_field_names_the_fields_it_refuses(tmp_path, draft, engine):
+    closed = {"type": "object", "additionalProperties": False}
+    schema = {"$schema": DRAFT_URIS[draft], "items": closed}
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    data = [{"id": "G-1", "amount": 5}, {}, {"note": "x"}]
+    errors = list(iter_errors(data, load_schema(tmp_path / "s.json"), engine=engine))
+    assert [(error.path, error.validator, error.message) for error in errors] == [
+        ("/0", "additionalProperties", "has fields the schema does not allow: “id”, “amount”"),
+        ("/2", "additionalProperties", "has a field the schema does not allow: “note”"),
+    ]
+
+
 def test_a_pattern_in_ecma_262_syntax_that_python_cannot_read_is_used(tmp_path):
     (tmp_path / "s.json").write_text(json.dumps({"items": {"pattern": r"^\p{L}+$"}}))
     loaded = load_schema(tmp_path / "s.json")
