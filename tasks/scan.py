@@ -226,10 +226,28 @@ def _whole(data: Any, plan: Plan) -> Scan:
     if checks.errors is not None:
         checks.cut_lists = _cut_lists(data, plan.sample_size)
         checks.check_whole(checked)
+        if checked is not data:
+            checks.errors.add_first(_least_length_errors(data, checked, plan))
     if checked is not data:  # the items past the sample are objects or not all the same
         whole = data if isinstance(data, list) else data.get(plan.key)
         checks.objects = sum(type(item) is dict for item in whole) if type(whole) is list else 0
     return checks.result(data, top_level_lists(data))
+
+
+def _least_length_errors(data: Any, checked: Any, plan: Plan) -> list[SchemaError]:
+    """The root list's minItems, judged as the streamed reading judges it: on as many of
+    the list's first items as it needs, where the sample may hold fewer."""
+    needed = items_needed_for_rest(plan.loaded, plan.key)
+    whole = data.get(plan.key) if isinstance(data, dict) else None
+    if not isinstance(whole, list) or len(whole) <= plan.sample_size or needed <= plan.sample_size:
+        return []  # the sample did not cut it, or holds enough items to judge its length
+    pointer = f"/{escape(plan.key)}"
+    headed = {**checked, plan.key: whole[:needed]}
+    return [
+        error
+        for error in iter_errors(headed, plan.loaded)
+        if error.path == pointer and error.validator == "minItems"
+    ]
 
 
 # The rules a list cut short by the sample breaks only if the whole list does: the type,
@@ -240,8 +258,11 @@ SAMPLE_SAFE_RULES = {"type", "maxItems", "uniqueItems", "maxContains"}
 # sample only ("then": {"maxItems": 0}); the error does not say so (through a $ref its
 # schema path is the target's), so then no error about a cut list is kept.
 CONDITIONS = {"if", "then", "else", "not", "anyOf", "oneOf", "dependentSchemas", "dependencies"}
-# Rules at the top level that may look at a list in it as a whole.
-WHOLE_VALUE_RULES = {"anyOf", "oneOf", "not", "enum", "const"}
+# Rules at the top level that may look at a list in it as a whole; and those that hang on
+# other rules' verdicts: a branch a cut list breaks loses the fields it evaluated.
+WHOLE_VALUE_RULES = {
+    "anyOf", "oneOf", "not", "enum", "const", "unevaluatedProperties", "unevaluatedItems",
+}  # fmt: skip
 
 
 def has_conditions(loaded: LoadedSchema) -> bool:

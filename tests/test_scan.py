@@ -125,6 +125,47 @@ def test_sample_mode_reads_the_same_streamed_or_whole(tmp_path):
     assert streamed.checked_lists == [("/grants", 10), ("/others", 10)]
 
 
+def schema_plan(tmp_path: Path, schema: dict, **changes) -> Plan:
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    loaded = load_schema(tmp_path / "schema.json")
+    return Plan(key="grants", loaded=loaded, **changes)
+
+
+def error_places(scan: Scan) -> set:
+    return {(error.path, error.validator) for error in scan.errors.errors}
+
+
+@pytest.mark.parametrize("branches", ["anyOf", "oneOf", "allOf"])
+def test_a_sample_invents_no_unevaluated_field_from_a_branch_it_breaks(tmp_path, branches):
+    # The sample cuts "others" to one item, which breaks the first branch: its fields'
+    # annotations are lost, and "others" and "x" would seem unevaluated.
+    first = {"properties": {"others": {"minItems": 2}, "x": True}}
+    schema = {
+        "type": "object",
+        "properties": {"grants": {"type": "array"}},
+        branches: [first, {"required": ["y"]}] if branches != "allOf" else [first],
+        "unevaluatedProperties": False,
+    }
+    path = write(tmp_path, {"grants": [{}, {}], "others": [1, 2], "x": 1})
+    for stream in (True, False):
+        assert error_places(scan_file(path, schema_plan(tmp_path, schema, stream=stream))) == set()
+        sampled = scan_file(path, schema_plan(tmp_path, schema, stream=stream, sample_size=1))
+        assert error_places(sampled) == set()
+
+
+def test_the_root_list_s_least_length_is_judged_on_the_whole_list_read_whole(tmp_path):
+    items = {"type": "object"}
+    schema = {"properties": {"grants": {"type": "array", "minItems": 5, "items": items}}}
+    path = write(tmp_path, {"grants": [{}, {}, {}, {}]})
+    for stream in (True, False):
+        sampled = scan_file(path, schema_plan(tmp_path, schema, stream=stream, sample_size=3))
+        assert error_places(sampled) == {("/grants", "minItems")}, stream
+    enough = write(tmp_path, {"grants": [{}] * 6}, "enough.json")
+    for stream in (True, False):
+        sampled = scan_file(enough, schema_plan(tmp_path, schema, stream=stream, sample_size=3))
+        assert error_places(sampled) == set(), stream
+
+
 def test_the_objects_of_the_whole_list_are_counted_sample_or_not(tmp_path):
     # What a spreadsheet row holds: the page offers spreadsheets only if there is one.
     data = {"grants": [5, "x", None, [{}], *grants(10)]}
