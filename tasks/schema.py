@@ -473,11 +473,11 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
 
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
-    numbered: dict[int, dict[str, str]] = {}  # see _key_for
+    numbered: Numbered = {}  # see _key_for
     said: set[tuple[str, str]] = set()  # errors about a whole list or object: once each
     for error in fast_validator(loaded).iter_errors(data):
         kind = type(error.kind).__name__
-        instance_path = _typed(data, error.instance_path, numbered)
+        instance_path = _typed(data, error.instance_path, numbered, error.instance)
         schema_path = error.schema_path
         if _beyond_the_items(loaded.draft, kind, schema_path, instance_path):
             # 2020-12's "items": false says how long a list may be: one error about the
@@ -582,35 +582,54 @@ def _beyond_the_items(draft: str, kind: str, schema_path: Any, instance_path: li
     )
 
 
-def _typed(data: Any, parts: list[Any], numbered: dict[int, dict[str, str]]) -> list[Any]:
+def _typed(data: Any, parts: list[Any], numbered: Numbered, instance: Any) -> list[Any]:
     """The path with list indexes as numbers and keys as strings, as the data has them:
-    jsonschema-rs gives a key such as "2024" as a number too."""
+    jsonschema-rs gives a key such as "2024" as a number too. Where keys of an object spell
+    the same number ("7", "007"), the one that leads to ``instance``, the value at fault."""
     typed: list[Any] = []
     node = data
-    for part in parts:
+    for index, part in enumerate(parts):
         if type(node) is list:
             typed.append(int(part))
             node = node[int(part)]
         else:
             key = _key_for(node, part, numbered)
+            if type(key) is list:
+                rest = parts[index + 1 :]
+                key = next((k for k in key if _leads_to(node[k], rest, instance)), key[0])
             typed.append(key)
             node = node.get(key) if type(node) is dict else None
     return typed
 
 
 NUMBER_KEY = re.compile(r"\+?0*([0-9]+)")
+Numbered = dict[int, dict[str, list[str]]]
 
 
-def _key_for(node: Any, part: Any, numbered: dict[int, dict[str, str]]) -> str:
-    """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7.
-    ``numbered`` keeps, per object, its keys by the number they spell, found once."""
-    if type(node) is not dict or type(part) is not int or str(part) in node:
+def _key_for(node: Any, part: Any, numbered: Numbered) -> str | list[str]:
+    """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7; or
+    the keys it may be, if several spell that number. ``numbered`` keeps, per object, its
+    keys by the number they spell, found once."""
+    if type(node) is not dict or type(part) is not int:
         return str(part)
     keys = numbered.get(id(node))
     if keys is None:  # compared as text: a key may have more digits than int() takes
-        matches = (NUMBER_KEY.fullmatch(key) for key in node)
-        keys = numbered[id(node)] = {m[1]: m.string for m in matches if m and m[1]}
-    return keys.get(str(part), str(part))
+        keys = numbered[id(node)] = {}
+        for match in filter(None, map(NUMBER_KEY.fullmatch, node)):
+            keys.setdefault(match[1], []).append(match.string)
+    spelled = keys.get(str(part), [str(part)])
+    return spelled[0] if len(spelled) == 1 else spelled
+
+
+def _leads_to(node: Any, parts: list[Any], instance: Any) -> bool:
+    for part in parts:
+        if type(node) is list and type(part) is int and part < len(node):
+            node = node[part]
+        elif type(node) is dict and str(part) in node:
+            node = node[str(part)]
+        else:
+            return False
+    return node == instance
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:

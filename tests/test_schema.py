@@ -371,6 +371,20 @@ def test_a_key_that_is_a_number_is_not_taken_for_a_list_index(tmp_path, engine):
     assert paths == ["/007/0", "/2024/1", "/2024/3", "/2025/0", "/later/0"]
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_keys_that_spell_the_same_number_each_keep_their_own_errors(tmp_path, engine):
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"additionalProperties": {"type": "integer"}}))
+    data = {"7": "a", "007": "b", "+7": "c", "07": {"x": 1}, "8": 8}
+    errors = list(iter_errors(data, load_schema(schema), engine=engine))
+    assert sorted((error.path, json.dumps(error.value)) for error in errors) == [
+        ("/+7", '"c"'),
+        ("/007", '"b"'),
+        ("/07", '{"x": 1}'),
+        ("/7", '"a"'),
+    ]
+
+
 def test_a_bad_field_name_is_shown_as_the_value_in_plain_words(tmp_path):
     (tmp_path / "s.json").write_text(json.dumps({"propertyNames": {"maxLength": 3}}))
     [error] = iter_errors({"ok": 1, "toolong": 2}, load_schema(tmp_path / "s.json"))
