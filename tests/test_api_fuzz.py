@@ -35,6 +35,11 @@ def test_the_api_conforms_to_its_document(live_server, settings, tmp_path):
         "--max-examples", str(EXAMPLES_PER_OPERATION),
         "--seed", "20261123",
         "--workers", "1",
+        # A connection per request. Once in a few runs, Django's test server answered a
+        # request on a kept-alive connection with http.server's page for a request line
+        # it cannot read (bytes left from the one before, it seems), and the run failed
+        # with "Connection aborted". The answers themselves are all still checked.
+        "--header", "Connection: close",
         "--report", "junit",
         "--report-dir", str(tmp_path),
     ]  # fmt: skip
