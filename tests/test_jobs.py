@@ -241,3 +241,65 @@ def test_a_worker_killed_mid_task_too_often_ends_in_the_error_page(client, setti
     assert submission.state == State.FAILED
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "stopped before it finished" in page
+
+
+class BrokerDown(ConnectionError):
+    """What django-q2 raises when its Redis cannot be reached."""
+
+    @classmethod
+    def refuse(cls, *args, **kwargs):
+        raise cls("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+DEAD = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The broker refuses every job, as Redis does while it is down."""
+    monkeypatch.setattr(jobs, "async_task", BrokerDown.refuse)
+    return monkeypatch
+
+
+def test_an_upload_while_the_broker_is_down_is_kept_and_sent_once_it_is_back(client, broker_down):
+    submission = upload(client, "grants.json")  # the results page, not an error page
+    assert submission.state == State.PENDING
+    assert submission.enqueued_at is None  # not sent: the next look at it sends it
+    original = client.get(f"/s/{submission.id}/original")
+    assert original.status_code == 200
+    page = client.get(submission.get_absolute_url())
+    assert page.status_code == 200
+    broker_down.undo()
+    status = client.get(f"/api/submissions/{submission.id}")  # what the progress page asks
+    assert status.status_code == 200
+    submission.refresh_from_db()
+    assert submission.state == State.DONE  # the queue runs in-process in these tests
+
+
+def test_an_api_upload_while_the_cache_and_broker_are_down_is_taken(client, broker_down, settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD}
+    }
+    response = client.post("/api/submissions", {"text": '{"grants": []}'})
+    assert response.status_code == 201, response.content
+    assert Submission.objects.get(id=response.json()["id"]).state == State.PENDING
+
+
+def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_way(
+    client, monkeypatch
+):
+    submission = upload(client, "grants.json")
+    assert submission.state == State.DONE
+    task_url = f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet"
+    monkeypatch.setattr(jobs, "async_task", BrokerDown.refuse)
+    refused = client.post(task_url)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "queue_unavailable"
+    assert int(refused["Retry-After"]) > 0
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    [task] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
+    assert task["status"] == "available"
+    monkeypatch.undo()
+    asked = client.post(task_url)
+    assert asked.status_code in (200, 202)
+    assert asked.json()["status"] in ("ready", "working")

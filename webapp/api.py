@@ -8,6 +8,7 @@ and the tests check each one against that description.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -34,6 +35,8 @@ from webapp.openapi import openapi_document
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
 from webapp.views import NotNow, deferred_task_or_404, failures, submit, waiting_on
+
+logger = logging.getLogger(__name__)
 
 State = Submission.State
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -163,12 +166,11 @@ def rate_limited(request: HttpRequest) -> JsonResponse | None:
     now = time.time()
     window = int(now // 60)
     key = f"assay:api-posts:{client_address(request)}:{window}"
-    cache.add(key, 0, timeout=120)
     try:
-        count = cache.incr(key)
-    except ValueError:  # the key was evicted between add and incr: count afresh
-        cache.set(key, 1, timeout=120)
-        count = 1
+        count = _counted(key)
+    except Exception:  # the cache is down (Redis, say): take the submission, uncounted
+        logger.exception("the API's rate limit cannot be counted; the request is let through")
+        return None
     limit = settings.ASSAY_API_SUBMISSIONS_PER_MINUTE
     if count <= limit:
         return None
@@ -180,6 +182,15 @@ def rate_limited(request: HttpRequest) -> JsonResponse | None:
     )
     response["Retry-After"] = str(wait)
     return response
+
+
+def _counted(key: str) -> int:
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the key was evicted between add and incr: count afresh
+        cache.set(key, 1, timeout=120)
+        return 1
 
 
 def _kind(value: Any) -> str:
@@ -298,6 +309,12 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Jso
         return JsonResponse({"name": task.name, "status": "ready"})
     jobs.request_deferred(submission, task.name)
     status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
+    if status == "available":  # not under way: the job could not be queued
+        response = error(
+            503, "queue_unavailable", "Assay cannot queue work just now; ask again in a minute."
+        )
+        response["Retry-After"] = "60"
+        return response
     return JsonResponse({"name": task.name, "status": status}, status=202)
 
 

@@ -76,13 +76,18 @@ def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
 
 
 def _send(submission_id) -> None:
-    async_task(
-        "webapp.jobs.process_submission",
-        str(submission_id),
-        task_name=f"submission {submission_id}",
-        group="submissions",
-        cluster=SUBMISSIONS_QUEUE,
-    )
+    try:
+        async_task(
+            "webapp.jobs.process_submission",
+            str(submission_id),
+            task_name=f"submission {submission_id}",
+            group="submissions",
+            cluster=SUBMISSIONS_QUEUE,
+        )
+    except Exception:  # the broker is down (Redis, say): the upload is kept all the same
+        logger.exception("could not queue submission %s; it is sent when next asked", submission_id)
+        # Marked as never sent: the next look at it (its page, the API, the sweep) sends it.
+        Submission.objects.filter(id=submission_id, state=State.PENDING).update(enqueued_at=None)
 
 
 # Named each time: left out, django-q2 sends a job to the queue of the process sending
@@ -265,14 +270,20 @@ def request_deferred(submission: Submission, task_name: str) -> bool:
 
 
 def _send_deferred(submission_id, task_name: str) -> None:
-    async_task(
-        "webapp.jobs.run_deferred",
-        str(submission_id),
-        task_name,
-        task_name=f"{task_name} for {submission_id}",
-        group="deferred",
-        cluster=deferred_queue(),
-    )
+    try:
+        async_task(
+            "webapp.jobs.run_deferred",
+            str(submission_id),
+            task_name,
+            task_name=f"{task_name} for {submission_id}",
+            group="deferred",
+            cluster=deferred_queue(),
+        )
+    except Exception:  # the broker is down: not asked for, rather than said to be under way
+        logger.exception("could not queue %s for submission %s", task_name, submission_id)
+        TaskResult.objects.filter(
+            submission_id=submission_id, task=task_name, claimed_by=""
+        ).update(requested_at=None)
 
 
 def run_deferred(submission_id: str, task_name: str) -> str:

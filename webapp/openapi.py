@@ -367,6 +367,11 @@ def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
                         ),
                         "409": error_response("That step cannot be started for it now, and why."),
                         "410": error_response("The submission has expired."),
+                        "503": response(
+                            "The job queue cannot be reached just now: ask again later.",
+                            "Error",
+                            RETRY_AFTER,
+                        ),
                     },
                 }
             },
