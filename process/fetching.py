@@ -8,11 +8,14 @@ through); connect and total time limits; a size cap; at most N redirects.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -73,38 +76,59 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-class _GuardedConnectionMixin:
+# The sockets that the fetch under way in this thread has opened (see _cut_off_at).
+_this_fetch = threading.local()
+
+
+class _WatchedConnectionMixin:
+    """Connections whose sockets the fetch that opened them can shut at its deadline; the
+    guarded ones refuse private and local addresses."""
+
+    guarded = False
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()  # type: ignore[misc]
         address = sock.getpeername()[0]
-        if not is_public(address):
+        if self.guarded and not is_public(address):
             sock.close()
             raise RefusedAddress(address)
+        sockets = getattr(_this_fetch, "sockets", None)
+        if sockets is not None:
+            sockets.append(sock)
         return sock
 
 
-class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnection):
     pass
 
 
-class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
+class _GuardedHTTPConnection(_WatchedHTTPConnection):
+    guarded = True
 
 
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
+class _GuardedHTTPSConnection(_WatchedHTTPSConnection):
+    guarded = True
 
 
-class _GuardedAdapter(HTTPAdapter):
+class _Adapter(HTTPAdapter):
+    def __init__(self, guarded: bool) -> None:
+        self.guarded = guarded
+        super().__init__()
+
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
+        http, https = (
+            (_GuardedHTTPConnection, _GuardedHTTPSConnection)
+            if self.guarded
+            else (_WatchedHTTPConnection, _WatchedHTTPSConnection)
+        )
         self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPPool,
-            "https": _GuardedHTTPSPool,
+            "http": type("HTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("HTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
         }
 
 
@@ -112,10 +136,32 @@ def make_session(allow_private: bool) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc from the worker's environment
     session.headers["User-Agent"] = USER_AGENT
-    if not allow_private:
-        session.mount("http://", _GuardedAdapter())
-        session.mount("https://", _GuardedAdapter())
+    session.mount("http://", _Adapter(guarded=not allow_private))
+    session.mount("https://", _Adapter(guarded=not allow_private))
     return session
+
+
+@contextmanager
+def _cut_off_at(deadline: float) -> Iterator[None]:
+    """Shut the sockets of this fetch at ``deadline``. A read timeout starts again with
+    every byte: a server that sends its headers a byte a second, each in time, held a
+    worker for as long as it liked."""
+    sockets: list[socket.socket] = []
+    _this_fetch.sockets = sockets
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, [sockets])
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _this_fetch.sockets = None
+
+
+def _shut(sockets: list[socket.socket]) -> None:
+    for sock in list(sockets):
+        with contextlib.suppress(OSError):  # closed already
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def without_password(url: str) -> str:
@@ -191,7 +237,7 @@ def fetch(
     session = make_session(limits.allow_private)
     session.headers.update(headers or {})
     current, redirects = url, []
-    with session:
+    with session, _cut_off_at(deadline):
         for _ in range(limits.max_redirects + 1):
             check_url(current, limits.allow_private)
             response = _get(session, current, limits, deadline)
@@ -210,23 +256,27 @@ def fetch(
 def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: float):
     read_timeout = max(0.1, deadline - time.monotonic())
     try:
-        return session.get(
+        response = session.get(
             url,
             stream=True,
             allow_redirects=False,
             timeout=(limits.connect_timeout, read_timeout),
         )
+        if time.monotonic() >= deadline:  # cut off in its headers, which then look ended
+            response.close()
+            raise requests.Timeout()
+        return response
     except RefusedAddress as exc:
         raise BadInput(
             "url_refused",
             f"The URL's server is at a private or local address ({exc}), "
             "which Assay does not fetch.",
         ) from exc
-    except requests.Timeout as exc:
-        raise Unavailable(
-            "fetch_timeout", f"The server at {without_password(url)} did not answer in time."
-        ) from exc
     except requests.RequestException as exc:
+        if isinstance(exc, requests.Timeout) or time.monotonic() >= deadline:  # or cut off
+            raise Unavailable(
+                "fetch_timeout", f"The server at {without_password(url)} did not answer in time."
+            ) from exc
         raise Unavailable("fetch_failed", f"Could not connect to {without_password(url)}.") from exc
     except ValueError as exc:  # requests reads a redirect's address at once: "[broken"
         raise BadInput(
@@ -292,10 +342,18 @@ def _limited(response: requests.Response, max_bytes: int, deadline: float) -> It
             if received > max_bytes:
                 raise _too_large(max_bytes)
             if time.monotonic() > deadline:
-                raise Unavailable("fetch_timeout", "The download took too long and was stopped.")
+                raise _too_long()
             yield chunk
+        if time.monotonic() > deadline:  # cut off (see _cut_off_at), so the body looks ended
+            raise _too_long()
     except requests.RequestException as exc:
+        if time.monotonic() >= deadline:  # cut off (see _cut_off_at)
+            raise _too_long() from exc
         raise Unavailable("fetch_failed", "The download was interrupted.") from exc
+
+
+def _too_long() -> Unavailable:
+    return Unavailable("fetch_timeout", "The download took too long and was stopped.")
 
 
 def _as_it_arrives(response: requests.Response) -> Iterator[bytes]:

@@ -207,6 +207,33 @@ def test_a_server_that_sends_a_byte_at_a_time_is_stopped_at_the_time_limit(http_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("private", [True, False])
+def test_a_server_that_drips_its_headers_is_stopped_at_the_time_limit(
+    http_server, tmp_path, monkeypatch, private
+):
+    # Each byte of a header arrives well within the read timeout: before the body, where
+    # the total time used to be looked at, only a clock outside the reading can stop it.
+    def drip(request):
+        request.wfile.write(b"HTTP/1.1 200 OK\r\nX-Long: ")
+        for _ in range(300):
+            request.wfile.write(b"x")
+            request.wfile.flush()
+            time.sleep(0.1)
+
+    if not private:  # the guarded connections: the local server passes for a public one
+        monkeypatch.setattr("process.fetching.is_public", lambda address: True)
+    http_server.routes["/drip"] = drip
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="did not answer in time"):
+        fetch(
+            http_server.url("/drip"),
+            tmp_path / "data",
+            limits(total_timeout=1, allow_private=private),
+        )
+    assert time.monotonic() - started < 10  # the drip lasts 30 s
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("status", "error"), [(404, BadInput), (410, BadInput), (503, Unavailable), (429, Unavailable)]
 )
