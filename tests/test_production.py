@@ -117,6 +117,13 @@ def test_healthz_says_ok_when_the_database_and_broker_answer(client):
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
+def test_healthz_answers_a_plain_http_probe_behind_a_tls_proxy(client, settings):
+    # Load balancers and container checks ask over plain HTTP, without X-Forwarded-Proto.
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/").status_code == 301  # the pages themselves go to https
+    assert client.get("/healthz").status_code == 200
+
+
 def test_healthz_is_503_with_the_reason_when_the_broker_is_down(client, monkeypatch):
     # A Redis broker on a port where nothing listens: a real refused connection.
     with socket.socket() as probe:

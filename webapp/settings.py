@@ -38,6 +38,8 @@ ASSAY_CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 BEHIND_TLS_PROXY = config.bool("ASSAY_BEHIND_TLS_PROXY", False)
+# Load balancers and container checks probe the health over plain HTTP: not sent to https.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if BEHIND_TLS_PROXY:
     # The proxy terminates TLS and says so in X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
