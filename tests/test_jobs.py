@@ -1,6 +1,7 @@
 """Queueing, claiming, retrying and sweeping: our own state is the source of truth."""
 
 import re
+import socket
 import threading
 from datetime import timedelta
 
@@ -243,21 +244,20 @@ def test_a_worker_killed_mid_task_too_often_ends_in_the_error_page(client, setti
     assert "stopped before it finished" in page
 
 
-class BrokerDown(ConnectionError):
-    """What django-q2 raises when its Redis cannot be reached."""
-
-    @classmethod
-    def refuse(cls, *args, **kwargs):
-        raise cls("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-
-
-DEAD = "redis://127.0.0.1:1/0"  # nothing listens there
+def dead_redis() -> str:
+    """A Redis address where nothing listens: connecting to it is really refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
 
 
 @pytest.fixture
 def broker_down(monkeypatch):
-    """The broker refuses every job, as Redis does while it is down."""
-    monkeypatch.setattr(jobs, "async_task", BrokerDown.refuse)
+    """Jobs go to a Redis broker that is down; undo() brings back the in-process queue."""
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", dead_redis())
+    monkeypatch.setattr(Conf, "DJANGO_REDIS", None)
     return monkeypatch
 
 
@@ -278,20 +278,21 @@ def test_an_upload_while_the_broker_is_down_is_kept_and_sent_once_it_is_back(cli
 
 def test_an_api_upload_while_the_cache_and_broker_are_down_is_taken(client, broker_down, settings):
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": dead_redis(),
+        }
     }
     response = client.post("/api/submissions", {"text": '{"grants": []}'})
     assert response.status_code == 201, response.content
     assert Submission.objects.get(id=response.json()["id"]).state == State.PENDING
 
 
-def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_way(
-    client, monkeypatch
-):
+def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_way(client, request):
     submission = upload(client, "grants.json")
     assert submission.state == State.DONE
     task_url = f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet"
-    monkeypatch.setattr(jobs, "async_task", BrokerDown.refuse)
+    broker = request.getfixturevalue("broker_down")
     refused = client.post(task_url)
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "queue_unavailable"
@@ -299,7 +300,7 @@ def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_w
     status = client.get(f"/api/submissions/{submission.id}").json()
     [task] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
     assert task["status"] == "available"
-    monkeypatch.undo()
+    broker.undo()
     asked = client.post(task_url)
     assert asked.status_code in (200, 202)
     assert asked.json()["status"] in ("ready", "working")
