@@ -29,7 +29,7 @@ class DetectFormat(Task):
     name = "detect_format"
     # 4: text that is not UTF-8 is said to be Windows-1252; 3: a byte-order mark alone is
     # empty, .xlsb and Strict named; 2: one-column CSV
-    version = 4
+    version = 5
     title = "Recognise the format"
 
     def is_applicable(self, submission: Subject) -> bool:
@@ -136,12 +136,16 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
         raise _unknown("a binary file, not text")
     if text[:1] == "<":
         raise _markup(text)
-    first_line = text.split("\n", 1)[0]
-    if any(separator in first_line for separator in (",", ";", "\t")):
+    first_line, *rows = text.split("\n", 1)
+    separated = any(separator in first_line for separator in (",", ";", "\t"))
+    if name.lower().endswith(".json") and not (separated and any(row.strip() for row in rows)):
+        # Meant as JSON, and not a table's headings and rows: the reading says what is wrong.
+        return {"format": "json", "encoding": encoding}
+    if separated:
         return {"format": "csv", "encoding": encoding}
     if name.lower().endswith(".csv"):  # one column: nothing to separate
         return {"format": "csv", "encoding": encoding}
-    if text[:1] in {'"'} or text[:1].isdigit() or text.startswith(("true", "false", "null")):
+    if text[:1] in {'"', "-"} or text[:1].isdigit() or text.startswith(("true", "false", "null")):
         return {"format": "json", "encoding": encoding}
     raise _unknown("text that is neither JSON nor CSV")
 

@@ -118,6 +118,22 @@ def test_a_csv_of_one_column_is_known_by_its_name(tmp_path):
         detect(one_column, "grants.txt")
 
 
+@pytest.mark.parametrize(
+    "text", [b"}{", b"x", b'// a comment\n{"a": 1}', b"\n\n  }\n", b'x{"grants": [{"id": "G"}]}']
+)
+def test_text_named_json_is_read_as_json_so_its_fault_is_placed(tmp_path, text):
+    assert detect(write(tmp_path, text), "grants.json")["format"] == "json"
+
+
+def test_a_csv_named_json_is_still_read_as_a_csv(tmp_path):
+    assert detect(write(tmp_path, b"id,title\nG1,A\n"), "grants.json")["format"] == "csv"
+
+
+@pytest.mark.parametrize("text", [b"-1", b"-0.5", b" 7"])
+def test_a_negative_number_is_json(tmp_path, text):
+    assert detect(write(tmp_path, text))["format"] == "json"
+
+
 def test_an_old_excel_workbook_is_named_with_what_to_do(tmp_path):
     with pytest.raises(BadInput, match=r"Excel 97-2003 workbook \(\.xls\)") as caught:
         detect(write(tmp_path, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512), "a.xls")
