@@ -10,12 +10,12 @@ from pathlib import Path
 from django.conf import settings
 
 from process.errors import BadInput, TaskError
-from process.fetching import fetch
+from process.fetching import fetch, without_password
 from process.profiles import Profile
 from process.store import Subject
 from tasks.fetch import limits_from_settings
 from tasks.fields import SchemaFields, schema_fields
-from tasks.schema import LoadedSchema, load_schema
+from tasks.schema import NOT_YOUR_DATA, LoadedSchema, load_schema
 
 
 def has_schema(profile: Profile) -> bool:
@@ -41,7 +41,15 @@ def _downloaded(url: str) -> Path:
     folder = Path(settings.DATA_DIR) / "schemas" / hashlib.sha256(url.encode()).hexdigest()[:16]
     path = folder / "schema.json"
     if not path.exists():
-        fetch(url, path, limits_from_settings())
+        try:
+            fetch(url, path, limits_from_settings())
+        except TaskError as error:  # the profile's address, not one the user gave
+            raise type(error)(
+                error.code,
+                f"The profile's schema could not be fetched from {without_password(url)}: "
+                f"{error.message}",
+                hint=NOT_YOUR_DATA,
+            ) from error
     return path
 
 

@@ -86,12 +86,11 @@ def load_schema(path: Path) -> LoadedSchema:
         raise _faulty_schema(f"The schema {path.name} is nested too deeply to be read.") from None
 
 
+NOT_YOUR_DATA = "This is a problem with the profile's schema, not with your data."
+
+
 def _faulty_schema(message: str) -> BadInput:
-    return BadInput(
-        "schema_invalid",
-        message,
-        hint="This is a problem with the profile's schema, not with your data.",
-    )
+    return BadInput("schema_invalid", message, hint=NOT_YOUR_DATA)
 
 
 def _load_schema(path: Path) -> LoadedSchema:
@@ -133,10 +132,12 @@ def _parse_schema(raw: bytes, name: str) -> dict[str, Any]:
         schema = json.loads(raw)
     except (ValueError, RecursionError) as error:
         raise BadInput(
-            "schema_json", f"The schema file {name} is not valid JSON: {error}"
+            "schema_json",
+            f"The schema file {name} is not valid JSON: {error}",
+            hint=NOT_YOUR_DATA,
         ) from None
     if not isinstance(schema, dict):
-        raise BadInput("schema_invalid", f"The schema file {name} does not hold a JSON object.")
+        raise _faulty_schema(f"The schema file {name} does not hold a JSON object.")
     return schema
 
 

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
+from process.errors import BadInput
 from process.profiles import ProfileError, build_profiles
+from tasks.profile_schema import load_profile_schema
 
 
 def write_schema(folder, content: dict) -> None:
@@ -48,3 +50,26 @@ def test_the_fingerprint_follows_every_schema_file(tmp_path):
 def test_a_url_schema_has_no_path(tmp_path):
     profile = build_profiles({"x": {"schema": "https://example.org/s.json"}}, tmp_path)["x"]
     assert profile.schema_is_url and profile.schema_path is None
+
+
+def test_a_url_schema_that_cannot_be_fetched_is_said_to_be_the_profile_s_fault(
+    tmp_path, settings, http_server
+):
+    settings.DATA_DIR = tmp_path
+    url = http_server.url("/gone/schema.json")
+    profile = build_profiles({"x": {"schema": url}}, tmp_path)["x"]
+    with pytest.raises(BadInput) as caught:
+        load_profile_schema(profile)
+    assert caught.value.message.startswith(f"The profile's schema could not be fetched from {url}")
+    assert "404" in caught.value.message
+    assert caught.value.hint == "This is a problem with the profile's schema, not with your data."
+
+
+def test_a_schema_that_is_not_json_is_said_to_be_the_profile_s_fault(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "schema.json").write_text('{"type": "object",}')
+    profile = build_profiles({"x": {"schema": "p/schema.json"}}, tmp_path)["x"]
+    with pytest.raises(BadInput) as caught:
+        load_profile_schema(profile)
+    assert caught.value.code == "schema_json"
+    assert caught.value.hint == "This is a problem with the profile's schema, not with your data."
