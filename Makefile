@@ -26,11 +26,12 @@ test: $(STAMP) browser-deps api-fuzz-deps
 
 # schemathesis fuzzes the API from outside (tests/test_api_fuzz.py runs its command). It
 # has an environment of its own: it pins an older jsonschema-rs than Assay validates with.
-SCHEMATHESIS := .cache/schemathesis/bin/st
+SCHEMATHESIS := .cache/schemathesis/.installed
 api-fuzz-deps: $(SCHEMATHESIS)
-$(SCHEMATHESIS):
-	$(PYTHON) -m venv .cache/schemathesis
+$(SCHEMATHESIS): Makefile
+	test -x .cache/schemathesis/bin/python || $(PYTHON) -m venv .cache/schemathesis
 	.cache/schemathesis/bin/python -m pip install --quiet 'schemathesis>=4,<5'
+	touch $(SCHEMATHESIS)
 
 # The browser tests drive Debian's Chromium (apt-get install chromium) and check pages
 # with axe-core from npm; without them those tests are skipped (failed in CI).

@@ -55,6 +55,7 @@ from tasks.profile_schema import (
 )
 from tasks.reading import ItemStream, NotStreamable
 from tasks.schema import (
+    MAX_ITEMS_KEPT,
     MAX_VALUE_CHARS,
     SHOWN_ENTRIES,
     ErrorGroups,
@@ -227,7 +228,10 @@ def _whole(data: Any, plan: Plan) -> Scan:
         checks.cut_lists = _cut_lists(data, plan.sample_size)
         checks.check_whole(checked)
         if checked is not data:
-            checks.errors.add_first(_least_length_errors(data, checked, plan))
+            try:
+                checks.errors.add_first(_least_length_errors(data, checked, plan))
+            except BadInput as failure:  # too deep to check, as check_whole tells
+                checks.failure = failure
     if checked is not data:  # the items past the sample are objects or not all the same
         whole = data if isinstance(data, list) else data.get(plan.key)
         checks.objects = sum(type(item) is dict for item in whole) if type(whole) is list else 0
@@ -235,19 +239,26 @@ def _whole(data: Any, plan: Plan) -> Scan:
 
 
 def _least_length_errors(data: Any, checked: Any, plan: Plan) -> list[SchemaError]:
-    """The root list's minItems, judged as the streamed reading judges it: on as many of
-    the list's first items as it needs, where the sample may hold fewer."""
+    """The root list's minItems, where the sample cut it short: judged on the whole list,
+    when it is short enough to be judged cheaply or shorter than its own minItems."""
     needed = items_needed_for_rest(plan.loaded, plan.key)
     whole = data.get(plan.key) if isinstance(data, dict) else None
-    if not isinstance(whole, list) or len(whole) <= plan.sample_size or needed <= plan.sample_size:
-        return []  # the sample did not cut it, or holds enough items to judge its length
+    if not isinstance(whole, list) or len(whole) <= plan.sample_size:
+        return []  # not cut by the sample
+    if len(whole) >= max(needed, SHORT_LIST):
+        return []  # long enough for the least length the list's own schema sets
     pointer = f"/{escape(plan.key)}"
-    headed = {**checked, plan.key: whole[:needed]}
     return [
         error
-        for error in iter_errors(headed, plan.loaded)
+        for error in iter_errors({**checked, plan.key: whole}, plan.loaded)
         if error.path == pointer and error.validator == "minItems"
     ]
+
+
+# A list this long is checked whole for its length, whatever rule sets its least one (a
+# minItems through a $ref, say), in milliseconds. A longer list is long enough for
+# all but the rarest least lengths; its own schema's minItems is still judged.
+SHORT_LIST = MAX_ITEMS_KEPT
 
 
 # The rules a list cut short by the sample breaks only if the whole list does: the type,
@@ -258,21 +269,23 @@ SAMPLE_SAFE_RULES = {"type", "maxItems", "uniqueItems", "maxContains"}
 # sample only ("then": {"maxItems": 0}); the error does not say so (through a $ref its
 # schema path is the target's), so then no error about a cut list is kept.
 CONDITIONS = {"if", "then", "else", "not", "anyOf", "oneOf", "dependentSchemas", "dependencies"}
-# Rules at the top level that may look at a list in it as a whole; and those that hang on
-# other rules' verdicts: a branch a cut list breaks loses the fields it evaluated.
-WHOLE_VALUE_RULES = {
-    "anyOf", "oneOf", "not", "enum", "const", "unevaluatedProperties", "unevaluatedItems",
-}  # fmt: skip
+# Rules at the top level that may look at a list in it as a whole.
+WHOLE_VALUE_RULES = {"anyOf", "oneOf", "not", "enum", "const"}
+# Rules that hang on others' verdicts: a branch that a cut list breaks on the sample alone
+# loses the fields it evaluated (allOf, anyOf, a $ref...).
+UNEVALUATED_RULES = {"unevaluatedProperties", "unevaluatedItems"}
+APPLICATORS = CONDITIONS | {"allOf", "$ref", "$dynamicRef", "$recursiveRef"}
 
 
-def has_conditions(loaded: LoadedSchema) -> bool:
-    """Whether the schema, or a file it refers to, holds a condition anywhere. (A field
-    so named counts too: an error then lost, never one made up.)"""
+def has_conditions(loaded: LoadedSchema, keywords: set[str] = CONDITIONS) -> bool:
+    """Whether the schema, or a file it refers to, holds a condition (or one of the
+    ``keywords``) anywhere. (A field so named counts too: an error then lost, never one
+    made up.)"""
     pending: list[Any] = [loaded.schema, *loaded.resources.values()]
     while pending:
         node = pending.pop()
         if isinstance(node, dict):
-            if not CONDITIONS.isdisjoint(node):
+            if not keywords.isdisjoint(node):
                 return True
             pending.extend(node.values())
         elif isinstance(node, list):
@@ -494,11 +507,15 @@ class Checks:
             yield from errors
             return
         conditional = has_conditions(self.plan.loaded)
+        applied = has_conditions(self.plan.loaded, APPLICATORS)
         for error in errors:
             if error.path in self.cut_lists:
                 if conditional or error.validator not in SAMPLE_SAFE_RULES:
                     continue
-            elif error.path == "" and error.validator in WHOLE_VALUE_RULES:
+            elif error.path == "" and (
+                error.validator in WHOLE_VALUE_RULES
+                or (applied and error.validator in UNEVALUATED_RULES)
+            ):
                 continue  # the document holds a cut list: its sample is not it
             yield error
 

@@ -342,7 +342,7 @@ def reference_validator(loaded: LoadedSchema) -> Any:
 # newline, and int() and UUID() read other scripts' digits, spaces and "_".
 PLAIN_ASCII_FORMATS = {
     "date", "date-time", "time", "duration", "uuid", "email", "hostname", "ipv4", "ipv6",
-    "uri", "uri-reference", "uri-template",
+    "uri", "uri-reference",
 }  # fmt: skip
 UUID_CHARACTERS = frozenset("0123456789abcdefABCDEF-")
 
@@ -474,16 +474,20 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
 
 
 def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
-    numbered: Numbered = {}  # see _key_for
-    said: set[tuple[str, str]] = set()  # errors about a whole list or object: once each
+    keys = _NumberedKeys()
+    lists_too_long: set[tuple[Any, ...]] = set()
     for error in fast_validator(loaded).iter_errors(data):
         kind = type(error.kind).__name__
-        instance_path = _typed(data, error.instance_path, numbered, error.instance)
+        instance_path = keys.typed(data, error)
         schema_path = error.schema_path
         if _beyond_the_items(loaded.draft, kind, schema_path, instance_path):
             # 2020-12's "items": false says how long a list may be: one error about the
             # list, as python jsonschema gives, not one per item past the prefixItems.
             instance_path = instance_path[:-1]
+            once = (*instance_path, None, *error.evaluation_path)  # by each way it is reached
+            if once in lists_too_long:
+                continue
+            lists_too_long.add(once)
             validator, instance, details = "items", _value_at(data, instance_path), {}
         elif _closed_object(kind, schema_path, data, instance_path):
             # "additionalProperties": false with no "properties" beside it: jsonschema-rs
@@ -499,17 +503,9 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
             # jsonschema names as the rule broken.
             validator = DRAFT4_EXCLUSIVE[validator]
             schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
-        if validator in WHOLE_VALUE_ERRORS:
-            once = (to_pointer(instance_path), to_pointer(schema_path))
-            if once in said:
-                continue
-            said.add(once)
         if shift and len(instance_path) > 1:
             instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
         yield _build(validator, instance_path, schema_path, instance, details)
-
-
-WHOLE_VALUE_ERRORS = {"items", "additionalProperties"}
 
 
 def _closed_object(kind: str, schema_path: Any, data: Any, instance_path: list[Any]) -> bool:
@@ -583,54 +579,83 @@ def _beyond_the_items(draft: str, kind: str, schema_path: Any, instance_path: li
     )
 
 
-def _typed(data: Any, parts: list[Any], numbered: Numbered, instance: Any) -> list[Any]:
-    """The path with list indexes as numbers and keys as strings, as the data has them:
-    jsonschema-rs gives a key such as "2024" as a number too. Where keys of an object spell
-    the same number ("7", "007"), the one that leads to ``instance``, the value at fault."""
-    typed: list[Any] = []
-    node = data
-    for index, part in enumerate(parts):
-        if type(node) is list:
-            typed.append(int(part))
-            node = node[int(part)]
-        else:
-            key = _key_for(node, part, numbered)
-            if type(key) is list:
-                rest = parts[index + 1 :]
-                key = next((k for k in key if _leads_to(node[k], rest, instance)), key[0])
+class _NumberedKeys:
+    """Error paths with list indexes as numbers and keys as strings, as the data has them:
+    jsonschema-rs gives a key such as "2024" or "007" as a number too.
+
+    Where keys of an object spell the same number ("7", "007"), the n-th error a rule
+    gives there is put at the n-th of them holding the value at fault (jsonschema-rs
+    visits keys in order), or, when its value is not the key's (a closed object's), at the
+    n-th of them."""
+
+    def __init__(self) -> None:
+        self.by_number: dict[int, dict[str, list[str]]] = {}  # per object, found once
+        self.given: dict[tuple[Any, ...], int] = {}  # errors placed per object, part, rule
+
+    def typed(self, data: Any, error: Any) -> list[Any]:
+        parts, typed, node = error.instance_path, [], data
+        for index, part in enumerate(parts):
+            if type(node) is list:
+                typed.append(int(part))
+                node = node[int(part)]
+                continue
+            key = self._key(node, part, parts[index + 1 :], error)
             typed.append(key)
             node = node.get(key) if type(node) is dict else None
-    return typed
+        return typed
+
+    def _key(self, node: Any, part: Any, rest: list[Any], error: Any) -> str:
+        spelled = self.spelling(node, part)
+        if len(spelled) == 1:
+            return spelled[0]
+        holding = [key for key in spelled if _same(_follow(node[key], rest), error.instance)]
+        count_key = (id(node), part, *error.evaluation_path)
+        given = self.given[count_key] = self.given.get(count_key, -1) + 1
+        choices = holding or spelled
+        return choices[min(given, len(choices) - 1)]
+
+    def spelling(self, node: Any, part: Any) -> list[str]:
+        """The keys of ``node`` that jsonschema-rs may mean by ``part``."""
+        if type(node) is not dict or type(part) is not int:
+            return [str(part)]
+        keys = self.by_number.get(id(node))
+        if keys is None:  # compared as text: a key may have more digits than int() takes
+            keys = self.by_number[id(node)] = {}
+            for match in filter(None, map(NUMBER_KEY.fullmatch, node)):
+                keys.setdefault(match[1], []).append(match.string)
+        return keys.get(str(part), [str(part)])
 
 
 NUMBER_KEY = re.compile(r"\+?0*([0-9]+)")
-Numbered = dict[int, dict[str, list[str]]]
+MISSING = object()
 
 
-def _key_for(node: Any, part: Any, numbered: Numbered) -> str | list[str]:
-    """The key of ``node`` that jsonschema-rs wrote as ``part``: it reads "007" as 7; or
-    the keys it may be, if several spell that number. ``numbered`` keeps, per object, its
-    keys by the number they spell, found once."""
-    if type(node) is not dict or type(part) is not int:
-        return str(part)
-    keys = numbered.get(id(node))
-    if keys is None:  # compared as text: a key may have more digits than int() takes
-        keys = numbered[id(node)] = {}
-        for match in filter(None, map(NUMBER_KEY.fullmatch, node)):
-            keys.setdefault(match[1], []).append(match.string)
-    spelled = keys.get(str(part), [str(part)])
-    return spelled[0] if len(spelled) == 1 else spelled
-
-
-def _leads_to(node: Any, parts: list[Any], instance: Any) -> bool:
+def _follow(node: Any, parts: list[Any]) -> Any:
+    """The value at the rest of an error's path, keys read as plainly as they can be."""
     for part in parts:
         if type(node) is list and type(part) is int and part < len(node):
             node = node[part]
         elif type(node) is dict and str(part) in node:
             node = node[str(part)]
+        elif type(node) is dict and type(part) is int:  # "007", say, the only one it may be
+            found = [key for key in node if (m := NUMBER_KEY.fullmatch(key)) and m[1] == str(part)]
+            if len(found) != 1:
+                return MISSING
+            node = node[found[0]]
         else:
-            return False
-    return node == instance
+            return MISSING
+    return node
+
+
+def _same(one: Any, other: Any) -> bool:
+    """Equal, and of the same types all through: 1 is not true, nor 1.0."""
+    if type(one) is not type(other):
+        return False
+    if type(one) is dict:
+        return one.keys() == other.keys() and all(_same(one[k], other[k]) for k in one)
+    if type(one) is list:
+        return len(one) == len(other) and all(map(_same, one, other))
+    return one == other
 
 
 def _kind_details(kind: Any) -> dict[str, Any]:

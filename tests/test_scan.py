@@ -166,6 +166,37 @@ def test_the_root_list_s_least_length_is_judged_on_the_whole_list_read_whole(tmp
         assert error_places(sampled) == set(), stream
 
 
+def test_a_sample_still_finds_a_field_no_rule_evaluates(tmp_path):
+    schema = {"properties": {"grants": {"type": "array"}}, "unevaluatedProperties": False}
+    path = write(tmp_path, {"grants": [{}] * 5, "extra": 1})
+    for stream in (True, False):
+        sampled = scan_file(path, schema_plan(tmp_path, schema, stream=stream, sample_size=2))
+        assert error_places(sampled) == {("", "unevaluatedProperties")}, stream
+
+
+def test_a_sample_judges_the_root_list_s_length_by_every_rule_on_it(tmp_path):
+    # Only the whole list's length counts, whichever rule sets the least one.
+    defs = {"g": {"minItems": 4}}
+    grants = {"type": "array", "minItems": 2, "$ref": "#/$defs/g", "contains": {}}
+    schema = {"$defs": defs, "properties": {"grants": grants}}
+    for count, expected in ((5, set()), (3, {("/grants", "minItems")})):
+        path = write(tmp_path, {"grants": [{}] * count}, f"{count}.json")
+        sampled = scan_file(path, schema_plan(tmp_path, schema, sample_size=1))
+        assert error_places(sampled) == expected, count
+
+
+def test_a_sample_of_data_too_deep_to_check_fails_the_check_only(tmp_path):
+    schema = {"properties": {"grants": {"type": "array", "minItems": 5, "contains": {}}}}
+    deep: dict = {}
+    for _ in range(400):
+        deep = {"notes": deep}
+    path = write(tmp_path, {"grants": [{}, deep, {}]})
+    sampled = scan_file(path, schema_plan(tmp_path, schema, sample_size=1))
+    assert sampled.validation_failure is not None
+    assert sampled.validation_failure.code == "too_deep"
+    assert sampled.items == 1
+
+
 def test_the_objects_of_the_whole_list_are_counted_sample_or_not(tmp_path):
     # What a spreadsheet row holds: the page offers spreadsheets only if there is one.
     data = {"grants": [5, "x", None, [{}], *grants(10)]}

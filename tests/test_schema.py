@@ -385,6 +385,35 @@ def test_keys_that_spell_the_same_number_each_keep_their_own_errors(tmp_path, en
     ]
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize(
+    ("schema", "data", "expected"),
+    [
+        ({"type": "integer"}, {"7": "a", "007": "a"}, ["/007", "/7"]),  # the same value
+        ({"type": "integer"}, {"7": 1, "07": True}, ["/07"]),  # 1 == True to Python
+        ({"type": "integer"}, {"7": {"007": "x"}, "07": 5}, ["/7"]),
+        ({"additionalProperties": False}, {"7": {"a": 1}, "07": {"b": 1}}, ["/07", "/7"]),
+        ({"properties": {"007": {"type": "string"}}}, {"7": {"007": 1}, "07": {}}, ["/7/007"]),
+    ],
+)
+def test_errors_under_keys_that_spell_the_same_number_are_placed_at_each(
+    tmp_path, engine, schema, data, expected
+):
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps({"additionalProperties": schema}))
+    errors = list(iter_errors(data, load_schema(path), engine=engine))
+    assert sorted(error.path for error in errors) == expected
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_closed_object_reached_two_ways_is_refused_by_each(tmp_path, engine):
+    closed = {"$defs": {"c": {"additionalProperties": False}}}
+    schema = {**closed, "allOf": [{"$ref": "#/$defs/c"}, {"$ref": "#/$defs/c"}]}
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    errors = list(iter_errors({"a": 1}, load_schema(tmp_path / "s.json"), engine=engine))
+    assert [(error.path, error.validator) for error in errors] == [("", "additionalProperties")] * 2
+
+
 def test_a_bad_field_name_is_shown_as_the_value_in_plain_words(tmp_path):
     (tmp_path / "s.json").write_text(json.dumps({"propertyNames": {"maxLength": 3}}))
     [error] = iter_errors({"ok": 1, "toolong": 2}, load_schema(tmp_path / "s.json"))
