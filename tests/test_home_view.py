@@ -218,3 +218,13 @@ def test_the_form_shown_again_ticks_sample_mode_only_when_it_was_on(client, sent
     page = client.post("/", {"text": "", "sample": sent}).content.decode()  # no data: an error
     box = re.search(r'<input type="checkbox" name="sample"[^>]*>', page)[0]
     assert ("checked" in box) == ticked
+
+
+def test_a_form_sent_back_shows_its_url_without_the_password(client):
+    url = "https://reader:s3cret-pw@example.org/data.json"
+    response = client.post("/", {"url": url, "text": '{"grants": []}'})
+    html = response.content.decode()
+    assert "Give only one of a file, a URL or pasted text" in html
+    assert "s3cret-pw" not in html
+    assert 'value="https://reader@example.org/data.json"' in html
+    assert "The password in the URL was left out: type it again." in html

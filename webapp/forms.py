@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from process.fetching import unreadable_url
+from process.fetching import PASSWORD_IN_URL, unreadable_url
 from process.files import over_the_limit
 from webapp.models import Submission
 
@@ -107,6 +107,19 @@ class SubmissionForm(forms.Form):
             shown = [name for name in self.errors if name in self.fields]
             name = next((name for name in shown if not self[name].is_hidden), "file")
             self.fields[name].widget.attrs["autofocus"] = True
+            self._password_left_out()
+
+    def _password_left_out(self) -> None:
+        """The page that comes back shows the URL without its password: a password is
+        never shown back, as the results page does not show it either."""
+        url = self.data.get("url", "")
+        if not isinstance(url, str) or PASSWORD_IN_URL.match(url) is None:
+            return
+        self.data = self.data.copy()
+        self.data["url"] = PASSWORD_IN_URL.sub(r"\1@", url)
+        # The bound field, made while cleaning, keeps a copy of the old words.
+        note = "The password in the URL was left out: type it again."
+        self.fields["url"].help_text = self["url"].help_text = note
 
     @property
     def hidden_errors(self) -> list[str]:
