@@ -212,3 +212,24 @@ def test_the_submission_list_says_when_downloads_wait_for_a_worker(
     lost = settings.ASSAY_LOST_JOB_SECONDS + 60
     row_asked.update(requested_at=timezone.now() - timedelta(seconds=lost))
     assert "wait for a worker" not in operator.get("/admin/webapp/submission/").content.decode()
+
+
+def test_an_action_s_page_says_when_workers_were_last_seen_once(client, operator):
+    submission = upload(client, "grants.json")
+    page = operator.post(
+        "/admin/webapp/submission/",
+        {"action": "expire_now", "_selected_action": [str(submission.id)]},
+        follow=True,
+    ).content.decode()
+    assert "Expired 1 submission(s)." in page
+    assert page.count("No worker has run yet") == 1
+
+
+def test_task_runs_show_their_durations_at_a_glance(client, operator):
+    upload(client, "grants.json")
+    TaskRun.objects.filter(task="detect_format").update(duration=0.345376)
+    TaskRun.objects.filter(task="parse_json").update(duration=185.4)
+    page = operator.get("/admin/webapp/taskrun/").content.decode()
+    assert "0.35 s" in page
+    assert "3 min 5 s" in page
+    assert "0.345376" not in page
