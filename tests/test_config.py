@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -75,3 +78,14 @@ def test_database_urls():
     )
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL must start with"):
         database_from_url("mysql://x/y")
+
+
+def test_the_docker_env_example_lists_every_setting_read_from_the_environment():
+    root = Path(__file__).resolve().parent.parent
+    read = set(
+        re.findall(r'config\.\w+\(\s*"(ASSAY_\w+)"', (root / "webapp" / "settings.py").read_text())
+    )
+    # Named in a setting line or in a comment (one that compose.yml sets, say).
+    listed = set(re.findall(r"\b(ASSAY_\w+)\b", (root / "docker" / ".env.example").read_text()))
+    assert len(read) > 40
+    assert read - listed == set()
