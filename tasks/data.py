@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,10 @@ def parse_slowly(raw: bytes) -> Any:
     try:
         data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
+        line, column = _place(text, exc.pos)
         raise BadInput(
             "malformed_json",
-            f"The JSON is not well-formed at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+            f"The JSON is not well-formed at line {line}, column {column}: {_plain(exc.msg)}.",
             hint="Fix the data at that place, or export it again from the system that made it, "
             "and upload it again.",
         ) from exc
@@ -115,6 +117,24 @@ def parse_slowly(raw: bytes) -> Any:
         ) from exc
     _refuse_unpaired_surrogates(data)
     return data
+
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _place(text: str, position: int) -> tuple[int, int]:
+    """Line and column as an editor counts them: a line may end in "\\r" alone (old Macs),
+    where the standard library counts "\\n" only."""
+    lines = LINE_BREAK.split(text[:position])
+    return len(lines), len(lines[-1]) + 1
+
+
+def _plain(message: str) -> str:
+    """The standard library's words without their dangling "at" (which its own message
+    follows with the place): "Unterminated string starting at"."""
+    if message.endswith(" starting at"):
+        return f"{message.removesuffix(' at')} here"
+    return message.removesuffix(" at")
 
 
 def _refuse_constant(name: str) -> None:

@@ -25,6 +25,27 @@ def test_malformed_json_gives_line_and_column():
     assert caught.value.permanent
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            b'{\r"a": 1,\r x}',
+            "line 3, column 2: Expecting property name enclosed in double quotes.",
+        ),
+        (
+            b'{"a": 1,\r\n x}',
+            "line 2, column 2: Expecting property name enclosed in double quotes.",
+        ),
+        (b'{"a": "b\tc"}', "line 1, column 9: Invalid control character."),
+        (b'{"a": "bc', "line 1, column 7: Unterminated string starting here."),
+    ],
+)
+def test_the_place_of_a_fault_is_counted_as_an_editor_counts_it(raw, message):
+    with pytest.raises(BadInput) as caught:
+        parse(raw)
+    assert caught.value.message == f"The JSON is not well-formed at {message}"
+
+
 def test_utf16_is_named():
     with pytest.raises(BadInput, match="encoded as UTF-16; JSON must be UTF-8"):
         parse(fixture("utf16.json").read_bytes())
