@@ -22,7 +22,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 5
+    version = 6
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

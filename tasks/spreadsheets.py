@@ -757,9 +757,16 @@ def _csv_folder(path: Path, folder: Path, sheet: str) -> _CopiedCSV:
     copied = _CopiedCSV(folder, [])
     with (folder / f"{sheet}.csv").open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(_blank_rows_kept(_csv_rows(decoded.text), copied))
+    place = {"sheet": sheet, "row": None, "column": None, "header": None}
     if decoded.warning is not None:
-        place = {"sheet": sheet, "row": None, "column": None, "header": None}
         copied.warnings.append({"message": decoded.warning, **place})
+    if nuls := decoded.text.count("\x00"):  # flattentool's reading leaves them out
+        line = decoded.text.count("\n", 0, decoded.text.index("\x00")) + 1
+        message = (
+            f"The file holds {nuls:,} NUL character{'s' if nuls > 1 else ''} (the first on "
+            f"line {line:,}), which {'were' if nuls > 1 else 'was'} left out of the data."
+        )
+        copied.warnings.append({"message": message, **place})
     return copied
 
 

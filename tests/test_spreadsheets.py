@@ -1279,6 +1279,16 @@ def test_line_breaks_inside_a_csv_value_are_kept_as_written(tmp_path: Path) -> N
     assert titles == ["Windows\r\nbreak", "old Mac\rbreak", "Unix\nbreak"]
 
 
+def test_nul_characters_left_out_of_a_csv_are_said_to_be(tmp_path: Path) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_bytes(b"id,title\nG1,ok\nG2,ab\x00cd\x00\n")
+    result = convert(path, "csv", None)
+    assert [grant["title"] for grant in grants(result)] == ["ok", "abcd"]
+    assert [warning["message"] for warning in result.warnings] == [
+        "The file holds 2 NUL characters (the first on line 3), which were left out of the data."
+    ]
+
+
 # Warnings --------------------------------------------------------------------------------
 
 
