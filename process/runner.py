@@ -157,6 +157,20 @@ def _forget(submission: Subject) -> TaskError:
     return TaskError(GONE, "The files were deleted while this step ran.")
 
 
+def original_lost(submission: Subject) -> bool:
+    """The original was stored, and is no longer there: deleted by hand, say, or lost
+    with a disk. Retrying cannot bring it back."""
+    return bool(submission.sha256) and not submission.original_path.exists()
+
+
+def files_missing() -> TaskError:
+    return TaskError(
+        "files_missing",
+        "This submission's files are no longer on the server, so it cannot be checked.",
+        hint="Upload the data again.",
+    )
+
+
 def _record_gone(submission: Subject, run: Any) -> TaskError:
     error = _forget(submission)
     with contextlib.suppress(Exception):  # deleted, its record too: none to keep
@@ -203,6 +217,10 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
         except Exception:
             if submission.is_gone():
                 return _record_gone(submission, run)
+            if original_lost(submission):
+                error = files_missing()
+                store.fail(run, error, traceback.format_exc())
+                return error
             # A bug or an unforeseen resource failure: record it for operators and retry,
             # so one bad moment does not fail the submission; retries are bounded.
             logger.exception("task %s crashed on submission %s", task.name, submission.id)

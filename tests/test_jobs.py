@@ -1,6 +1,7 @@
 """Queueing, claiming, retrying and sweeping: our own state is the source of truth."""
 
 import re
+import shutil
 import socket
 import threading
 from datetime import timedelta
@@ -304,3 +305,17 @@ def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_w
     asked = client.post(task_url)
     assert asked.status_code in (200, 202)
     assert asked.json()["status"] in ("ready", "working")
+
+
+def test_a_submission_whose_files_were_deleted_by_hand_fails_once_saying_so(client):
+    submission = upload(client, "grants.json")
+    assert submission.state == State.DONE
+    shutil.rmtree(submission.files_dir)  # an operator's slip, or a lost disk
+    assert jobs.reprocess(submission)  # run in-process here
+    submission.refresh_from_db()
+    assert submission.state == State.FAILED  # not retried: the files cannot come back
+    failed = TaskRun.objects.filter(submission=submission, outcome=TaskRun.Outcome.FAILED)
+    assert {run.error_code for run in failed} == {"files_missing"}
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "files are no longer on the server" in page
+    assert "Upload the data again." in page
