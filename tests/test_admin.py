@@ -233,3 +233,23 @@ def test_task_runs_show_their_durations_at_a_glance(client, operator):
     assert "0.35 s" in page
     assert "3 min 5 s" in page
     assert "0.345376" not in page
+
+
+@pytest.mark.parametrize(
+    ("action", "says"),
+    [
+        ("reprocess", "Queued 1 submission(s) for reprocessing. 1 expired already was left alone"),
+        ("expire_now", "Expired 1 submission(s). 1 expired already was left alone"),
+    ],
+)
+def test_an_action_says_why_it_left_expired_submissions_alone(client, operator, action, says):
+    live, old = upload(client, "grants.json"), upload(client, "grants.json")
+    operator.post(
+        "/admin/webapp/submission/", {"action": "expire_now", "_selected_action": [str(old.id)]}
+    )
+    page = operator.post(
+        "/admin/webapp/submission/",
+        {"action": action, "_selected_action": [str(live.id), str(old.id)]},
+        follow=True,
+    ).content.decode()
+    assert f"{says}: their files are gone." in page

@@ -127,7 +127,11 @@ class SubmissionAdmin(admin.ModelAdmin):
         for submission in queryset.exclude(state=Submission.State.EXPIRED):
             expire(submission)
             count += 1
-        self.message_user(request, f"Expired {count} submission(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Expired {count} submission(s).{_already_expired(len(queryset) - count)}",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Reprocess (run every task again)")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
@@ -139,9 +143,17 @@ class SubmissionAdmin(admin.ModelAdmin):
         were = "was" if busy == 1 else "were"
         left = f" {busy} being worked on now {were} left alone; try again when done."
         left = left if busy else ""
+        left += _already_expired(len(queryset) - len(live))
         self.message_user(
             request, f"Queued {sent} submission(s) for reprocessing.{left}", messages.SUCCESS
         )
+
+
+def _already_expired(count: int) -> str:
+    if not count:
+        return ""
+    were = "was" if count == 1 else "were"
+    return f" {count} expired already {were} left alone: their files are gone."
 
 
 @admin.register(TaskRun)
