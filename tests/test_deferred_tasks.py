@@ -184,6 +184,28 @@ def test_a_deferred_run_whose_worker_died_is_closed_as_failed_and_run_again(clie
     assert latest.outcome == TaskRun.Outcome.OK
 
 
+def test_the_sweep_closes_a_dead_worker_s_deferred_run_at_its_last_sign_of_life(client, settings):
+    submission = upload(client, "grants.json")
+    orphan = submission.store.begin("later", 1, "")
+    started = timezone.now() - timedelta(minutes=5)
+    last_alive = started + timedelta(seconds=2)
+    TaskRun.objects.filter(pk=orphan.pk).update(started=started)
+    TaskResult.objects.update_or_create(
+        submission=submission,
+        task="later",
+        defaults={"requested_at": started, "claimed_by": "dead:1", "heartbeat": last_alive},
+    )
+    assert jobs.sweep() == 0  # no report's job to send again
+    orphan.refresh_from_db()
+    assert (orphan.outcome, orphan.error_code) == (TaskRun.Outcome.FAILED, "interrupted")
+    assert orphan.finished == last_alive  # not when the sweep came by
+    assert orphan.duration == 2
+    row = TaskResult.objects.get(submission=submission, task="later")
+    assert (row.claimed_by, row.requested_at) == ("", None)
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert f'action="/s/{submission.id}/tasks/later"' in page  # offered again
+
+
 def test_the_button_works_with_csrf_checks_on(client):
     submission = upload(client, "grants.json")
     browser = type(client)(enforce_csrf_checks=True)

@@ -319,3 +319,16 @@ def test_a_submission_whose_files_were_deleted_by_hand_fails_once_saying_so(clie
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "files are no longer on the server" in page
     assert "Upload the data again." in page
+
+
+def test_a_dead_worker_s_run_ends_at_its_last_sign_of_life(client):
+    submission = upload(client, "grants.json")
+    orphan = submission.store.begin("summary", 1, "")
+    started = timezone.now() - timedelta(minutes=5)
+    last_alive = started + timedelta(seconds=3)
+    TaskRun.objects.filter(pk=orphan.pk).update(started=started)
+    Submission.objects.filter(id=submission.id).update(state=State.RUNNING, heartbeat=last_alive)
+    assert jobs.resend_if_lost(Submission.objects.get(id=submission.id))  # run in-process
+    orphan.refresh_from_db()
+    assert (orphan.outcome, orphan.error_code) == (TaskRun.Outcome.FAILED, "interrupted")
+    assert (orphan.finished, orphan.duration) == (last_alive, 3)

@@ -11,7 +11,7 @@ import os
 import shutil
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
@@ -131,13 +131,16 @@ def worker_name() -> str:
 def claim(submission_id, worker: str) -> Submission | None:
     """Atomically take a pending submission; None if another worker has it or it is gone."""
     now = timezone.now()
+    # The last sign of life of a worker that died on it: when its open runs ended.
+    last_alive = Submission.objects.filter(id=submission_id).values_list("heartbeat", flat=True)
+    last_alive = next(iter(last_alive), None)
     claimed = Submission.objects.filter(
         id=submission_id, state=State.PENDING, expires_at__gt=now
     ).update(state=State.RUNNING, claimed_at=now, claimed_by=worker, heartbeat=now)
     if not claimed:
         return None
     submission = Submission.objects.get(id=submission_id)
-    _close_interrupted_runs(submission, main_task_names())
+    _close_interrupted_runs(submission, main_task_names(), last_alive)
     return submission
 
 
@@ -146,8 +149,11 @@ def main_task_names() -> list[str]:
     return [task.name for task in get_pipeline().main]
 
 
-def _close_interrupted_runs(submission: Submission, tasks: list[str]) -> None:
-    """Runs left 'running' by a worker that died count as failures of their task."""
+def _close_interrupted_runs(
+    submission: Submission, tasks: list[str], last_alive: datetime | None
+) -> None:
+    """Runs left 'running' by a worker that died count as failures of their task, ended
+    at the worker's last sign of life (not when another found them), if it is known."""
     interrupted = TaskRun.objects.filter(
         submission=submission, task__in=tasks, outcome=TaskRun.Outcome.RUNNING
     )
@@ -157,7 +163,7 @@ def _close_interrupted_runs(submission: Submission, tasks: list[str]) -> None:
         hint="This can happen when a file needs more time or memory than Assay allows.",
     )
     for run in interrupted:
-        submission.store.fail(run, error)
+        submission.store.fail(run, error, ended=last_alive)
 
 
 def process_submission(submission_id: str) -> str:
@@ -295,6 +301,7 @@ def run_deferred(submission_id: str, task_name: str) -> str:
 def _run_deferred(submission_id: str, task_name: str) -> str:
     worker = worker_name()
     row = TaskResult.objects.filter(submission_id=submission_id, task=task_name)
+    last_alive = next(iter(row.values_list("heartbeat", flat=True)), None)
     if not row.filter(claimed_by="", requested_at__isnull=False).update(
         claimed_by=worker, heartbeat=timezone.now()
     ):
@@ -304,7 +311,7 @@ def _run_deferred(submission_id: str, task_name: str) -> str:
         submission = Submission.objects.get(id=submission_id)
         submission.store.worker = worker  # its runs are this worker's, not the report's
         # A run still open here belongs to a worker that died; it counts as a failure.
-        _close_interrupted_runs(submission, [task_name])
+        _close_interrupted_runs(submission, [task_name], last_alive)
         task = get_pipeline().get(task_name)
         if submission.state == State.DONE and not submission.is_expired:
             with Heartbeat(mine):
@@ -375,12 +382,29 @@ def reprocess(submission: Submission) -> bool:
 def sweep() -> int:
     """Periodic: re-send jobs for submissions stuck without one. Returns how many."""
     close_old_connections()
+    release_dead_deferred_steps()
     ids = list(
         Submission.objects.filter(
             _requeueable(timezone.now()), expires_at__gt=timezone.now()
         ).values_list("id", flat=True)[:500]
     )
     return sum(enqueue(submission_id) for submission_id in ids)
+
+
+def release_dead_deferred_steps() -> int:
+    """Deferred steps whose worker died: their runs end as interrupted, and the step is
+    no longer said to be under way, so the page offers it again. (Else both stay so until
+    somebody asks for it again.)"""
+    stale = timezone.now() - timedelta(seconds=settings.ASSAY_STALE_SECONDS)
+    dead = TaskResult.objects.filter(claimed_by__gt="", heartbeat__lt=stale)
+    released = 0
+    for row in dead.select_related("submission")[:500]:
+        if TaskResult.objects.filter(
+            pk=row.pk, claimed_by=row.claimed_by, heartbeat=row.heartbeat
+        ).update(claimed_by="", requested_at=None, heartbeat=None):
+            _close_interrupted_runs(row.submission, [row.task], row.heartbeat)
+            released += 1
+    return released
 
 
 def expire() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -67,10 +68,14 @@ class DatabaseStore:
             output=data,
         )
 
-    def fail(self, run: TaskRun, error: TaskError, traceback: str = "") -> None:
+    def fail(
+        self, run: TaskRun, error: TaskError, traceback: str = "", ended: datetime | None = None
+    ) -> None:
+        """``ended``: when it stopped, if not now (a dead worker's last sign of life)."""
         _finish(
             run,
             TaskRun.Outcome.FAILED,
+            ended=ended,
             error_code=error.code,
             error_message=error.message,
             permanent=error.permanent,
@@ -118,8 +123,8 @@ class DatabaseStore:
         self.results[run.task] = TaskResult.objects.get(submission=self.submission, task=run.task)
 
 
-def _finish(run: TaskRun, outcome: str, **fields: Any) -> None:
-    run.finished = timezone.now()
+def _finish(run: TaskRun, outcome: str, ended: datetime | None = None, **fields: Any) -> None:
+    run.finished = max(ended, run.started) if ended else timezone.now()
     run.duration = (run.finished - run.started).total_seconds()
     run.outcome = outcome
     for key, value in fields.items():
