@@ -113,7 +113,7 @@ def preview_pdf(path: Path, folder: Path) -> dict[str, Any]:
     except (PDFPageCountError, PDFSyntaxError) as exc:
         raise BadInput(
             "bad_pdf",
-            f"The PDF could not be read: {exc}.",
+            f"The PDF could not be read: {_poppler_says(str(exc))}.",
             hint="Check that the file is a whole, undamaged PDF.",
         ) from exc
     if not pages:
@@ -151,3 +151,10 @@ def write_thumbnails(image: Image.Image, folder: Path) -> None:
         # Never enlarged, and within WebP's 16,383 pixels a side (a long screenshot).
         resized.thumbnail((target, WEBP_MAX_SIDE), Image.Resampling.LANCZOS)
         resized.save(folder / thumbnail_name(target), "WEBP", quality=80)
+
+
+def _poppler_says(output: str) -> str:
+    """poppler's words, each line once and without its own full stops: it repeats a
+    "Syntax Error" line for every object it tried."""
+    lines = dict.fromkeys(line.strip().rstrip(".") for line in output.splitlines())
+    return "; ".join(line for line in lines if line)
