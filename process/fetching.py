@@ -94,7 +94,9 @@ class _WatchedConnectionMixin:
             raise RefusedAddress(address)
         sockets = getattr(_this_fetch, "sockets", None)
         if sockets is not None:
-            sockets.append(sock)
+            # A copy: TLS takes the socket over, leaving this one closed; a shutdown of
+            # the copy ends the connection all the same.
+            sockets.append(sock.dup())
         return sock
 
 
@@ -156,6 +158,8 @@ def _cut_off_at(deadline: float) -> Iterator[None]:
     finally:
         timer.cancel()
         _this_fetch.sockets = None
+        for sock in sockets:
+            sock.close()
 
 
 def _shut(sockets: list[socket.socket]) -> None:

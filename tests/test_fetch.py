@@ -1,11 +1,16 @@
 """Fetching a submitted URL: what it follows, what it refuses, and what users are told."""
 
+import contextlib
 import gzip
+import socket
+import ssl
+import subprocess
 import threading
 import time
 
 import pytest
 
+from process import fetching
 from process.errors import BadInput, Unavailable
 from process.fetching import (
     FetchLimits,
@@ -232,6 +237,53 @@ def test_a_server_that_drips_its_headers_is_stopped_at_the_time_limit(
         )
     assert time.monotonic() - started < 10  # the drip lasts 30 s
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_that_drips_its_headers_over_https_is_stopped_at_the_time_limit(
+    tmp_path, monkeypatch
+):
+    # TLS takes the connection's socket over: the time limit must still reach it.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(65536)  # the request
+            tls.sendall(b"HTTP/1.1 200 OK\r\nX-Long: ")
+            for _ in range(100):  # 10 s, unless the test ends first
+                if done.wait(0.1):
+                    return
+                with contextlib.suppress(OSError):
+                    tls.sendall(b"x")
+
+    threading.Thread(target=drip, daemon=True).start()
+    trusting = fetching.make_session
+
+    def session(allow_private: bool):
+        made = trusting(allow_private)
+        made.verify = str(cert)
+        return made
+
+    monkeypatch.setattr(fetching, "make_session", session)
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/drip"
+    started = time.monotonic()
+    try:
+        with pytest.raises(Unavailable, match="did not answer in time"):
+            fetch(url, tmp_path / "data", limits(total_timeout=1))
+        assert time.monotonic() - started < 5  # the drip lasts 10 s
+    finally:
+        done.set()
+        listener.close()
 
 
 @pytest.mark.parametrize(
