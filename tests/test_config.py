@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from webapp.config import Config, database_from_url
+from webapp.config import Config, database_from_url, redis_url_with_timeouts
 
 
 def test_environment_beats_the_file_which_beats_the_default():
@@ -89,3 +89,12 @@ def test_the_docker_env_example_lists_every_setting_read_from_the_environment():
     listed = set(re.findall(r"\b(ASSAY_\w+)\b", (root / "docker" / ".env.example").read_text()))
     assert len(read) > 40
     assert read - listed == set()
+
+
+def test_redis_urls_get_timeouts_unless_they_set_their_own():
+    assert redis_url_with_timeouts("redis://h:6379/0") == (
+        "redis://h:6379/0?socket_connect_timeout=2&socket_timeout=5"
+    )
+    assert redis_url_with_timeouts("rediss://u:p@h/1?socket_timeout=30") == (
+        "rediss://u:p@h/1?socket_timeout=30&socket_connect_timeout=2"
+    )

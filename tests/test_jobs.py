@@ -4,6 +4,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from django_q.conf import Conf
 from tests.conftest import upload
 from tests.pipeline_tasks import TEST_PIPELINE
 from webapp import jobs
+from webapp.config import redis_url_with_timeouts
 from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -332,3 +334,20 @@ def test_a_dead_worker_s_run_ends_at_its_last_sign_of_life(client):
     orphan.refresh_from_db()
     assert (orphan.outcome, orphan.error_code) == (TaskRun.Outcome.FAILED, "interrupted")
     assert (orphan.finished, orphan.duration) == (last_alive, 3)
+
+
+def test_an_upload_while_redis_hangs_is_kept_within_seconds(client, monkeypatch):
+    # A Redis that takes the connection and never answers: a hung server, a network cut.
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        monkeypatch.setattr(Conf, "SYNC", False)
+        monkeypatch.setattr(Conf, "ORM", None)
+        monkeypatch.setattr(Conf, "REDIS", redis_url_with_timeouts(url))
+        monkeypatch.setattr(Conf, "DJANGO_REDIS", None)
+        started = time.monotonic()
+        submission = upload(client, "grants.json")
+        assert time.monotonic() - started < 30  # the timeouts, not gunicorn's, end it
+        assert submission.state == State.PENDING and submission.enqueued_at is None
+    finally:
+        silent.close()

@@ -91,7 +91,7 @@ def test_redis_url_switches_the_broker_and_the_cache(tmp_path):
         "settings.CACHES['default']['BACKEND']]",
     )
     assert json.loads(run.stdout) == [
-        "redis://127.0.0.1:6379/3",
+        "redis://127.0.0.1:6379/3?socket_connect_timeout=2&socket_timeout=5",
         False,
         "django.core.cache.backends.redis.RedisCache",
     ]

@@ -11,7 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -113,3 +113,19 @@ def database_from_url(url: str, name: str = "DATABASE_URL") -> dict[str, Any]:
             "PORT": str(parts.port or ""),
         }
     raise ImproperlyConfigured(f"{name} must start with sqlite:// or postgres://, got {url!r}.")
+
+
+# Seconds Redis has to connect and to answer. Without them a Redis that takes the
+# connection but never answers (a hung server, a network cut) holds every upload and
+# progress poll until gunicorn kills the worker. Longer than django-q2's one-second wait
+# for a job.
+REDIS_TIMEOUTS = {"socket_connect_timeout": "2", "socket_timeout": "5"}
+
+
+def redis_url_with_timeouts(url: str) -> str:
+    """``url`` with REDIS_TIMEOUTS added, where it does not set its own."""
+    split = urlsplit(url)
+    query = parse_qsl(split.query)
+    given = {name for name, _ in query}
+    query += [(name, value) for name, value in REDIS_TIMEOUTS.items() if name not in given]
+    return urlunsplit(split._replace(query=urlencode(query)))

@@ -18,6 +18,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
 
 from process.context import current_submission, working_on
 from process.errors import Unavailable
@@ -75,6 +76,11 @@ def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
     return bool(updated)
 
 
+# What sending a job raises when the broker cannot be reached: Redis refusing, timing out
+# or gone; the database, for the ORM broker. Anything else is a bug, and is raised.
+BROKER_DOWN = (RedisError, OSError, DatabaseError)
+
+
 def _send(submission_id) -> None:
     try:
         async_task(
@@ -84,7 +90,7 @@ def _send(submission_id) -> None:
             group="submissions",
             cluster=SUBMISSIONS_QUEUE,
         )
-    except Exception:  # the broker is down (Redis, say): the upload is kept all the same
+    except BROKER_DOWN:  # Redis, say: the upload is kept all the same
         logger.exception("could not queue submission %s; it is sent when next asked", submission_id)
         # Marked as never sent: the next look at it (its page, the API, the sweep) sends it.
         Submission.objects.filter(id=submission_id, state=State.PENDING).update(enqueued_at=None)
@@ -285,7 +291,7 @@ def _send_deferred(submission_id, task_name: str) -> None:
             group="deferred",
             cluster=deferred_queue(),
         )
-    except Exception:  # the broker is down: not asked for, rather than said to be under way
+    except BROKER_DOWN:  # not asked for, rather than said to be under way
         logger.exception("could not queue %s for submission %s", task_name, submission_id)
         TaskResult.objects.filter(
             submission_id=submission_id, task=task_name, claimed_by=""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from webapp.config import Config, database_from_url
+from webapp.config import Config, database_from_url, redis_url_with_timeouts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 config = Config()
@@ -246,9 +246,12 @@ Q_CLUSTER = {
 if REDIS_URL:
     # Redis carries the jobs, and the cache holds django-q2's cluster statistics and the
     # API's rate-limit counts, shared by every process.
-    Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["redis"] = redis_url_with_timeouts(REDIS_URL)
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url_with_timeouts(REDIS_URL),
+        }
     }
 else:
     Q_CLUSTER["orm"] = "default"
