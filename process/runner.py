@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import shutil
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -158,16 +159,25 @@ def _forget(submission: Subject) -> TaskError:
 
 
 def original_lost(submission: Subject) -> bool:
-    """The original was stored, and is no longer there: deleted by hand, say, or lost
-    with a disk. Retrying cannot bring it back."""
-    return bool(submission.sha256) and not submission.original_path.exists()
+    """The original was stored, and is no longer there, though the folder of every
+    submission is: deleted by hand, say. Retrying cannot bring it back. (A folder of
+    submissions that is missing or empty is a volume not mounted: that may come back.)"""
+    if not submission.sha256:
+        return False  # never stored yet: a URL not downloaded
+    try:
+        every_submission = submission.files_dir.parent
+        mounted = next(os.scandir(every_submission), None) is not None
+        return mounted and not submission.original_path.exists()
+    except OSError:  # unreadable just now (a network file system, say): not known lost
+        return False
 
 
-def files_missing() -> TaskError:
+def files_missing(submission: Subject) -> TaskError:
+    again = "Give the URL again." if submission.source == "url" else "Upload the data again."
     return TaskError(
         "files_missing",
         "This submission's files are no longer on the server, so it cannot be checked.",
-        hint="Upload the data again.",
+        hint=again,
     )
 
 
@@ -218,7 +228,7 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
             if submission.is_gone():
                 return _record_gone(submission, run)
             if original_lost(submission):
-                error = files_missing()
+                error = files_missing(submission)
                 store.fail(run, error, traceback.format_exc())
                 return error
             # A bug or an unforeseen resource failure: record it for operators and retry,

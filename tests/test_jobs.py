@@ -310,9 +310,10 @@ def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_w
 
 
 def test_a_submission_whose_files_were_deleted_by_hand_fails_once_saying_so(client):
+    upload(client, "grants.json")  # another, whose files stay
     submission = upload(client, "grants.json")
     assert submission.state == State.DONE
-    shutil.rmtree(submission.files_dir)  # an operator's slip, or a lost disk
+    shutil.rmtree(submission.files_dir)  # an operator's slip
     assert jobs.reprocess(submission)  # run in-process here
     submission.refresh_from_db()
     assert submission.state == State.FAILED  # not retried: the files cannot come back
@@ -351,3 +352,15 @@ def test_an_upload_while_redis_hangs_is_kept_within_seconds(client, monkeypatch)
         assert submission.state == State.PENDING and submission.enqueued_at is None
     finally:
         silent.close()
+
+
+def test_steps_that_crash_while_the_uploads_volume_is_not_mounted_are_retried(client):
+    submission = upload(client, "grants.json")
+    media = submission.files_dir.parent
+    shutil.rmtree(media)  # all of it gone: a volume not mounted, which may come back
+    media.mkdir()
+    assert jobs.reprocess(submission)
+    submission.refresh_from_db()
+    assert submission.state != State.FAILED  # waits to try again, as for any crash
+    failed = TaskRun.objects.filter(submission=submission, outcome=TaskRun.Outcome.FAILED)
+    assert "files_missing" not in {run.error_code for run in failed}
