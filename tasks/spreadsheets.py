@@ -51,6 +51,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
 from process.files import over_the_limit
+from tasks.data import line_and_column
 from tasks.detect import DECLARED_SEPARATOR, utf16_without_mark
 from tasks.fields import escape, schema_fields
 from tasks.formulas import looks_like_a_formula
@@ -761,7 +762,7 @@ def _csv_folder(path: Path, folder: Path, sheet: str) -> _CopiedCSV:
     if decoded.warning is not None:
         copied.warnings.append({"message": decoded.warning, **place})
     if nuls := decoded.text.count("\x00"):  # flattentool's reading leaves them out
-        line = decoded.text.count("\n", 0, decoded.text.index("\x00")) + 1
+        line, _ = line_and_column(decoded.text, decoded.text.index("\x00"))
         message = (
             f"The file holds {nuls:,} NUL character{'s' if nuls > 1 else ''} (the first on "
             f"line {line:,}), which {'were' if nuls > 1 else 'was'} left out of the data."

@@ -1279,9 +1279,10 @@ def test_line_breaks_inside_a_csv_value_are_kept_as_written(tmp_path: Path) -> N
     assert titles == ["Windows\r\nbreak", "old Mac\rbreak", "Unix\nbreak"]
 
 
-def test_nul_characters_left_out_of_a_csv_are_said_to_be(tmp_path: Path) -> None:
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_nul_characters_left_out_of_a_csv_are_said_to_be(tmp_path: Path, end: bytes) -> None:
     path = tmp_path / "grants.csv"
-    path.write_bytes(b"id,title\nG1,ok\nG2,ab\x00cd\x00\n")
+    path.write_bytes(end.join([b"id,title", b"G1,ok", b"G2,ab\x00cd\x00", b""]))
     result = convert(path, "csv", None)
     assert [grant["title"] for grant in grants(result)] == ["ok", "abcd"]
     assert [warning["message"] for warning in result.warnings] == [
