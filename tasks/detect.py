@@ -136,7 +136,7 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
         raise _unknown("a binary file, not text")
     if text[:1] == "<":
         raise _markup(text)
-    first_line, *rows = text.split("\n", 1)
+    first_line, *rows = LINE_END.split(text, maxsplit=1)
     separated = any(separator in first_line for separator in (",", ";", "\t"))
     if name.lower().endswith(".json") and not (separated and any(row.strip() for row in rows)):
         # Meant as JSON, and not a table's headings and rows: the reading says what is wrong.
@@ -145,9 +145,15 @@ def _text_format(head: bytes, name: str) -> dict[str, Any]:
         return {"format": "csv", "encoding": encoding}
     if name.lower().endswith(".csv"):  # one column: nothing to separate
         return {"format": "csv", "encoding": encoding}
-    if text[:1] in {'"', "-"} or text[:1].isdigit() or text.startswith(("true", "false", "null")):
+    if JSON_SCALAR.match(text):
         return {"format": "json", "encoding": encoding}
     raise _unknown("text that is neither JSON nor CSV")
+
+
+LINE_END = re.compile(r"\r\n|\r|\n")
+# A document that is a string, a number (not YAML's "---" or a list's "- item") or a
+# constant.
+JSON_SCALAR = re.compile(r'"|-?[0-9]|true|false|null')
 
 
 # Bytes that text, in any encoding Assay reads, does not hold: all controls but tab,

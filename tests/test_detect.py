@@ -125,8 +125,16 @@ def test_text_named_json_is_read_as_json_so_its_fault_is_placed(tmp_path, text):
     assert detect(write(tmp_path, text), "grants.json")["format"] == "json"
 
 
-def test_a_csv_named_json_is_still_read_as_a_csv(tmp_path):
-    assert detect(write(tmp_path, b"id,title\nG1,A\n"), "grants.json")["format"] == "csv"
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_a_csv_named_json_is_still_read_as_a_csv(tmp_path, end):
+    text = end.join([b"id,title", b"G1,A", b""])
+    assert detect(write(tmp_path, text), "grants.json")["format"] == "csv"
+
+
+@pytest.mark.parametrize("text", [b"---\ntitle: x\n", b"- one\n- two\n"])
+def test_yaml_and_lists_are_not_taken_for_json(tmp_path, text):
+    with pytest.raises(BadInput, match="neither JSON nor CSV"):
+        detect(write(tmp_path, text))
 
 
 @pytest.mark.parametrize("text", [b"-1", b"-0.5", b" 7"])
