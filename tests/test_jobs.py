@@ -303,6 +303,8 @@ def test_a_download_asked_for_while_the_broker_is_down_is_not_said_to_be_under_w
     status = client.get(f"/api/submissions/{submission.id}").json()
     [task] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
     assert task["status"] == "available"
+    page = client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet", follow=True)
+    assert "Assay cannot queue work just now; ask again in a minute." in page.content.decode()
     broker.undo()
     asked = client.post(task_url)
     assert asked.status_code in (200, 202)

@@ -307,14 +307,13 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Jso
         return error(404, "not_found", str(exc))
     if jobs.deferred_status(submission, task) == "ready":  # done: nothing to ask for
         return JsonResponse({"name": task.name, "status": "ready"})
-    jobs.request_deferred(submission, task.name)
-    status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
-    if status == "available":  # not under way: the job could not be queued
-        response = error(
-            503, "queue_unavailable", "Assay cannot queue work just now; ask again in a minute."
-        )
+    try:
+        jobs.request_deferred(submission, task.name)
+    except jobs.QueueUnavailable as exc:
+        response = error(503, "queue_unavailable", str(exc))
         response["Retry-After"] = "60"
         return response
+    status = jobs.deferred_status(Submission.objects.get(id=submission_id), task)
     return JsonResponse({"name": task.name, "status": status}, status=202)
 
 

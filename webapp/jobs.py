@@ -277,11 +277,18 @@ def request_deferred(submission: Submission, task_name: str) -> bool:
         requested_at=now, claimed_by="", heartbeat=None
     )
     if updated:
-        transaction.on_commit(lambda: _send_deferred(submission.id, task_name))
+        sent: list[bool] = []  # filled at once outside a transaction, else at its commit
+        transaction.on_commit(lambda: sent.append(_send_deferred(submission.id, task_name)))
+        if sent == [False]:
+            raise QueueUnavailable("Assay cannot queue work just now; ask again in a minute.")
     return bool(updated)
 
 
-def _send_deferred(submission_id, task_name: str) -> None:
+class QueueUnavailable(Exception):
+    """The broker could not be reached: the work asked for was not queued."""
+
+
+def _send_deferred(submission_id, task_name: str) -> bool:
     try:
         async_task(
             "webapp.jobs.run_deferred",
@@ -296,6 +303,8 @@ def _send_deferred(submission_id, task_name: str) -> None:
         TaskResult.objects.filter(
             submission_id=submission_id, task=task_name, claimed_by=""
         ).update(requested_at=None)
+        return False
+    return True
 
 
 def run_deferred(submission_id: str, task_name: str) -> str:

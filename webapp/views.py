@@ -4,6 +4,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -257,7 +258,10 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Htt
         return expired(request, submission)
     task = deferred_task_or_404(submission, task_name)
     if jobs.deferred_status(submission, task) != "ready":  # a second click, say
-        jobs.request_deferred(submission, task.name)
+        try:
+            jobs.request_deferred(submission, task.name)
+        except jobs.QueueUnavailable as exc:
+            messages.error(request, str(exc))
     return redirect(f"{submission.get_absolute_url()}#{task.name}")
 
 
