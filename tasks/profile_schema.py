@@ -44,10 +44,11 @@ def _downloaded(url: str) -> Path:
         try:
             fetch(url, path, limits_from_settings())
         except TaskError as error:  # the profile's address, not one the user gave
+            shown = without_password(url)
+            said = error.message if shown in error.message else f"{shown}: {error.message}"
             raise type(error)(
-                error.code,
-                f"The profile's schema could not be fetched from {without_password(url)}: "
-                f"{error.message}",
+                "schema_fetch",
+                f"The profile's schema could not be fetched. {said}",
                 hint=NOT_YOUR_DATA,
             ) from error
     return path

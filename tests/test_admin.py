@@ -238,8 +238,8 @@ def test_task_runs_show_their_durations_at_a_glance(client, operator):
 @pytest.mark.parametrize(
     ("action", "says"),
     [
-        ("reprocess", "Queued 1 submission(s) for reprocessing. 1 expired already was left alone"),
-        ("expire_now", "Expired 1 submission(s). 1 expired already was left alone"),
+        ("reprocess", "Queued 1 submission(s) for reprocessing. 1 past its expiry was left alone."),
+        ("expire_now", "Expired 1 submission(s). 1 past its expiry was left alone."),
     ],
 )
 def test_an_action_says_why_it_left_expired_submissions_alone(client, operator, action, says):
@@ -252,4 +252,4 @@ def test_an_action_says_why_it_left_expired_submissions_alone(client, operator, 
         {"action": action, "_selected_action": [str(live.id), str(old.id)]},
         follow=True,
     ).content.decode()
-    assert f"{says}: their files are gone." in page
+    assert says in page

@@ -60,7 +60,9 @@ def test_a_url_schema_that_cannot_be_fetched_is_said_to_be_the_profile_s_fault(
     profile = build_profiles({"x": {"schema": url}}, tmp_path)["x"]
     with pytest.raises(BadInput) as caught:
         load_profile_schema(profile)
-    assert caught.value.message.startswith(f"The profile's schema could not be fetched from {url}")
+    assert caught.value.code == "schema_fetch"
+    assert caught.value.message.startswith("The profile's schema could not be fetched. ")
+    assert caught.value.message.count(url) == 1
     assert "404" in caught.value.message
     assert caught.value.hint == "This is a problem with the profile's schema, not with your data."
 

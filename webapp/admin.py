@@ -153,7 +153,7 @@ def _already_expired(count: int) -> str:
     if not count:
         return ""
     were = "was" if count == 1 else "were"
-    return f" {count} expired already {were} left alone: their files are gone."
+    return f" {count} past {'its' if count == 1 else 'their'} expiry {were} left alone."
 
 
 @admin.register(TaskRun)
