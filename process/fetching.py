@@ -116,22 +116,34 @@ class _GuardedHTTPSConnection(_WatchedHTTPSConnection):
     guarded = True
 
 
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
 class _Adapter(HTTPAdapter):
     def __init__(self, guarded: bool) -> None:
-        self.guarded = guarded
+        self.pools = (
+            {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+            if guarded
+            else {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        )
         super().__init__()
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        http, https = (
-            (_GuardedHTTPConnection, _GuardedHTTPSConnection)
-            if self.guarded
-            else (_WatchedHTTPConnection, _WatchedHTTPSConnection)
-        )
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": type("HTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("HTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
-        }
+        self.poolmanager.pool_classes_by_scheme = self.pools
 
 
 def make_session(allow_private: bool) -> requests.Session:
