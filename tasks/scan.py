@@ -359,9 +359,11 @@ class Checks:
         self.id_name = plan.id_name
         self.items_pattern = prefix = plan.items_pattern
         self.items_pointer = f"{plan.list_pointer}/"
-        self.seen: dict[str, int] = {}  # counts of patterns at the last item that held them
+        # Links and counted values inside the items, looked for a batch of items at a time.
         self.watched = [(*found, True) for found in _relative(plan.links, prefix)]
         self.watched += [(*found, False) for found in _relative(plan.distinct, prefix)]
+        self.unwatched: list[Any] = []  # items not yet looked at for them
+        self.unwatched_start = 0  # the index of the first
 
     def item(self, index: int, item: Any) -> None:
         """One item of the root list: the hot loop, so it skips what the item lacks."""
@@ -372,7 +374,9 @@ class Checks:
         if self.described is not None and (self.wanted or len(counts) > known):
             self._examples(item, f"{self.items_pointer}{index}", self.items_pattern, known)
         if self.watched:
-            self._watched(item, index)
+            self.unwatched.append(item)
+            if len(self.unwatched) >= BATCH:
+                self._watch()
         if type(item) is dict:  # counting_key(), written out: this runs for every item
             self.objects += 1
             value = item.get(self.id_name)
@@ -382,20 +386,24 @@ class Checks:
             if len(self.batch) >= BATCH:
                 self._validate_batch()
 
-    def _watched(self, item: Any, index: int) -> None:
-        """Links and counted values in the item, looked for only where the walk saw the field
-        (its count went up): most items lack most such fields."""
-        counts, seen = self.walk.counts, self.seen
-        for pattern, holder, parts, is_link in self.watched:
-            if holder is not None:
-                count = counts.get(holder, 0)  # .get: a lookup must not add the field
-                if count == seen.get(holder, 0):
-                    continue
-                seen[holder] = count
+    def _watch(self) -> None:
+        """Links and counted values in the items not yet looked at: a batch at a time, as
+        one look at many items costs much less than one at each (bench/validation.py)."""
+        items, start = self.unwatched, self.unwatched_start
+        self.unwatched = []
+        self.unwatched_start += len(items)
+        for pattern, parts, is_link in self.watched:
             if is_link:
-                self._links(item, parts, f"{self.items_pointer}{index}")
+                self._links_in_items(items, start, parts)
             else:
-                self.distinct[pattern].update(map(counting_key, values_at(item, parts)))
+                found = values_at(items, ["*", *parts])
+                self.distinct[pattern].update(map(counting_key, found))
+
+    def _links_in_items(self, items: list[Any], start: int, parts: list[str]) -> None:
+        if self.links.only_counts(_links_among(values_at(items, ["*", *parts]))):
+            return  # the usual case, once the first links are placed
+        for offset, item in enumerate(items):
+            self._links(item, parts, f"{self.items_pointer}{start + offset}")
 
     def beyond_the_sample(self, item: Any) -> None:
         """An item past the sample: not checked, but the list's length rules need the
@@ -409,6 +417,8 @@ class Checks:
 
     def rest(self, rest: Any) -> None:
         """The document without the root list's items."""
+        if self.unwatched:
+            self._watch()  # the last items' links come before the rest's
         known = len(self.walk.counts)
         self.walk.visit(rest)
         if self.described is not None:
@@ -541,32 +551,24 @@ class Checks:
                 del self.wanted[pattern]
 
     def _links(self, value: Any, parts: list[str], pointer: str) -> None:
-        urls = [
-            url
-            for url in values_at(value, parts)
-            if type(url) is str and url.startswith(LINK_SCHEMES)
-        ]
-        if self.links.only_counts(urls):
-            return  # the usual case, once the first links are placed
+        if self.links.only_counts(_links_among(values_at(value, parts))):
+            return
         for at, url in places_at(value, parts, pointer):
             if type(url) is str and url.startswith(LINK_SCHEMES):
                 self.links.add(url, at)
 
 
-def _relative(patterns: Any, prefix: str) -> list[tuple[str, str | None, list[str]]]:
-    """Patterns at or inside the items: each with the field whose count tells that an item
-    holds it (list elements are not counted, the list is: "/g/*/tags" for "/g/*/tags/*";
-    None for the items themselves), and its parts after the items' own pattern."""
-    found = []
-    for pattern in patterns:
-        if pattern != prefix and not pattern.startswith(f"{prefix}/"):
-            continue
-        holder = pattern
-        while holder.endswith("/*"):
-            holder = holder[:-2]
-        inside = holder.startswith(f"{prefix}/")
-        found.append((pattern, holder if inside else None, pattern_parts(pattern[len(prefix) :])))
-    return found
+def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:
+    """Patterns at or inside the items, each with its parts after the items' own pattern."""
+    return [
+        (pattern, pattern_parts(pattern[len(prefix) :]))
+        for pattern in patterns
+        if pattern == prefix or pattern.startswith(f"{prefix}/")
+    ]
+
+
+def _links_among(values: list[Any]) -> list[str]:
+    return [url for url in values if type(url) is str and url.startswith(LINK_SCHEMES)]
 
 
 HASHABLE = {str, int, float, bool, type(None)}

@@ -116,6 +116,22 @@ def test_more_links_than_are_checked_are_counted_the_same(tmp_path, settings):
     assert len(streamed.links.others) > 20
 
 
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_placed_link_met_again_many_items_later_gets_its_place(tmp_path, settings, stream):
+    settings.ASSAY_MAX_LINKS = 2
+    items = [{"id": f"G-{n}", "documents": [{"url": f"https://a.example/{n}"}]} for n in range(80)]
+    items[70]["documents"].append({"url": "https://a.example/1"})
+    items[75]["amount"] = {"value": 1, "currency": "EUR"}
+    scan = scan_file(write(tmp_path, {"grants": items}), demo_plan(stream=stream))
+    assert scan.links.places == {
+        "https://a.example/0": ["/grants/0/documents/0/url"],
+        "https://a.example/1": ["/grants/1/documents/0/url", "/grants/70/documents/1/url"],
+    }
+    assert scan.links.appears == {"https://a.example/0": 1, "https://a.example/1": 2}
+    assert len(scan.links.others) == 78
+    assert scan.distinct["/grants/*/amount/currency"] == {(False, "EUR"): 1}
+
+
 def test_sample_mode_reads_the_same_streamed_or_whole(tmp_path):
     data = {"grants": grants(50), "others": list(range(30))}
     streamed, whole = both_ways(write(tmp_path, data), sample_size=10)
