@@ -483,6 +483,52 @@ def test_numbers_cut_at_the_end_of_a_piece_are_read_whole(tmp_path, monkeypatch,
     assert stream.skeleton == {"version": 1.5, "grants": []}
 
 
+def runs_read(monkeypatch) -> list[int]:
+    """The number of items in each run read by orjson, as the stream goes on."""
+    sizes: list[int] = []
+    run = reading._Text.run
+
+    def counted(self, opening):
+        items = run(self, opening)
+        sizes.append(len(items))
+        return items
+
+    monkeypatch.setattr(reading._Text, "run", counted)
+    monkeypatch.setattr(reading, "RUN", 200)  # short runs, so that there are many
+    return sizes
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("piece", [64, 1 << 20])
+def test_runs_of_items_are_the_items_however_their_text_looks(tmp_path, monkeypatch, indent, piece):
+    monkeypatch.setattr(reading, "PIECE", piece)
+    sizes = runs_read(monkeypatch)
+    # Lists in the items hold objects that start as the items do, and so does a field;
+    # a string holds the same text; now and then an item starts otherwise.
+    items = [
+        {"id": n, "parts": [{"id": f"{n}a"}, {"id": f"{n}b"}], "org": {"id": 1}, "s": ',{"id":'}
+        for n in range(300)
+    ]
+    for n in range(7, 300, 50):
+        items[n] = {"title": "id second", "id": n}
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"grants": items, "after": [1]}, indent=indent))
+    stream = ItemStream(path, "grants")
+    assert list(stream.items()) == items
+    assert (stream.count, stream.skeleton) == (300, {"grants": [], "after": [1]})
+    assert sum(sizes) > 100  # many were read in runs
+
+
+@pytest.mark.parametrize("piece", [64, 97, 1 << 20])
+def test_a_long_integer_anywhere_keeps_the_items_from_runs(tmp_path, monkeypatch, piece):
+    monkeypatch.setattr(reading, "PIECE", piece)
+    runs_read(monkeypatch)
+    items = [{"id": n, "amount": n * 10} for n in range(200)]
+    items[150]["amount"] = 10**24 + 1  # orjson would read it as a float, 1e24
+    path = write(tmp_path, {"grants": items})
+    assert list(ItemStream(path, "grants").items()) == items
+
+
 def test_an_empty_root_key_is_read_whole(tmp_path):
     # jsonschema-rs leaves empty keys out of error paths, so its items are not batched.
     schema = {"type": "object", "properties": {"": {"type": "array", "items": {"type": "string"}}}}
