@@ -94,6 +94,8 @@ def parse_slowly(raw: bytes) -> Any:
     text = decode(raw)
     try:
         data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+    except _NotJSONNumber as exc:
+        raise exc.refusal(_place_of(exc.token, text)) from None
     except json.JSONDecodeError as exc:
         line, column = line_and_column(text, exc.pos)
         raise BadInput(
@@ -139,12 +141,47 @@ def _plain(message: str) -> str:
     return message.removesuffix(" at")
 
 
+class _NotJSONNumber(Exception):
+    """A number JSON cannot hold, met while reading: refused once its place is known."""
+
+    def __init__(self, token: str):
+        super().__init__(token)
+        self.token = token
+
+    def refusal(self, place: str) -> BadInput:
+        if self.token in CONSTANTS:
+            return BadInput(
+                "json_not_a_number",
+                f"The JSON holds {self.token}{place}, which is not a JSON value.",
+                hint="Leave the field out or write null where there is no number.",
+            )
+        return BadInput(
+            "json_number_too_large",
+            f"The JSON holds a number too large to represent{place}: {self.token[:40]}.",
+            hint="Check the number; write identifiers as strings, in quotes.",
+        )
+
+
+CONSTANTS = ("NaN", "Infinity", "-Infinity")
+
+
 def _refuse_constant(name: str) -> None:
-    raise BadInput(
-        "json_not_a_number",
-        f"The JSON holds {name}, which is not a JSON value.",
-        hint="Leave the field out or write null where there is no number.",
-    )
+    raise _NotJSONNumber(name)
+
+
+def _place_of(token: str, text: str) -> str:
+    """ " at line 3, column 12": where ``token`` is, as orjson finds it (the standard
+    library's hooks are not told); or nothing, if orjson stops elsewhere first."""
+    try:
+        orjson.loads(text)
+        return ""
+    except orjson.JSONDecodeError as exc:
+        # At a minus sign orjson is one character on: "no digit after sign".
+        start = exc.pos - 1 if text[exc.pos - 1 : exc.pos] == "-" else exc.pos
+        if not text.startswith(token, start):
+            return ""
+        line, column = line_and_column(text, start)
+        return f" at line {line}, column {column}"
 
 
 def _refuse_unpaired_surrogates(data: Any) -> None:
@@ -170,11 +207,7 @@ def _refuse_unpaired_surrogates(data: Any) -> None:
 def _finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
-        raise BadInput(
-            "json_number_too_large",
-            f"The JSON holds a number too large to represent: {text[:40]}.",
-            hint="Check the number; write identifiers as strings, in quotes.",
-        )
+        raise _NotJSONNumber(text)
     return number
 
 

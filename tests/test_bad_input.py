@@ -60,7 +60,11 @@ def send(client, name: str, content: bytes) -> tuple[Submission, str]:
     [
         ("deep.json", b"[" * 10_000 + b"]" * 10_000, "nested too deeply"),
         ("huge.json", b'{"n": 1e999}', "too large"),
-        ("nan.json", b'{"grants": [{"id": "G-001", "n": NaN}]}', "NaN, which is not a JSON value"),
+        (
+            "nan.json",
+            b'{"grants": [{"id": "G-001", "n": NaN}]}',
+            "NaN at line 1, column 34, which is not a JSON value",
+        ),
         ("bomb.xlsx", zip_bomb(), "compressed unusually tightly"),
         ("other.xlsx", xlsx({"Sheet9": [HEADINGS]}), "Sheet9"),
         ("blank.xlsx", xlsx({"grants": []}), "heading"),

@@ -57,6 +57,20 @@ def test_non_utf8_bytes_are_located():
     assert "UTF-8" in caught.value.hint
 
 
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"a": "\xc3\xa9",\n "n": NaN}', "holds NaN at line 2, column 7,"),
+        (b'\xef\xbb\xbf{"n": [1,\r\n  -Infinity]}', "holds -Infinity at line 2, column 3,"),
+        (b'{"id": "' + b"1" * 25 + b'",\r "n": -1e400}', "represent at line 2, column 7: -1e400."),
+    ],
+)
+def test_numbers_json_cannot_hold_are_placed(raw, message):
+    with pytest.raises(BadInput) as caught:
+        parse(raw)
+    assert message in caught.value.message
+
+
 def test_ten_thousand_levels_of_nesting_are_refused_clearly():
     with pytest.raises(BadInput, match="nested too deeply") as caught:
         parse(b"[" * 10_000 + b"]" * 10_000)
@@ -70,7 +84,9 @@ def test_a_number_too_long_to_read_is_refused_clearly():
 
 
 def test_a_number_beyond_floating_point_range_is_refused_clearly():
-    with pytest.raises(BadInput, match="number too large to represent: 1e400") as caught:
+    with pytest.raises(
+        BadInput, match="too large to represent at line 1, column 12: 1e400"
+    ) as caught:
         parse(b'{"amount": 1e400}')
     assert caught.value.code == "json_number_too_large"
 
