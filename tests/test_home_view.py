@@ -110,13 +110,15 @@ def test_sample_mode_is_recorded_and_said_on_the_page(client, settings):
         ({"text": "   "}, "Choose a file, give a URL, or paste some data."),
         ({"text": "\ufeff \n"}, "Choose a file, give a URL, or paste some data."),
         ({"text": " \ufeff\ufeff "}, "Choose a file, give a URL, or paste some data."),
-        ({"url": "https://example.org/" + "a" * 2000}, "at most 2000 characters (it has 2020)"),
+        ({"url": "https://example.org/" + "a" * 2000}, "This URL has 2020 characters; Assay"),
+        ({"url": "https://example.org/" + "a" * 3000}, "takes URLs of up to 2000. Download"),
     ],
 )
 def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, message):
     response = client.post("/", data)
     assert response.status_code == 200
     assert message in response.content.decode()
+    assert "Enter a valid URL" not in response.content.decode()
     assert Submission.objects.count() == 0
 
 

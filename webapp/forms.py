@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.template.defaultfilters import filesizeformat
 
 from process.fetching import PASSWORD_IN_URL, unreadable_url
@@ -38,6 +39,16 @@ def _said(value: Any) -> str:
     return str(value).strip().lower()
 
 
+class _AnyLengthURLValidator(URLValidator):
+    max_length = 1 << 20  # the field's max_length says what is too long, in its words
+
+
+class URLField(forms.URLField):
+    """A URL field that calls a URL too long just that, not also "not a valid URL"."""
+
+    default_validators = [_AnyLengthURLValidator()]
+
+
 class ScriptableBoolean(forms.BooleanField):
     def to_python(self, value: Any) -> bool:
         if isinstance(value, bool):
@@ -61,8 +72,15 @@ class SubmissionForm(forms.Form):
         label="Upload a file",
         error_messages={"empty": "The file is empty. Choose a file with data in it."},
     )
-    url = forms.URLField(
-        required=False, label="Or give a URL", max_length=2000, assume_scheme="https"
+    url = URLField(
+        required=False,
+        label="Or give a URL",
+        max_length=2000,
+        assume_scheme="https",
+        error_messages={
+            "max_length": "This URL has %(show_value)d characters; Assay takes URLs of up to "
+            "%(limit_value)d. Download the file and upload it instead."
+        },
     )
     text = forms.CharField(
         required=False, strip=False, label="Or paste the data", widget=forms.Textarea
