@@ -18,11 +18,14 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 7: each sheet's headings kept with their columns, so that a missing field is placed
+    # in its column though no row fills it; warnings quoting a value several cells hold
+    # name the cell of the field or type they say
     # 5: rows sharing an id with an object column no longer crash; rows of another sheet
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 6
+    version = 7
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -46,7 +47,7 @@ from flattentool.json_input import JSONParser
 from flattentool.output import CSVOutput, XLSXOutput
 from flattentool.schema import SchemaParser
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils.cell import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from process.errors import BadInput
@@ -105,6 +106,8 @@ class Unflattened:
     cell_source_map: dict[str, Any]
     heading_source_map: dict[str, Any]
     warnings: list[dict[str, Any]]
+    # Each sheet's headings and their columns, those of empty columns too (see locate).
+    columns: dict[str, dict[str, str]] = default(default_factory=dict)
 
 
 # Limits ----------------------------------------------------------------------------------
@@ -993,9 +996,27 @@ def unflatten(
     json_path = out_dir / "data.json"
     _write_json(json_path, {root_list_path: items}, indent=2)
     cell_map, heading_map = _plain(cells), _plain(headings)
-    _write_json(out_dir / "cell_source_map.json", cell_map)
-    _write_json(out_dir / "heading_source_map.json", heading_map)
-    return Unflattened(json_path, cell_map, heading_map, noted + found)
+    columns = _sheet_columns(getattr(reader, "headings", {}))
+    _write_json(out_dir / CELL_MAP, cell_map)
+    _write_json(out_dir / HEADING_MAP, heading_map)
+    _write_json(out_dir / COLUMNS, columns)
+    return Unflattened(json_path, cell_map, heading_map, noted + found, columns)
+
+
+CELL_MAP, HEADING_MAP, COLUMNS = "cell_source_map.json", "heading_source_map.json", "columns.json"
+
+
+def _sheet_columns(headings: dict[str, list[Any]]) -> dict[str, dict[str, str]]:
+    """Each sheet's headings with their columns (of a repeated one, the last, whose value
+    flattentool keeps): flattentool's heading map names only those with a value."""
+    return {
+        sheet: {
+            str(heading): get_column_letter(index + 1)
+            for heading, index in _last_columns(names).items()
+            if heading not in (None, "")
+        }
+        for sheet, names in headings.items()
+    }
 
 
 # A formula cell with no saved result: <c r="C2"><f>5*2</f></c>, or an empty <v> after it.
@@ -1505,7 +1526,7 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
         if not issubclass(category, FlattenToolWarning):
             show(message, category, *args, **kwargs)
             return
-        described = _describe(str(message), reader.position)
+        described = _describe(str(message), reader.position, getattr(reader, "parser", None))
         if _NUMBER_HEADING.match(described["message"]):
             # Said again for every row, of the heading: once, at the heading's own row.
             if (described["message"], described["sheet"]) in about_headings:
@@ -1800,9 +1821,16 @@ _VALUE_IN_MESSAGE = [
     re.compile(r'the other cell has the value: "(?P<value>.*)"$'),
     re.compile(r'value(?: for boolean:)? "(?P<value>.*)"(?: found in|, returning)'),
 ]
+# What else a message says of the cell whose value it quotes: its field, or its type.
+_FIELD_IN_MESSAGE = re.compile(r'field "(?P<field>[^"]*)" in sheet')
+_TYPE_IN_MESSAGE = {
+    "in number column": "number",
+    "in integer column": "integer",
+    "for boolean": "boolean",
+}
 
 
-def _describe(message: str, position: _Position | None) -> dict[str, Any]:
+def _describe(message: str, position: _Position | None, parser: Any = None) -> dict[str, Any]:
     found = {"message": message, "sheet": None, "row": None, "column": None, "header": None}
     if position:
         found.update(sheet=position.sheet, row=position.row)
@@ -1811,7 +1839,8 @@ def _describe(message: str, position: _Position | None) -> dict[str, Any]:
     if match := _first_match(_HEADING_IN_MESSAGE, message):
         found.update(header=match["header"], column=match.groupdict().get("column"))
     elif (match := _first_match(_VALUE_IN_MESSAGE, message)) and position:
-        found["header"] = _heading_with_value(position.line, match["value"])
+        fits = _cell_said(message, parser.flattened if parser else {})
+        found["header"] = _heading_with_value(position.line, match["value"], fits)
     if found["header"] is not None and found["column"] is None and position:
         found["column"] = _column_of(position.headings, found["header"])
     return found
@@ -1821,11 +1850,25 @@ def _first_match(patterns: list[re.Pattern[str]], text: str) -> re.Match[str] | 
     return next((match for pattern in patterns if (match := pattern.search(text))), None)
 
 
-def _heading_with_value(line: dict[Any, Any], value: str) -> str | None:
-    return next(
-        (str(heading) for heading, cell in line.items() if cell is not None and str(cell) == value),
-        None,
-    )
+def _cell_said(message: str, types: dict[str, str]) -> Callable[[str], bool]:
+    """Whether a heading fits what ``message`` says of its cell beside its value."""
+    if match := _FIELD_IN_MESSAGE.search(message):  # its own name: "currency", not its path
+        field_name = match["field"]
+        return lambda heading: _field_path(heading).rpartition("/")[2] == field_name
+    kind = next((kind for words, kind in _TYPE_IN_MESSAGE.items() if words in message), None)
+    return lambda heading: kind is not None and types.get(_field_path(heading)) == kind
+
+
+def _heading_with_value(
+    line: dict[Any, Any], value: str, fits: Callable[[str], bool]
+) -> str | None:
+    """The heading of the cell of the row holding ``value``: of those that do, the first
+    that ``fits`` what the message says of it, or else the first (the same text may be in
+    several cells: "TBC", say)."""
+    holding = [
+        str(heading) for heading, cell in line.items() if cell is not None and str(cell) == value
+    ]
+    return next((heading for heading in holding if fits(heading)), holding[0] if holding else None)
 
 
 def _column_of(headings: list[Any], heading: str) -> str | None:
@@ -1879,20 +1922,43 @@ def locate(
     heading_source_map: dict[str, Any],
     pointer: str,
     missing_property: str | None = None,
+    columns: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any] | None:
     """Where in the spreadsheet the data at the JSON Pointer came from.
 
     Returns {"sheet", "row", "column", "header"}; column and header are None for a whole
     row. A pointer inside a cell's value (an item of a list read from one cell) gives that
     cell, and one to an object or list gives its row. With ``missing_property``, the
-    pointer is the object lacking it, and column and header say where it would go.
+    pointer is the object lacking it, and column and header say where it would go:
+    found in ``columns`` (each sheet's headings, see unflatten) when given.
     """
     path = _source_map_key(pointer)
     place = _locate_key(cell_source_map, path)
     if place is None or missing_property is None:
         return place
+    parts = [*path.split("/"), missing_property]
+    heading = _heading_for(parts, (columns or {}).get(place["sheet"], {}))
+    if heading is not None:
+        return {**place, "column": columns[place["sheet"]][heading], "header": heading}
     where = _missing_column(cell_source_map, heading_source_map, place, path, missing_property)
     return {**place, **where}
+
+
+def _heading_for(parts: list[str], columns: dict[str, str]) -> str | None:
+    """The heading of a sheet a missing property would be under: its own, with its list
+    numbers ("classifications/1/code"), or else of the same field in another entry of
+    its list, or else (for a missing object) its leftmost field's."""
+    item_index = next((i for i, part in enumerate(parts) if part.isdigit()), len(parts))
+    below = parts[item_index + 1 :]
+    if "/".join(below) in columns:
+        return "/".join(below)
+    wanted = "/".join(part for part in below if not part.isdigit())
+    same_field = [heading for heading in columns if _field_path(heading) == wanted]
+    inside = [heading for heading in columns if _field_path(heading).startswith(f"{wanted}/")]
+    for found in (same_field, inside):
+        if found:
+            return min(found, key=lambda heading: column_index_from_string(columns[heading]))
+    return None
 
 
 def _source_map_key(pointer: str) -> str:

@@ -60,18 +60,21 @@ class Validate(Task):
 class Locator:
     """Places errors in the spreadsheet they came from, when they came from one."""
 
-    def __init__(self, cells: dict | None = None, headings: dict | None = None):
+    def __init__(
+        self, cells: dict | None = None, headings: dict | None = None, columns: dict | None = None
+    ):
         self.cells = cells
         self.headings = headings or {}
+        self.columns = columns or {}
 
     @classmethod
     def for_submission(cls, submission: Subject) -> Locator:
         if submission.format not in SPREADSHEETS:
             return cls()
+        from tasks.spreadsheets import CELL_MAP, COLUMNS, HEADING_MAP
+
         folder = submission.files_dir / CONVERTED
-        return cls(
-            _read(folder / "cell_source_map.json"), _read(folder / "heading_source_map.json")
-        )
+        return cls(_read(folder / CELL_MAP), _read(folder / HEADING_MAP), _read(folder / COLUMNS))
 
     def place(self, pointer: str) -> dict[str, Any] | None:
         """The sheet, row, column and heading of the value at ``pointer``, if any."""
@@ -92,7 +95,9 @@ class Locator:
         if self.cells is not None:
             from tasks.spreadsheets import locate
 
-            described["source"] = locate(self.cells, self.headings, error.path, error.missing)
+            described["source"] = locate(
+                self.cells, self.headings, error.path, error.missing, self.columns
+            )
         return described
 
     def describe_group(self, group: dict[str, Any]) -> dict[str, Any]:

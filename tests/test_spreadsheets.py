@@ -852,7 +852,8 @@ def converted(tmp_path: Path, schema: Path) -> Unflattened:
 
 
 def where(result: Unflattened, pointer: str, missing: str | None = None) -> dict[str, Any] | None:
-    return locate(result.cell_source_map, result.heading_source_map, pointer, missing)
+    maps = (result.cell_source_map, result.heading_source_map)
+    return locate(*maps, pointer, missing, result.columns)
 
 
 def test_locate_a_value_gives_its_cell(converted: Unflattened) -> None:
@@ -928,6 +929,56 @@ def test_locate_a_missing_object_points_at_a_column_inside_it(tmp_path: Path, sc
         "column": "B",
         "header": "amount/value",
     }
+
+
+def test_a_missing_property_of_a_list_entry_is_placed_in_that_entry_s_column(
+    tmp_path: Path, schema: Path
+) -> None:
+    headings = ["id", "items/0/id", "items/0/description", "items/1/id", "items/1/description"]
+    rows = [headings, ["G1", "I1", "Spade", "I2", None], ["G2", "I3", None, "I4", "Fork"]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert where(result, "/grants/0/items/1", "description") == {
+        "sheet": "grants",
+        "row": 2,
+        "column": "E",
+        "header": "items/1/description",
+    }
+    assert where(result, "/grants/1/items/0", "description")["column"] == "C"
+
+
+def test_a_missing_property_is_placed_in_its_column_when_no_row_fills_it(
+    tmp_path: Path, schema: Path
+) -> None:
+    rows = [["id", "title", "amount/value"], ["G1", None, 5], ["G2", None, 6]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert where(result, "/grants/1", "title") == {
+        "sheet": "grants",
+        "row": 3,
+        "column": "B",
+        "header": "title",
+    }
+
+
+def test_a_missing_object_is_placed_at_its_leftmost_column(tmp_path: Path, schema: Path) -> None:
+    rows = [["id", "amount/value", "amount/currency"], ["G1", 5, "GBP"], ["G2", None, None]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert where(result, "/grants/1", "amount")["header"] == "amount/value"
+
+
+def test_a_warning_quoting_a_value_held_by_several_cells_names_the_right_one(
+    tmp_path: Path, schema: Path
+) -> None:
+    rows = [
+        HEADINGS[:4],
+        ["G1", "TBC", "TBC", "GBP"],  # a number column, and text, say "TBC"
+        ["G2", "EUR", 1, "GBP"],
+        ["G2", "EUR", 1, "EUR"],  # read into G2, whose currency is GBP
+    ]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    number = next(w for w in result.warnings if "Non-numeric" in w["message"])
+    assert (number["row"], number["column"], number["header"]) == (2, "C", "amount/value")
+    merged = next(w for w in result.warnings if 'field "currency"' in w["message"])
+    assert (merged["row"], merged["column"], merged["header"]) == (4, "D", "amount/currency")
 
 
 def test_locate_outside_the_converted_data_gives_none(converted: Unflattened) -> None:
