@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from dataclasses import field as default
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
 from urllib.parse import urldefrag, urljoin
@@ -645,12 +646,34 @@ def _line_by_line(lines: list[bytes]) -> tuple[str, bool]:
 
 
 def _csv_delimiter(text: str) -> str:
-    # Spreadsheet programs in many countries save CSV with semicolons; judge by the
-    # headings (the first line with anything on it), which seldom contain any of these.
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", ";", "\t")}
-    best = max(counts, key=lambda delimiter: counts[delimiter])
-    return best if counts[best] and not counts[","] else ","
+    """The separator that reads the first rows as a table: as many values in the rows as
+    headings, and more than one heading. Spreadsheet programs in many countries save CSV
+    with semicolons, and a heading may hold a comma ("Notes, internal"), so counting the
+    separators of the first line is not enough."""
+    sample = text.lstrip("\r\n")[:SAMPLE_CHARS]
+    return max(SEPARATORS, key=lambda separator: _reads_as_a_table(sample, separator))
+
+
+SEPARATORS = (",", ";", "\t")  # in order of preference, where they read alike
+SAMPLE_CHARS = 1 << 16
+SAMPLE_ROWS = 20
+
+
+def _reads_as_a_table(sample: str, separator: str) -> tuple[int, int, int]:
+    """How well ``separator`` reads the sample: rows as long as the headings, then the
+    number of headings, then the preference."""
+    try:
+        lines = io.StringIO(sample, newline="")  # lines end as they do: "\r" alone too
+        rows = [row for row in islice(csv.reader(lines, delimiter=separator), SAMPLE_ROWS) if row]
+    except csv.Error:
+        return (-2, 0, 0)
+    if not rows or len(rows[0]) < 2:
+        return (-1, 0, -SEPARATORS.index(separator))
+    headings, *values = rows
+    if len(sample) == SAMPLE_CHARS and values:
+        values.pop()  # perhaps cut short
+    fitting = sum(len(row) == len(headings) for row in values)
+    return (fitting, len(headings), -SEPARATORS.index(separator))
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:

@@ -1098,6 +1098,27 @@ def test_csv_separated_by_semicolons_is_read(tmp_path: Path, schema: Path) -> No
     assert grant == {"id": "G1", "title": "Orchard, north side", "amount": {"value": 12}}
 
 
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("id;title;Notes, internal\r\nG1;Orchard;a\r\nG2;Pond;b\r\n", {"Notes, internal": "a"}),
+        ("id,title,Notes; internal\nG1,Orchard,a\n", {"Notes; internal": "a"}),
+        ('id,title,"a;b;c"\nG1,"x;y",1;2\n', {"title": "x;y", "a;b;c": "1;2"}),
+        ("id\ttitle\tNotes, internal; more\rG1\tOrchard\ta\r", {"Notes, internal; more": "a"}),
+        ("id;title;Notes, internal\n", {}),  # headings alone
+    ],
+)
+def test_the_separator_is_the_one_that_reads_the_rows_as_a_table(
+    tmp_path: Path, text: str, first: dict[str, str]
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    result = convert(path, "csv", None)
+    items = grants(result)
+    assert (items[0] if items else {}).items() >= first.items()
+    assert not [w for w in result.warnings if "spaces" in w["message"]]
+
+
 def test_a_csv_value_longer_than_the_csv_module_s_own_limit_is_read(
     tmp_path: Path, schema: Path
 ) -> None:
