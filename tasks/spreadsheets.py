@@ -1004,6 +1004,8 @@ def unflatten(
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
+        if fields is not None:
+            _check_heading_row(_raw_rows(reader, fmt, source), root_list_path, fields, fmt)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
@@ -1466,6 +1468,32 @@ def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
             f"column holds, such as “{id_name}”.",
             hint="Put the headings in the first row and the data in the rows below it.",
         )
+
+
+def _check_heading_row(
+    sheets: Iterator[tuple[str, Iterator[list]]], main_sheet: str, fields: _KnownFields, fmt: str
+) -> None:
+    """Refuse a main sheet whose headings are below its first row (a title above them,
+    say): read from the first row, every row would be an item missing every field."""
+    rows = next((rows for sheet, rows in sheets if str(sheet) == main_sheet), iter(()))
+    if any(_names_a_field(cell, fields) for cell in next(rows, [])):
+        return
+    for number, row in enumerate(islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS), start=2):
+        if sum(_names_a_field(cell, fields) for cell in row) >= 2:
+            where = "The CSV file" if fmt == "csv" else f"The sheet “{main_sheet}”"
+            raise BadInput(
+                "headings_not_in_the_first_row",
+                f"{where} has its column headings in row {number}, not in the first row: "
+                "Assay reads the first row as the headings and each row below it as an item.",
+                hint="Delete the rows above the headings and upload the file again.",
+            )
+
+
+ROWS_LOOKED_AT_FOR_HEADINGS = 10
+
+
+def _names_a_field(cell: Any, fields: _KnownFields) -> bool:
+    return cell not in (None, "") and fields.named(cell)
 
 
 def _leave_out_unrelated_sheets(

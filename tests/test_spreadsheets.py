@@ -1119,6 +1119,21 @@ def test_the_separator_is_the_one_that_reads_the_rows_as_a_table(
     assert not [w for w in result.warnings if "spaces" in w["message"]]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])
+def test_headings_below_a_title_row_are_refused_saying_where_they_are(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    rows = [["Grants made by the Riverside Fund, 2026"], [], HEADINGS, *GRANT_ROWS]
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": rows})
+    with pytest.raises(BadInput) as refused:
+        convert(path, fmt, schema)
+    assert refused.value.code == "headings_not_in_the_first_row"
+    assert "column headings in row 3, not in the first row" in refused.value.message
+    assert "Delete the rows above the headings" in refused.value.hint
+    # Without a schema, no heading is known to name a field: read as it is.
+    assert grants(convert(path, fmt, None))
+
+
 def test_a_csv_value_longer_than_the_csv_module_s_own_limit_is_read(
     tmp_path: Path, schema: Path
 ) -> None:
