@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from dataclasses import field as default
 from datetime import datetime
 from decimal import Decimal
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
 from urllib.parse import urldefrag, urljoin
@@ -1007,6 +1007,7 @@ def unflatten(
         if fields is not None:
             _check_heading_row(_raw_rows(reader, fmt, source), root_list_path, fields, fmt)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
+        _check_heading_paths(getattr(reader, "headings", {}), parser)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
@@ -1494,6 +1495,50 @@ ROWS_LOOKED_AT_FOR_HEADINGS = 10
 
 def _names_a_field(cell: Any, fields: _KnownFields) -> bool:
     return cell not in (None, "") and fields.named(cell)
+
+
+def _check_heading_paths(headings: dict[str, list[Any]], parser: SchemaParser | None) -> None:
+    """Refuse headings that go where the schema's fields cannot hold them, naming each:
+    flattentool stops on the first row with a value under one, naming no column, and may
+    take "id/" for the id itself without a word."""
+    flattened = parser.flattened if parser else {}
+    found = [
+        f"“{heading}” (sheet “{sheet}”, column {get_column_letter(index + 1)}) {problem}"
+        for sheet, names in headings.items()
+        for index, heading in enumerate(names)
+        if isinstance(heading, str) and (problem := _path_problem(heading, flattened))
+    ]
+    if found:
+        shown = "; ".join(found[:SHOWN_HEADINGS]) + ("…" if len(found) > SHOWN_HEADINGS else "")
+        raise BadInput(
+            "headings_against_the_schema",
+            "The spreadsheet could not be converted to JSON, because of "
+            f"{'this heading' if len(found) == 1 else f'{len(found)} headings'}: {shown}.",
+            hint="Rename those columns to fields the schema describes, or delete them, and "
+            "upload the file again.",
+        )
+
+
+SHOWN_HEADINGS = 5
+
+
+def _path_problem(heading: str, flattened: dict[str, str]) -> str | None:
+    """What is wrong with the path a heading writes, if the schema says so."""
+    parts = [part.rstrip("[]") for part in heading.split("/")]
+    path: list[str] = []
+    for part, after in pairwise(parts):
+        if part.isdigit():
+            continue
+        path.append(part)
+        field, kind = "/".join(path), flattened.get("/".join(path))
+        if kind is None or kind == "array" or (kind == "object" and not after.isdigit()):
+            continue  # a field the schema does not name is read as it is written
+        if kind == "object":
+            return f"makes “{field}” a list, but the schema says it holds one object"
+        if kind == "string_array":
+            return f"goes inside “{field}”, a list of texts written in one cell, separated by “;”"
+        return f"goes inside “{field}”, but the schema says it holds a single value"
+    return None
 
 
 def _leave_out_unrelated_sheets(
