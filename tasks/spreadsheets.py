@@ -1013,7 +1013,7 @@ def unflatten(
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
-        noted += _padded_headings(getattr(reader, "headings", {}))
+        noted += _padded_headings(getattr(reader, "headings", {}), fields)
         noted += _headings_near_a_field(getattr(reader, "headings", {}), fields)
         _place_items_by_their_rows(cells, root_list_path)
         noted += _merged_rows(items, cells, root_list_path, id_name, reader)
@@ -1777,9 +1777,12 @@ def _row_warning(message: str, sheet: str, row: int) -> dict[str, Any]:
     return {"message": message, "sheet": sheet, "row": row, "column": None, "header": None}
 
 
-def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def _padded_headings(
+    headings: dict[str, list[Any]], fields: _KnownFields | None
+) -> list[dict[str, Any]]:
     """A warning for each heading with spaces or invisible characters around it: " id "
-    names no field, and the report would show it, baffling, as "id" missing."""
+    names no field, and the report would show it, baffling, as "id" missing. (The field
+    it misses is named only if the schema has it, or there is no schema to ask.)"""
     found = []
     for sheet, names in headings.items():
         for index, name in enumerate(names):
@@ -1788,9 +1791,11 @@ def _padded_headings(headings: dict[str, list[Any]]) -> list[dict[str, Any]]:
             bare = name.strip(f" \t\r\n{INVISIBLE}")
             if name == bare or not bare:  # a blank heading is only a spacer column
                 continue
+            missed = fields is None or fields.named(bare)
             message = (
-                f"The heading “{_shown(name)}” has spaces or invisible characters around "
-                f"it, so it does not name the field “{bare}”. Remove them from the heading."
+                f"The heading “{_shown(name)}” has spaces or invisible characters around it"
+                f"{f', so it does not name the field “{bare}”' if missed else ''}. Remove them "
+                "from the heading."
             )
             found.append(_heading_warning(message, sheet, index, name))
     return found

@@ -746,14 +746,17 @@ def test_a_formula_never_calculated_is_a_warning_at_its_cell(tmp_path: Path, sch
 def test_a_heading_with_spaces_around_it_is_a_warning_at_its_cell(
     tmp_path: Path, schema: Path, fmt: str
 ) -> None:
-    rows = [["id", " title ", "amount/value\u00a0"], ["G1", "Orchard", 5]]
+    rows = [["id", " title ", "amount/value\u00a0", "notes "], ["G1", "Orchard", 5, "n"]]
     result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
     padded = [w for w in result.warnings if "spaces or invisible characters" in w["message"]]
     assert [(w["column"], w["header"]) for w in padded] == [
         ("B", " title "),
         ("C", "amount/value\u00a0"),
+        ("D", "notes "),
     ]
     assert "does not name the field “title”" in padded[0]["message"]
+    # The schema has no field "notes": none is said to be missed.
+    assert padded[2]["message"].endswith("around it. Remove them from the heading.")
 
 
 def test_ods_true_and_false_are_read_from_their_value_not_their_language(
