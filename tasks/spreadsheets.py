@@ -1010,6 +1010,8 @@ def unflatten(
         _check_heading_paths(getattr(reader, "headings", {}), parser)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
+            sheets_read = reader.sheet_names_map
+            noted += _merged_cells(reader.workbook, sheets_read, getattr(reader, "headings", {}))
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
@@ -1075,6 +1077,38 @@ def _uncalculated_formulas(path: Path, workbook: Any, read: Iterable[str]) -> li
                     if len(found) >= MAX_FORMULA_WARNINGS:
                         return found
     return found
+
+
+def _merged_cells(workbook: Any, read: Iterable[str], headings: dict[str, list]) -> list:
+    """A warning for each range of merged cells below the headings: only its first cell
+    holds the value, and openpyxl reads the others as empty, so a field the merge seems to
+    fill in on several rows is missing from all but the first."""
+    found = []
+    for sheet in read:
+        names = headings.get(sheet, [])
+        ranges = sorted(workbook[sheet].merged_cells.ranges, key=lambda cells: cells.bounds[::-1])
+        for cells in ranges:
+            if cells.max_row < 2:
+                continue  # in the headings' row: the columns under no heading are said
+            column = get_column_letter(cells.min_col)
+            heading = names[cells.min_col - 1] if cells.min_col <= len(names) else None
+            found.append(
+                {
+                    "message": f"The cells {cells.coord} are merged, so only {column}"
+                    f"{cells.min_row} holds their value: the others are read as empty. "
+                    "Unmerge them and fill in each cell.",
+                    "sheet": sheet,
+                    "row": cells.min_row,
+                    "column": column,
+                    "header": None if heading is None else str(heading),
+                }
+            )
+            if len(found) >= MAX_MERGE_WARNINGS:
+                return found
+    return found
+
+
+MAX_MERGE_WARNINGS = 100
 
 
 def _sheet_files(archive: zipfile.ZipFile) -> dict[str, str]:

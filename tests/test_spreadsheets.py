@@ -742,6 +742,26 @@ def test_a_formula_never_calculated_is_a_warning_at_its_cell(tmp_path: Path, sch
     )
 
 
+def test_merged_cells_below_the_headings_are_a_warning_at_their_first_cell(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_xlsx(tmp_path / "g.xlsx", {"grants": [HEADINGS, *GRANT_ROWS, GRANT_ROWS[0]]})
+    workbook = openpyxl.load_workbook(path)
+    workbook["grants"].merge_cells("F1:G1")  # in the headings' row: said otherwise
+    workbook["grants"].merge_cells("B3:B4")  # "Café" seems to be the title of both
+    workbook.save(path)
+    result = convert(path, "xlsx", schema)
+    [merged] = [w for w in result.warnings if "merged" in w["message"]]
+    assert merged == {
+        "message": "The cells B3:B4 are merged, so only B3 holds their value: the others are "
+        "read as empty. Unmerge them and fill in each cell.",
+        "sheet": "grants",
+        "row": 3,
+        "column": "B",
+        "header": "title",
+    }
+
+
 @pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
 def test_a_heading_with_spaces_around_it_is_a_warning_at_its_cell(
     tmp_path: Path, schema: Path, fmt: str
