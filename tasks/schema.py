@@ -839,6 +839,11 @@ _FORMAT_EXAMPLES = {
 }
 
 
+# A date a spreadsheet keeps as the number of days since 1900 (46095 is 2026-03-14), written
+# out as that number when its cell is not formatted as a date: 1955 to 2119.
+_DAY_NUMBER = re.compile(r"[2-7][0-9]{4}(?:\.[0-9]+)?")
+
+
 def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
     """The error in plain words. The value itself is shown beside it, not inside it."""
     limit = details.get("limit")
@@ -858,7 +863,10 @@ def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
             return f"does not match the pattern {details.get('pattern')}"
         case "format":
             name = details.get("format")
-            return f"is not {_FORMAT_EXAMPLES.get(name, f'in the format “{name}”')}"
+            said = f"is not {_FORMAT_EXAMPLES.get(name, f'in the format “{name}”')}"
+            if name in ("date", "date-time") and _DAY_NUMBER.fullmatch(str(instance)):
+                said += ", but a spreadsheet's day number: format the cells as dates"
+            return said
         case "minimum":
             return f"should be {'more than' if details.get('exclusive') else 'at least'} {limit}"
         case "maximum":

@@ -152,6 +152,24 @@ def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
     assert 100 < invalid < 400  # the corpus exercises both outcomes
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("46095", ", but a spreadsheet's day number: format the cells as dates"),
+        ("46095.5", ", but a spreadsheet's day number: format the cells as dates"),
+        ("12345", ""),  # 1933: not taken for a day number
+        ("31/03/2024", ""),
+    ],
+)
+def test_a_date_written_as_a_spreadsheet_s_day_number_says_so(engine, value, said):
+    loaded = load_schema(DEMO_SCHEMA)
+    document = json.loads((EXAMPLES / "grants-valid.json").read_bytes())
+    document["grants"][0]["awardDate"] = value
+    [error] = iter_errors(document, loaded, engine=engine)
+    assert error.message == f"is not a date such as 2024-03-31{said}"
+
+
 def test_demo_examples_agree_and_read_plainly():
     loaded = load_schema(DEMO_SCHEMA)
     invalid = json.loads((EXAMPLES / "grants-invalid.json").read_bytes())
