@@ -844,6 +844,23 @@ _FORMAT_EXAMPLES = {
 _DAY_NUMBER = re.compile(r"[2-7][0-9]{4}(?:\.[0-9]+)?")
 
 
+# Text that is a number: as JSON writes one, or with separators between its thousands or
+# a decimal comma ("1,234.56", "1.234,56", "1 234", "1234,56").
+_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_SEPARATED_NUMBER = re.compile(
+    r"-?(?:[0-9]{1,3}(?:[,. \u00a0][0-9]{3})+(?:[.,][0-9]+)?|[0-9]+,[0-9]+)"
+)
+
+
+def _number_in_text(text: str) -> str:
+    """What to do about a number written as text, if the text is one."""
+    if _PLAIN_NUMBER.fullmatch(text):
+        return ": write it without quotes"
+    if _SEPARATED_NUMBER.fullmatch(text):
+        return ": write it with no separators between thousands and a point before decimals"
+    return ""
+
+
 def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
     """The error in plain words. The value itself is shown beside it, not inside it."""
     limit = details.get("limit")
@@ -853,8 +870,12 @@ def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
         case "dependentRequired" | "dependencies" if "property" in details:
             return f"“{details['property']}” is missing, and another field here needs it"
         case "type":
-            wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in sorted(details.get("types", [])))
-            return f"should be {wanted}, not {_TYPE_WORDS[json_type(instance)]}"
+            types = sorted(details.get("types", []))
+            wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+            said = f"should be {wanted}, not {_TYPE_WORDS[json_type(instance)]}"
+            if isinstance(instance, str) and {"number", "integer"} & set(types):
+                said += _number_in_text(instance.strip())
+            return said
         case "enum":
             return f"is not one of the allowed values: {_listed(details.get('options', []))}"
         case "const":

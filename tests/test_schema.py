@@ -170,6 +170,29 @@ def test_a_date_written_as_a_spreadsheet_s_day_number_says_so(engine, value, sai
     assert error.message == f"is not a date such as 2024-03-31{said}"
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("800", ": write it without quotes"),
+        ("1,234.56", ": write it with no separators between thousands and a point before decimals"),
+        ("1234,56", ": write it with no separators between thousands and a point before decimals"),
+        (
+            "1.234.567",
+            ": write it with no separators between thousands and a point before decimals",
+        ),
+        ("lots", ""),
+        ("1,2,3", ""),
+    ],
+)
+def test_a_number_written_as_text_says_how_to_write_it(engine, value, said):
+    loaded = load_schema(DEMO_SCHEMA)
+    document = json.loads((EXAMPLES / "grants-valid.json").read_bytes())
+    document["grants"][0]["amount"]["value"] = value
+    [error] = iter_errors(document, loaded, engine=engine)
+    assert error.message == f"should be a number, not text{said}"
+
+
 def test_demo_examples_agree_and_read_plainly():
     loaded = load_schema(DEMO_SCHEMA)
     invalid = json.loads((EXAMPLES / "grants-invalid.json").read_bytes())
@@ -182,7 +205,9 @@ def test_demo_examples_agree_and_read_plainly():
         "currency",
         None,
     )
-    assert by_path[("/grants/1/amount/value", "type")].message == "should be a number, not text"
+    assert by_path[("/grants/1/amount/value", "type")].message == (
+        "should be a number, not text: write it without quotes"  # "800"
+    )
     assert by_path[("/grants/4/awardDate", "format")].message == "is not a date such as 2024-03-31"
     enum = by_path[("/grants/2/amount/currency", "enum")]
     assert "“GBP”, “EUR”, “USD”" in enum.message
