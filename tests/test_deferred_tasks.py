@@ -144,7 +144,8 @@ def test_a_submission_deleted_while_its_deferred_step_ran_ends_the_job_quietly(c
 def test_it_cannot_be_asked_for_before_the_report_is_done(client):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(state="running", heartbeat=timezone.now())
-    assert client.post(f"/s/{submission.id}/tasks/later").status_code == 404
+    refused = client.post(f"/s/{submission.id}/tasks/later")  # back to the page, saying why
+    assert (refused.status_code, refused["Location"]) == (302, f"/s/{submission.id}/#later")
     assert client.post(f"/api/submissions/{submission.id}/tasks/later").status_code == 409
 
 

@@ -117,6 +117,16 @@ def test_a_failed_spreadsheet_conversion_shows_in_its_section_and_hides_nothing(
     assert submission.state == "done"
 
 
+def test_asking_for_spreadsheets_while_the_data_is_checked_again_says_so(client):
+    submission = try_example(client, "grants-valid.json")
+    # The page was opened when the report was ready; an operator reprocesses meanwhile.
+    Submission.objects.filter(id=submission.id).update(state=Submission.State.RUNNING)
+    response = client.post(f"/s/{submission.id}/tasks/json_to_spreadsheet", follow=True)
+    assert response.status_code == 200
+    assert "This submission is still being checked" in response.content.decode()
+    assert not TaskResult.objects.filter(submission=submission, task="json_to_spreadsheet")
+
+
 def test_the_api_starts_a_deferred_task(client):
     submission = try_example(client, "grants-valid.json")
     response = client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")

@@ -256,7 +256,11 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Htt
     submission = get_object_or_404(Submission, id=submission_id)
     if submission.is_expired:
         return expired(request, submission)
-    task = deferred_task_or_404(submission, task_name)
+    try:
+        task = deferred_task_or_404(submission, task_name)
+    except NotNow as exc:  # a page open while the data is checked again, say
+        messages.error(request, str(exc))
+        return redirect(f"{submission.get_absolute_url()}#{task_name}")
     if jobs.deferred_status(submission, task) != "ready":  # a second click, say
         try:
             jobs.request_deferred(submission, task.name)
