@@ -404,6 +404,22 @@ def test_an_expired_submission_is_410_for_status_and_report(client, document):
     check(document, unknown, "/api/submissions/{id}/report", "get")
 
 
+@pytest.mark.parametrize("swept", [False, True])
+def test_an_expired_submission_waits_on_no_retry(client, document, swept):
+    created = create(client, text="{}").json()
+    waiting = Submission.objects.filter(id=created["id"])
+    # A step failed for a passing reason and a retry was due, when the data expired.
+    waiting.update(state=Submission.State.PENDING, retry_at=timezone.now() + timedelta(hours=1))
+    waiting.update(expires_at=timezone.now() - timedelta(days=1))
+    if swept:
+        from webapp.expiry import expire_due
+
+        assert expire_due() == 1
+        assert waiting.get().retry_at is None
+    status = check(document, client.get(created["links"]["self"]), "/api/submissions/{id}", "get")
+    assert (status["state"], status["retry_at"], status["waiting_on"]) == ("expired", None, None)
+
+
 def test_a_deferred_task_is_started_others_are_404_and_not_now_is_409(client, document):
     created = create(client, text=(EXAMPLES / "grants-valid.json").read_text()).json()
     base = created["links"]["self"]

@@ -393,8 +393,9 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
             "elapsed": round((timezone.now() - submission.created).total_seconds()),
         },
         "tasks": tasks,
-        "retry_at": submission.retry_at,
-        "waiting_on": waiting_on(submission),
+        # Past its expiry, though not yet swept: nothing will be tried again.
+        "retry_at": None if submission.is_expired else submission.retry_at,
+        "waiting_on": None if submission.is_expired else waiting_on(submission),
         "expires_at": submission.expires_at,
         "links": links(request, submission),
     }

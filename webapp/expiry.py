@@ -21,6 +21,7 @@ def expire(submission: Submission, now: datetime | None = None) -> None:
         expired_at=now,
         expires_at=min(submission.expires_at, now),
         current_task="",
+        retry_at=None,  # nothing is tried again once the data is gone
     )
 
 
