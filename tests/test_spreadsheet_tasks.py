@@ -276,10 +276,22 @@ def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     assert "This cannot be done for this data: The spreadsheets hold the items" in page
     assert "You can try again" not in page
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' not in page
+    # The API says why, and refuses to run again what can only fail again.
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    [step] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
+    assert step["status"] == "unavailable"
+    assert step["reason"].startswith("The spreadsheets hold the items")
+    refused = client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
+    assert (refused.status_code, refused.json()["error"]["message"]) == (409, step["reason"])
+    assert TaskRun.objects.filter(submission=submission, task="json_to_spreadsheet").count() == 1
     # The profile mended (its list is "data/records"): worth asking again.
     settings.ASSAY_PROFILES["grants"]["root_list_path"] = "data/records"
     page = client.get(submission.get_absolute_url()).content.decode()
     assert f'action="/s/{submission.id}/tasks/json_to_spreadsheet"' in page
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    [step] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
+    assert step["status"] == "failed"
+    assert step["reason"].startswith("The spreadsheets hold the items")  # last time's
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,15 @@ from webapp.models import Submission
 from webapp.openapi import openapi_document
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
-from webapp.views import NotNow, deferred_task_or_404, failures, submit, waiting_on
+from webapp.views import (
+    NotNow,
+    deferred_task_or_404,
+    failures,
+    known_to_fail,
+    last_problem,
+    submit,
+    waiting_on,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -361,8 +369,11 @@ def links(request: HttpRequest, submission: Submission) -> dict[str, str]:
 def _deferred_task_status(submission: Submission, task: Task) -> dict[str, Any]:
     status = jobs.deferred_status(submission, task)
     entry = {"name": task.name, "title": task.title, "status": status}
-    if status in ("available", "failed") and (reason := task.unavailable_because(submission)):
-        entry.update(status="unavailable", reason=reason)  # asking would be refused
+    if status in ("available", "failed"):
+        if reason := task.unavailable_because(submission) or known_to_fail(submission, task):
+            entry.update(status="unavailable", reason=reason)  # asking would be refused
+        elif status == "failed" and (problem := last_problem(submission, task)):
+            entry["reason"] = problem["message"]  # a passing fault: asking again may work
     return entry
 
 

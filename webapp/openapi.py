@@ -153,7 +153,11 @@ SCHEMAS: dict[str, Any] = {
                 "unavailable when what the checks found means they can give nothing (asking "
                 "is refused with 409), with the reason.",
             },
-            "reason": {"type": "string", "description": "Why a deferred step is unavailable."},
+            "reason": {
+                "type": "string",
+                "description": "Why a deferred step is unavailable, or why it failed last "
+                "time (asking again may then work).",
+            },
         },
     },
     "DeferredStatus": {

@@ -291,10 +291,21 @@ def deferred_task_or_404(submission: Submission, task_name: str) -> Task:
         raise NotNow(NOT_NOW[submission.state])
     for task in get_pipeline().applicable(submission, deferred=True):
         if task.name == task_name:
-            if reason := task.unavailable_because(submission):
+            if reason := task.unavailable_because(submission) or known_to_fail(submission, task):
                 raise NotNow(reason)
             return task
     raise NotNow("That step does not apply to this data.")
+
+
+def known_to_fail(submission: Submission, task: Task) -> str:
+    """Why the step would fail again, if its last failure was the data's own (see
+    last_problem); else nothing."""
+    if jobs.deferred_status(submission, task) != "failed":
+        return ""
+    problem = last_problem(submission, task)
+    if not problem.get("permanent"):
+        return ""
+    return " ".join(filter(None, [problem["message"], problem["hint"]]))
 
 
 @require_POST
