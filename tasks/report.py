@@ -24,7 +24,9 @@ SOURCE_COLUMNS = ["sheet", "row", "column", "header"]
 class Report(Task):
     name = "report"
     title = "Report"
-    version = 2  # 2: errors.csv with a byte-order mark; says how many errors it holds
+    # 3: no errors.csv where nothing was checked against a schema; 2: errors.csv with a
+    # byte-order mark; says how many errors it holds
+    version = 3
     requires = (
         "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
     )  # fmt: skip
@@ -41,7 +43,8 @@ class Report(Task):
         )
         # With a byte-order mark: Excel reads a CSV without one in the computer's own
         # encoding, and garbles every letter beyond ASCII ("“currency”", "€").
-        (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8-sig")
+        if report["checked_against_schema"]:  # else there are no errors to list
+            (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8-sig")
         return {
             "valid": report["valid"],
             "error_count": report["error_count"],
@@ -49,10 +52,10 @@ class Report(Task):
         }
 
     def downloads(self, submission: Subject) -> list[Download]:
-        return [
-            Download(REPORT_FILE, "The report (JSON)", "application/json"),
-            Download(ERRORS_CSV, "The errors (CSV)", "text/csv"),
-        ]
+        offered = [Download(REPORT_FILE, "The report (JSON)", "application/json")]
+        if (submission.files_dir / self.name / ERRORS_CSV).is_file():
+            offered.append(Download(ERRORS_CSV, "The errors (CSV)", "text/csv"))
+        return offered
 
 
 def _data(submission: Subject, name: str) -> dict[str, Any]:

@@ -222,6 +222,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": [
             "valid",
+            "checked_against_schema",
             "format",
             "profile",
             "schema",
@@ -232,7 +233,16 @@ SCHEMAS: dict[str, Any] = {
             "stats",
         ],
         "properties": {
-            "valid": {"type": "boolean"},
+            "valid": {
+                "type": "boolean",
+                "description": "The data breaks no rule of the profile's schema; for a "
+                "profile without a schema (checked_against_schema false), it was read.",
+            },
+            "checked_against_schema": {
+                "type": "boolean",
+                "description": "False for a profile without a schema: nothing was checked "
+                "but that the data could be read.",
+            },
             "format": {"enum": ["json", "xlsx", "ods", "csv"]},
             "profile": {"type": "string"},
             "schema": {"type": "object"},
