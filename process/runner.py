@@ -113,19 +113,25 @@ class RunResult:
 
 
 def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
-    """Run every applicable, needed task in order. Failures never stop unrelated tasks."""
+    """Run every applicable, needed task in order. Failures never stop unrelated tasks.
+
+    The progress counts the steps that apply: those passed, and those ahead that apply as
+    far as is known yet (a download's format, say, decides which do)."""
     result = RunResult()
+    passed = 0
     with working_on(current_submission, str(submission.id)), Memo() as memo:
-        for done, task in enumerate(tasks):
-            submission.store.progress(done, len(tasks), task.name)
+        for index, task in enumerate(tasks):
             with ending_if_gone(submission, task, result):
                 # Asked as each task comes up: earlier tasks may have learnt the format, say.
                 if task.is_applicable(submission):
+                    ahead = sum(later.is_applicable(submission) for later in tasks[index + 1 :])
+                    submission.store.progress(passed, passed + 1 + ahead, task.name)
                     step(task, submission, result, memo)
+                    passed += 1
             if result.gone:
                 return result  # expired or deleted meanwhile: nothing left to work on
     if not forgotten_if_gone(submission, result):
-        submission.store.progress(len(tasks), len(tasks), "")
+        submission.store.progress(passed, passed, "")
     return result
 
 

@@ -111,6 +111,26 @@ def test_a_stale_running_submission_is_reclaimed_by_the_next_view(client):
     assert interrupted.outcome == TaskRun.Outcome.FAILED
 
 
+def test_a_submission_checked_again_counts_its_time_from_this_run(client):
+    submission = upload(client, "grants.json")
+    now = timezone.now()
+    Submission.objects.filter(id=submission.id).update(  # uploaded an hour ago
+        created=now - timedelta(hours=1),
+        state=Submission.State.RUNNING,
+        claimed_at=now - timedelta(seconds=20),
+        heartbeat=now,
+        progress_done=1,
+        progress_total=8,
+        current_task="parse_json",
+    )
+    words = " ".join(
+        re.sub(r"<[^>]+>", "", client.get(submission.get_absolute_url()).content.decode()).split()
+    )
+    assert re.search(r"Started (20|21|22) s ago\.", words)
+    elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]
+    assert 20 <= elapsed < 30
+
+
 def test_a_fresh_running_submission_shows_progress_and_is_left_alone(client):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(

@@ -22,7 +22,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
@@ -40,6 +39,7 @@ from webapp.views import (
     failures,
     known_to_fail,
     last_problem,
+    run_elapsed,
     submit,
     waiting_on,
 )
@@ -399,9 +399,9 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
         "state": public_state(submission),
         "progress": {
             "done": submission.progress_done,
-            "total": submission.progress_total or len(pipeline.main),
+            "total": submission.progress_total,
             "current": titles.get(submission.current_task, ""),
-            "elapsed": round((timezone.now() - submission.created).total_seconds()),
+            "elapsed": run_elapsed(submission),
         },
         "tasks": tasks,
         # Past its expiry, though not yet swept: nothing will be tried again.

@@ -150,6 +150,14 @@ def claim(submission_id, worker: str) -> Submission | None:
     return submission
 
 
+def _progress_at(submission: Submission, waiting: str) -> dict[str, int]:
+    """The progress of a run waiting to try ``waiting`` again: at that step, among those
+    that apply, as the run counted them."""
+    applying = [task.name for task in get_pipeline().applicable(submission)]
+    done = applying.index(waiting) if waiting in applying else 0
+    return {"progress_done": done, "progress_total": len(applying)}
+
+
 def main_task_names() -> list[str]:
     """The tasks of the report's pipeline; a deferred task's record is its own business."""
     return [task.name for task in get_pipeline().main]
@@ -217,7 +225,7 @@ def settle(submission: Submission, result: RunResult, worker: str) -> str:
             retry_at=now + timedelta(seconds=delay),
             # The page shows the step that waits, where it is, as while it ran.
             current_task=(waiting := next(iter(result.failures))),
-            progress_done=main_task_names().index(waiting),
+            **_progress_at(submission, waiting),
         )
     else:
         fields["state"] = State.DONE

@@ -107,11 +107,17 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["done", "total", "current"],
                 "properties": {
                     "done": {"type": "integer", "minimum": 0},
-                    "total": {"type": "integer", "minimum": 0},
+                    "total": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "The steps that apply, as far as is known yet (the "
+                        "format decides some); 0 until a worker has started.",
+                    },
                     "current": {"type": "string", "description": "The running step's title."},
                     "elapsed": {
                         "type": "integer",
-                        "description": "Seconds since the submission was made.",
+                        "description": "Seconds since this run started: since a worker took "
+                        "it up, or else since it was sent to one.",
                     },
                 },
             },

@@ -181,14 +181,21 @@ def failures(submission: Submission) -> list[dict[str, Any]]:
     ]
 
 
+def run_elapsed(submission: Submission) -> int:
+    """Seconds since this run started: since a worker took it up, or else since it was
+    sent to one (a submission checked again counts from then, not from its upload)."""
+    running = submission.state == State.RUNNING and submission.claimed_at
+    started = submission.claimed_at if running else submission.enqueued_at or submission.created
+    return max(0, round((timezone.now() - started).total_seconds()))
+
+
 def progress_context(submission: Submission) -> dict[str, Any]:
     titles = {task.name: task.title for task in get_pipeline()}
-    total = submission.progress_total or len(get_pipeline().main)
-    elapsed = round((timezone.now() - submission.created).total_seconds())
+    elapsed = run_elapsed(submission)
     return {
         "submission": submission,
         "done": submission.progress_done,
-        "total": total,
+        "total": submission.progress_total,  # 0 until a worker has started
         "current": titles.get(submission.current_task, ""),
         "elapsed": elapsed,
         # Without JavaScript the page reloads itself: often at first, calmer later.

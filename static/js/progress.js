@@ -27,12 +27,13 @@
 
   function show(status) {
     var progress = status.progress;
-    bar.max = progress.total;
+    bar.max = progress.total || 1;
     bar.value = progress.done;
     bar.textContent = Math.round(100 * progress.done / (progress.total || 1)) + "%";
     // The step under way is the one after those done.
     steps.textContent = progress.current ? "Step " + (progress.done + 1) + " of " + progress.total
-      : progress.done + " of " + progress.total + " steps done";
+      : progress.total ? progress.done + " of " + progress.total + " steps done"
+      : "Not started yet";
     current.textContent = progress.current ? ": " + progress.current : "";
     timing.textContent = "Started " + seconds(progress.elapsed) + " ago" + estimate(progress) + ".";
     if (status.retry_at) {
