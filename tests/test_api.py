@@ -131,6 +131,7 @@ def test_sample_mode_in_a_form_that_says_neither_on_nor_off_is_refused(client, d
         ({"text": "{}", "profile": "nope"}, "unknown_profile", "There is no profile “nope”."),
         ({"url": "ftp://example.org/a.json"}, "invalid_url", "URL"),
         ({"url": "https://example.org:99999/a.json"}, "invalid_url", "Port out of range"),
+        ({"url": "https://example.org/" + "a" * 2100}, "invalid_url", "This URL has 2120 char"),
     ],
 )
 def test_bad_submissions_are_400_with_a_code(client, document, data, code, words):
@@ -139,6 +140,24 @@ def test_bad_submissions_are_400_with_a_code(client, document, data, code, words
     body = check(document, response, "/api/submissions", "post")
     assert body["error"]["code"] == code
     assert words in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "field", "words"),
+    [
+        ({"text": SimpleUploadedFile("a.json", b"{}")}, "text", "“text” was sent as a file"),
+        ({"url": SimpleUploadedFile("u.txt", b"https://a/")}, "url", "curl -F 'url=<data.json'"),
+        ({"file": "{}"}, "file", "“file” was sent as text: send it as a file"),
+    ],
+)
+def test_a_field_sent_as_the_wrong_kind_of_part_says_how_to_send_it(
+    client, document, parts, field, words
+):
+    response = client.post("/api/submissions", parts)
+    problem = check(document, response, "/api/submissions", "post")["error"]
+    assert (response.status_code, problem["code"], problem["field"]) == (400, "invalid", field)
+    assert words in problem["message"]
+    assert not Submission.objects.exists()
 
 
 def test_a_file_over_the_limit_is_400_stating_the_limit(client, document, settings):

@@ -216,6 +216,7 @@ class WrongField(ValueError):
 
 def submission_form(request: HttpRequest) -> SubmissionForm:
     if request.content_type != "application/json":
+        _check_parts(request)
         return SubmissionForm(request.POST, request.FILES)
     body = json.loads(request.body or b"null")
     if not isinstance(body, dict):
@@ -235,6 +236,23 @@ def submission_form(request: HttpRequest) -> SubmissionForm:
     return SubmissionForm(fields)
 
 
+def _check_parts(request: HttpRequest) -> None:
+    """A form's fields sent as the wrong kind of part: a file where text is read, say
+    (curl's -F text=@data.json, which means -F 'text=<data.json')."""
+    for name in ("text", "url", "profile", "sample"):
+        if name in request.FILES and name not in request.POST:
+            raise WrongField(
+                name,
+                f"“{name}” was sent as a file, and is read as text: send a file as “file” "
+                f"(curl -F file=@data.json), or a file's text as “{name}” "
+                f"(curl -F '{name}=<data.json').",
+            )
+    if "file" in request.POST and "file" not in request.FILES:
+        raise WrongField(
+            "file", "“file” was sent as text: send it as a file (curl -F file=@data.json)."
+        )
+
+
 def form_error(form: SubmissionForm) -> JsonResponse:
     """The first problem with the submission, with a code scripts can branch on."""
     for field, errors in form.errors.as_data().items():
@@ -242,7 +260,7 @@ def form_error(form: SubmissionForm) -> JsonResponse:
             code = problem.code or "invalid"
             if field == "profile" and code == "invalid_choice":
                 code = "unknown_profile"
-            elif field == "url" and code == "invalid":
+            elif field == "url" and code in ("invalid", "max_length"):
                 code = "invalid_url"
             elif field == "file" and code == "empty":
                 code = "empty_file"
