@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from process.errors import BadInput, Unavailable
+from process.errors import BadInput, TaskError, Unavailable
 from process.files import WrittenFile, write_atomically
 
 CHUNK = 64 * 1024
@@ -293,6 +294,8 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
             raise Unavailable(
                 "fetch_timeout", f"The server at {without_password(url)} did not answer in time."
             ) from exc
+        if isinstance(exc, requests.exceptions.SSLError):
+            raise _not_secure(url, _ssl_cause(exc)) from exc
         raise Unavailable("fetch_failed", f"Could not connect to {without_password(url)}.") from exc
     except ValueError as exc:  # requests reads a redirect's address at once: "[broken"
         raise BadInput(
@@ -301,6 +304,50 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
             f"cannot be read: {exc}.",
             hint="Tell whoever runs the server, or give the file's own address.",
         ) from exc
+
+
+def _not_secure(url: str, cause: ssl.SSLError | None) -> TaskError:
+    """A secure connection that failed: for good where the server speaks no HTTPS there or
+    its certificate is refused (asking again in minutes meets the same), else for now."""
+    host = urlsplit(url).hostname or url
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return BadInput(
+            "fetch_certificate",
+            f"The server {host} showed a certificate that cannot be trusted "
+            f"({cause.verify_message or cause.reason}), so nothing was downloaded.",
+            hint="Whoever runs the server must mend its certificate; meanwhile, download the "
+            "file yourself and upload it.",
+        )
+    if cause is not None and cause.reason in PLAIN_HTTP_REPLIES:
+        return BadInput(
+            "fetch_not_https",
+            f"The server {host} does not speak HTTPS at that address (it may speak plain "
+            "HTTP there).",
+            hint="Check the address: if the server has no HTTPS, give its http:// address.",
+        )
+    said = f" ({cause.reason or cause})" if cause is not None else ""
+    return Unavailable("fetch_failed", f"The secure connection to {host} failed{said}.")
+
+
+# What OpenSSL says when the other side answers a TLS greeting with something else: plain
+# HTTP's "HTTP/1.1 400...", read as a TLS record.
+PLAIN_HTTP_REPLIES = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"}
+
+
+def _ssl_cause(error: BaseException) -> ssl.SSLError | None:
+    """The ssl module's own error, somewhere inside requests' and urllib3's wrappings."""
+    pending, seen = [error], set()
+    while pending:
+        found = pending.pop()
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, ssl.SSLError):
+            return found
+        inner = [*getattr(found, "args", ()), getattr(found, "reason", None)]
+        inner += [found.__cause__, found.__context__]
+        pending += [each for each in inner if isinstance(each, BaseException)]
+    return None
 
 
 def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetched:

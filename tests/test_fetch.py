@@ -239,11 +239,10 @@ def test_a_server_that_drips_its_headers_is_stopped_at_the_time_limit(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_server_that_drips_its_headers_over_https_is_stopped_at_the_time_limit(
-    tmp_path, monkeypatch
-):
-    # TLS takes the connection's socket over: the time limit must still reach it.
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+def self_signed(folder) -> tuple[ssl.SSLContext, str]:
+    """A TLS server's context with a certificate for 127.0.0.1 that no one signed, and
+    the certificate's file, for a client that is to trust it."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
@@ -252,6 +251,43 @@ def test_a_server_that_drips_its_headers_over_https_is_stopped_at_the_time_limit
     )  # fmt: skip
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    return context, str(cert)
+
+
+def test_https_to_a_server_speaking_plain_http_is_said_once_not_retried(http_server, tmp_path):
+    http_server.serve("/g.json", GRANTS)
+    url = http_server.url("/g.json").replace("http://", "https://")
+    with pytest.raises(BadInput) as refused:
+        fetch(url, tmp_path / "data", limits())
+    assert refused.value.code == "fetch_not_https"
+    assert "does not speak HTTPS at that address" in refused.value.message
+    assert "give its http:// address" in refused.value.hint
+
+
+def test_a_certificate_no_one_signed_is_said_once_not_retried(tmp_path):
+    context, _ = self_signed(tmp_path)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def greet() -> None:
+        connection, _ = listener.accept()
+        with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+            pass  # the client refuses the certificate during the handshake
+
+    threading.Thread(target=greet, daemon=True).start()
+    try:
+        with pytest.raises(BadInput) as refused:
+            fetch(f"https://127.0.0.1:{listener.getsockname()[1]}/g", tmp_path / "d", limits())
+    finally:
+        listener.close()
+    assert refused.value.code == "fetch_certificate"
+    assert "a certificate that cannot be trusted (self-signed certificate)" in refused.value.message
+
+
+def test_a_server_that_drips_its_headers_over_https_is_stopped_at_the_time_limit(
+    tmp_path, monkeypatch
+):
+    # TLS takes the connection's socket over: the time limit must still reach it.
+    context, cert = self_signed(tmp_path)
     listener = socket.create_server(("127.0.0.1", 0))
     done = threading.Event()
 
@@ -271,7 +307,7 @@ def test_a_server_that_drips_its_headers_over_https_is_stopped_at_the_time_limit
 
     def session(allow_private: bool):
         made = trusting(allow_private)
-        made.verify = str(cert)
+        made.verify = cert
         return made
 
     monkeypatch.setattr(fetching, "make_session", session)
