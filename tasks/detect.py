@@ -36,9 +36,22 @@ class DetectFormat(Task):
         return bool(submission.sha256)
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        detected = detect(submission.original_path, submission.original_name)
+        try:
+            detected = detect(submission.original_path, submission.original_name)
+        except BadInput as refused:
+            if submission.source == "text" and refused.code == "unknown_format":
+                raise _pasted(refused) from None  # there was no file to choose
+            raise
         submission.store.set_facts(format=detected["format"])
         return detected
+
+
+def _pasted(refused: BadInput) -> BadInput:
+    return BadInput(
+        refused.code,
+        refused.message.replace("this file", "the pasted text"),
+        hint=f"Assay reads {SUPPORTED}. Check what you pasted: all of it, and nothing else.",
+    )
 
 
 # Excel's first line "sep=;" names a CSV's separator (and is not a row); a quote or a

@@ -122,6 +122,15 @@ def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, messa
     assert Submission.objects.count() == 0
 
 
+def test_pasted_text_of_no_format_assay_reads_is_called_pasted_text(client):
+    response = client.post("/", {"text": '<?xml version="1.0"?><grants/>'}, follow=True)
+    words = " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
+    assert "Assay could not recognise the pasted text: it looks like XML" in words
+    assert "Check what you pasted: all of it, and nothing else." in words
+    assert "Check other data" in words
+    assert "chose the right file" not in words
+
+
 def test_a_refused_form_says_so_in_its_title_and_points_at_the_problem(client):
     page = client.post("/", {"url": "ftp://example.org/a.json"}).content.decode()
     assert "<title>Error: Check your data" in page

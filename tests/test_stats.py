@@ -196,6 +196,14 @@ def test_the_results_page_shows_counts_coverage_and_currencies(client):
     assert '<tr><td><code>&quot;GBP&quot;</code></td><td class="num">2</td></tr>' in html
 
 
+def test_a_long_list_of_values_says_it_shows_the_most_common(client):
+    currencies = [f"C{n:02}" for n in range(TOP_VALUES + 2)]
+    grants = [{"id": f"G-{n:03}", "amount": {"currency": c}} for n, c in enumerate(currencies)]
+    html = stats_section(client, post_json(client, {"grants": grants}))
+    caption = f"(12 different; the {TOP_VALUES} most common)"
+    assert f"Values of <code>/grants/*/amount/currency</code> {caption}" in html
+
+
 def test_the_results_page_points_out_repeated_ids(client):
     ids = ["G-001", "G-002", "G-001", "G-003", "G-001", "G-002", "G-004"]
     data = {"grants": [{"id": i, "amount": {"value": 1, "currency": "GBP"}} for i in ids]}
