@@ -122,6 +122,21 @@ def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, messa
     assert Submission.objects.count() == 0
 
 
+def test_a_button_s_address_opened_as_a_page_points_to_the_page_with_the_button(client):
+    submission = upload(client, "grants.json")
+    for address, page in [
+        (f"/s/{submission.id}/retry", submission.get_absolute_url()),
+        (f"/s/{submission.id}/tasks/json_to_spreadsheet", submission.get_absolute_url()),
+        ("/examples/demo/0", "/"),
+    ]:
+        response = client.get(address)
+        assert (response.status_code, response["Allow"]) == (405, "POST")
+        text = response.content.decode()
+        assert "This address is a button" in text
+        assert f'<a href="{page}">Go to the page with the button</a>' in text
+    assert Submission.objects.count() == 1  # and nothing was done
+
+
 def test_pasted_text_of_no_format_assay_reads_is_called_pasted_text(client):
     response = client.post("/", {"text": '<?xml version="1.0"?><grants/>'}, follow=True)
     words = " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())

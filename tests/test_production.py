@@ -207,6 +207,10 @@ def test_gunicorn_serves_assay_in_production_with_hashed_compressed_static_files
             .with_suffix(".css.gz")
             .exists()
         )
+        icon = re.search(rb'rel="icon" href="(/static/favicon\.[0-9a-f]{12}\.svg)"', body)
+        assert icon, "the page links the hashed icon"
+        status, svg, headers = fetch(base + icon.group(1).decode())
+        assert status == 200 and svg.startswith(b"<svg")
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 from django_q.brokers import get_broker
 
 from process.files import chunks_of
@@ -98,6 +99,23 @@ def expired(request: HttpRequest, submission: Submission) -> HttpResponse:
         expire(submission)
         submission.refresh_from_db()
     return render(request, "submission/expired.html", {"submission": submission}, status=410)
+
+
+def post_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view for a form's button: opened as a page (a link shared, a bookmark), it says
+    so and points to where the button is, rather than a blank "405"."""
+
+    @wraps(view)
+    def for_the_button(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            return view(request, *args, **kwargs)
+        submission_id = kwargs.get("submission_id")
+        page = reverse("results", args=[submission_id]) if submission_id else reverse("home")
+        response = render(request, "405.html", {"page": page}, status=405)
+        response["Allow"] = "POST"
+        return response
+
+    return for_the_button
 
 
 def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any]]:
@@ -257,7 +275,7 @@ def all_errors(request: HttpRequest, submission_id: UUID) -> HttpResponse:
     return render(request, "submission/errors.html", context)
 
 
-@require_POST
+@post_only
 def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> HttpResponse:
     """The button of a deferred task (spreadsheet downloads, say)."""
     submission = get_object_or_404(Submission, id=submission_id)
@@ -315,7 +333,7 @@ def known_to_fail(submission: Submission, task: Task) -> str:
     return " ".join(filter(None, [problem["message"], problem["hint"]]))
 
 
-@require_POST
+@post_only
 def retry(request: HttpRequest, submission_id: UUID) -> HttpResponse:
     submission = get_object_or_404(Submission, id=submission_id)
     if submission.state == State.FAILED and not submission.is_expired:
@@ -332,7 +350,7 @@ def home_examples() -> list[dict[str, Any]]:
     ]
 
 
-@require_POST
+@post_only
 def try_example(request: HttpRequest, profile_name: str, index: int) -> HttpResponse:
     profile = get_profiles().get(profile_name)
     if profile is None or index >= len(profile.examples):
