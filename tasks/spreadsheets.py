@@ -414,6 +414,8 @@ _ROWS_REPEATED = f"{{{_TABLE_NS}}}number-rows-repeated"
 _CELL = f"{{{_TABLE_NS}}}table-cell"
 _COVERED_CELL = f"{{{_TABLE_NS}}}covered-table-cell"
 _COLUMNS_REPEATED = f"{{{_TABLE_NS}}}number-columns-repeated"
+_ROWS_SPANNED = f"{{{_TABLE_NS}}}number-rows-spanned"
+_COLUMNS_SPANNED = f"{{{_TABLE_NS}}}number-columns-spanned"
 _VALUE_TYPE = f"{{{_OFFICE_NS}}}value-type"
 _VALUE = f"{{{_OFFICE_NS}}}value"
 _DATE_VALUE = f"{{{_OFFICE_NS}}}date-value"
@@ -439,7 +441,9 @@ def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
         tally.add_text(count * text)
 
 
-def _ods_blocks(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int, int]]:
+def _ods_blocks(
+    archive: zipfile.ZipFile, merged: list[Merged] | None = None
+) -> Iterator[tuple[str, Runs, int, int]]:
     """The rows the conversion keeps, as (table, runs, times repeated, width in cells).
 
     Both the limits and ``_read_ods`` read the file through this, so the rows and cells
@@ -449,7 +453,7 @@ def _ods_blocks(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int, int]
     """
     first_widths: dict[str, int] = {}
     blank_rows, table = 0, None
-    for name, runs, repeated in _ods_rows(archive):
+    for name, runs, repeated in _ods_rows(archive, merged):
         if name != table:
             # Blank rows left over at the end of the previous table are never read.
             blank_rows, table = 0, name
@@ -465,20 +469,42 @@ def _ods_blocks(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int, int]
         yield name, runs, repeated, width
 
 
-def _ods_rows(archive: zipfile.ZipFile) -> Iterator[tuple[str, Runs, int]]:
+def _ods_rows(
+    archive: zipfile.ZipFile, merged: list[Merged] | None = None
+) -> Iterator[tuple[str, Runs, int]]:
     """Each row of each table as (table name, runs, times repeated); blank rows have no runs.
+    Merged cells are added to ``merged``, if given.
 
     Every table starts with a row repeated 0 times, so that empty tables are seen too.
     """
     with archive.open("content.xml") as content:
-        table = ""
+        table, row_number = "", 1
         for event, element in ElementTree.iterparse(content, events=("start", "end")):
             if event == "start" and element.tag == _TABLE:
-                table = element.get(_TABLE_NAME) or ""
+                table, row_number = element.get(_TABLE_NAME) or "", 1
                 yield table, [], 0
             elif event == "end" and element.tag == _ROW:
-                yield table, _ods_runs(element), _int(element.get(_ROWS_REPEATED), 1)
+                repeated = _int(element.get(_ROWS_REPEATED), 1)
+                if merged is not None:
+                    merged += _ods_merged(element, table, row_number)
+                row_number += repeated
+                yield table, _ods_runs(element), repeated
                 element.clear()
+
+
+def _ods_merged(row: ElementTree.Element, table: str, row_number: int) -> list[Merged]:
+    found, column = [], 1
+    for cell in row:
+        if cell.tag not in (_CELL, _COVERED_CELL):
+            continue
+        rows = _int(cell.get(_ROWS_SPANNED), 1)
+        columns = _int(cell.get(_COLUMNS_SPANNED), 1)
+        if rows > 1 or columns > 1:
+            found.append(
+                Merged(table, row_number, column, row_number + rows - 1, column + columns - 1)
+            )
+        column += _int(cell.get(_COLUMNS_REPEATED), 1)
+    return found
 
 
 def _ods_runs(row: ElementTree.Element) -> Runs:
@@ -550,11 +576,12 @@ def _ods_text(element: ElementTree.Element) -> str:
     return "".join(parts)
 
 
-def _read_ods(path: Path) -> dict[str, list[list[Any]]]:
-    """Each table as a list of rows of values, the shape flattentool's ODS reader gives."""
+def _read_ods(path: Path, merged: list[Merged] | None = None) -> dict[str, list[list[Any]]]:
+    """Each table as a list of rows of values, the shape flattentool's ODS reader gives;
+    its merged cells added to ``merged``."""
     tables: dict[str, list[list[Any]]] = {}
     with zipfile.ZipFile(path) as archive:
-        for name, runs, count, width in _ods_blocks(archive):
+        for name, runs, count, width in _ods_blocks(archive, merged):
             rows = tables.setdefault(name, [])
             if runs:
                 values = [value for value, repeated in runs for _ in range(repeated)]
@@ -950,8 +977,10 @@ class _ODSReader(_Tracked, ODSInput):
         # flattentool's own ODS reader skips cells covered by a merged cell, which shifts
         # the values after them into the wrong columns, reads a repeated row once, and
         # loses blank rows, which puts later rows' numbers out.
+        self.merged: list[Merged] = []
         self.sheet_names_map = {
-            name: _padded(rows) for name, rows in _read_ods(Path(self.input_name)).items()
+            name: _padded(rows)
+            for name, rows in _read_ods(Path(self.input_name), self.merged).items()
         }
         self.sub_sheet_names = list(self.sheet_names_map)
         self.configure_sheets()
@@ -1010,8 +1039,10 @@ def unflatten(
         _check_heading_paths(getattr(reader, "headings", {}), parser)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
-            sheets_read = reader.sheet_names_map
-            noted += _merged_cells(reader.workbook, sheets_read, getattr(reader, "headings", {}))
+            reader.merged = _merged_cells(reader.workbook, reader.sheet_names_map)
+        if fmt in ("xlsx", "ods"):
+            merged = [cells for cells in reader.merged if cells.sheet in reader.sheet_names_map]
+            noted += _merge_warnings(merged, getattr(reader, "headings", {}))
         noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
@@ -1079,32 +1110,53 @@ def _uncalculated_formulas(path: Path, workbook: Any, read: Iterable[str]) -> li
     return found
 
 
-def _merged_cells(workbook: Any, read: Iterable[str], headings: dict[str, list]) -> list:
+def _merged_cells(workbook: Any, read: Iterable[str]) -> list[Merged]:
+    """The merged ranges of the XLSX sheets ``read``."""
+    return [
+        Merged(sheet, cells.min_row, cells.min_col, cells.max_row, cells.max_col)
+        for sheet in read
+        for cells in workbook[sheet].merged_cells.ranges
+    ]
+
+
+class Merged(NamedTuple):
+    """A range of merged cells: rows and columns counted from 1."""
+
+    sheet: str
+    first_row: int
+    first_column: int
+    last_row: int
+    last_column: int
+
+
+def _merge_warnings(merged: list[Merged], headings: dict[str, list]) -> list[dict[str, Any]]:
     """A warning for each range of merged cells below the headings: only its first cell
-    holds the value, and openpyxl reads the others as empty, so a field the merge seems to
-    fill in on several rows is missing from all but the first."""
+    holds the value, and the others are read as empty (by openpyxl, and by our ODS
+    reading), so a field the merge seems to fill in on several rows is missing from all
+    but the first."""
     found = []
-    for sheet in read:
-        names = headings.get(sheet, [])
-        ranges = sorted(workbook[sheet].merged_cells.ranges, key=lambda cells: cells.bounds[::-1])
-        for cells in ranges:
-            if cells.max_row < 2:
-                continue  # in the headings' row: the columns under no heading are said
-            column = get_column_letter(cells.min_col)
-            heading = names[cells.min_col - 1] if cells.min_col <= len(names) else None
-            found.append(
-                {
-                    "message": f"The cells {cells.coord} are merged, so only {column}"
-                    f"{cells.min_row} holds their value: the others are read as empty. "
-                    "Unmerge them and fill in each cell.",
-                    "sheet": sheet,
-                    "row": cells.min_row,
-                    "column": column,
-                    "header": None if heading is None else str(heading),
-                }
-            )
-            if len(found) >= MAX_MERGE_WARNINGS:
-                return found
+    for cells in sorted(
+        merged, key=lambda cells: (cells.sheet, cells.first_row, cells.first_column)
+    ):
+        if cells.last_row < 2:
+            continue  # in the headings' row: the columns under no heading are said
+        first = get_column_letter(cells.first_column)
+        last = get_column_letter(cells.last_column)
+        names = headings.get(cells.sheet, [])
+        heading = names[cells.first_column - 1] if cells.first_column <= len(names) else None
+        found.append(
+            {
+                "message": f"The cells {first}{cells.first_row}:{last}{cells.last_row} are "
+                f"merged, so only {first}{cells.first_row} holds their value: the others "
+                "are read as empty. Unmerge them and fill in each cell.",
+                "sheet": cells.sheet,
+                "row": cells.first_row,
+                "column": first,
+                "header": None if heading is None else str(heading),
+            }
+        )
+        if len(found) >= MAX_MERGE_WARNINGS:
+            break
     return found
 
 

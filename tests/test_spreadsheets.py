@@ -762,6 +762,31 @@ def test_merged_cells_below_the_headings_are_a_warning_at_their_first_cell(
     }
 
 
+def test_merged_cells_of_an_ods_sheet_are_a_warning_at_their_first_cell(
+    tmp_path: Path, schema: Path
+) -> None:
+    document = OpenDocumentSpreadsheet()
+    table = Table(name="grants")
+    table.addElement(ods_row(HEADINGS))
+    table.addElement(ods_row(GRANT_ROWS[0]))
+    merged = TableRow()  # "Café" merged down over the next row, as in the XLSX test
+    for index, value in enumerate(GRANT_ROWS[1]):
+        merged.addElement(ods_cell(value, **({"numberrowsspanned": 2} if index == 1 else {})))
+    table.addElement(merged)
+    covered = TableRow()
+    for index, value in enumerate(GRANT_ROWS[0]):
+        covered.addElement(CoveredTableCell() if index == 1 else ods_cell(value))
+    table.addElement(covered)
+    document.spreadsheet.addElement(table)
+    path = tmp_path / "g.ods"
+    document.save(str(path))
+    result = convert(path, "ods", schema)
+    [merged_warning] = [w for w in result.warnings if "merged" in w["message"]]
+    assert merged_warning["message"].startswith("The cells B3:B4 are merged, so only B3 holds")
+    assert (merged_warning["row"], merged_warning["column"]) == (3, "B")
+    assert merged_warning["header"] == "title"
+
+
 @pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
 def test_a_heading_with_spaces_around_it_is_a_warning_at_its_cell(
     tmp_path: Path, schema: Path, fmt: str
