@@ -48,7 +48,9 @@ ESCAPE_LENGTH = 6
 # A decoding error this close to the end of the text read may only mean "read more".
 NEAR_THE_END = 32
 RUN = 25_000  # characters of items read by orjson at once, at least
+RUN_WINDOW = 4 * RUN  # and at most: items longer than the difference are read one by one
 GUESSES = 3  # tries at the end of one run before the items are read one by one
+PLACES_LOOKED_AT = 64  # where the opening is found, at most, in those tries
 
 
 class NotStreamable(Exception):
@@ -226,19 +228,26 @@ class _Text:
 
     def run(self, opening: str) -> list[Any]:
         """The values from the position up to a comma before ``opening``, read by orjson,
-        leaving the position at that comma; or none, the position unmoved."""
+        leaving the position at that comma; or none, the position unmoved.
+
+        The opening is looked for between RUN and RUN_WINDOW characters on, so that each
+        try costs the same however much text is held (a huge value read just before)."""
         self.skip_whitespace()
-        if len(self.buffer) - self.pos < 2 * RUN and not self.finished:
+        if len(self.buffer) - self.pos < RUN_WINDOW and not self.finished:
             self.read_more()
-        at = self.pos + RUN
-        for _ in range(GUESSES):
-            at = self.buffer.find(opening, at + 1)
-            comma = self._comma_before(at) if at > 0 else None
-            while at > 0 and comma is None:  # ':{"id":' say: an object's field, not an item
-                at = self.buffer.find(opening, at + 1)
-                comma = self._comma_before(at) if at > 0 else None
-            if comma is None:
+            if self.long_integers:  # in the piece just read: orjson would read it as a float
                 return []
+        at, end = self.pos + RUN, self.pos + RUN_WINDOW
+        looked_at = 0
+        for _ in range(GUESSES):
+            comma = None
+            # ':{"id":' is an object's field, not an item; a comma must come before.
+            while comma is None:
+                at = self.buffer.find(opening, at + 1, end)
+                looked_at += 1
+                if at < 0 or looked_at > PLACES_LOOKED_AT:
+                    return []
+                comma = self._comma_before(at)
             try:
                 items = orjson.loads(f"[{self.buffer[self.pos : comma]}]")
             except orjson.JSONDecodeError:

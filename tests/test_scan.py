@@ -529,6 +529,16 @@ def test_a_long_integer_anywhere_keeps_the_items_from_runs(tmp_path, monkeypatch
     assert list(ItemStream(path, "grants").items()) == items
 
 
+@pytest.mark.parametrize(("pad", "at"), [(4000, 259), (7000, 148)])
+def test_a_long_integer_in_the_piece_a_run_reads_is_read_exactly(tmp_path, pad, at):
+    # The piece holding it is read while a run is looked for, with the usual sizes.
+    items = [{"id": n, "pad": "x" * pad, "amount": n} for n in range(600)]
+    items[at]["amount"] = 10**24 + 1
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"grants": items}))
+    assert list(ItemStream(path, "grants").items())[at]["amount"] == 10**24 + 1
+
+
 def test_an_empty_root_key_is_read_whole(tmp_path):
     # jsonschema-rs leaves empty keys out of error paths, so its items are not batched.
     schema = {"type": "object", "properties": {"": {"type": "array", "items": {"type": "string"}}}}
