@@ -392,18 +392,20 @@ class Checks:
         items, start = self.unwatched, self.unwatched_start
         self.unwatched = []
         self.unwatched_start += len(items)
+        links = []
         for pattern, parts, is_link in self.watched:
+            found = values_at(items, ["*", *parts])
             if is_link:
-                self._links_in_items(items, start, parts)
+                links.append(_links_among(found))
             else:
-                found = values_at(items, ["*", *parts])
                 self.distinct[pattern].update(map(counting_key, found))
-
-    def _links_in_items(self, items: list[Any], start: int, parts: list[str]) -> None:
-        if self.links.only_counts(_links_among(values_at(items, ["*", *parts]))):
-            return  # the usual case, once the first links are placed
-        for offset, item in enumerate(items):
-            self._links(item, parts, f"{self.items_pointer}{start + offset}")
+        if links and not self.links.only_counts([url for urls in links for url in urls]):
+            # Some link needs its place noted: item by item, as the places are in
+            # document order (and the first links met are the ones checked).
+            link_parts = [parts for _, parts, is_link in self.watched if is_link]
+            for offset, item in enumerate(items):
+                for parts in link_parts:
+                    self._links(item, parts, f"{self.items_pointer}{start + offset}")
 
     def beyond_the_sample(self, item: Any) -> None:
         """An item past the sample: not checked, but the list's length rules need the

@@ -132,6 +132,21 @@ def test_a_placed_link_met_again_many_items_later_gets_its_place(tmp_path, setti
     assert scan.distinct["/grants/*/amount/currency"] == {(False, "EUR"): 1}
 
 
+def test_the_first_links_in_document_order_get_places_whatever_their_field(tmp_path, settings):
+    settings.ASSAY_MAX_LINKS = 2
+    items = [
+        {"url": f"https://a.example/item{n}", "documents": [{"url": f"https://a.example/doc{n}"}]}
+        for n in range(2)
+    ]
+    plan = Plan(key="grants", links=["/grants/*/url", "/grants/*/documents/*/url"])
+    scan = scan_file(write(tmp_path, {"grants": items}), plan)
+    assert scan.links.places == {
+        "https://a.example/item0": ["/grants/0/url"],
+        "https://a.example/doc0": ["/grants/0/documents/0/url"],
+    }
+    assert len(scan.links.others) == 2
+
+
 def test_sample_mode_reads_the_same_streamed_or_whole(tmp_path):
     data = {"grants": grants(50), "others": list(range(30))}
     streamed, whole = both_ways(write(tmp_path, data), sample_size=10)
