@@ -1034,7 +1034,9 @@ def unflatten(
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
         if fields is not None:
-            _check_heading_row(_raw_rows(reader, fmt, source), root_list_path, fields, fmt)
+            blank_lines = copied.blank_lines_before_headings if fmt == "csv" else 0
+            rows = _raw_rows(reader, fmt, source)
+            _check_heading_row(rows, root_list_path, fields, fmt, blank_lines)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
         _check_heading_paths(getattr(reader, "headings", {}), parser)
         if fmt == "xlsx":
@@ -1558,20 +1560,29 @@ def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
 
 
 def _check_heading_row(
-    sheets: Iterator[tuple[str, Iterator[list]]], main_sheet: str, fields: _KnownFields, fmt: str
+    sheets: Iterator[tuple[str, Iterator[list]]],
+    main_sheet: str,
+    fields: _KnownFields,
+    fmt: str,
+    blank_lines: int = 0,
 ) -> None:
     """Refuse a main sheet whose headings are below its first row (a title above them,
-    say): read from the first row, every row would be an item missing every field."""
+    say): read from the first row, every row would be an item missing every field.
+    (``blank_lines``: those a CSV has before its first row, which are not read.)"""
     rows = next((rows for sheet, rows in sheets if str(sheet) == main_sheet), iter(()))
-    if any(_names_a_field(cell, fields) for cell in next(rows, [])):
+    first = list(next(rows, []))
+    if first[:1] == ["#"]:
+        return  # flattentool's configuration row, which may say where the headings are
+    if any(_names_a_field(cell, fields) for cell in first):
         return
     for number, row in enumerate(islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS), start=2):
         if sum(_names_a_field(cell, fields) for cell in row) >= 2:
             where = "The CSV file" if fmt == "csv" else f"The sheet “{main_sheet}”"
             raise BadInput(
                 "headings_not_in_the_first_row",
-                f"{where} has its column headings in row {number}, not in the first row: "
-                "Assay reads the first row as the headings and each row below it as an item.",
+                f"{where} has its column headings in row {number + blank_lines}, not in the "
+                "first row: Assay reads the first row as the headings and each row below it "
+                "as an item.",
                 hint="Delete the rows above the headings and upload the file again.",
             )
 

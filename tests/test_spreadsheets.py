@@ -1213,6 +1213,26 @@ def test_headings_of_fields_the_schema_does_not_name_are_read_as_written(
     assert grant["extra"] == {"a": [{"b": "x"}, {"c": "y"}]}
 
 
+def test_the_row_of_headings_below_a_title_counts_the_blank_lines_of_a_csv(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = tmp_path / "grants.csv"
+    path.write_text("\n\nGrants 2026\n\nid,title,amount/value\nG1,Orchard,5\n")
+    with pytest.raises(BadInput, match="has its column headings in row 5, not in the first"):
+        convert(path, "csv", schema)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])
+@pytest.mark.parametrize("configuration", [["#", "skipRows 1"], ["#", "headerRows 1"]])
+def test_a_configuration_row_saying_where_the_headings_are_is_followed(
+    tmp_path: Path, schema: Path, fmt: str, configuration: list[str]
+) -> None:
+    skipped = [["Grants 2026"]] if "skipRows 1" in configuration else []
+    rows = [configuration, *skipped, HEADINGS, *GRANT_ROWS]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert [grant["id"] for grant in grants(result)] == ["G1", "G2"]
+
+
 def test_a_csv_value_longer_than_the_csv_module_s_own_limit_is_read(
     tmp_path: Path, schema: Path
 ) -> None:
