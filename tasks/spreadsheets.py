@@ -1038,7 +1038,7 @@ def unflatten(
             rows = _raw_rows(reader, fmt, source)
             _check_heading_row(rows, root_list_path, fields, fmt, blank_lines)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
-        _check_heading_paths(getattr(reader, "headings", {}), parser)
+        _check_heading_paths(_raw_rows(reader, fmt, source), parser)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
             reader.merged = _merged_cells(reader.workbook, reader.sheet_names_map)
@@ -1594,17 +1594,28 @@ def _names_a_field(cell: Any, fields: _KnownFields) -> bool:
     return cell not in (None, "") and fields.named(cell)
 
 
-def _check_heading_paths(headings: dict[str, list[Any]], parser: SchemaParser | None) -> None:
-    """Refuse headings that go where the schema's fields cannot hold them, naming each:
-    flattentool stops on the first row with a value under one, naming no column, and may
-    take "id/" for the id itself without a word."""
+def _check_heading_paths(
+    sheets: Iterator[tuple[str, Iterator[list]]], parser: SchemaParser | None
+) -> None:
+    """Refuse headings that go where the schema's fields cannot hold them, with a value
+    below them, naming each: flattentool stops on the first row with such a value, naming
+    no column, and may take "id/" for the id itself without a word. (Over an empty column,
+    an unused column of a template, say, such a heading is left alone, as flattentool
+    leaves it.)"""
     flattened = parser.flattened if parser else {}
-    found = [
-        f"“{heading}” (sheet “{sheet}”, column {get_column_letter(index + 1)}) {problem}"
-        for sheet, names in headings.items()
-        for index, heading in enumerate(names)
-        if isinstance(heading, str) and (problem := _path_problem(heading, flattened))
-    ]
+    found = []
+    for sheet, rows in sheets:
+        headings = list(next(rows, []))
+        problems = {
+            index: problem
+            for index, heading in enumerate(headings)
+            if isinstance(heading, str) and (problem := _path_problem(heading, flattened))
+        }
+        for index in sorted(_columns_with_values(rows, problems)):
+            column = get_column_letter(index + 1)
+            found.append(
+                f"“{headings[index]}” (sheet “{sheet}”, column {column}) {problems[index]}"
+            )
     if found:
         shown = "; ".join(found[:SHOWN_HEADINGS]) + ("…" if len(found) > SHOWN_HEADINGS else "")
         raise BadInput(
@@ -1614,6 +1625,18 @@ def _check_heading_paths(headings: dict[str, list[Any]], parser: SchemaParser | 
             hint="Rename those columns to fields the schema describes, or delete them, and "
             "upload the file again.",
         )
+
+
+def _columns_with_values(rows: Iterator[list], columns: Iterable[int]) -> set[int]:
+    """Those of ``columns`` (indexes) with a value in any of ``rows``."""
+    wanted, found = set(columns), set()
+    for row in rows if wanted else ():
+        found |= {
+            index for index in wanted - found if index < len(row) and row[index] not in (None, "")
+        }
+        if found == wanted:
+            break
+    return found
 
 
 SHOWN_HEADINGS = 5
@@ -1632,8 +1655,8 @@ def _path_problem(heading: str, flattened: dict[str, str]) -> str | None:
             continue  # a field the schema does not name is read as it is written
         if kind == "object":
             return f"makes “{field}” a list, but the schema says it holds one object"
-        if kind == "string_array":
-            return f"goes inside “{field}”, a list of texts written in one cell, separated by “;”"
+        if kind.endswith("_array"):  # string_array, number_array, array_array
+            return f"goes inside “{field}”, a list written in one cell, separated by “;”"
         return f"goes inside “{field}”, but the schema says it holds a single value"
     return None
 

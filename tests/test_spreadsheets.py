@@ -1187,7 +1187,7 @@ def test_headings_below_a_title_row_are_refused_saying_where_they_are(
     [
         ("title/sub", "goes inside “title”, but the schema says it holds a single value"),
         ("amount/0/value", "makes “amount” a list, but the schema says it holds one object"),
-        ("tags/0", "goes inside “tags”, a list of texts written in one cell"),
+        ("tags/0", "goes inside “tags”, a list written in one cell, separated by “;”"),
         ("items/0/quantity/0", "goes inside “items/quantity”, but the schema says"),
         ("id/", "goes inside “id”"),  # else read as the id itself, without a word
     ],
@@ -1200,6 +1200,16 @@ def test_headings_the_schema_cannot_hold_are_refused_naming_each(
         convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
     assert refused.value.code == "headings_against_the_schema"
     assert f"“{heading}” (sheet “grants”, column F) {problem}" in refused.value.message
+
+
+@pytest.mark.parametrize("heading", ["title/sub", "amount/0/value", "tags/0", "id/"])
+def test_a_heading_the_schema_cannot_hold_over_an_empty_column_is_left_alone(
+    tmp_path: Path, schema: Path, heading: str
+) -> None:
+    # An unused column of a template: flattentool reads nothing from it, and fails on nothing.
+    rows = [[*HEADINGS, heading], [*GRANT_ROWS[0], None], [*GRANT_ROWS[1], None]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert [grant["id"] for grant in grants(result)] == ["G1", "G2"]
 
 
 def test_headings_of_fields_the_schema_does_not_name_are_read_as_written(
