@@ -176,6 +176,14 @@ def test_the_progress_counts_the_steps_that_apply(client, monkeypatch):
     ]
 
 
+def test_a_run_waiting_to_try_a_step_again_counts_its_time_from_its_start(breaking, client):
+    submission = breaking("transient")
+    assert submission.retry_at is not None
+    Submission.objects.filter(id=submission.id).update(created=timezone.now() - timedelta(hours=1))
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert status["retry_at"] and status["progress"]["elapsed"] < 60
+
+
 def test_trying_again_starts_the_progress_afresh(client, request):
     submission = upload(client, "grants.json")  # every step done
     Submission.objects.filter(id=submission.id).update(state=State.FAILED)

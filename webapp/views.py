@@ -200,10 +200,14 @@ def failures(submission: Submission) -> list[dict[str, Any]]:
 
 
 def run_elapsed(submission: Submission) -> int:
-    """Seconds since this run started: since a worker took it up, or else since it was
-    sent to one (a submission checked again counts from then, not from its upload)."""
-    running = submission.state == State.RUNNING and submission.claimed_at
-    started = submission.claimed_at if running else submission.enqueued_at or submission.created
+    """Seconds since this run started: since a worker took it up (a run waiting to try a
+    step again too), or else since it was sent to one (a submission checked again counts
+    from then, not from its upload)."""
+    taken_up = submission.state == State.RUNNING or submission.retry_at is not None
+    if taken_up and submission.claimed_at:
+        started = submission.claimed_at
+    else:
+        started = submission.enqueued_at or submission.created
     return max(0, round((timezone.now() - started).total_seconds()))
 
 
