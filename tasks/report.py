@@ -43,8 +43,11 @@ class Report(Task):
         )
         # With a byte-order mark: Excel reads a CSV without one in the computer's own
         # encoding, and garbles every letter beyond ASCII ("“currency”", "€").
-        if report["checked_against_schema"]:  # else there are no errors to list
-            (folder / ERRORS_CSV).write_text(errors_csv(report["errors"]), encoding="utf-8-sig")
+        errors_file = folder / ERRORS_CSV
+        if report["checked_against_schema"]:
+            errors_file.write_text(errors_csv(report["errors"]), encoding="utf-8-sig")
+        else:  # no errors to list; and none of an earlier run's (a schema since dropped)
+            errors_file.unlink(missing_ok=True)
         return {
             "valid": report["valid"],
             "error_count": report["error_count"],

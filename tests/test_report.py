@@ -13,7 +13,7 @@ import pytest
 
 from tasks.report import CSV_COLUMNS, SOURCE_COLUMNS, errors_csv
 from tests.conftest import post_file, post_json
-from webapp.models import Submission
+from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,6 +130,16 @@ def test_without_a_schema_the_report_says_nothing_was_checked_against_one(client
     page = client.get(submission.get_absolute_url()).content.decode()
     assert "errors.csv" not in page and "report.json" in page
     assert client.get(f"/s/{submission.id}/files/report/errors.csv").status_code == 404
+
+
+def test_a_report_made_again_without_a_schema_keeps_no_earlier_errors_csv(client):
+    submission = post_json(client, {"anything": [1, 2]}, profile="generic")
+    stale = submission.files_dir / "report" / "errors.csv"
+    stale.write_text("validator,path\nrequired,/x\n")  # as an earlier version wrote one
+    TaskResult.objects.filter(submission=submission, task="report").delete()  # to run again
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert TaskRun.objects.filter(submission=submission, task="report").count() == 2
+    assert "errors.csv" not in page and not stale.exists()
 
 
 def test_in_sample_mode_the_report_says_what_was_sampled(client, settings):
