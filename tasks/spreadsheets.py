@@ -686,21 +686,23 @@ SAMPLE_CHARS = 1 << 16
 SAMPLE_ROWS = 20
 
 
-def _reads_as_a_table(sample: str, separator: str) -> tuple[int, int, int]:
+def _reads_as_a_table(sample: str, separator: str) -> tuple[int, int, int, int]:
     """How well ``separator`` reads the sample: rows as long as the headings, then the
-    number of headings, then the preference."""
+    fewest headings with spaces around them ("id;Amount, EUR" split at the comma gives
+    " EUR"), then the number of headings, then the preference."""
     try:
         lines = io.StringIO(sample, newline="")  # lines end as they do: "\r" alone too
         rows = [row for row in islice(csv.reader(lines, delimiter=separator), SAMPLE_ROWS) if row]
     except csv.Error:
-        return (-2, 0, 0)
+        return (-2, 0, 0, 0)
     if not rows or len(rows[0]) < 2:
-        return (-1, 0, -SEPARATORS.index(separator))
+        return (-1, 0, 0, -SEPARATORS.index(separator))
     headings, *values = rows
     if len(sample) == SAMPLE_CHARS and values:
         values.pop()  # perhaps cut short
     fitting = sum(len(row) == len(headings) for row in values)
-    return (fitting, len(headings), -SEPARATORS.index(separator))
+    padded = sum(heading != heading.strip() for heading in headings)
+    return (fitting, -padded, len(headings), -SEPARATORS.index(separator))
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:

@@ -1154,6 +1154,7 @@ def test_csv_separated_by_semicolons_is_read(tmp_path: Path, schema: Path) -> No
         ('id,title,"a;b;c"\nG1,"x;y",1;2\n', {"title": "x;y", "a;b;c": "1;2"}),
         ("id\ttitle\tNotes, internal; more\rG1\tOrchard\ta\r", {"Notes, internal; more": "a"}),
         ("id;title;Notes, internal\n", {}),  # headings alone
+        ("id;Amount, EUR\nG1;1234,56\nG2;99,5\n", {"Amount, EUR": "1234,56"}),  # read alike
     ],
 )
 def test_the_separator_is_the_one_that_reads_the_rows_as_a_table(
