@@ -6,6 +6,8 @@ e.g. "/grants/*/amount/value", so that 40,000 items make one line, not 40,000.
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -144,11 +146,15 @@ def places_at(
 
 @dataclass
 class SchemaFields:
-    """The path patterns a schema describes."""
+    """The path patterns a schema describes.
+
+    A pattern may hold a segment standing for the keys of an object that its
+    patternProperties or additionalProperties describe: WILD, then the regular expression
+    the keys match (none: any key the object's properties do not name)."""
 
     known: set[str] = field(default_factory=set)
-    # Objects whose keys are open (additionalProperties and patternProperties schemas):
-    # any key there is described, and whatever it holds.
+    # Keys below which anything is described: those of patternProperties and
+    # additionalProperties schemas that say nothing of what the values hold.
     open: set[str] = field(default_factory=set)
     # Schemas not read to the end (recursion cut, too big): anything deeper goes.
     unread: set[str] = field(default_factory=set)
@@ -157,18 +163,41 @@ class SchemaFields:
     nodes: int = field(default=0, repr=False)  # schema nodes read, against MAX_SCHEMA_NODES
 
     def describes(self, pattern: str) -> bool:
-        if pattern in self.known:
+        if self._holds(self.known, pattern):
             return True
-        # Up from the nearest level, a lookup each. Below a field the schema describes
-        # (the nearest known one) only what its schema names is described, however open
-        # the objects above it are.
+        # Up from the nearest level. Below a field the schema describes (the nearest known
+        # one) only what its schema names is described, however open the keys above it.
         settled = False
         while "/" in pattern:
             pattern = pattern.rsplit("/", 1)[0]
-            if pattern in self.unread or (pattern in self.open and not settled):
+            if pattern in self.unread:
                 return True
-            settled = settled or pattern in self.known
+            if pattern in self.known:  # named by the schema: not one of a pattern's keys
+                settled = True
+                continue
+            if not settled and self._holds(self.open, pattern):
+                return True
+            settled = settled or self._holds(self.known, pattern)
         return False
+
+    def _holds(self, patterns: set[str], pattern: str) -> bool:
+        """Whether ``pattern`` is one of ``patterns``, or fits one with keys' segments."""
+        if pattern in patterns:
+            return True
+        parts = pattern.split("/")
+        return any(
+            len(wild) == len(parts) and all(map(_fits, parts, wild))
+            for wild in self._wild(patterns)
+        )
+
+    def _wild(self, patterns: set[str]) -> list[list[str]]:
+        """The patterns with keys' segments, split; worked out again only as they grow."""
+        cache = self.__dict__.setdefault("_wild_cache", {})
+        size, split = cache.get(id(patterns), (-1, []))
+        if size != len(patterns):
+            split = [pattern.split("/") for pattern in patterns if WILD in pattern]
+            cache[id(patterns)] = (len(patterns), split)
+        return split
 
     def is_additional(self, pattern: str) -> bool:
         """Undescribed, and the top of its branch: "/grants/*/notes", not what is inside."""
@@ -178,6 +207,28 @@ class SchemaFields:
         while parent.endswith("/*"):
             parent = parent[:-2]
         return not self.describes(pattern) and (not parent or self.describes(parent))
+
+
+WILD = "\x00"  # begins a segment standing for keys (see SchemaFields)
+
+
+def _fits(part: str, wild: str) -> bool:
+    """Whether a data pattern's segment fits a schema pattern's: the same, or a key that
+    a keys' segment's regular expression matches."""
+    if not wild.startswith(WILD):
+        return part == wild
+    regex = _regex(wild[1:])
+    return regex is None or regex.search(unescape(part)) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(text: str) -> re.Pattern[str] | None:
+    """None for any key: no expression, or one Python cannot read (ECMA-262's \\p{L},
+    say), where a key is better taken as described than reported."""
+    try:
+        return re.compile(text) if text else None
+    except re.error:
+        return None
 
 
 def schema_fields(
@@ -207,22 +258,42 @@ def _collect(
             _follow(node[keyword], pattern, base, index, found, trail)
     if index.ref_alone and isinstance(node.get("$ref"), str):
         return  # what stands beside it is ignored, as the validators ignore it
-    if node.get("format") in {"uri", "iri"}:
-        found.links.add(pattern)
+    if node.get("format") in {"uri", "iri"} and WILD not in pattern:
+        found.links.add(pattern)  # (links are looked for at fields' own paths)
     trail = trail.inside()
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")
         _collect(child, f"{pattern}/{escape(key)}", base, index, found, trail)
-    if node.get("patternProperties") or any(
-        isinstance(node.get(keyword), dict) for keyword in OPEN_OBJECT_KEYWORDS
-    ):
-        found.open.add(pattern)
+    keys = [(regex, child) for regex, child in (node.get("patternProperties") or {}).items()]
+    keys += [
+        ("", node[keyword])
+        for keyword in OPEN_OBJECT_KEYWORDS
+        if isinstance(node.get(keyword), dict)
+    ]
+    for regex, child in keys:
+        keys_pattern = f"{pattern}/{WILD}{regex}"
+        found.known.add(keys_pattern)
+        if _says_what_it_holds(child):
+            _collect(child, keys_pattern, base, index, found, trail)
+        else:
+            found.open.add(keys_pattern)
     for child in _item_schemas(node):
         found.known.add(f"{pattern}/*")
         _collect(child, f"{pattern}/*", base, index, found, trail)
     for child in _same_place_schemas(node):
         _collect(child, pattern, base, index, found, trail)
 
+
+def _says_what_it_holds(schema: Any) -> bool:
+    """Whether a schema for an object's keys names fields inside their values. One that
+    does not ({}, {"type": "string"}, a $ref) leaves anything below them described."""
+    if not isinstance(schema, dict):
+        return False
+    closed = any(schema.get(keyword) is False for keyword in OPEN_OBJECT_KEYWORDS)
+    return closed or any(keyword in schema for keyword in STRUCTURE_KEYWORDS)
+
+
+STRUCTURE_KEYWORDS = ("properties", "patternProperties", "items", "prefixItems")
 
 # Static readings of the dynamic references: each is followed to where it first points.
 REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")

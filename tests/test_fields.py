@@ -406,7 +406,6 @@ def test_under_pattern_or_additional_properties_schemas_anything_goes():
         }
     }
     described = schema_fields(schema, {})
-    assert described.open == {"/meta", "/labels"}
     assert described.describes("/meta/anything")
     assert described.describes("/meta/anything/deeper/*/still")
     assert described.describes("/labels/x-colour")
@@ -418,9 +417,33 @@ def test_under_pattern_or_additional_properties_schemas_anything_goes():
     assert not described.describes("/free/other")
 
 
+def test_keys_a_closed_object_s_patterns_do_not_match_are_additional():
+    schema = {
+        "properties": {
+            "ext": {
+                "patternProperties": {"^x-": {"type": "string"}},
+                "additionalProperties": False,
+            },
+            "attrs": {  # each key's value a closed object
+                "additionalProperties": {"properties": {"v": {}}, "additionalProperties": False}
+            },
+            "odd": {"patternProperties": {"^\\p{L}+$": {}}},  # ECMA-262, not Python: any key
+        }
+    }
+    described = schema_fields(schema, {})
+    assert described.describes("/ext/x-colour")
+    assert described.is_additional("/ext/typo")
+    assert described.describes("/attrs/p") and described.describes("/attrs/p/v")
+    assert described.is_additional("/attrs/p/w")
+    assert not described.is_additional("/attrs/p/w/deeper")  # the top of the branch only
+    assert described.describes("/odd/Größe")
+    walk = walk_fields({"ext": {"x-ok": "v", "typo": "v"}, "attrs": {"p": {"v": 1, "w": 2}}})
+    found = [pattern for pattern in walk.counts if described.is_additional(pattern)]
+    assert found == ["/ext/typo", "/attrs/p/w"]
+
+
 def test_an_open_root_describes_everything():
     described = schema_fields({"additionalProperties": {}}, {})
-    assert described.open == {""}
     assert described.describes("/a")
     assert described.describes("/a/*/b")
 
