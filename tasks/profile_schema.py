@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import shutil
+import time
+import uuid
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -24,34 +29,58 @@ def has_schema(profile: Profile) -> bool:
 
 def load_profile_schema(profile: Profile) -> LoadedSchema:
     if profile.schema_is_url:
-        return _load_path(_downloaded(profile.schema), profile.fingerprint)
+        path = _downloaded(profile.schema)
+        return _load_path(path, profile.fingerprint, path.stat().st_mtime_ns)
     if profile.schema_path is None:
         raise BadInput("no_schema", f"The profile “{profile.title}” has no schema.")
     return _load_path(profile.schema_path, profile.fingerprint)
 
 
 @cache
-def _load_path(path: Path, fingerprint: str) -> LoadedSchema:
-    # Keyed by the profile fingerprint too, so a changed schema is never served stale.
+def _load_path(path: Path, fingerprint: str, version: int = 0) -> LoadedSchema:
+    # Keyed by the profile fingerprint too, so a changed schema is never served stale, and
+    # by the time a downloaded one was fetched.
     return load_schema(path)
 
 
+# A schema given by URL is fetched again once its copy is this old. The command line
+# fetches it afresh each time (webapp/management/commands/validate.py).
+KEPT_SECONDS = 3600
+
+
 def _downloaded(url: str) -> Path:
-    """A schema given by URL is fetched once (with the usual limits) and kept on disk."""
+    """A schema given by URL, fetched (with the usual limits) and kept on disk for a
+    while. A download that cannot be used (a maintenance page, say) is not kept."""
     folder = Path(settings.DATA_DIR) / "schemas" / hashlib.sha256(url.encode()).hexdigest()[:16]
     path = folder / "schema.json"
-    if not path.exists():
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - path.stat().st_mtime < KEPT_SECONDS:
+            return path
+    # Fetched apart, as workers may fetch it at once, under the name its address gives,
+    # so that what is said of it names what its author knows.
+    name = PurePosixPath(urlsplit(url).path).name or "schema.json"
+    fresh = folder / f"fetching-{uuid.uuid4().hex}" / name
+    try:
         try:
-            fetch(url, path, limits_from_settings())
-        except TaskError as error:  # the profile's address, not one the user gave
-            shown = without_password(url)
-            said = error.message if shown in error.message else f"{shown}: {error.message}"
-            raise type(error)(
-                "schema_fetch",
-                f"The profile's schema could not be fetched. {said}",
-                hint=NOT_YOUR_DATA,
+            fetch(url, fresh, limits_from_settings())
+        except TaskError as error:
+            raise _said_of(
+                url, error, "The schema could not be fetched.", "schema_fetch"
             ) from error
+        try:
+            load_schema(fresh)
+        except TaskError as error:
+            raise _said_of(url, error, "The schema there cannot be used.", error.code) from error
+        fresh.replace(path)
+    finally:
+        shutil.rmtree(fresh.parent, ignore_errors=True)
     return path
+
+
+def _said_of(url: str, error: TaskError, what: str, code: str) -> TaskError:
+    shown = without_password(url)
+    said = error.message if shown in error.message else f"{shown}: {error.message}"
+    return type(error)(code, f"{what} {said}", hint=NOT_YOUR_DATA)
 
 
 def link_patterns(submission: Subject) -> list[str]:

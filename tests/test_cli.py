@@ -247,6 +247,18 @@ def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, h
     assert "s3cret" not in result.stdout + result.stderr
 
 
+def test_a_schema_given_by_url_is_fetched_afresh_each_run(tmp_path, http_server):
+    data = tmp_path / "d.json"
+    data.write_text('{"b": 1}')
+    schema = http_server.url("/s.json")
+    run = [str(data), "--schema", schema]
+    private = {"ASSAY_ALLOW_PRIVATE_URLS": "1"}
+    http_server.serve("/s.json", b'{"type": "object", "required": ["a"]}')
+    assert validate(*run, tmp_path=tmp_path, env=private).returncode == 1
+    http_server.serve("/s.json", b'{"type": "object"}')  # the schema's author mends it
+    assert validate(*run, tmp_path=tmp_path, env=private).returncode == 0
+
+
 def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):
     data = tmp_path / "grants.csv"
     # Saved as Windows-1252 (é is one byte), with an amount that is not a number.

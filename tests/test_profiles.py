@@ -6,6 +6,7 @@ import pytest
 
 from process.errors import BadInput
 from process.profiles import ProfileError, build_profiles
+from tasks import profile_schema
 from tasks.profile_schema import load_profile_schema
 
 
@@ -61,10 +62,38 @@ def test_a_url_schema_that_cannot_be_fetched_is_said_to_be_the_profile_s_fault(
     with pytest.raises(BadInput) as caught:
         load_profile_schema(profile)
     assert caught.value.code == "schema_fetch"
-    assert caught.value.message.startswith("The profile's schema could not be fetched. ")
+    assert caught.value.message.startswith("The schema could not be fetched. ")
     assert caught.value.message.count(url) == 1
     assert "404" in caught.value.message
     assert caught.value.hint == "This is a problem with the profile's schema, not with your data."
+
+
+def test_a_url_schema_is_kept_a_while_then_fetched_again(
+    tmp_path, settings, http_server, monkeypatch
+):
+    settings.DATA_DIR = tmp_path
+    http_server.serve("/s.json", json.dumps({"type": "object", "required": ["a"]}).encode())
+    profile = build_profiles({"x": {"schema": http_server.url("/s.json")}}, tmp_path)["x"]
+    assert load_profile_schema(profile).schema["required"] == ["a"]
+    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())  # changed
+    assert load_profile_schema(profile).schema["required"] == ["a"]  # its copy, kept
+    assert http_server.hits == ["/s.json"]
+    monkeypatch.setattr(profile_schema, "KEPT_SECONDS", 0)  # as the command line has it
+    assert "required" not in load_profile_schema(profile).schema
+    assert http_server.hits == ["/s.json", "/s.json"]
+
+
+def test_a_url_schema_download_that_cannot_be_used_is_not_kept(tmp_path, settings, http_server):
+    settings.DATA_DIR = tmp_path
+    url = http_server.url("/s.json")
+    http_server.serve("/s.json", b"<html>Down for maintenance</html>", content_type="text/html")
+    profile = build_profiles({"x": {"schema": url}}, tmp_path)["x"]
+    with pytest.raises(BadInput) as caught:
+        load_profile_schema(profile)
+    assert caught.value.message.startswith(f"The schema there cannot be used. {url}: ")
+    assert "schema.json" not in caught.value.message.replace(url, "")
+    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())  # mended
+    assert load_profile_schema(profile).schema["type"] == "object"
 
 
 def test_a_schema_that_is_not_json_is_said_to_be_the_profile_s_fault(tmp_path):
