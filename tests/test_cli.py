@@ -247,6 +247,26 @@ def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, h
     assert "s3cret" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_broken_configuration_exits_2_as_data_not_checked(tmp_path, output):
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"),
+        *("--format", output),
+        tmp_path=tmp_path,
+        env={"ASSAY_SAMPLE_ITEMS": "lots"},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    said = "ASSAY_SAMPLE_ITEMS must be a whole number, got 'lots'."
+    if output == "json":
+        document = json.loads(result.stdout)
+        assert document["valid"] is None
+        assert document["errors"][0]["code"] == "configuration"
+        assert document["errors"][0]["message"] == said
+    else:
+        assert f"configuration: {said}" in result.stdout
+
+
 def test_a_schema_given_by_url_is_fetched_afresh_each_run(tmp_path, http_server):
     data = tmp_path / "d.json"
     data.write_text('{"b": 1}')
