@@ -247,6 +247,12 @@ def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, h
     assert "s3cret" not in result.stdout + result.stderr
 
 
+def test_an_empty_schema_option_exits_2_rather_than_checking_against_the_profile(tmp_path):
+    result = validate(str(EXAMPLES / "grants-valid.json"), "--schema", "", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "--schema was given no file or URL" in result.stderr + result.stdout
+
+
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_a_broken_configuration_exits_2_as_data_not_checked(tmp_path, output):
     result = validate(

@@ -80,6 +80,8 @@ def choose_profile(name: str | None, schema: str | None, default: str) -> Profil
         known = ", ".join(profiles)
         raise UnusableOption("unknown_profile", f"unknown profile {name!r}; known: {known}")
     profile = profiles[name or default]
+    if schema is not None and not schema.strip():  # an unset variable in a CI script, say
+        raise UnusableOption("schema_not_found", "--schema was given no file or URL")
     if schema:
         # A schema path given on the command line is relative to where the command runs.
         # The profile's field paths (links, counted values) belong to its own schema.
