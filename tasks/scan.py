@@ -262,9 +262,11 @@ SHORT_LIST = MAX_ITEMS_KEPT
 
 
 # The rules a list cut short by the sample breaks only if the whole list does: the type,
-# too many items, two the same, too many that match. Any other (minItems, contains, enum,
-# not, anyOf...) may judge the sample otherwise than the list.
-SAMPLE_SAFE_RULES = {"type", "maxItems", "uniqueItems", "maxContains"}
+# too many items (a count, or past those a closed list names: "items": false after
+# prefixItems, "additionalItems": false), two the same, too many that match. Any other
+# (minItems, contains, enum, not, anyOf, unevaluatedItems after a contains...) may judge
+# the sample otherwise than the list.
+SAMPLE_SAFE_RULES = {"type", "maxItems", "items", "additionalItems", "uniqueItems", "maxContains"}
 # In a schema with any of these, even those may come from a branch that applies to the
 # sample only ("then": {"maxItems": 0}); the error does not say so (through a $ref its
 # schema path is the target's), so then no error about a cut list is kept.

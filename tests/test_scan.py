@@ -197,6 +197,29 @@ def test_the_root_list_s_least_length_is_judged_on_the_whole_list_read_whole(tmp
         assert error_places(sampled) == set(), stream
 
 
+@pytest.mark.parametrize(
+    ("schema", "rule"),
+    [
+        ({"prefixItems": [{"type": "object"}], "items": False}, "items"),
+        (
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "items": [{"type": "object"}],
+                "additionalItems": False,
+            },
+            "additionalItems",
+        ),
+    ],
+)
+def test_a_sample_with_more_items_than_a_closed_list_takes_keeps_the_error(tmp_path, schema, rule):
+    draft = {"$schema": schema.pop("$schema")} if "$schema" in schema else {}
+    whole = {**draft, "properties": {"grants": {"type": "array", **schema}}}
+    path = write(tmp_path, {"grants": [{}] * 30})
+    for stream in (True, False):
+        sampled = scan_file(path, schema_plan(tmp_path, whole, stream=stream, sample_size=5))
+        assert error_places(sampled) == {("/grants", rule)}, stream
+
+
 def test_a_sample_still_finds_a_field_no_rule_evaluates(tmp_path):
     schema = {"properties": {"grants": {"type": "array"}}, "unevaluatedProperties": False}
     path = write(tmp_path, {"grants": [{}] * 5, "extra": 1})
