@@ -72,9 +72,12 @@ def preview_image(path: Path, folder: Path) -> dict[str, Any]:
             hint="Upload a smaller image.",
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        said = str(exc).replace(repr(str(path)), "").replace(str(path), "the file").strip()
+        if isinstance(exc, UnidentifiedImageError):  # Pillow's words name its path only
+            said = "it is damaged, or in a format Assay cannot read"
         raise BadInput(
             "bad_image",
-            f"The image could not be read: {exc}.",
+            f"The image could not be read: {said}.",  # not where the server keeps it
             hint="Open it in an image program and save it again.",
         ) from exc
     return {"available": True, **facts}

@@ -852,6 +852,10 @@ _SEPARATED_NUMBER = re.compile(
 )
 
 
+FRACTION = "a number with a fractional part"
+DECIMAL_POINT = "a number written with a decimal point"  # 1.0, which draft 4 refuses
+
+
 def _number_in_text(text: str) -> str:
     """What to do about a number written as text, if the text is one."""
     if _PLAIN_NUMBER.fullmatch(text):
@@ -873,6 +877,9 @@ def describe(validator: str, instance: Any, details: dict[str, Any]) -> str:
             types = sorted(details.get("types", []))
             wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
             said = f"should be {wanted}, not {_TYPE_WORDS[json_type(instance)]}"
+            if "integer" in types and type(instance) is float:  # a number, but not whole
+                fraction = not instance.is_integer()
+                said = f"should be {wanted}, not {FRACTION if fraction else DECIMAL_POINT}"
             if isinstance(instance, str) and {"number", "integer"} & set(types):
                 said += _number_in_text(instance.strip())
             return said

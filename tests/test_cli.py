@@ -247,6 +247,15 @@ def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, h
     assert "s3cret" not in result.stdout + result.stderr
 
 
+def test_data_read_with_no_schema_is_not_called_valid(tmp_path):
+    data = tmp_path / "d.json"
+    data.write_text('{"anything": 1}')
+    result = validate(str(data), "--profile", "generic", tmp_path=tmp_path)
+    assert result.returncode == 0
+    assert "read; the profile has no schema to check it against" in result.stdout
+    assert "valid" not in result.stdout
+
+
 def test_an_empty_schema_option_exits_2_rather_than_checking_against_the_profile(tmp_path):
     result = validate(str(EXAMPLES / "grants-valid.json"), "--schema", "", tmp_path=tmp_path)
     assert result.returncode == 2

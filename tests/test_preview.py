@@ -10,6 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from process.errors import BadInput
+from tasks.preview import preview_image
 from tests.conftest import submission_from
 from webapp.models import Submission
 
@@ -156,6 +158,17 @@ def test_a_truncated_image_is_explained(client):
     submission, page = send(client, "cut.png", picture(300, 300, "PNG")[:200])
     assert submission.state == "failed"
     assert "The image could not be read" in page
+
+
+def test_an_image_pillow_cannot_read_is_said_without_where_the_server_keeps_it(tmp_path):
+    path = tmp_path / "original" / "data"
+    path.parent.mkdir()
+    path.write_bytes(b"not an image at all")
+    with pytest.raises(BadInput) as refused:
+        preview_image(path, tmp_path / "preview")
+    assert refused.value.message == (
+        "The image could not be read: it is damaged, or in a format Assay cannot read."
+    )
 
 
 def test_a_long_screenshot_is_previewed_within_webp_limits(client):

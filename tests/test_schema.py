@@ -193,6 +193,24 @@ def test_a_number_written_as_text_says_how_to_write_it(engine, value, said):
     assert error.message == f"should be a number, not text{said}"
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize(
+    ("draft", "value", "said"),
+    [
+        ("2020-12", 2.5, "not a number with a fractional part"),
+        ("4", 1.0, "not a number written with a decimal point"),  # draft 4 refuses 1.0
+        ("2020-12", "2", "not text: write it without quotes"),
+    ],
+)
+def test_a_whole_number_that_is_not_says_what_it_is(tmp_path, engine, draft, value, said):
+    uri = {"4": "http://json-schema.org/draft-04/schema#"}.get(draft)
+    schema = {**({"$schema": uri} if uri else {}), "type": "integer"}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    [error] = iter_errors(value, load_schema(path), engine=engine)
+    assert error.message == f"should be a whole number, {said}"
+
+
 def test_demo_examples_agree_and_read_plainly():
     loaded = load_schema(DEMO_SCHEMA)
     invalid = json.loads((EXAMPLES / "grants-invalid.json").read_bytes())

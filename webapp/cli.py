@@ -156,6 +156,8 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     count = report["error_count"]
     sample = report.get("sample") or {}
     verdict = "valid" if report["valid"] else f"NOT valid: {count:,} error{'s' * (count != 1)}"
+    if not report.get("checked_against_schema", True):
+        verdict = "read; the profile has no schema to check it against"
     if sample.get("sampled"):
         verdict += " in the sample"
     lines = [f"{source} ({report['format']}, profile {report['profile']}): {verdict}"]
