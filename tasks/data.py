@@ -13,6 +13,7 @@ from django.conf import settings
 from process.errors import BadInput
 from process.runner import Inputs
 from process.store import Subject
+from tasks.refs import escape
 
 SPREADSHEETS = {"xlsx", "ods", "csv"}
 DATA_FORMATS = SPREADSHEETS | {"json"}
@@ -53,7 +54,8 @@ def top_level_lists(data: Any) -> list[tuple[str, int]]:
     if isinstance(data, list):
         return [("/", len(data))]
     if isinstance(data, dict):
-        return [(f"/{key}", len(value)) for key, value in data.items() if isinstance(value, list)]
+        lists = [(key, value) for key, value in data.items() if isinstance(value, list)]
+        return [(f"/{escape(key)}", len(value)) for key, value in lists]  # JSON Pointers
     return []
 
 

@@ -317,7 +317,7 @@ def _check_items(checks: Checks, items: list[Any]) -> None:
 
 def _lists(skeleton: dict[str, Any], key: str, count: int) -> list[tuple[str, int]]:
     lists = top_level_lists(skeleton)
-    return [(path, count if path == f"/{key}" else items) for path, items in lists]
+    return [(path, count if path == f"/{escape(key)}" else items) for path, items in lists]
 
 
 @contextmanager

@@ -31,6 +31,14 @@ def scanned(request, tmp_path):
     return scan
 
 
+def test_lists_are_named_by_json_pointer_as_the_items_are(scanned):
+    # "~" and "/" in a key are written "~0" and "~1", in the lists as in the items' pattern,
+    # so that the statistics find the root list's length in the file.
+    scan = scanned({"a/b~c": [{"k": 1}, {"k": 2}, 3], "other": []}, "a/b~c")
+    assert scan.lists == [("/a~1b~0c", 3), ("/other", 0)]
+    assert scan.items_pattern == "/a~1b~0c/*"
+
+
 def ids_in(scanned, items: list, id_name: str = "id") -> dict:
     return duplicates(scanned({"items": items}, "items", id_name=id_name).ids)
 
