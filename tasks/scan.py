@@ -72,7 +72,9 @@ from tasks.schema import (
 # Items validated per call: a few, so they are checked while still in the processor's
 # cache (500 at a time took twice as long; bench/validation.py).
 BATCH = 25
-MAX_WATCHED = 20  # additional fields looked for in each item, while short of examples
+# Additional fields looked for in each item while short of examples: each costs every
+# item a look until it has them (a field met once stays short), so there is a bound.
+MAX_WATCHED = 50
 TOO_LONG = "…" * (MAX_VALUE_CHARS + 1)  # stands for the rest of a list too long to show
 MAX_PLACES = 5  # places kept per link
 

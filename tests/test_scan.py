@@ -442,6 +442,13 @@ def test_links_and_counted_values_in_lists_and_the_items_themselves(tmp_path):
     assert sum(found["distinct"]["/grants/*"].values()) == 3
 
 
+def test_forty_additional_fields_each_get_three_examples(tmp_path):
+    items = [{"id": f"G-{n}", **{f"x{k:02}": n for k in range(40)}} for n in range(5)]
+    found = same_both_ways(write(tmp_path, {"grants": items}), demo_plan())
+    assert len(found["examples"]) == 40
+    assert {len(examples) for examples in found["examples"].values()} == {3}
+
+
 def test_every_one_of_many_rare_additional_fields_has_an_example(tmp_path):
     items = [{"id": f"G-{n}", f"extra{n}": n} for n in range(300)]
     found = same_both_ways(write(tmp_path, {"grants": items}), demo_plan())
