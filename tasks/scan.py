@@ -63,6 +63,7 @@ from tasks.schema import (
     SchemaError,
     batch_errors,
     checks_items_alone,
+    engine_for,
     items_needed_for_rest,
     iter_errors,
     rest_errors,
@@ -339,6 +340,7 @@ class Checks:
     def __init__(self, plan: Plan, validate_in_batches: bool):
         self.plan = plan
         self.walk = FieldWalk()
+        self.engine = "fast"  # until a field with an empty name is met (see _new_fields)
         self.errors = (
             ErrorGroups(max_errors=settings.ASSAY_MAX_STORED_ERRORS) if plan.loaded else None
         )
@@ -375,6 +377,8 @@ class Checks:
         counts = self.walk.counts
         known = len(counts)
         self.walk.visit(item, self.items_pattern)
+        if len(counts) > known:
+            self._new_fields(known)
         if self.described is not None and (self.wanted or len(counts) > known):
             self._examples(item, f"{self.items_pointer}{index}", self.items_pattern, known)
         if self.watched:
@@ -389,6 +393,14 @@ class Checks:
             self.batch.append(item)
             if len(self.batch) >= BATCH:
                 self._validate_batch()
+
+    def _new_fields(self, known: int) -> None:
+        """Fields met for the first time (the last counted, past ``known``): one with an
+        empty name sends what is validated from then on to the other engine (engine_for)."""
+        if self.engine == "fast":
+            self.engine = engine_for(
+                islice(reversed(self.walk.counts), len(self.walk.counts) - known)
+            )
 
     def _watch(self) -> None:
         """Links and counted values in the items not yet looked at: a batch at a time, as
@@ -427,6 +439,7 @@ class Checks:
             self._watch()  # the last items' links come before the rest's
         known = len(self.walk.counts)
         self.walk.visit(rest)
+        self._new_fields(known)
         if self.described is not None:
             self._examples(rest, "", "", known)
         for pattern in self.plan.links:
@@ -473,7 +486,7 @@ class Checks:
         outside: list[SchemaError] = []
 
         def inside_the_items() -> Iterator[SchemaError]:
-            for error in self._judged(iter_errors(data, self.plan.loaded)):
+            for error in self._judged(iter_errors(data, self.plan.loaded, self.engine)):
                 if error.path.startswith(self.items_pointer):
                     yield error
                 else:
@@ -487,7 +500,7 @@ class Checks:
         start = self.batch_start
         self.batch_start += len(self.batch)
         batch, self.batch = self.batch, []
-        self.check(batch_errors(batch, start, self.plan.key, self.plan.loaded))
+        self.check(batch_errors(batch, start, self.plan.key, self.plan.loaded, self.engine))
 
     def _keep_head(self, items: list[Any]) -> None:
         for item in items:
@@ -510,7 +523,7 @@ class Checks:
                 listed = [*listed, TOO_LONG]
             rest = {**rest, key: listed}
         try:
-            found = list(self._judged(rest_errors(rest, key, self.plan.loaded)))
+            found = list(self._judged(rest_errors(rest, key, self.plan.loaded, self.engine)))
         except BadInput as failure:
             self.failure = failure
             return

@@ -12,8 +12,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
@@ -391,7 +391,10 @@ def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterat
     if engine == "fast":
         yield from _fast_errors(data, loaded)
     elif engine == "reference":
-        yield from _reference_errors(data, loaded)
+        try:
+            yield from _reference_errors(data, loaded)
+        except RecursionError:
+            raise too_deep("check against the schema") from None
     else:
         raise ValueError(f"unknown engine {engine!r}")
 
@@ -438,22 +441,45 @@ def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
 
 
 def batch_errors(
-    items: list[Any], start: int, key: str, loaded: LoadedSchema
+    items: list[Any], start: int, key: str, loaded: LoadedSchema, engine: str = "fast"
 ) -> Iterator[SchemaError]:
     """The errors inside ``items``, the root list's items from index ``start`` on, placed
     as in the whole document (needs ``checks_items_alone``)."""
-    for error in _fast_errors({key: items}, loaded, shift=start):
+    for error in _shifted(iter_errors({key: items}, loaded, engine), start):
         if error.path.startswith(f"/{escape(key)}/"):
             yield error
 
 
-def rest_errors(skeleton: dict[str, Any], key: str, loaded: LoadedSchema) -> Iterator[SchemaError]:
+def rest_errors(
+    skeleton: dict[str, Any], key: str, loaded: LoadedSchema, engine: str = "fast"
+) -> Iterator[SchemaError]:
     """The errors outside the items of the root list at ``key``, given the document with
     that list cut to its first items (as many as its minItems needs to judge it)."""
     inside = f"/{escape(key)}/"
-    for error in _fast_errors(skeleton, loaded):
+    for error in iter_errors(skeleton, loaded, engine):
         if not error.path.startswith(inside):
             yield error
+
+
+def engine_for(patterns: Iterable[str]) -> str:
+    """The engine for data with fields at ``patterns``: python jsonschema where a field has
+    an empty name ("" or "/a//b"), which jsonschema-rs leaves out of the paths it gives,
+    placing an error there at the object holding it."""
+    return "reference" if any(_empty_name(pattern) for pattern in patterns) else "fast"
+
+
+def _empty_name(pattern: str) -> bool:
+    return "//" in pattern or pattern.endswith("/")
+
+
+def _shifted(errors: Iterator[SchemaError], shift: int) -> Iterator[SchemaError]:
+    """Errors in a batch of the root list's items, placed at their index in the list."""
+    for error in errors:
+        parts = error.path.split("/")
+        if shift and len(parts) > 2:
+            parts[2] = str(int(parts[2]) + shift)
+            error = replace(error, path="/".join(parts))
+        yield error
 
 
 def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
@@ -463,9 +489,9 @@ def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
     return math.ceil(minimum) if isinstance(minimum, int | float) else 0
 
 
-def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[SchemaError]:
+def _fast_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
     try:
-        yield from _fast_errors_unguarded(data, loaded, shift)
+        yield from _fast_errors_unguarded(data, loaded)
     except ValueError as error:
         # jsonschema-rs refuses values nested more than a few hundred levels deep.
         if "Recursion limit" not in str(error):
@@ -473,7 +499,7 @@ def _fast_errors(data: Any, loaded: LoadedSchema, shift: int = 0) -> Iterator[Sc
         raise too_deep("check against the schema") from None
 
 
-def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Iterator[SchemaError]:
+def _fast_errors_unguarded(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
     keys = _NumberedKeys()
     lists_too_long: set[tuple[Any, ...]] = set()
     for error in fast_validator(loaded).iter_errors(data):
@@ -503,8 +529,6 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema, shift: int) -> Itera
             # jsonschema names as the rule broken.
             validator = DRAFT4_EXCLUSIVE[validator]
             schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
-        if shift and len(instance_path) > 1:
-            instance_path = [instance_path[0], instance_path[1] + shift, *instance_path[2:]]
         yield _build(validator, instance_path, schema_path, instance, details)
 
 

@@ -584,6 +584,21 @@ def test_a_long_integer_in_the_piece_a_run_reads_is_read_exactly(tmp_path, pad, 
     assert list(ItemStream(path, "grants").items())[at]["amount"] == 10**24 + 1
 
 
+def test_an_error_in_a_field_with_an_empty_name_is_placed_in_it(tmp_path):
+    # jsonschema-rs leaves empty names out of the paths it gives: the error would be at
+    # the object holding the field.
+    item = {"type": "object", "additionalProperties": {"type": "integer"}}
+    schema = root_schema({"type": "array", "items": item}, additionalProperties={"type": "array"})
+    data = {"grants": [{"a": 1}] * 30 + [{"": "x", "b": {"": 2}}, {"a": "y"}], "": 5}
+    found = same_both_ways(write(tmp_path, data), plan_for(tmp_path, schema))
+    assert {(path, rule) for path, rule, *_ in found["errors"]} == {
+        ("/grants/30/", "type"),
+        ("/grants/30/b", "type"),
+        ("/grants/31/a", "type"),
+        ("/", "type"),
+    }
+
+
 def test_an_empty_root_key_is_read_whole(tmp_path):
     # jsonschema-rs leaves empty keys out of error paths, so its items are not batched.
     schema = {"type": "object", "properties": {"": {"type": "array", "items": {"type": "string"}}}}
