@@ -21,7 +21,7 @@ class SpreadsheetToJSON(Task):
     # 7: each sheet's headings kept with their columns, so that a missing field is placed
     # in its column though no row fills it; warnings quoting a value several cells hold
     # name the cell of the field or type they say; a CSV's separator is the one that
-    # reads its first rows as a table
+    # reads its first rows as a table, and its blank heading is read as a workbook's
     # 5: rows sharing an id with an object column no longer crash; rows of another sheet
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and

@@ -956,7 +956,11 @@ class _CSVAsWritten(CSVInput):
 
     def get_sheet_lines(self, sheet_name: str) -> Iterator[dict[Any, Any]]:
         with self._opened(sheet_name) as handle:
-            yield from self.generate_rows(csv.DictReader(NullCharacterFilter(handle)), sheet_name)
+            lines = csv.DictReader(NullCharacterFilter(handle))
+            for line in self.generate_rows(lines, sheet_name):
+                if "" in line:  # a blank heading: not the field "", as in a workbook
+                    line[""] = None  # (flattentool leaves out what is None)
+                yield line
 
     def _opened(self, sheet_name: str) -> IO[str]:
         path = Path(self.input_name) / f"{sheet_name}.csv"
@@ -1462,7 +1466,7 @@ def _unread_values(
                 if value in (None, "") or index in reported:
                     continue
                 past = index >= len(headings)
-                if past or (fmt != "csv" and headings[index] in (None, "")):
+                if past or headings[index] in (None, ""):
                     reported.add(index)
                     found.append(_unheaded(sheet, number, index, past))
                 elif index in structures:

@@ -875,9 +875,9 @@ def test_values_that_no_heading_names_are_a_warning_once_per_column(
     ]
     result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
     said = [(w["column"], w["row"]) for w in result.warnings if "were not read" in w["message"]]
-    # A CSV reads a blank heading's values under the field "" (listed as not in the schema).
-    under_no_heading = [] if fmt == "csv" else [("B", 3)]
-    assert sorted(said) == sorted([("D", 2), ("E", 2), *under_no_heading])
+    assert sorted(said) == sorted([("D", 2), ("E", 2), ("B", 3)])
+    assert [set(grant) for grant in grants(result)] == [{"id", "title"}] * 2  # no field ""
+    assert result.cell_source_map["grants/1/title"][0][1] == "C"
 
 
 def test_rows_after_blank_lines_in_a_csv_keep_their_numbers(tmp_path: Path, schema: Path) -> None:
