@@ -388,7 +388,8 @@ class Checks:
         if type(item) is dict:  # counting_key(), written out: this runs for every item
             self.objects += 1
             value = item.get(self.id_name)
-            self.ids[(type(value) is bool, value if type(value) in HASHABLE else str(value))] += 1
+            kind = type(value)
+            self.ids[(kind is bool, value) if kind in HASHABLE else counting_key(value)] += 1
         if self.batch is not None:
             self.batch.append(item)
             if len(self.batch) >= BATCH:
@@ -595,5 +596,8 @@ LINK_SCHEMES = ("http://", "https://")
 
 
 def counting_key(value: Any) -> tuple[bool, Any]:
-    """A counting key: true is not 1, and a list or object (unhashable) counts by its text."""
-    return type(value) is bool, value if type(value) in HASHABLE else str(value)
+    """A counting key: true is not 1, and a list or object (unhashable) counts by its JSON
+    text, its keys sorted (as a report shows it)."""
+    if type(value) in HASHABLE:
+        return type(value) is bool, value
+    return False, json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

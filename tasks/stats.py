@@ -18,9 +18,10 @@ TOP_VALUES = 10
 class Stats(Task):
     name = "stats"
     title = "Statistics"
-    # 5: how many items are objects, and are in the file; 4: a document that is a list
-    # has its elements counted as the items
-    version = 5
+    # 6: ids repeated are given as the data has them (7, not "7"), and lists or objects
+    # as JSON; 5: how many items are objects, and are in the file; 4: a document that is
+    # a list has its elements counted as the items
+    version = 6
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -58,7 +59,8 @@ def coverage(counts: Counter[str], items_pattern: str, items: int) -> list[dict[
 def duplicates(ids: Counter) -> dict[str, Any]:
     """Ids used more than once, from counts by ``counting_key``."""
     # The repeated ones first, then sorted: most ids are not, and sorting all is slow.
-    repeated = [(str(value), count) for (_, value), count in ids.items() if count > 1]
+    # As the data has them: 7 is not "7" (a list or an object is its JSON text).
+    repeated = [(value, count) for (_, value), count in ids.items() if count > 1]
     repeated.sort(key=itemgetter(1), reverse=True)  # as most_common(): ties keep their order
     return {"count": len(repeated), "examples": repeated[:TOP_VALUES]}
 

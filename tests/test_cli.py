@@ -183,7 +183,7 @@ def test_ids_used_more_than_once_are_said(tmp_path):
     grants = json.loads((EXAMPLES / "grants-valid.json").read_text())["grants"]
     data.write_text(json.dumps({"grants": [*grants, grants[0], grants[0]]}))
     summary = validate(str(data), "--profile", "demo", tmp_path=tmp_path).stdout
-    assert f"  ids used more than once: 1, e.g. {grants[0]['id']} (3 times)" in summary
+    assert f'  ids used more than once: 1, e.g. "{grants[0]["id"]}" (3 times)' in summary
 
 
 def test_an_error_about_the_whole_document_says_so_and_counts_have_separators(tmp_path):

@@ -181,7 +181,10 @@ def _duplicate_lines(report: dict[str, Any]) -> list[str]:
     repeated = (report.get("stats") or {}).get("duplicate_ids") or {}
     if not repeated.get("count"):
         return []
-    examples = ", ".join(f"{value} ({count:,} times)" for value, count in repeated["examples"][:3])
+    examples = ", ".join(
+        f"{json.dumps(value, ensure_ascii=False)} ({count:,} times)"
+        for value, count in repeated["examples"][:3]
+    )
     return [f"  ids used more than once: {repeated['count']:,}, e.g. {examples}"]
 
 
