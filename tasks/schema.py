@@ -175,7 +175,7 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
     while pending:
         base, document = pending.pop()
         resources[base] = document
-        for target in _ref_targets(document, base):
+        for target in _ref_targets(document, base, id_key):
             if target in META_SCHEMAS:
                 # "Any schema": the standard's own meta-schema, which ships with jsonschema.
                 if target not in resources and _can_follow(target, draft):
@@ -223,19 +223,23 @@ def _profile_file(target: str, root_uri: str, folder: Path) -> Path | None:
     return file if file.is_relative_to(folder) and file.is_file() else None
 
 
-def _ref_targets(node: Any, base: str) -> set[str]:
-    """The documents (URIs without fragments) that the $refs inside ``node`` point to."""
+def _ref_targets(node: Any, base: str, id_key: str = "$id") -> set[str]:
+    """The documents (URIs without fragments) that the $refs inside ``node`` point to,
+    each read against the base of where it stands (a nested $id changes it)."""
     targets: set[str] = set()
-    stack = [node]
+    stack: list[tuple[Any, str]] = [(node, base)]
     while stack:
-        current = stack.pop()
+        current, here = stack.pop()
         if isinstance(current, dict):
+            own = current.get(id_key)
+            if isinstance(own, str) and not own.startswith("#"):  # "#x": a name, not a base
+                here = urljoin(here, own)
             ref = current.get("$ref")
             if isinstance(ref, str) and not ref.startswith("#"):
-                targets.add(urldefrag(urljoin(base, ref)).url)
-            stack.extend(current.values())
+                targets.add(urldefrag(urljoin(here, ref)).url)
+            stack.extend((child, here) for child in current.values())
         elif isinstance(current, list):
-            stack.extend(current)
+            stack.extend((child, here) for child in current)
     return targets
 
 

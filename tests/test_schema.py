@@ -565,6 +565,25 @@ def test_a_ref_into_a_subfolder_reads_the_file_it_names(tmp_path):
         ]
 
 
+@pytest.mark.parametrize("draft", ["2020-12", "7", "4"])
+def test_a_ref_under_a_nested_id_reads_the_file_beside_that_id(tmp_path, draft):
+    id_key = "id" if draft == "4" else "$id"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "x.json").write_text('{"type": "string"}')  # same name, other place
+    (tmp_path / "sub" / "x.json").write_text('{"type": "integer"}')
+    inner = {id_key: "sub/inner.json", "properties": {"c": {"$ref": "x.json"}}}
+    uri = {"7": "http://json-schema.org/draft-07/schema#"}.get(draft)
+    uri = uri or {"4": "http://json-schema.org/draft-04/schema#"}.get(draft)
+    main = {**({"$schema": uri} if uri else {}), "properties": {"b": inner}}
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    loaded = load_schema(tmp_path / "main.json")
+    for engine in ("fast", "reference"):
+        errors = iter_errors({"b": {"c": "text"}}, loaded, engine=engine)
+        assert [(e.path, e.message) for e in errors] == [
+            ("/b/c", "should be a whole number, not text")
+        ], engine
+
+
 def test_a_ref_out_of_the_schema_folder_is_refused_in_plain_words(tmp_path):
     (tmp_path / "profile").mkdir()
     (tmp_path / "grant.json").write_text('{"type": "string"}')
