@@ -178,7 +178,9 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
         for target in _ref_targets(document, base, id_key):
             if target in META_SCHEMAS:
                 # "Any schema": the standard's own meta-schema, which ships with jsonschema.
-                if target not in resources and _can_follow(target, draft):
+                if not _can_follow(target, draft):
+                    raise _faulty_schema(f"The schema cannot be used: {_other_drafts(target)}")
+                if target not in resources:
                     pending.append((target, META_SCHEMAS.contents(target)))
                 continue
             file = _profile_file(target, root[id_key], folder)
@@ -197,9 +199,16 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
 META_SCHEMAS = jsonschema_specifications.REGISTRY
 
 
+def _other_drafts(meta_schema: str) -> str:
+    return (
+        f"a $ref names {meta_schema.rstrip('#')}, the meta-schema of another draft than the "
+        "schema's own, which Assay cannot check against."
+    )
+
+
 def _can_follow(meta_schema: str, draft: str) -> bool:
-    """The fast engine reads a referenced schema as the root's draft, so another draft's
-    meta-schema would check less than it says (or, for draft 4's, not load at all)."""
+    """Another draft's meta-schema is not followed: the engines' agreement is tested draft
+    by draft, not across them (and a draft Assay does not read cannot be)."""
     try:
         return draft_of(META_SCHEMAS.contents(meta_schema)) == draft
     except BadInput:  # draft 3's: the $ref is then refused as another draft's, as it is
@@ -247,8 +256,10 @@ def _ref_targets(node: Any, base: str, id_key: str = "$id") -> set[str]:
 def fast_validator(loaded: LoadedSchema) -> Any:
     try:
         # The registry holds the profile's files; its default retriever fetches nothing.
+        # Each file is read in the draft it declares, or else in the schema's own, as
+        # python jsonschema reads them (a registry's draft would override what they say).
         registry = jsonschema_rs.Registry(
-            list(loaded.resources.items()), draft=_rs_draft(loaded.draft)
+            [(uri, _declaring(doc, loaded.draft)) for uri, doc in loaded.resources.items()]
         )
         return FAST_VALIDATORS[loaded.draft](
             loaded.schema,
@@ -310,14 +321,18 @@ def _plain_schema_fault(message: str) -> str:
     """The fast engine's words for what it cannot use in a schema, made plain."""
     if match := UNRESOLVED.match(message):
         if match["uri"] in META_SCHEMAS:
-            return (
-                f"a $ref names {match['uri']}, the meta-schema of another draft than the "
-                "schema's own, which Assay cannot check against."
-            )
+            return _other_drafts(match["uri"])
         return f"a $ref names {match['uri']}, which is not a file in the schema's folder."
     if match := NO_SUCH_PLACE.match(message):
         return f"a $ref points to “{match['pointer']}”, which the document it names lacks."
     return message.split("\n", 1)[0]  # its first line: what follows is the engine's context
+
+
+def _declaring(document: Any, draft: str) -> Any:
+    """A schema file that declares its draft: ``draft`` where it declares none."""
+    if isinstance(document, dict) and "$schema" not in document:
+        return {"$schema": REFERENCE_VALIDATORS[draft].META_SCHEMA["$schema"], **document}
+    return document
 
 
 def _rs_draft(draft: str) -> int:

@@ -635,6 +635,28 @@ def test_a_ref_to_another_draft_s_meta_schema_is_refused_saying_why(tmp_path, dr
     )
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_file_a_ref_names_is_read_in_the_draft_it_declares(tmp_path, engine):
+    other = {
+        "$schema": DRAFT_URIS["2020-12"],
+        "properties": {"pair": {"prefixItems": [{"type": "string"}], "items": False}},
+        "dependentRequired": {"n": ["m"]},
+    }
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    main = {"$schema": DRAFT_URIS["7"], "properties": {"t": {"$ref": "other.json"}}}
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    loaded = load_schema(tmp_path / "main.json")
+    found = {
+        (e.path, e.validator)
+        for e in iter_errors({"t": {"pair": ["a", "b"], "n": 1}}, loaded, engine=engine)
+    }
+    # Read as draft 7, prefixItems and dependentRequired would mean nothing, and "items":
+    # false would refuse "a" too.
+    assert ("/t", "dependentRequired") in found
+    assert ("/t/pair/0", "items") not in found and ("/t/pair/0", "false") not in found
+    assert found - {("/t", "dependentRequired")}  # and "b" is refused, one way or another
+
+
 def test_only_files_a_ref_reaches_are_read(tmp_path):
     (tmp_path / "c.json").write_text('{"type": "integer"}')
     (tmp_path / "b.json").write_text('{"$ref": "c.json"}')
