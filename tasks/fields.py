@@ -161,6 +161,10 @@ class SchemaFields:
     # Fields whose values the schema says are links ("format": "uri").
     links: set[str] = field(default_factory=set)
     nodes: int = field(default=0, repr=False)  # schema nodes read, against MAX_SCHEMA_NODES
+    # Of each set above, its size and its patterns with keys' segments, split (see _wild).
+    _wild_cache: dict[int, tuple[int, list[list[str]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def describes(self, pattern: str) -> bool:
         if self._holds(self.known, pattern):
@@ -192,11 +196,10 @@ class SchemaFields:
 
     def _wild(self, patterns: set[str]) -> list[list[str]]:
         """The patterns with keys' segments, split; worked out again only as they grow."""
-        cache = self.__dict__.setdefault("_wild_cache", {})
-        size, split = cache.get(id(patterns), (-1, []))
+        size, split = self._wild_cache.get(id(patterns), (-1, []))
         if size != len(patterns):
             split = [pattern.split("/") for pattern in patterns if WILD in pattern]
-            cache[id(patterns)] = (len(patterns), split)
+            self._wild_cache[id(patterns)] = (len(patterns), split)
         return split
 
     def is_additional(self, pattern: str) -> bool:

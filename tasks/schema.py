@@ -493,9 +493,12 @@ def _empty_name(pattern: str) -> bool:
 
 def _shifted(errors: Iterator[SchemaError], shift: int) -> Iterator[SchemaError]:
     """Errors in a batch of the root list's items, placed at their index in the list."""
+    if not shift:
+        yield from errors
+        return
     for error in errors:
         parts = error.path.split("/")
-        if shift and len(parts) > 2:
+        if len(parts) > 2:
             parts[2] = str(int(parts[2]) + shift)
             error = replace(error, path="/".join(parts))
         yield error

@@ -36,9 +36,9 @@ from webapp.profiles import get_profiles
 from webapp.views import (
     NotNow,
     deferred_task_or_404,
+    failure_of,
     failures,
     known_to_fail,
-    last_problem,
     run_elapsed,
     submit,
     waiting_on,
@@ -388,9 +388,10 @@ def _deferred_task_status(submission: Submission, task: Task) -> dict[str, Any]:
     status = jobs.deferred_status(submission, task)
     entry = {"name": task.name, "title": task.title, "status": status}
     if status in ("available", "failed"):
-        if reason := task.unavailable_because(submission) or known_to_fail(submission, task):
+        problem = failure_of(submission, task, status)
+        if reason := task.unavailable_because(submission) or known_to_fail(problem):
             entry.update(status="unavailable", reason=reason)  # asking would be refused
-        elif status == "failed" and (problem := last_problem(submission, task)):
+        elif problem:
             entry["reason"] = problem["message"]  # a passing fault: asking again may work
     return entry
 

@@ -127,7 +127,7 @@ def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any
     if submission.state == State.DONE:
         for task in get_pipeline().applicable(submission, deferred=True):
             status = jobs.deferred_status(submission, task)
-            problem = last_problem(submission, task) if status == "failed" else {}
+            problem = failure_of(submission, task, status)
             rendered.append(section(request, submission, task, status=status, problem=problem))
     return rendered
 
@@ -320,21 +320,25 @@ def deferred_task_or_404(submission: Submission, task_name: str) -> Task:
         raise NotNow(NOT_NOW[submission.state])
     for task in get_pipeline().applicable(submission, deferred=True):
         if task.name == task_name:
-            if reason := task.unavailable_because(submission) or known_to_fail(submission, task):
+            if reason := task.unavailable_because(submission) or known_to_fail(
+                failure_of(submission, task, jobs.deferred_status(submission, task))
+            ):
                 raise NotNow(reason)
             return task
     raise NotNow("That step does not apply to this data.")
 
 
-def known_to_fail(submission: Submission, task: Task) -> str:
-    """Why the step would fail again, if its last failure was the data's own (see
-    last_problem); else nothing."""
-    if jobs.deferred_status(submission, task) != "failed":
-        return ""
-    problem = last_problem(submission, task)
+def known_to_fail(problem: dict[str, Any]) -> str:
+    """Why a step would fail again, given its last failure (see last_problem), if that
+    was the data's own; else nothing."""
     if not problem.get("permanent"):
         return ""
     return " ".join(filter(None, [problem["message"], problem["hint"]]))
+
+
+def failure_of(submission: Submission, task: Task, status: str) -> dict[str, Any]:
+    """The last failure of a deferred step whose status is ``status``: none unless failed."""
+    return last_problem(submission, task) if status == "failed" else {}
 
 
 @post_only
