@@ -72,6 +72,9 @@ class LoadedSchema:
     draft: str
     resources: dict[str, Any]
     sha256: str
+    # How an error names the file its rule is in, by each URI above: "" for the schema's
+    # own, else the file's path in the schema's folder (or a meta-schema's URI).
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_uri(self) -> str:
@@ -107,8 +110,8 @@ def _load_schema(path: Path) -> LoadedSchema:
     if not schema.get(id_key):
         # Give the root a base URI so relative $refs mean the same in both engines.
         schema = {**schema, id_key: path.resolve().as_uri()}
-    resources = _neighbours(path, schema, draft)
-    loaded = LoadedSchema(schema, draft, resources, hashlib.sha256(raw).hexdigest())
+    resources, files = _neighbours(path, schema, draft)
+    loaded = LoadedSchema(schema, draft, resources, hashlib.sha256(raw).hexdigest(), files)
     fast_validator(loaded)  # An unresolvable $ref or bad regex fails here, not mid-run.
     return loaded
 
@@ -162,14 +165,17 @@ def _all_but_regex(checker: jsonschema.FormatChecker) -> jsonschema.FormatChecke
     return kept
 
 
-def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
+def _neighbours(
+    path: Path, root: dict[str, Any], draft: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The root and every file of its folder that a $ref names, under each URI a $ref
-    may use.
+    may use; and the name of each one's file (see LoadedSchema.files).
 
     Only files a $ref reaches are read: the folder may hold other JSON (the data, even)."""
     id_key = id_keyword(draft)
     folder = path.parent.resolve()
     resources: dict[str, Any] = {}
+    files = {root[id_key].rstrip("#"): ""}
     pending: list[tuple[str, Any]] = [(root[id_key], root)]
     read: set[Path] = {path.resolve()}
     while pending:
@@ -182,6 +188,7 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
                     raise _faulty_schema(f"The schema cannot be used: {_other_drafts(target)}")
                 if target not in resources:
                     pending.append((target, META_SCHEMAS.contents(target)))
+                    files[target.rstrip("#")] = target.rstrip("#")
                 continue
             file = _profile_file(target, root[id_key], folder)
             if file is None or file in read:
@@ -191,8 +198,11 @@ def _neighbours(path: Path, root: dict[str, Any], draft: str) -> dict[str, Any]:
             own_id = neighbour.get(id_key)
             for uri in {target, file.as_uri()} - {own_id}:
                 resources[uri] = neighbour
-            pending.append((own_id.rstrip("#") if isinstance(own_id, str) else target, neighbour))
-    return resources
+            base = own_id.rstrip("#") if isinstance(own_id, str) else target
+            for uri in {target, file.as_uri(), base}:
+                files[uri] = file.relative_to(folder).as_posix()
+            pending.append((base, neighbour))
+    return resources, files
 
 
 # The meta-schemas of every draft, by URI: read offline, as python jsonschema reads them.
@@ -352,8 +362,34 @@ def reference_validator(loaded: LoadedSchema) -> Any:
         (uri, referencing.Resource.from_contents(doc, default_specification=specification))
         for uri, doc in loaded.resources.items()
     )
-    cls = REFERENCE_VALIDATORS[loaded.draft]
+    cls = PLACING_VALIDATORS[loaded.draft]
     return cls(loaded.schema, registry=registry, format_checker=FORMAT_CHECKER)
+
+
+def _placing_false_schemas(cls: Any) -> Any:
+    """``cls``, placing the errors of false subschemas: python jsonschema's descend() drops
+    the path it is given for one, so {"properties": {"old": false}} put its error at the
+    object, not at "old" as jsonschema-rs does. (A file that declares its "$schema" is
+    read by the standard class, which places them so still.)"""
+    placing = jsonschema.validators.extend(cls)
+    descend = placing.descend
+
+    def descend_placing(self, instance, schema, path=None, schema_path=None, resolver=None):
+        for error in descend(self, instance, schema, path, schema_path, resolver):
+            if schema is False:
+                if path is not None:
+                    error.path.appendleft(path)
+                if schema_path is not None:
+                    error.schema_path.appendleft(schema_path)
+            yield error
+
+    placing.descend = descend_placing
+    return placing
+
+
+PLACING_VALIDATORS = {
+    draft: _placing_false_schemas(cls) for draft, cls in REFERENCE_VALIDATORS.items()
+}
 
 
 # Formats whose values are ASCII text with nothing around it, by their standards. python
@@ -551,7 +587,8 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema) -> Iterator[SchemaEr
             # jsonschema names as the rule broken.
             validator = DRAFT4_EXCLUSIVE[validator]
             schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
-        yield _build(validator, instance_path, schema_path, instance, details)
+        evaluated = (*error.evaluation_path[:-1], *schema_path[-1:])  # renamed as above
+        yield _build(validator, instance_path, _fast_rule(loaded, evaluated), instance, details)
 
 
 def _closed_object(kind: str, schema_path: Any, data: Any, instance_path: list[Any]) -> bool:
@@ -713,12 +750,19 @@ def _kind_details(kind: Any) -> dict[str, Any]:
 
 def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
     try:
+        places = _schema_map(loaded).places
         for error in reference_validator(loaded).iter_errors(data):
             validator = "false" if error.validator is None else str(error.validator)
+            # Placed by the subschema holding the rule, as its path leaves out the $refs
+            # it went through; a false schema, which is no subschema, by that path.
+            rule = ("", list(error.absolute_schema_path))
+            if id(error.schema) in places:
+                uri, parts, _ = places[id(error.schema)]
+                rule = (uri, [*parts, validator])
             yield _build(
                 validator,
                 error.absolute_path,
-                error.absolute_schema_path,
+                _rule_place(loaded, *rule),
                 error.instance,
                 {
                     **_reference_details(validator, error),
@@ -727,6 +771,98 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
             )
     except referencing.exceptions.Unresolvable as error:
         raise BadInput("schema_invalid", f"The schema cannot be used: {error}") from None
+
+
+def _rule_place(loaded: LoadedSchema, uri: str, parts: list[Any]) -> str:
+    """Where a broken rule is written: a JSON Pointer into the profile's schema file, or
+    for a rule in another file, that file's name, "#" and the pointer within it.
+
+    ``uri`` names the file ("" the profile's schema), ``parts`` the path within it."""
+    uri = uri.rstrip("#")
+    pointer = to_pointer(parts)
+    name = loaded.files.get(uri, "" if not uri else None)
+    if name is None:  # not a file Assay read: its URI, but never a path on the server
+        name = uri.rsplit("/", 1)[-1] if uri.startswith("file:") else uri
+    return f"{name}#{pointer}" if name else pointer
+
+
+def _fast_rule(loaded: LoadedSchema, evaluation_path: tuple[Any, ...]) -> str:
+    """Where the rule a jsonschema-rs error breaks is written, found by following its
+    evaluation path through the schema and the $refs on it. (Its "schema path" starts
+    at the last $ref's target, which need not be a file; its "keyword location" may
+    point into the rule or beside it.) Known once per path: errors repeat."""
+    found = _schema_map(loaded)
+    if evaluation_path not in found.rules:
+        try:
+            place = _followed(loaded, found, list(evaluation_path))
+        except (KeyError, IndexError, ValueError, TypeError):  # a $ref to an "$anchor"
+            place = "", list(evaluation_path)
+        found.rules[evaluation_path] = _rule_place(loaded, *place)
+    return found.rules[evaluation_path]
+
+
+def _followed(loaded: LoadedSchema, found: _SchemaMap, rest: list[Any]) -> tuple[str, list]:
+    node: Any = loaded.schema
+    reached = (*found.places[id(node)], list(rest))
+    while rest:
+        part = rest.pop(0)
+        if part in REFS and isinstance(node, dict) and isinstance(node.get(part), str):
+            node = _resolved(loaded, found.places[id(node)][2], node[part])
+        elif isinstance(node, dict | list):
+            node = node[part]
+        else:
+            break
+        if id(node) in found.places:  # a subschema (or a map of them): the rule is below
+            reached = (*found.places[id(node)], list(rest))
+    file, parts, _, remaining = reached
+    return file, [*parts, *remaining]
+
+
+REFS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _resolved(loaded: LoadedSchema, base: str, ref: str) -> Any:
+    uri, fragment = urldefrag(urljoin(base, ref))
+    found = _schema_map(loaded)
+    node = found.documents[uri] if uri in found.documents else loaded.resources[uri]
+    for part in unquote(fragment).split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+@dataclass
+class _SchemaMap:
+    # Each subschema dict of the profile's files, by identity: its file's URI and path,
+    # and the base URI its $refs are read against.
+    places: dict[int, tuple[str, list[Any], str]] = field(default_factory=dict)
+    # Each subschema with an $id of its own, by that URI, which a $ref may name.
+    documents: dict[str, Any] = field(default_factory=dict)
+    # The place of each rule jsonschema-rs names by its evaluation path (_fast_rule).
+    rules: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_map(loaded: LoadedSchema) -> _SchemaMap:
+    id_key = id_keyword(loaded.draft)
+    found = _SchemaMap()
+    documents = {id(document): (uri, document) for uri, document in loaded.resources.items()}
+    # (node, its file's URI, its path there, the base URI its $refs are read against)
+    pending = [(document, uri, [], uri) for uri, document in documents.values()]
+    while pending:
+        node, file, parts, base = pending.pop()
+        if isinstance(node, dict):
+            if id(node) in found.places:
+                continue
+            own = node.get(id_key)
+            if parts and isinstance(own, str) and not own.startswith("#"):
+                base = urldefrag(urljoin(base, own)).url
+                found.documents.setdefault(base, node)
+            found.places[id(node)] = (file, parts, base)
+            pending.extend((child, file, [*parts, key], base) for key, child in node.items())
+        elif isinstance(node, list):
+            pending.extend((child, file, [*parts, index], base) for index, child in enumerate(node))
+    return found
 
 
 def _under_property_names(schema_path: Any) -> bool:
@@ -800,7 +936,7 @@ def _unexpected(error: jsonschema.ValidationError) -> list[str]:
 def _build(
     validator: str,
     instance_path: Any,
-    schema_path: Any,
+    schema_path: str,
     instance: Any,
     details: dict[str, Any],
 ) -> SchemaError:
@@ -812,7 +948,7 @@ def _build(
     return SchemaError(
         validator=validator,
         path=to_pointer(instance_path),
-        schema_path=to_pointer(schema_path),
+        schema_path=schema_path,
         message=message,
         value=value,
         missing=missing,

@@ -21,7 +21,8 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    version = 4  # 3, 4: rules about sampled lists, meta-schema $refs; 2: patterns, formats
+    version = 5  # 5: schema paths name their file; 3, 4: rules about sampled lists,
+    # meta-schema $refs; 2: patterns, formats
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)

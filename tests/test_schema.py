@@ -64,6 +64,7 @@ def write_schema(folder: Path, draft: str) -> Path:
     else:
         item["properties"]["fixed"] = {"const": "yes"}
         item["properties"]["positive"] = {"exclusiveMinimum": 0}
+        item["properties"]["retired"] = False  # a field that must not be there
         item["properties"]["numbers"] = {"contains": {"type": "integer"}}
     # A list of one text, and nothing more: said one way before 2020-12, another after.
     if draft == "2020-12":
@@ -122,6 +123,7 @@ def mutated_documents(seed: int, count: int) -> list[dict]:
             item = copy.deepcopy(VALID_ITEM)
             for _ in range(rng.randint(0, 4)):
                 extras = ["fixed", "positive", "named", "numbers", "pair", "mail", "extra"]
+                extras.append("retired")
                 key = rng.choice([*VALID_ITEM, *extras])
                 if rng.random() < 0.15:
                     item.pop(key, None)
@@ -136,6 +138,11 @@ def places(errors) -> Counter:
     return Counter((error.path, error.path_pattern, error.validator) for error in errors)
 
 
+def rules(errors) -> Counter:
+    """Each error's place with the place of the rule it breaks."""
+    return Counter((error.path, error.validator, error.schema_path) for error in errors)
+
+
 @pytest.mark.parametrize("draft", DRAFT_URIS)
 def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
     loaded = load_schema(write_schema(tmp_path, draft))
@@ -145,6 +152,7 @@ def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
         fast = list(iter_errors(document, loaded, engine="fast"))
         reference = list(iter_errors(document, loaded, engine="reference"))
         assert places(fast) == places(reference), document
+        assert rules(fast) == rules(reference), document
         assert is_valid(document, loaded) == (not reference)
         # Same words too, so a report does not depend on the engine.
         assert sorted(e.message for e in fast) == sorted(e.message for e in reference)
@@ -676,3 +684,45 @@ def test_a_ref_to_a_place_the_schema_does_not_have_is_refused_in_one_plain_line(
         "The schema cannot be used: a $ref points to “/definitions/nothere”, which the "
         "document it names lacks."
     )
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_rule_is_placed_in_the_file_it_is_written_in(tmp_path, engine):
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "money.json").write_text(
+        json.dumps({"$defs": {"amount": {"type": "object", "required": ["currency"]}}})
+    )
+    main = {
+        "$id": "https://example.org/schemas/main.json",
+        "properties": {
+            "cost": {"$ref": "common/money.json#/$defs/amount"},
+            "size": {"$ref": "#/$defs/size"},
+            # A subschema with an $id of its own, written inside this file.
+            "code": {"$id": "code.json", "properties": {"n": {"type": "integer"}}},
+            "note": {"$ref": "code.json"},
+            "a/b~c": {"maxLength": 2},
+        },
+        "$defs": {"size": {"minimum": 1}},
+    }
+    (tmp_path / "main.json").write_text(json.dumps(main))
+    loaded = load_schema(tmp_path / "main.json")
+    data = {"cost": {}, "size": 0, "code": {"n": "x"}, "note": {"n": "y"}, "a/b~c": "xyz"}
+    assert {e.path: e.schema_path for e in iter_errors(data, loaded, engine=engine)} == {
+        "/cost": "common/money.json#/$defs/amount/required",
+        "/size": "/$defs/size/minimum",
+        "/code/n": "/properties/code/properties/n/type",
+        "/note/n": "/properties/code/properties/n/type",
+        "/a~1b~0c": "/properties/a~1b~0c/maxLength",
+    }
+
+
+def test_a_false_subschema_places_its_error_at_the_field_in_both_engines(tmp_path):
+    (tmp_path / "main.json").write_text('{"properties": {"old": false, "new": true}}')
+    loaded = load_schema(tmp_path / "main.json")
+    for engine in ("fast", "reference"):
+        [error] = iter_errors({"old": 1, "new": 2}, loaded, engine=engine)
+        assert (error.path, error.validator, error.schema_path) == (
+            "/old",
+            "false",
+            "/properties/old",
+        ), engine

@@ -209,7 +209,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "validator": {"type": "string"},
             "path": {"type": "string", "description": "JSON Pointer into the data."},
-            "schema_path": {"type": "string"},
+            "schema_path": {
+                "type": "string",
+                "description": "Where the rule broken is written: a JSON Pointer into the "
+                "profile's schema, or for a rule in another file that a $ref names, that "
+                "file's name, '#' and a JSON Pointer into it.",
+            },
             "message": {"type": "string"},
             "value": {"description": "The offending value, shortened."},
             "source": {
