@@ -27,6 +27,8 @@ class FieldWalk:
     # as what is left (see types), which made the walk a fifth faster.
     others: dict[Any, int] = field(default_factory=lambda: defaultdict(int))
     visited: int = 0  # values given to visit()
+    # The patterns visit() was given: the root list's items, given one at a time.
+    given: set[str] = field(default_factory=set)
     # Child patterns by parent pattern and key, made once each (see _walk).
     children: dict[str | None, dict] = field(default_factory=dict, repr=False)
 
@@ -42,11 +44,17 @@ class FieldWalk:
 
     @property
     def max_depth(self) -> int:
-        return max((pattern.count("/") for pattern in self.counts), default=0)
+        """How many levels below the root the deepest value is: a field's value, or a
+        list's entry ("/*/*" in [[1]])."""
+        entries = (kids[None] for kids in self.children.values() if None in kids)
+        patterns = [*self.counts, *self.given, *entries]
+        return max((pattern.count("/") for pattern in patterns), default=0)
 
     def visit(self, value: Any, pattern: str = "") -> None:
         """Count ``value``, found at ``pattern``, and everything inside it."""
         self.visited += 1
+        if pattern not in self.given:
+            self.given.add(pattern)
         kind = type(value)
         if kind is not str:
             self.others[kind] += 1
@@ -85,6 +93,8 @@ def _walk(value: Any, pattern: str, counts: dict, others: dict, children: dict) 
                 if kind is dict or kind is list:
                     _walk(child, child_pattern, counts, others, children)
         return
+    if not value:
+        return  # no entries: none at the pattern of entries (FieldWalk.max_depth)
     try:
         child_pattern = kids[None]
     except KeyError:

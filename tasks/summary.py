@@ -24,7 +24,7 @@ TYPE_NAMES = {
 class Summary(Task):
     name = "summary"
     title = "Summarise the data"
-    version = 2
+    version = 3  # 3: list levels count in the deepest nesting
     requires = ("parse_json",)
     uses_options = ("sample",)
 

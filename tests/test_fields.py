@@ -107,6 +107,20 @@ def test_keys_with_slashes_and_tildes_are_escaped_as_in_a_json_pointer():
     assert unescape(escape("~1/~0")) == "~1/~0"
 
 
+@pytest.mark.parametrize(
+    ("data", "depth"),
+    [
+        ([[[1]]], 3),  # lists in lists: each a level, though no field is named
+        ({"a": [[]]}, 2),  # an empty list is a value, but holds none
+        ({"a": []}, 1),
+        ([], 0),
+        ({"a": {"b": ["x"]}}, 3),
+    ],
+)
+def test_the_deepest_value_counts_list_levels_too(data, depth):
+    assert walk_fields(data).max_depth == depth
+
+
 # places_at ---------------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ def test_it_counts_values_by_type_and_depth():
         "object": 2,
         "string": 1,
     }
-    assert walk.max_depth + 1 == 3  # the deepest field, /b/c, sits two levels below the root
+    # The deepest value, /b/c's empty list, is an entry three levels below the root.
+    assert walk.max_depth + 1 == 4
 
 
 def test_it_finds_the_lists_a_publisher_means_by_items():
