@@ -262,6 +262,30 @@ def test_an_empty_schema_option_exits_2_rather_than_checking_against_the_profile
     assert "--schema was given no file or URL" in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ({"ASSAY_LOG_LEVEL": "loud"}, "ASSAY_LOG_LEVEL must be one of DEBUG, INFO, WARNING, "),
+        ({"ASSAY_PIPELINE": ""}, "ASSAY_PIPELINE names no tasks; leave it unset for the "),
+        (
+            {"ASSAY_PIPELINE": "tasks.detect.DetectFormat"},
+            "ASSAY_PIPELINE: the pipeline must include tasks.report.Report",
+        ),
+    ],
+)
+def test_a_setting_that_would_check_nothing_or_crash_exits_2_saying_so(tmp_path, setting, said):
+    result = validate(str(EXAMPLES / "grants-valid.json"), tmp_path=tmp_path, env=setting)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"configuration: {said}" in result.stdout
+
+
+def test_a_log_level_is_read_in_any_case(tmp_path):
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"), tmp_path=tmp_path, env={"ASSAY_LOG_LEVEL": "debug"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_a_broken_configuration_exits_2_as_data_not_checked(tmp_path, output):
     result = validate(

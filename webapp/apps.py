@@ -18,9 +18,15 @@ class WebappConfig(AppConfig):
 
         # Fail at start-up, not on the first upload.
         try:
-            get_pipeline()
+            pipeline = get_pipeline()
         except PipelineError as exc:
             raise ImproperlyConfigured(f"ASSAY_PIPELINE: {exc}") from exc
+        names = {task.name for task in pipeline.tasks}
+        if "report" not in names:  # what the results page, the API and the CLI give
+            raise ImproperlyConfigured(
+                "ASSAY_PIPELINE: the pipeline must include tasks.report.Report, which makes "
+                "the report the results page, the API and the command line give."
+            )
         try:
             get_profiles()
         except ProfileError as exc:

@@ -78,11 +78,13 @@ class Config:
             return [str(item) for item in value]
         return [item.strip() for item in str(value).split(",") if item.strip()]
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.str(name, default)
+    def choice(self, name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
+        """One of ``choices``; with ``upper``, written in any case ("debug" for DEBUG)."""
+        given = self.str(name, default)
+        value = given.strip().upper() if upper else given.strip()
         if value not in choices:
             raise ImproperlyConfigured(
-                f"{name} must be one of {', '.join(choices)}; got {value!r}."
+                f"{name} must be one of {', '.join(choices)}; got {given!r}."
             )
         return value
 

@@ -174,6 +174,10 @@ ASSAY_PIPELINE = config.list(
         "tasks.json_to_spreadsheet.JSONToSpreadsheet",
     ],
 )
+if not ASSAY_PIPELINE:  # set but empty: nothing would be checked, and nothing said
+    raise ImproperlyConfigured(
+        "ASSAY_PIPELINE names no tasks; leave it unset for the built-in pipeline."
+    )
 
 # Profiles: what to check. More can be defined as [profiles.NAME] tables in ASSAY_CONFIG.
 DEMO_EXAMPLES = ["grants-valid.json", "grants-invalid.json", "grants-valid.xlsx"]
@@ -260,6 +264,9 @@ else:
 # in production as one JSON object a line, naming the submission and task they are
 # about (webapp/logs.py).
 LOG_FORMAT = config.choice("ASSAY_LOG_FORMAT", "json" if PRODUCTION else "plain", ("json", "plain"))
+ASSAY_LOG_LEVEL = config.choice(
+    "ASSAY_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -278,7 +285,7 @@ LOGGING = {
             "filters": ["context"],
         }
     },
-    "root": {"handlers": ["console"], "level": config.str("ASSAY_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": ASSAY_LOG_LEVEL},
 }
 
 # Spreadsheets: limits checked before a spreadsheet is opened.
