@@ -43,9 +43,11 @@ def _load_path(path: Path, fingerprint: str, version: int = 0) -> LoadedSchema:
     return load_schema(path)
 
 
-# A schema given by URL is fetched again once its copy is this old. The command line
-# fetches it afresh each time (webapp/management/commands/validate.py).
+# A schema given by URL is fetched again once its copy is this old...
 KEPT_SECONDS = 3600
+# ...or was fetched before this time: the command line sets it to when it started, so that
+# each run fetches the schema once, afresh (webapp/management/commands/validate.py).
+FETCHED_AFTER = 0.0
 
 
 def _downloaded(url: str) -> Path:
@@ -54,7 +56,8 @@ def _downloaded(url: str) -> Path:
     folder = Path(settings.DATA_DIR) / "schemas" / hashlib.sha256(url.encode()).hexdigest()[:16]
     path = folder / "schema.json"
     with contextlib.suppress(FileNotFoundError):
-        if time.time() - path.stat().st_mtime < KEPT_SECONDS:
+        fetched = path.stat().st_mtime
+        if fetched >= FETCHED_AFTER and time.time() - fetched < KEPT_SECONDS:
             return path
     # Fetched apart, as workers may fetch it at once, under the name its address gives,
     # so that what is said of it names what its author knows.

@@ -314,8 +314,10 @@ def test_a_schema_given_by_url_is_fetched_afresh_each_run(tmp_path, http_server)
     private = {"ASSAY_ALLOW_PRIVATE_URLS": "1"}
     http_server.serve("/s.json", b'{"type": "object", "required": ["a"]}')
     assert validate(*run, tmp_path=tmp_path, env=private).returncode == 1
+    assert http_server.hits == ["/s.json"]  # once a run, though several steps read it
     http_server.serve("/s.json", b'{"type": "object"}')  # the schema's author mends it
     assert validate(*run, tmp_path=tmp_path, env=private).returncode == 0
+    assert http_server.hits == ["/s.json", "/s.json"]
 
 
 def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):

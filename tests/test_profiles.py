@@ -1,6 +1,7 @@
 """Profiles from configuration: checked at start-up, fingerprinted by their schema files."""
 
 import json
+import time
 
 import pytest
 
@@ -78,8 +79,23 @@ def test_a_url_schema_is_kept_a_while_then_fetched_again(
     http_server.serve("/s.json", json.dumps({"type": "object"}).encode())  # changed
     assert load_profile_schema(profile).schema["required"] == ["a"]  # its copy, kept
     assert http_server.hits == ["/s.json"]
-    monkeypatch.setattr(profile_schema, "KEPT_SECONDS", 0)  # as the command line has it
+    monkeypatch.setattr(profile_schema, "KEPT_SECONDS", 0)  # an hour later, say
     assert "required" not in load_profile_schema(profile).schema
+    assert http_server.hits == ["/s.json", "/s.json"]
+
+
+def test_a_url_schema_fetched_after_a_time_is_fetched_once_more_only(
+    tmp_path, settings, http_server, monkeypatch
+):
+    settings.DATA_DIR = tmp_path
+    http_server.serve("/s.json", json.dumps({"type": "object", "required": ["a"]}).encode())
+    profile = build_profiles({"x": {"schema": http_server.url("/s.json")}}, tmp_path)["x"]
+    assert load_profile_schema(profile).schema["required"] == ["a"]
+    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())  # changed
+    # As the command line starts: a copy from before is not used, one from now is.
+    monkeypatch.setattr(profile_schema, "FETCHED_AFTER", time.time())
+    for _ in range(3):
+        assert "required" not in load_profile_schema(profile).schema
     assert http_server.hits == ["/s.json", "/s.json"]
 
 

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -31,8 +32,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, source, schema, profile, sample, format, **options) -> None:
         shown = without_password(source)  # CI logs are read by many
-        # A schema given by URL is fetched afresh: a check run now is of the schema now.
-        profile_schema.KEPT_SECONDS = 0
+        # A schema given by URL is fetched afresh, once: a check run now is of the schema
+        # now, and every step of it of the same one.
+        profile_schema.FETCHED_AFTER = time.time()
         try:
             chosen = choose_profile(profile, schema, settings.ASSAY_DEFAULT_PROFILE)
         except UnusableOption as problem:
