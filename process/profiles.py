@@ -84,21 +84,56 @@ def _build(name: str, conf: dict[str, Any], base_dir: Path) -> Profile:
     unknown = set(conf) - KNOWN_KEYS
     if unknown:
         raise ProfileError(f"profile {name!r} has unknown setting(s): {', '.join(sorted(unknown))}")
+    texts = {key: _text(name, conf, key) for key in TEXTS if key in conf}
     profile = Profile(
         name=name,
-        title=str(conf.get("title", name)),
-        description=str(conf.get("description", "")),
-        schema=str(conf.get("schema", "")),
-        root_list_path=str(conf.get("root_list_path", "main")),
-        id_name=str(conf.get("id_name", "id")),
-        examples=tuple(conf.get("examples", ())),
-        document_paths=tuple(conf.get("document_paths", ())),
-        distinct_fields=tuple(conf.get("distinct_fields", ())),
+        title=texts.get("title", name),
+        description=texts.get("description", ""),
+        schema=texts.get("schema", ""),
+        root_list_path=texts.get("root_list_path", "main"),
+        id_name=texts.get("id_name", "id"),
+        examples=_texts(name, conf, "examples"),
+        document_paths=_patterns(name, conf, "document_paths"),
+        distinct_fields=_patterns(name, conf, "distinct_fields"),
         base_dir=base_dir,
     )
-    if profile.schema_path is not None and not profile.schema_path.is_file():
-        raise ProfileError(f"profile {name!r}: schema file {profile.schema_path} does not exist")
+    schema_path = profile.schema_path
+    if schema_path is not None and not schema_path.is_file():
+        problem = "is a folder" if schema_path.is_dir() else "does not exist"
+        raise ProfileError(f"profile {name!r}: schema file {schema_path} {problem}")
     missing = [str(path) for path in profile.example_paths() if not path.is_file()]
     if missing:
         raise ProfileError(f"profile {name!r}: example file(s) missing: {', '.join(missing)}")
     return profile
+
+
+TEXTS = ("title", "description", "schema", "root_list_path", "id_name")
+
+
+def _text(name: str, conf: dict[str, Any], key: str) -> str:
+    value = conf[key]
+    if not isinstance(value, str):
+        raise ProfileError(f"profile {name!r}: {key} must be a text, got {value!r}")
+    return value
+
+
+def _texts(name: str, conf: dict[str, Any], key: str) -> tuple[str, ...]:
+    """A list of texts. (One text alone would be read as a list of its letters.)"""
+    value = conf.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ProfileError(
+            f'profile {name!r}: {key} must be a list of texts, such as ["a", "b"]; got {value!r}'
+        )
+    return tuple(value)
+
+
+def _patterns(name: str, conf: dict[str, Any], key: str) -> tuple[str, ...]:
+    """Path patterns, which start at the top of the data: "/grants/*/amount/currency"."""
+    patterns = _texts(name, conf, key)
+    wrong = [pattern for pattern in patterns if not pattern.startswith("/")]
+    if wrong:
+        raise ProfileError(
+            f"profile {name!r}: {key} must be path patterns starting with '/', such as "
+            f'"/grants/*/amount/currency"; got {wrong[0]!r}'
+        )
+    return patterns

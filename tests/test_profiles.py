@@ -34,6 +34,36 @@ def test_a_missing_schema_file_is_refused(tmp_path):
         build_profiles({"x": {"schema": "missing.json"}}, tmp_path)
 
 
+def test_a_schema_that_is_a_folder_is_refused_as_such(tmp_path):
+    (tmp_path / "schemas").mkdir()
+    with pytest.raises(ProfileError, match=r"schema file .*schemas is a folder"):
+        build_profiles({"x": {"schema": "schemas"}}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("conf", "said"),
+    [
+        # One text where a list is wanted was read as a list of its letters.
+        (
+            {"distinct_fields": "/records/*/kind"},
+            "profile 'x': distinct_fields must be a list of texts, such as",
+        ),
+        ({"document_paths": ["/a", 3]}, "profile 'x': document_paths must be a list of texts"),
+        (
+            {"document_paths": ["records/*/link"]},
+            "profile 'x': document_paths must be path patterns starting with '/'",
+        ),
+        ({"examples": "a.json"}, "profile 'x': examples must be a list of texts"),
+        ({"title": ["A"]}, "profile 'x': title must be a text, got ['A']"),
+        ({"root_list_path": 1}, "profile 'x': root_list_path must be a text, got 1"),
+    ],
+)
+def test_a_setting_of_the_wrong_kind_is_refused_by_name(tmp_path, conf, said):
+    with pytest.raises(ProfileError) as caught:
+        build_profiles({"x": conf}, tmp_path)
+    assert str(caught.value).startswith(said)
+
+
 def test_missing_example_files_are_refused(tmp_path):
     with pytest.raises(ProfileError, match="example file\\(s\\) missing"):
         build_profiles({"x": {"examples": ["nope.json"]}}, tmp_path)
