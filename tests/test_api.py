@@ -293,6 +293,17 @@ def test_the_next_minute_allows_submissions_again(client, settings, clock):
     assert create(client, text="{}").status_code == 201
 
 
+def test_refusals_of_any_kind_count_towards_the_limit(client, settings, clock):
+    settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 2
+    # A script stuck sending what is refused before its body is read: no type, too big.
+    untyped = client.post("/api/submissions", b"x", content_type="")
+    too_big = client.post(
+        "/api/submissions", {"text": "{}"}, headers={"Content-Length": str(1 << 40)}
+    )
+    assert [untyped.status_code, too_big.status_code] == [415, 413]
+    assert create(client, text="{}").status_code == 429
+
+
 def post_from(client, forwarded_for: str):
     """A submission that reached Assay through a proxy at 10.0.0.1."""
     return client.post(

@@ -98,7 +98,8 @@ def with_cors(request: HttpRequest, response: HttpResponse, methods: tuple[str, 
 
 @api_view("POST")
 def submissions(request: HttpRequest) -> HttpResponse:
-    refusal = too_large(request) or unsupported_type(request) or rate_limited(request)
+    # Counted first: every refusal counts, so a script stuck in a loop is slowed down.
+    refusal = rate_limited(request) or too_large(request) or unsupported_type(request)
     if refusal is not None:
         return refusal
     try:
