@@ -56,6 +56,20 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY" in run.stderr
 
 
+def test_production_refuses_debug_pages(tmp_path):
+    run = settings_in_a_fresh_process(
+        {
+            "ASSAY_ENV": "production",
+            "ASSAY_DEBUG": "true",
+            "SECRET_KEY": "k" * 40,
+            "ASSAY_DATA_DIR": str(tmp_path),
+        },
+        "settings.DEBUG",
+    )
+    assert run.returncode != 0
+    assert "ASSAY_DEBUG cannot be true with ASSAY_ENV=production" in run.stderr
+
+
 def test_production_behind_tls_turns_on_secure_cookies_and_hsts(tmp_path):
     env = {
         "ASSAY_ENV": "production",

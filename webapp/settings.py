@@ -18,6 +18,11 @@ ASSAY_ENV = config.choice("ASSAY_ENV", "development", ("development", "productio
 PRODUCTION = ASSAY_ENV == "production"
 
 DEBUG = config.bool("ASSAY_DEBUG", False)
+if PRODUCTION and DEBUG:  # debug pages show the settings to whoever meets an error
+    raise ImproperlyConfigured(
+        "ASSAY_DEBUG cannot be true with ASSAY_ENV=production: debug pages would show "
+        "Assay's settings to anyone."
+    )
 if PRODUCTION:
     SECRET_KEY = config.str("SECRET_KEY")
     if len(SECRET_KEY) < 32:
