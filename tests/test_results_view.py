@@ -131,6 +131,18 @@ def test_a_submission_checked_again_counts_its_time_from_this_run(client):
     assert 20 <= elapsed < 30
 
 
+def test_a_finished_run_s_time_stops_when_it_ended(client):
+    submission = upload(client, "grants.json")
+    now = timezone.now()
+    Submission.objects.filter(id=submission.id).update(  # done an hour ago, in 12 s
+        state=Submission.State.DONE,
+        enqueued_at=now - timedelta(hours=1, seconds=12),
+        finished_at=now - timedelta(hours=1),
+    )
+    elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]
+    assert elapsed == 12
+
+
 def test_a_fresh_running_submission_shows_progress_and_is_left_alone(client):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(

@@ -116,8 +116,8 @@ SCHEMAS: dict[str, Any] = {
                     "current": {"type": "string", "description": "The running step's title."},
                     "elapsed": {
                         "type": "integer",
-                        "description": "Seconds since this run started: since a worker took "
-                        "it up, or else since it was sent to one.",
+                        "description": "Seconds this run has taken, until now or until it "
+                        "ended: since a worker took it up, or else since it was sent to one.",
                     },
                 },
             },

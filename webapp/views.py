@@ -200,15 +200,18 @@ def failures(submission: Submission) -> list[dict[str, Any]]:
 
 
 def run_elapsed(submission: Submission) -> int:
-    """Seconds since this run started: since a worker took it up (a run waiting to try a
-    step again too), or else since it was sent to one (a submission checked again counts
-    from then, not from its upload)."""
+    """Seconds this run has taken, until now or until it ended: since a worker took it up
+    (a run waiting to try a step again too), or else since it was sent to one (a
+    submission checked again counts from then, not from its upload)."""
     taken_up = submission.state == State.RUNNING or submission.retry_at is not None
     if taken_up and submission.claimed_at:
         started = submission.claimed_at
     else:
         started = submission.enqueued_at or submission.created
-    return max(0, round((timezone.now() - started).total_seconds()))
+    ended = timezone.now()
+    if submission.state in {State.DONE, State.FAILED, State.EXPIRED}:
+        ended = submission.finished_at or submission.expired_at or ended
+    return max(0, round((ended - started).total_seconds()))
 
 
 def progress_context(submission: Submission) -> dict[str, Any]:
