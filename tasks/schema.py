@@ -89,7 +89,7 @@ def load_schema(path: Path) -> LoadedSchema:
         raise _faulty_schema(f"The schema {path.name} is nested too deeply to be read.") from None
 
 
-NOT_YOUR_DATA = "This is a problem with the profile's schema, not with your data."
+NOT_YOUR_DATA = "This is a problem with the schema, not with your data."
 
 
 def _faulty_schema(message: str) -> BadInput:
@@ -294,8 +294,7 @@ def _unusable(error: Exception) -> BadInput:
     return BadInput(
         "schema_invalid",
         f"The schema cannot be used: {_plain_schema_fault(str(error))}",
-        hint="Check that every $ref names a place in the schema, or a file in the "
-        "profile's schema folder.",
+        hint="Check that every $ref names a place in the schema, or a file in the schema's folder.",
     )
 
 

@@ -1401,8 +1401,8 @@ def _unusable_schema(reason: str) -> BadInput:
     return BadInput(
         "schema_invalid",
         f"The schema cannot be used for spreadsheets: {reason}",
-        hint="Check that every $ref names a file in the profile's schema folder. This is a "
-        "problem with the profile's schema, not with your data.",
+        hint="Check that every $ref names a file in the schema's folder. This is a "
+        "problem with the schema, not with your data.",
     )
 
 

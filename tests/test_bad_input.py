@@ -149,4 +149,4 @@ def test_an_invalid_profile_schema_is_explained_as_the_schema_s_fault(client, se
     settings.ASSAY_DEFAULT_PROFILE = "broken"
     _, page = send(client, "data.json", b'{"a": 1}')
     assert "not a valid JSON Schema" in page
-    assert "problem with the profile" in page
+    assert "This is a problem with the schema, not with your data." in page

@@ -256,6 +256,21 @@ def test_data_read_with_no_schema_is_not_called_valid(tmp_path):
     assert "valid" not in result.stdout
 
 
+def test_a_faulty_schema_is_given_once_though_several_steps_stop_at_it(tmp_path):
+    schema = tmp_path / "mine.json"
+    schema.write_text('{"properties": {"a": {"type": "nonsense"}}}')
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"),
+        *("--schema", str(schema), "--format", "json"),
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 2
+    [error] = json.loads(result.stdout)["errors"]
+    assert (error["task"], error["code"]) == ("validate", "schema_invalid")
+    assert error["message"].startswith("The schema mine.json is not a valid JSON Schema: ")
+    assert error["hint"] == "This is a problem with the schema, not with your data."
+
+
 def test_an_empty_schema_option_exits_2_rather_than_checking_against_the_profile(tmp_path):
     result = validate(str(EXAMPLES / "grants-valid.json"), "--schema", "", tmp_path=tmp_path)
     assert result.returncode == 2

@@ -96,7 +96,7 @@ def test_a_url_schema_that_cannot_be_fetched_is_said_to_be_the_profile_s_fault(
     assert caught.value.message.startswith("The schema could not be fetched. ")
     assert caught.value.message.count(url) == 1
     assert "404" in caught.value.message
-    assert caught.value.hint == "This is a problem with the profile's schema, not with your data."
+    assert caught.value.hint == "This is a problem with the schema, not with your data."
 
 
 def test_a_url_schema_is_kept_a_while_then_fetched_again(
@@ -149,4 +149,4 @@ def test_a_schema_that_is_not_json_is_said_to_be_the_profile_s_fault(tmp_path):
     with pytest.raises(BadInput) as caught:
         load_profile_schema(profile)
     assert caught.value.code == "schema_json"
-    assert caught.value.hint == "This is a problem with the profile's schema, not with your data."
+    assert caught.value.hint == "This is a problem with the schema, not with your data."

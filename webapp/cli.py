@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -113,12 +114,24 @@ def validate_source(source: str, profile: Profile, sample: bool) -> Outcome:
                 return Outcome(UNPROCESSABLE, errors=[("read", error)])
         result = run_pipeline(submission, get_pipeline().main)
         if result.failures:
-            return Outcome(UNPROCESSABLE, errors=list(result.failures.items()))
+            return Outcome(UNPROCESSABLE, errors=_distinct(result.failures.items()))
         report_file = submission.files_dir / "report" / "report.json"
         if not report_file.exists():  # a picture or a PDF: previewed on the site, not checked
             return Outcome(UNPROCESSABLE, errors=[("detect_format", _not_data(submission))])
         report = json.loads(report_file.read_bytes())
         return Outcome(VALID if report["valid"] else INVALID, report)
+
+
+def _distinct(failures: Iterable[tuple[str, TaskError]]) -> list[tuple[str, TaskError]]:
+    """Each reason once, with the first step it stopped: a faulty schema stops each step
+    that reads it, for one reason."""
+    said: set[tuple[str, str]] = set()
+    distinct = []
+    for name, error in failures:
+        if (error.code, error.message) not in said:
+            said.add((error.code, error.message))
+            distinct.append((name, error))
+    return distinct
 
 
 def _not_data(submission: LocalSubmission) -> TaskError:
@@ -140,11 +153,7 @@ def _copy_original(submission: LocalSubmission, path: Path) -> None:
 def text_summary(outcome: Outcome, source: str) -> str:
     if outcome.report is None:
         lines = [f"{source}: could not be checked."]
-        said: set[tuple[str, str]] = set()
         for name, error in outcome.errors:
-            if (error.code, error.message) in said:
-                continue  # a faulty schema stops each step that reads it, for one reason
-            said.add((error.code, error.message))
             lines.append(f"  {name}: {error.message}")
             if error.hint:
                 lines.append(f"  What to do: {error.hint}")
