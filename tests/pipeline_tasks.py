@@ -19,6 +19,7 @@ class Count(Task):
 
 class Breaks(Task):
     """Fails as the submission's options say: "permanent", "transient" or "crash"; or
+    "slow": takes a minute, more than a job may (ASSAY_JOB_TIMEOUT, made short); or
     "deleted": the submission is deleted as the step runs, which then finds its file gone;
     or "expired": it expires as the step runs, which writes a file and succeeds."""
 
@@ -34,6 +35,8 @@ class Breaks(Task):
             raise Unavailable("service_down", "A service is down.")
         if how == "crash":
             raise ZeroDivisionError("a bug")
+        if how == "slow":
+            time.sleep(60)
         if how == "deleted":
             from webapp.models import Submission
 
@@ -102,6 +105,8 @@ class Later(Task):
         (self.work_dir(submission) / "later.txt").write_text(f"{inputs.output('count')['bytes']}")
         if submission.options.get("later") == "fail":
             raise Unavailable("later_down", "The slow service is down.")
+        if submission.options.get("later") == "too slow":  # for ASSAY_JOB_TIMEOUT
+            time.sleep(60)
         if submission.options.get("later") == "expire, then finish":
             from webapp.expiry import expire
 

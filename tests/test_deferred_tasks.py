@@ -7,6 +7,8 @@ import pytest
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
+from django_q.exceptions import TimeoutException
+from django_q.timeout import TimeoutHandler
 
 from tests.conftest import upload
 from tests.pipeline_tasks import DEFERRED_PIPELINE
@@ -118,6 +120,21 @@ def test_a_failed_deferred_task_is_shown_where_it_belongs_and_can_be_asked_again
     assert submission.state == Submission.State.DONE  # the report stands
     assert 'data-status="failed"' in page
     assert f"/s/{submission.id}/tasks/later" in page
+
+
+def test_a_deferred_step_the_job_timeout_stops_is_said_to_have_failed(client):
+    submission = upload(client, "grants.json")
+    Submission.objects.filter(id=submission.id).update(options={"later": "too slow"})
+    TaskResult.objects.create(submission=submission, task="later", requested_at=timezone.now())
+    # As a django-q2 worker runs a job: its timer raises in the job when time is up.
+    with pytest.raises(TimeoutException), TimeoutHandler(1):
+        jobs.run_deferred(str(submission.id), "later")
+    run = TaskRun.objects.get(submission=submission, task="later")
+    assert (run.outcome, run.error_code) == ("failed", "timeout")
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    [later] = [task for task in status["tasks"] if task["name"] == "later"]
+    assert later["status"] == "failed"
+    assert later["reason"].startswith("This step was stopped: the work on a file may take")
 
 
 def test_a_submission_expired_while_its_deferred_step_ran_is_no_crash(client):

@@ -11,6 +11,8 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.exceptions import TimeoutException
+from django_q.timeout import TimeoutHandler
 
 from tests.conftest import upload
 from tests.pipeline_tasks import TEST_PIPELINE
@@ -210,6 +212,19 @@ def waiting_to_break(client, settings, how: str) -> Submission:
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(options={"breaks": how}, state=State.PENDING)
     return submission
+
+
+def test_a_step_the_job_timeout_stops_fails_as_timed_out_and_waits_to_retry(client, settings):
+    submission = waiting_to_break(client, settings, "slow")
+    # As a django-q2 worker runs a job: its timer raises in the job when time is up.
+    with pytest.raises(TimeoutException), TimeoutHandler(1):
+        jobs.process_submission(str(submission.id))
+    run = TaskRun.objects.get(submission=submission, task="breaks", outcome="failed")
+    assert run.error_code == "timeout"
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING and submission.retry_at is not None
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "This step was stopped: the work on a file may take 30 minutes at most." in page
 
 
 def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, settings, caplog):

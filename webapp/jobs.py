@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 from redis.exceptions import RedisError
 
@@ -168,16 +169,38 @@ def _close_interrupted_runs(
 ) -> None:
     """Runs left 'running' by a worker that died count as failures of their task, ended
     at the worker's last sign of life (not when another found them), if it is known."""
-    interrupted = TaskRun.objects.filter(
-        submission=submission, task__in=tasks, outcome=TaskRun.Outcome.RUNNING
-    )
     error = Unavailable(
         "interrupted",
         "The worker processing this step stopped before it finished.",
         hint="This can happen when a file needs more time or memory than Assay allows.",
     )
-    for run in interrupted:
-        submission.store.fail(run, error, ended=last_alive)
+    _close_open_runs(submission, tasks, error, ended=last_alive)
+
+
+def _close_open_runs(
+    submission: Submission, tasks: list[str], error: Unavailable, ended: datetime | None = None
+) -> dict[str, Unavailable]:
+    """End the runs of ``tasks`` still open as failed with ``error``; by task, those ended."""
+    closed = {}
+    for run in TaskRun.objects.filter(
+        submission=submission, task__in=tasks, outcome=TaskRun.Outcome.RUNNING
+    ):
+        submission.store.fail(run, error, ended=ended)
+        closed[run.task] = error
+    return closed
+
+
+def _timed_out(submission: Submission, tasks: list[str]) -> dict[str, Unavailable]:
+    """django-q2 stopped the job at ASSAY_JOB_TIMEOUT: the step that was running failed
+    so, and says so (a dead worker's would only say it stopped)."""
+    minutes = settings.ASSAY_JOB_TIMEOUT / 60
+    error = Unavailable(
+        "timeout",
+        f"This step was stopped: the work on a file may take {minutes:g} minutes at most.",
+        hint="A smaller file, or checking a sample of it, may fit in that time.",
+    )
+    logger.warning("submission %s timed out in %s", submission.id, ", ".join(tasks))
+    return _close_open_runs(submission, tasks, error)
 
 
 def process_submission(submission_id: str) -> str:
@@ -196,7 +219,14 @@ def _process(submission_id: str) -> str:
     else:
         mine = Submission.objects.filter(id=submission.id, state=State.RUNNING, claimed_by=worker)
         with Heartbeat(mine):
-            result = run_pipeline(submission, get_pipeline().main)
+            try:
+                result = run_pipeline(submission, get_pipeline().main)
+            except TimeoutException:
+                # Settled now, waiting to try again, rather than left running until the
+                # sweep finds it; raised on, as django-q2 then replaces this process.
+                timed_out = _timed_out(submission, main_task_names())
+                settle(submission, RunResult(failures=timed_out), worker)
+                raise
         if result.gone:
             return "gone"  # expired or deleted as it ran: nothing to settle
     return settle(submission, result, worker)
@@ -330,6 +360,7 @@ def _run_deferred(submission_id: str, task_name: str) -> str:
     ):
         return "not claimed"
     mine = row.filter(claimed_by=worker)
+    submission = None
     try:
         submission = Submission.objects.get(id=submission_id)
         submission.store.worker = worker  # its runs are this worker's, not the report's
@@ -343,6 +374,10 @@ def _run_deferred(submission_id: str, task_name: str) -> str:
                     if task.is_applicable(submission):
                         step(task, submission, result, memo)
                 forgotten_if_gone(submission, result)
+    except TimeoutException:
+        if submission is not None:
+            _timed_out(submission, [task_name])
+        raise
     finally:
         mine.update(requested_at=None, claimed_by="", heartbeat=None)
     return "done"
