@@ -125,7 +125,11 @@ def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
                 # Asked as each task comes up: earlier tasks may have learnt the format, say.
                 if task.is_applicable(submission):
                     ahead = sum(later.is_applicable(submission) for later in tasks[index + 1 :])
-                    submission.store.progress(passed, passed + 1 + ahead, task.name)
+                    if not submission.store.progress(passed, passed + 1 + ahead, task.name):
+                        # Expired (by an operator, say) or deleted: no step more.
+                        _forget(submission)
+                        result.gone = True
+                        return result
                     step(task, submission, result, memo)
                     passed += 1
             if result.gone:

@@ -42,7 +42,10 @@ class Store(Protocol):
 
     def skip(self, task: str, version: int, reason: str) -> None: ...
 
-    def progress(self, done: int, total: int, current: str) -> None: ...
+    def progress(self, done: int, total: int, current: str) -> bool:
+        """Note how far the run is; False, noting nothing, if the submission is gone
+        (expired or deleted)."""
+        ...
 
     def set_facts(self, **facts: Any) -> None:
         """Update what is known about the original (size, sha256, format, name)."""
@@ -112,8 +115,8 @@ class MemoryStore:
     def skip(self, task: str, version: int, reason: str) -> None:
         self.skipped[task] = reason
 
-    def progress(self, done: int, total: int, current: str) -> None:
-        pass
+    def progress(self, done: int, total: int, current: str) -> bool:
+        return True
 
     def set_facts(self, **facts: Any) -> None:
         for key, value in facts.items():

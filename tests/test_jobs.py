@@ -159,7 +159,7 @@ def test_the_progress_counts_the_steps_that_apply(client, monkeypatch):
 
     def noted(self, done, total, current):
         shown.append((done, total, current))
-        progress(self, done, total, current)
+        return progress(self, done, total, current)
 
     monkeypatch.setattr(DatabaseStore, "progress", noted)
     upload(client, "grants.json")
@@ -239,10 +239,17 @@ def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, setti
 
 def test_a_submission_expired_as_its_steps_succeed_keeps_no_file(client, settings, caplog):
     submission = waiting_to_break(client, settings, "expired")
+    earlier = list(TaskRun.objects.values_list("id", flat=True))
     assert jobs.process_submission(str(submission.id)) == "gone"
     assert not submission.files_dir.exists()  # what the step wrote after, too
-    assert Submission.objects.get(id=submission.id).state == State.EXPIRED
+    expired = Submission.objects.get(id=submission.id)
+    assert expired.state == State.EXPIRED
     assert "re-claimed" not in caplog.text
+    # Expired (as an operator may, from the admin) as it ran: no later step ran, and the
+    # run wrote nothing more to it.
+    runs = TaskRun.objects.filter(submission=submission).exclude(id__in=earlier)
+    assert sorted(runs.values_list("task", flat=True)) == ["breaks"]
+    assert expired.current_task == ""
 
 
 def test_every_run_is_recorded_with_timing(client):

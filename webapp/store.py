@@ -100,10 +100,15 @@ class DatabaseStore:
         )
         self._save_result(run)
 
-    def progress(self, done: int, total: int, current: str) -> None:
+    def progress(self, done: int, total: int, current: str) -> bool:
         now = timezone.now()
-        Submission.objects.filter(id=self.submission.id).update(
-            progress_done=done, progress_total=total, current_task=current, heartbeat=now
+        still_here = Submission.objects.filter(id=self.submission.id).exclude(
+            state=Submission.State.EXPIRED
+        )
+        return bool(
+            still_here.update(
+                progress_done=done, progress_total=total, current_task=current, heartbeat=now
+            )
         )
 
     def set_facts(self, **facts: Any) -> None:
