@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from tests.conftest import upload
-from webapp.models import Submission, TaskRun
+from webapp.models import Submission, TaskResult, TaskRun
 from webapp.schedules import install_schedules
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,6 +40,15 @@ def test_the_command_deletes_files_keeps_the_row_and_the_page_says_410(client):
     assert old.sha256 and old.original_name == "grants.json"  # the record stays
     assert TaskRun.objects.filter(submission=old).exists()
     assert fresh.original_path.exists()
+    # Nor does the database keep what the steps kept of the data: errors quoting values,
+    # links, counted values.
+    kept = [
+        *TaskResult.objects.filter(submission=old).values_list("output", flat=True),
+        *TaskRun.objects.filter(submission=old).values_list("data", flat=True),
+    ]
+    assert "EUR" not in json.dumps(kept)  # a value of the data, which the statistics count
+    fresh_outputs = TaskResult.objects.filter(submission=fresh).values_list("output", flat=True)
+    assert "EUR" in json.dumps(list(fresh_outputs))
 
     response = client.get(old.get_absolute_url())
     assert response.status_code == 410

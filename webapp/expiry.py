@@ -10,19 +10,27 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.models import Submission
+from webapp.models import Submission, TaskResult, TaskRun
 
 
 def expire(submission: Submission, now: datetime | None = None) -> None:
+    """Delete the submission's files and what its steps kept of the data (errors quoting
+    values, links, counted values); its record and the record of each run stay."""
     now = now or timezone.now()
     shutil.rmtree(submission.files_dir, ignore_errors=True)
-    Submission.objects.filter(id=submission.id).update(
-        state=Submission.State.EXPIRED,
-        expired_at=now,
-        expires_at=min(submission.expires_at, now),
-        current_task="",
-        retry_at=None,  # nothing is tried again once the data is gone
-    )
+    with transaction.atomic():
+        Submission.objects.filter(id=submission.id).update(
+            state=Submission.State.EXPIRED,
+            expired_at=now,
+            expires_at=min(submission.expires_at, now),
+            current_task="",
+            retry_at=None,  # nothing is tried again once the data is gone
+        )
+        TaskResult.objects.filter(submission_id=submission.id).update(output=None)
+        # A run that succeeded keeps the start of its output; a failed one only its hint.
+        TaskRun.objects.filter(submission_id=submission.id, outcome=TaskRun.Outcome.OK).update(
+            data={}
+        )
 
 
 def expire_due(now: datetime | None = None) -> int:
