@@ -102,6 +102,16 @@ def test_a_job_for_a_submission_already_taken_does_nothing(client, real_queue):
     assert not TaskRun.objects.filter(submission=submission).exists()
 
 
+def test_the_log_says_which_step_failed_how_and_what_comes_next(breaking, caplog):
+    caplog.set_level("INFO", logger="webapp.jobs")
+    submission = breaking("transient")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("submission")]
+    assert lines[-1].startswith(
+        f"submission {submission.id} pending (breaks: service_down: A service is down.; "
+        "tried again at "
+    )
+
+
 def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(breaking, client, settings):
     settings.ASSAY_RETRY_BASE_SECONDS = 30
     submission = breaking("transient")

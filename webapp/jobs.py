@@ -174,7 +174,12 @@ def _close_interrupted_runs(
         "The worker processing this step stopped before it finished.",
         hint="This can happen when a file needs more time or memory than Assay allows.",
     )
-    _close_open_runs(submission, tasks, error, ended=last_alive)
+    if closed := _close_open_runs(submission, tasks, error, ended=last_alive):
+        logger.warning(
+            "submission %s: the worker running %s stopped before it finished",
+            submission.id,
+            ", ".join(closed),
+        )
 
 
 def _close_open_runs(
@@ -263,8 +268,18 @@ def settle(submission: Submission, result: RunResult, worker: str) -> str:
     if not mine.update(**fields):
         logger.warning("submission %s was re-claimed before %s finished", submission.id, worker)
         return "lost claim"
-    logger.info("submission %s %s", submission.id, fields["state"])
+    logger.info("submission %s %s%s", submission.id, fields["state"], _why(result, fields))
     return fields["state"]
+
+
+def _why(result: RunResult, fields: dict) -> str:
+    """What an operator reading the log needs: which steps failed, how, and what next."""
+    said = "; ".join(
+        f"{name}: {error.code}: {error.message}" for name, error in result.failures.items()
+    )
+    if fields.get("retry_at"):
+        said += f"; tried again at {fields['retry_at']:%H:%M:%S}"
+    return f" ({said})" if said else ""
 
 
 class Heartbeat:
@@ -446,7 +461,10 @@ def sweep() -> int:
             _requeueable(timezone.now()), expires_at__gt=timezone.now()
         ).values_list("id", flat=True)[:500]
     )
-    return sum(enqueue(submission_id) for submission_id in ids)
+    sent = sum(enqueue(submission_id) for submission_id in ids)
+    if sent:
+        logger.info("the sweep sent %d job(s) again, lost or stale", sent)
+    return sent
 
 
 def release_dead_deferred_steps() -> int:
