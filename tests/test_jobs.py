@@ -112,6 +112,15 @@ def test_the_log_says_which_step_failed_how_and_what_comes_next(breaking, caplog
     )
 
 
+def test_a_job_for_a_submission_waiting_to_retry_waits_for_its_time(breaking):
+    submission = breaking("transient")
+    assert submission.retry_at is not None
+    # A second delivery of a job, say: it does not cut the wait short.
+    assert jobs.process_submission(str(submission.id)) == "not claimed"
+    Submission.objects.filter(id=submission.id).update(retry_at=timezone.now())
+    assert jobs.process_submission(str(submission.id)) == "pending"  # tried, failing again
+
+
 def test_a_transient_failure_is_retried_with_backoff_until_it_succeeds(breaking, client, settings):
     settings.ASSAY_RETRY_BASE_SECONDS = 30
     submission = breaking("transient")

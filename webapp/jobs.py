@@ -141,8 +141,10 @@ def claim(submission_id, worker: str) -> Submission | None:
     # The last sign of life of a worker that died on it: when its open runs ended.
     last_alive = Submission.objects.filter(id=submission_id).values_list("heartbeat", flat=True)
     last_alive = next(iter(last_alive), None)
+    # Not before its retry time: a stray job (a broker's second delivery) must wait too.
+    due = Q(retry_at__isnull=True) | Q(retry_at__lte=now)
     claimed = Submission.objects.filter(
-        id=submission_id, state=State.PENDING, expires_at__gt=now
+        due, id=submission_id, state=State.PENDING, expires_at__gt=now
     ).update(state=State.RUNNING, claimed_at=now, claimed_by=worker, heartbeat=now)
     if not claimed:
         return None
