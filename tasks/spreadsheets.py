@@ -26,6 +26,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -1039,19 +1040,21 @@ def unflatten(
         _read_sheets(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
+        raw_rows = _RawRows(reader, fmt, source)
         if fields is not None:
             blank_lines = copied.blank_lines_before_headings if fmt == "csv" else 0
-            rows = _raw_rows(reader, fmt, source)
-            _check_heading_row(rows, root_list_path, fields, fmt, blank_lines)
+            _check_heading_row(raw_rows(), root_list_path, fields, fmt, blank_lines)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
-        _check_heading_paths(_raw_rows(reader, fmt, source), parser)
+        _check_heading_paths(raw_rows(), parser)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
             reader.merged = _merged_cells(reader.workbook, reader.sheet_names_map)
         if fmt in ("xlsx", "ods"):
             merged = [cells for cells in reader.merged if cells.sheet in reader.sheet_names_map]
             noted += _merge_warnings(merged, getattr(reader, "headings", {}))
-        noted += _unread_values(_raw_rows(reader, fmt, source), fmt, parser)
+        noted += _unread_values(raw_rows(), fmt, parser)
+        _check_rows_per_item(raw_rows(), id_name)
+        del raw_rows  # the lists: flattentool reads the file itself
         found, (items, cells, headings) = _convert(reader)
         _put_in_true_columns(cells, getattr(reader, "headings", {}))
         noted += _padded_headings(getattr(reader, "headings", {}), fields)
@@ -1437,16 +1440,28 @@ def _read_sheets(reader: Any, fmt: str) -> None:
         raise _damaged(fmt) from exc
 
 
-def _raw_rows(reader: Any, fmt: str, source: Path) -> Iterator[tuple[str, Iterator[list]]]:
-    """Each sheet's rows as the file has them, headings first."""
-    for sheet in reader.sheet_names_map:
-        if fmt == "xlsx":
-            yield sheet, reader.workbook[sheet].iter_rows(values_only=True)
-        elif fmt == "ods":
-            yield sheet, iter(reader.sheet_names_map[sheet])
-        else:
-            with (source / f"{sheet}.csv").open(encoding="utf-8", newline="") as handle:
-                yield sheet, csv.reader(handle)
+class _RawRows:
+    """Each sheet's rows as the file has them, headings first, for the checks before the
+    conversion. Read once: each reading of an XLSX sheet parses its XML again, 2 s for
+    10,000 rows, where a list of them costs a few bytes a cell."""
+
+    def __init__(self, reader: Any, fmt: str, source: Path):
+        self.reader, self.fmt, self.source = reader, fmt, source
+        self.read: dict[str, list] = {}
+
+    def __call__(self) -> Iterator[tuple[str, Iterator[list]]]:
+        for sheet in self.reader.sheet_names_map:  # as far as they are still read
+            if sheet not in self.read:
+                self.read[sheet] = list(self._rows(sheet))
+            yield sheet, iter(self.read[sheet])
+
+    def _rows(self, sheet: str) -> Iterator[Any]:
+        if self.fmt == "xlsx":
+            return self.reader.workbook[sheet].iter_rows(values_only=True)
+        if self.fmt == "ods":
+            return iter(self.reader.sheet_names_map[sheet])
+        with (self.source / f"{sheet}.csv").open(encoding="utf-8", newline="") as handle:
+            return iter(list(csv.reader(handle)))
 
 
 def _unread_values(
@@ -1818,7 +1833,7 @@ def _merged_rows(
         if len(own) > 1 and clashing is None:
             clashing = _rows_giving_one_field_twice(cells, main_sheet, id_name)
         if len(own) > 1 and index in (clashing or ()):
-            listed = ", ".join(f"{row:,}" for row in own[:-1]) + f" and {own[-1]:,}"
+            listed = _listed_rows(own)
             message = (
                 f"Rows {listed} of sheet “{main_sheet}” have the same {id_name} "
                 f"“{identifier}”, so they were read as one item. If they are different "
@@ -1831,6 +1846,17 @@ def _merged_rows(
             message = _orphan_row(sheet, row, identifier, id_name, main_sheet, has_ids)
             found.append(_row_warning(message, sheet, row))
     return found
+
+
+SHOWN_ROWS = 10  # of the rows merged into one item, named in its warning
+
+
+def _listed_rows(rows: list[int]) -> str:
+    """ "2, 3 and 4", or past SHOWN_ROWS, "2, 3, … and 9,990 more"."""
+    if len(rows) > SHOWN_ROWS:
+        shown = ", ".join(f"{row:,}" for row in rows[:SHOWN_ROWS])
+        return f"{shown} and {len(rows) - SHOWN_ROWS:,} more"
+    return ", ".join(f"{row:,}" for row in rows[:-1]) + f" and {rows[-1]:,}"
 
 
 def _orphan_row(
@@ -1897,6 +1923,35 @@ def _rows_giving_one_field_twice(cells: dict[str, Any], main_sheet: str, id_name
         if len(rows) > 1:
             clashing.add(int(index))
     return clashing
+
+
+# flattentool reads the rows that share an id, in any sheet, as one item, in time that
+# grows with the square of their number: 40,000 rows took 100 s, 5,000 about 1 s.
+MAX_ROWS_PER_ITEM = 5_000
+
+
+def _check_rows_per_item(sheets: Iterator[tuple[str, Iterator[list]]], id_name: str) -> None:
+    """Refuse, before the conversion, a file with more rows of one id than that."""
+    rows_of: Counter = Counter()
+    for _sheet, rows in sheets:
+        headings = list(next(rows, []))
+        if id_name not in headings:
+            continue
+        column = headings.index(id_name)
+        rows_of.update(
+            row[column] for row in rows if column < len(row) and row[column] not in (None, "")
+        )
+    if not rows_of:
+        return
+    identifier, count = rows_of.most_common(1)[0]
+    if count > MAX_ROWS_PER_ITEM:
+        raise BadInput(
+            "too_many_rows_per_item",
+            f"{count:,} rows have the {id_name} “{identifier}”. Rows that share an "
+            f"{id_name} are read as one item, and Assay reads at most "
+            f"{MAX_ROWS_PER_ITEM:,} rows as one.",
+            hint=f"If the rows are different items, give each its own {id_name}.",
+        )
 
 
 def _row_warning(message: str, sheet: str, row: int) -> dict[str, Any]:

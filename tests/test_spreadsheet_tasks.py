@@ -299,7 +299,9 @@ def test_spreadsheets_that_cannot_be_made_from_this_data_are_not_offered_again(
     [
         "id,title\nG1,Café\n".encode("cp1252"),
         "id,title\nG1,Café\n".encode("utf-8-sig")[:-7] + "Café\n".encode("cp1252"),
-        b"id,title\n" + b"G0,Cafe\n" * 10_000 + "G1,Café\n".encode("cp1252"),
+        b"id,title\n"
+        + b"".join(b"G%d,Cafe\n" % number for number in range(10_000))
+        + "G-1,Café\n".encode("cp1252"),
     ],
 )
 def test_only_the_conversion_names_the_encoding_of_a_csv(client, settings, tmp_path, content):

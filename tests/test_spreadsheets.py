@@ -1274,6 +1274,39 @@ def test_rows_merged_for_sharing_an_id_are_each_said(tmp_path: Path, schema: Pat
     assert (warning["sheet"], warning["row"]) == ("grants", 4)
 
 
+def test_many_merged_rows_are_counted_past_the_first_ones(tmp_path: Path, schema: Path):
+    rows = [["id", "title"], *[["G1", "Orchard"]] * 12]
+    result = convert(write_sheets(tmp_path / "g.csv", "csv", {"grants": rows}), "csv", schema)
+    [warning] = [w for w in result.warnings if "the same id" in w["message"]]
+    assert warning["message"].startswith(
+        "Rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more of sheet “grants” have the same id"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ods"])
+def test_more_rows_of_one_id_than_can_be_read_as_one_item_are_refused_before_reading(
+    tmp_path: Path, schema: Path, fmt: str, monkeypatch
+):
+    # flattentool takes time that grows with the square of the rows it joins into one item.
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS_PER_ITEM", 3)
+    rows = [["id", "title"], ["G1", "A"], ["G2", "B"], *[["G1", "A"]] * 3]
+    with pytest.raises(BadInput) as caught:
+        convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert caught.value.code == "too_many_rows_per_item"
+    assert caught.value.message == (
+        "4 rows have the id “G1”. Rows that share an id are read as one item, and Assay "
+        "reads at most 3 rows as one."
+    )
+    assert caught.value.hint == "If the rows are different items, give each its own id."
+    rows.pop()  # as many as it may
+    assert (
+        len(
+            grants(convert(write_sheets(tmp_path / f"h.{fmt}", fmt, {"grants": rows}), fmt, schema))
+        )
+        == 2
+    )
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_rows_that_each_add_to_a_list_of_one_item_are_not_said(tmp_path: Path, fmt: str):
     rows = [
