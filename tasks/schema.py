@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
+import attrs
 import jsonschema
 import jsonschema_rs
 import jsonschema_specifications
@@ -368,27 +369,39 @@ def reference_validator(loaded: LoadedSchema) -> Any:
 def _placing_false_schemas(cls: Any) -> Any:
     """``cls``, placing the errors of false subschemas: python jsonschema's descend() drops
     the path it is given for one, so {"properties": {"old": false}} put its error at the
-    object, not at "old" as jsonschema-rs does. (A file that declares its "$schema" is
-    read by the standard class, which places them so still.)"""
+    object, not at "old" as jsonschema-rs does. The error also keeps the subschema whose
+    keyword led to the false one, by which _reference_errors places the rule."""
     placing = jsonschema.validators.extend(cls)
-    descend = placing.descend
+    descend, evolve = placing.descend, placing.evolve
 
     def descend_placing(self, instance, schema, path=None, schema_path=None, resolver=None):
         for error in descend(self, instance, schema, path, schema_path, resolver):
-            if schema is False:
+            if schema is False and error.validator is None and not error.schema_path:
                 if path is not None:
                     error.path.appendleft(path)
                 if schema_path is not None:
                     error.schema_path.appendleft(schema_path)
+                error.false_under = (self.schema, schema_path)
             yield error
 
-    placing.descend = descend_placing
+    def evolve_placing(self, **changes):
+        """As evolve(), keeping to the placing classes: a subschema that declares its
+        "$schema" (a file a $ref names, say) would be read by the standard one."""
+        evolved = evolve(self, **changes)
+        placing_class = _PLACING_OF.get(type(evolved))
+        if placing_class is None:
+            return evolved
+        fields = attrs.fields(type(evolved))
+        return placing_class(**{f.alias: getattr(evolved, f.name) for f in fields if f.init})
+
+    placing.descend, placing.evolve = descend_placing, evolve_placing
     return placing
 
 
 PLACING_VALIDATORS = {
     draft: _placing_false_schemas(cls) for draft, cls in REFERENCE_VALIDATORS.items()
 }
+_PLACING_OF = {REFERENCE_VALIDATORS[draft]: cls for draft, cls in PLACING_VALIDATORS.items()}
 
 
 # Formats whose values are ASCII text with nothing around it, by their standards. python
@@ -586,8 +599,8 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema) -> Iterator[SchemaEr
             # jsonschema names as the rule broken.
             validator = DRAFT4_EXCLUSIVE[validator]
             schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
-        evaluated = (*error.evaluation_path[:-1], *schema_path[-1:])  # renamed as above
-        yield _build(validator, instance_path, _fast_rule(loaded, evaluated), instance, details)
+        rule = _fast_rule(loaded, error, schema_path)
+        yield _build(validator, instance_path, rule, instance, details)
 
 
 def _closed_object(kind: str, schema_path: Any, data: Any, instance_path: list[Any]) -> bool:
@@ -753,11 +766,14 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
         for error in reference_validator(loaded).iter_errors(data):
             validator = "false" if error.validator is None else str(error.validator)
             # Placed by the subschema holding the rule, as its path leaves out the $refs
-            # it went through; a false schema, which is no subschema, by that path.
+            # it went through; a false schema, which is no subschema, by the one whose
+            # keyword led to it (or else by that path).
             rule = ("", list(error.absolute_schema_path))
             if id(error.schema) in places:
                 uri, parts, _ = places[id(error.schema)]
                 rule = (uri, [*parts, validator])
+            elif hasattr(error, "false_under"):
+                rule = _false_place(loaded, error) or rule
             yield _build(
                 validator,
                 error.absolute_path,
@@ -772,62 +788,79 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
         raise BadInput("schema_invalid", f"The schema cannot be used: {error}") from None
 
 
+def _false_place(loaded: LoadedSchema, error: Any) -> tuple[str, list[Any]] | None:
+    """Where a false subschema is, from the subschema whose keyword led to it: under that
+    keyword, at the key or index the error's path ends with ("properties", "old"), or the
+    keyword itself ("else"), or where its $ref points."""
+    parent, key = error.false_under
+    places = _schema_map(loaded).places
+    if id(parent) not in places:
+        return None
+    uri, parts, base = places[id(parent)]
+    relative = list(error.relative_schema_path)
+    if key is not None and parent.get(key) is False:  # "then": false, say
+        return uri, [*parts, key]
+    if key is not None:  # "properties": {"old": false}, "allOf": [false], ...
+        return uri, [*parts, *relative[-2:]]
+    if relative and parent.get(relative[-1]) is False:
+        return uri, [*parts, relative[-1]]
+    if isinstance(parent.get("$ref"), str):  # "$ref" to a false schema: where it is
+        return _pointed_at(loaded, urljoin(base, parent["$ref"]))
+    return None
+
+
+def _pointed_at(loaded: LoadedSchema, uri: str) -> tuple[str, list[Any]] | None:
+    """The file and path a URI with a JSON Pointer fragment names, if it names one."""
+    document, fragment = urldefrag(uri)
+    found = _schema_map(loaded)
+    target = found.documents.get(document)
+    if target is None:
+        target = loaded.resources.get(document, loaded.resources.get(f"{document}#"))
+    if target is None or (fragment and not fragment.startswith("/")):
+        return None
+    file, prefix, _ = found.places[id(target)]
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in unquote(fragment).split("/")]
+    return file, [*prefix, *parts[1:]]
+
+
 def _rule_place(loaded: LoadedSchema, uri: str, parts: list[Any]) -> str:
     """Where a broken rule is written: a JSON Pointer into the profile's schema file, or
     for a rule in another file, that file's name, "#" and the pointer within it.
 
-    ``uri`` names the file ("" the profile's schema), ``parts`` the path within it."""
+    ``uri`` names the file ("" the profile's schema) or a subschema with an $id, ``parts``
+    the path within it."""
     uri = uri.rstrip("#")
+    nested = _schema_map(loaded).documents.get(uri)
+    if nested is not None:  # a subschema with an $id, written in a file: placed there
+        uri, prefix, _ = _schema_map(loaded).places[id(nested)]
+        # A $ref by a pointer into the file ("#/definitions/n") gives a path in the file
+        # already, though the rule is in the subschema.
+        if list(parts[: len(prefix)]) != prefix:
+            parts = [*prefix, *parts]
     pointer = to_pointer(parts)
-    name = loaded.files.get(uri, "" if not uri else None)
+    name = loaded.files.get(uri.rstrip("#"), "" if not uri else None)
     if name is None:  # not a file Assay read: its URI, but never a path on the server
         name = uri.rsplit("/", 1)[-1] if uri.startswith("file:") else uri
     return f"{name}#{pointer}" if name else pointer
 
 
-def _fast_rule(loaded: LoadedSchema, evaluation_path: tuple[Any, ...]) -> str:
-    """Where the rule a jsonschema-rs error breaks is written, found by following its
-    evaluation path through the schema and the $refs on it. (Its "schema path" starts
-    at the last $ref's target, which need not be a file; its "keyword location" may
-    point into the rule or beside it.) Known once per path: errors repeat."""
+def _fast_rule(loaded: LoadedSchema, error: Any, schema_path: list[Any]) -> str:
+    """Where the rule a jsonschema-rs error breaks is written. Its schema path starts at
+    the document (or subschema with an $id) the last $ref on the way led to, which its
+    keyword location names; with no $ref on the way, at the profile's schema. Known once
+    per place: errors repeat."""
+    if type(error.kind).__name__ == "PropertyNames":  # the rule is the name's error's
+        error, schema_path = error.kind.error, list(error.kind.error.schema_path)
+    jumped = not REFS.isdisjoint(error.evaluation_path)
+    target = urldefrag(error.absolute_keyword_location or "").url if jumped else ""
+    key = (target, *schema_path)
     found = _schema_map(loaded)
-    if evaluation_path not in found.rules:
-        try:
-            place = _followed(loaded, found, list(evaluation_path))
-        except (KeyError, IndexError, ValueError, TypeError):  # a $ref to an "$anchor"
-            place = "", list(evaluation_path)
-        found.rules[evaluation_path] = _rule_place(loaded, *place)
-    return found.rules[evaluation_path]
+    if key not in found.rules:
+        found.rules[key] = _rule_place(loaded, target, schema_path)
+    return found.rules[key]
 
 
-def _followed(loaded: LoadedSchema, found: _SchemaMap, rest: list[Any]) -> tuple[str, list]:
-    node: Any = loaded.schema
-    reached = (*found.places[id(node)], list(rest))
-    while rest:
-        part = rest.pop(0)
-        if part in REFS and isinstance(node, dict) and isinstance(node.get(part), str):
-            node = _resolved(loaded, found.places[id(node)][2], node[part])
-        elif isinstance(node, dict | list):
-            node = node[part]
-        else:
-            break
-        if id(node) in found.places:  # a subschema (or a map of them): the rule is below
-            reached = (*found.places[id(node)], list(rest))
-    file, parts, _, remaining = reached
-    return file, [*parts, *remaining]
-
-
-REFS = ("$ref", "$dynamicRef", "$recursiveRef")
-
-
-def _resolved(loaded: LoadedSchema, base: str, ref: str) -> Any:
-    uri, fragment = urldefrag(urljoin(base, ref))
-    found = _schema_map(loaded)
-    node = found.documents[uri] if uri in found.documents else loaded.resources[uri]
-    for part in unquote(fragment).split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
+REFS = {"$ref", "$dynamicRef", "$recursiveRef"}
 
 
 @dataclass
@@ -837,7 +870,7 @@ class _SchemaMap:
     places: dict[int, tuple[str, list[Any], str]] = field(default_factory=dict)
     # Each subschema with an $id of its own, by that URI, which a $ref may name.
     documents: dict[str, Any] = field(default_factory=dict)
-    # The place of each rule jsonschema-rs names by its evaluation path (_fast_rule).
+    # The place of each rule jsonschema-rs names (_fast_rule).
     rules: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
 
@@ -845,9 +878,14 @@ class _SchemaMap:
 def _schema_map(loaded: LoadedSchema) -> _SchemaMap:
     id_key = id_keyword(loaded.draft)
     found = _SchemaMap()
-    documents = {id(document): (uri, document) for uri, document in loaded.resources.items()}
+    uris: dict[int, tuple[Any, list[str]]] = {}
+    for uri, document in loaded.resources.items():
+        uris.setdefault(id(document), (document, []))[1].append(uri.rstrip("#"))
     # (node, its file's URI, its path there, the base URI its $refs are read against)
-    pending = [(document, uri, [], uri) for uri, document in documents.values()]
+    pending = []
+    for document, known in uris.values():
+        base = _base_of_file(known, document, id_key)
+        pending.append((document, base, [], base))
     while pending:
         node, file, parts, base = pending.pop()
         if isinstance(node, dict):
@@ -862,6 +900,15 @@ def _schema_map(loaded: LoadedSchema) -> _SchemaMap:
         elif isinstance(node, list):
             pending.extend((child, file, [*parts, index], base) for index, child in enumerate(node))
     return found
+
+
+def _base_of_file(uris: list[str], document: Any, id_key: str) -> str:
+    """Of the URIs a file is known by, the one its relative $ids are read against, as the
+    engines read them: its own $id, or the URI a $ref named it by, not its path here."""
+    own = document.get(id_key) if isinstance(document, dict) else None
+    if isinstance(own, str) and own.rstrip("#") in uris:
+        return own.rstrip("#")
+    return min(uris, key=lambda uri: (uri.startswith("file:"), uri))
 
 
 def _under_property_names(schema_path: Any) -> bool:

@@ -726,3 +726,107 @@ def test_a_false_subschema_places_its_error_at_the_field_in_both_engines(tmp_pat
             "false",
             "/properties/old",
         ), engine
+
+
+D7 = "http://json-schema.org/draft-07/schema#"
+D4 = "http://json-schema.org/draft-04/schema#"
+# Each: the files (main.json first), the data, and where the rule of its one error is.
+RULES_IN_PLACES = {
+    "an $anchor": (
+        {
+            "main.json": {
+                "properties": {"a": {"$ref": "#n"}},
+                "$defs": {"n": {"$anchor": "n", "type": "integer"}},
+                "type": "object",
+            }
+        },
+        {"a": "x"},
+        "/$defs/n/type",
+    ),
+    "a root $id ending in #": (
+        {
+            "main.json": {
+                "$schema": D7,
+                "$id": "https://example.org/s.json#",
+                "properties": {"a": {"$ref": "#/definitions/n"}},
+                "definitions": {"n": {"type": "integer"}},
+            }
+        },
+        {"a": "x"},
+        "/definitions/n/type",
+    ),
+    "a $ref to a false schema": (
+        {
+            "main.json": {"properties": {"a": {"$ref": "other.json#/$defs/no"}}},
+            "other.json": {"$defs": {"no": False}},
+        },
+        {"a": 1},
+        "other.json#/$defs/no",
+    ),
+    "a false subschema in a file that declares its draft": (
+        {
+            "main.json": {"properties": {"a": {"$ref": "other.json"}}},
+            "other.json": {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "properties": {"old": False},
+            },
+        },
+        {"a": {"old": 1}},
+        "other.json#/properties/old",
+    ),
+    "a false else": (
+        {"main.json": {"properties": {"a": {"if": {"type": "string"}, "else": False}}}},
+        {"a": 1},
+        "/properties/a/else",
+    ),
+    "field names checked by another file": (
+        {
+            "main.json": {"properties": {"a": {"propertyNames": {"$ref": "names.json"}}}},
+            "names.json": {"maxLength": 2},
+        },
+        {"a": {"abc": 1}},
+        "names.json#/maxLength",
+    ),
+    "a pointer into a subschema with an id": (
+        {
+            "main.json": {
+                "$schema": D4,
+                "id": "http://example.org/s/main.json",
+                "properties": {"a": {"$ref": "#/definitions/n"}},
+                "definitions": {"n": {"id": "n.json", "type": "integer"}},
+            }
+        },
+        {"a": "x"},
+        "/definitions/n/type",
+    ),
+    "a $dynamicRef": (
+        {
+            "main.json": {
+                "$id": "https://example.org/strict.json",
+                "$dynamicAnchor": "node",
+                "$ref": "tree.json",
+                "unevaluatedProperties": False,
+            },
+            "tree.json": {
+                "$id": "https://example.org/tree.json",
+                "$dynamicAnchor": "node",
+                "properties": {
+                    "v": {"type": "integer"},
+                    "kids": {"items": {"$dynamicRef": "#node"}},
+                },
+            },
+        },
+        {"kids": [{"v": "x"}]},
+        "tree.json#/properties/v/type",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RULES_IN_PLACES)
+def test_both_engines_place_a_rule_where_it_is_written(tmp_path, case):
+    files, data, place = RULES_IN_PLACES[case]
+    for name, schema in files.items():
+        (tmp_path / name).write_text(json.dumps(schema))
+    loaded = load_schema(tmp_path / "main.json")
+    for engine in ("fast", "reference"):
+        assert [e.schema_path for e in iter_errors(data, loaded, engine=engine)] == [place], engine
