@@ -165,6 +165,8 @@ def _forget(submission: Subject) -> TaskError:
     """The submission expired or was deleted, files and all, while a step ran: no fault
     of the step's. What it wrote since would stay for good, as nothing expires it again."""
     shutil.rmtree(submission.files_dir, ignore_errors=True)
+    with contextlib.suppress(Exception):  # deleted, its rows too: nothing left to forget
+        submission.store.forget_data()
     return TaskError(GONE, "The files were deleted while this step ran.")
 
 

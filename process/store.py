@@ -51,6 +51,11 @@ class Store(Protocol):
         """Update what is known about the original (size, sha256, format, name)."""
         ...
 
+    def forget_data(self) -> None:
+        """Drop what the steps kept of the data (errors quoting values, links...): the
+        submission expired, or a step wrote after it did. The record of each run stays."""
+        ...
+
 
 class Subject(Protocol):
     """A submission as tasks see it."""
@@ -121,3 +126,6 @@ class MemoryStore:
     def set_facts(self, **facts: Any) -> None:
         for key, value in facts.items():
             setattr(self.subject, key, value)
+
+    def forget_data(self) -> None:
+        self.outputs.clear()

@@ -268,6 +268,9 @@ def test_a_submission_expired_as_its_steps_succeed_keeps_no_file(client, setting
     # run wrote nothing more to it.
     runs = TaskRun.objects.filter(submission=submission).exclude(id__in=earlier)
     assert sorted(runs.values_list("task", flat=True)) == ["breaks"]
+    # Nor is the output of the step that ran on kept: it had the data to hand.
+    assert not TaskResult.objects.filter(submission=submission, output__isnull=False).exists()
+    assert runs.get().data == {}
     assert expired.current_task == ""
 
 

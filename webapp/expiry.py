@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.models import Submission, TaskResult, TaskRun
+from webapp.models import Submission
 
 
 def expire(submission: Submission, now: datetime | None = None) -> None:
@@ -26,11 +26,7 @@ def expire(submission: Submission, now: datetime | None = None) -> None:
             current_task="",
             retry_at=None,  # nothing is tried again once the data is gone
         )
-        TaskResult.objects.filter(submission_id=submission.id).update(output=None)
-        # A run that succeeded keeps the start of its output; a failed one only its hint.
-        TaskRun.objects.filter(submission_id=submission.id, outcome=TaskRun.Outcome.OK).update(
-            data={}
-        )
+        submission.store.forget_data()
 
 
 def expire_due(now: datetime | None = None) -> int:

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from process.errors import TaskError
@@ -110,6 +111,14 @@ class DatabaseStore:
                 progress_done=done, progress_total=total, current_task=current, heartbeat=now
             )
         )
+
+    def forget_data(self) -> None:
+        with transaction.atomic():
+            TaskResult.objects.filter(submission_id=self.submission.id).update(output=None)
+            # A run that succeeded keeps the start of its output; a failed one its hint.
+            TaskRun.objects.filter(
+                submission_id=self.submission.id, outcome=TaskRun.Outcome.OK
+            ).update(data={})
 
     def set_facts(self, **facts: Any) -> None:
         unknown = set(facts) - FACTS
