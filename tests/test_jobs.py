@@ -246,6 +246,26 @@ def test_a_step_the_job_timeout_stops_fails_as_timed_out_and_waits_to_retry(clie
     assert "This step was stopped: the work on a file may take 30 minutes at most." in page
 
 
+def test_a_job_out_of_time_between_steps_is_not_taken_for_done(client, settings, monkeypatch):
+    from webapp.store import DatabaseStore
+
+    submission = waiting_to_break(client, settings, "no")
+    progress = DatabaseStore.progress
+    calls = []
+
+    def out_of_time_at_the_second_step(self, *args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise TimeoutException("Task exceeded maximum timeout value")
+        return progress(self, *args)
+
+    monkeypatch.setattr(DatabaseStore, "progress", out_of_time_at_the_second_step)
+    with pytest.raises(TimeoutException):
+        jobs.process_submission(str(submission.id))
+    # Left running, for the sweep to send again once its heartbeat is stale.
+    assert Submission.objects.get(id=submission.id).state == State.RUNNING
+
+
 def test_a_submission_deleted_as_a_step_fails_ends_its_job_quietly(client, settings, caplog):
     submission = waiting_to_break(client, settings, "deleted")
     # The failure cannot be written down, nor the next step skipped: their rows are gone.

@@ -230,9 +230,10 @@ def _process(submission_id: str) -> str:
                 result = run_pipeline(submission, get_pipeline().main)
             except TimeoutException:
                 # Settled now, waiting to try again, rather than left running until the
-                # sweep finds it; raised on, as django-q2 then replaces this process.
-                timed_out = _timed_out(submission, main_task_names())
-                settle(submission, RunResult(failures=timed_out), worker)
+                # sweep finds it; raised on, as django-q2 then replaces this process. (Out
+                # of time between two steps, none failed: the sweep sends it again.)
+                if timed_out := _timed_out(submission, main_task_names()):
+                    settle(submission, RunResult(failures=timed_out), worker)
                 raise
         if result.gone:
             return "gone"  # expired or deleted as it ran: nothing to settle
