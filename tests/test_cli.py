@@ -294,9 +294,10 @@ def test_a_setting_that_would_check_nothing_or_crash_exits_2_saying_so(tmp_path,
     assert f"configuration: {said}" in result.stdout
 
 
-def test_a_log_level_is_read_in_any_case(tmp_path):
+@pytest.mark.parametrize("level", ["debug", "Warn", "NOTSET"])
+def test_a_log_level_is_read_in_any_case_and_by_any_name_logging_knows(tmp_path, level):
     result = validate(
-        str(EXAMPLES / "grants-valid.json"), tmp_path=tmp_path, env={"ASSAY_LOG_LEVEL": "debug"}
+        str(EXAMPLES / "grants-valid.json"), tmp_path=tmp_path, env={"ASSAY_LOG_LEVEL": level}
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

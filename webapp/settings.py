@@ -269,9 +269,9 @@ else:
 # in production as one JSON object a line, naming the submission and task they are
 # about (webapp/logs.py).
 LOG_FORMAT = config.choice("ASSAY_LOG_FORMAT", "json" if PRODUCTION else "plain", ("json", "plain"))
-ASSAY_LOG_LEVEL = config.choice(
-    "ASSAY_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
-)
+# Python's names, in any case, and the other names logging knows them by.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "WARN", "FATAL", "NOTSET")
+ASSAY_LOG_LEVEL = config.choice("ASSAY_LOG_LEVEL", "INFO", LOG_LEVELS, upper=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
