@@ -489,6 +489,22 @@ def test_a_multipart_body_without_a_boundary_is_400(client, document):
     assert body["error"]["code"] == "invalid_body"
 
 
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {f"f{number}": "x" for number in range(1_500)},  # past Django's limit of fields
+        {"file": [SimpleUploadedFile(f"{n}.json", b"{}") for n in range(150)]},  # of files
+    ],
+    ids=["fields", "files"],
+)
+def test_a_body_of_too_many_parts_is_a_json_400(client, document, settings, parts):
+    settings.ASSAY_API_SUBMISSIONS_PER_MINUTE = 100
+    response = client.post("/api/submissions", {"text": "{}", **parts})
+    assert response.status_code == 400
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"]["code"] == "invalid_body"
+
+
 def test_a_deferred_task_of_an_expired_submission_is_410(client, document):
     created = create(client, text="{}").json()
     Submission.objects.filter(id=created["id"]).update(

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
@@ -109,6 +109,13 @@ def submissions(request: HttpRequest) -> HttpResponse:
         form.refuse_body()
     except MultiPartParserError as exc:
         return error(400, "invalid_body", f"The multipart body cannot be read: {exc}")
+    except (TooManyFieldsSent, TooManyFilesSent):
+        return error(
+            400,
+            "invalid_body",
+            "The body has more parts than a submission needs: send one file, url or text, "
+            "and at most a profile and sample.",
+        )
     except WrongField as exc:
         return error(400, "invalid", str(exc), field=exc.field)
     except ValueError as exc:
