@@ -423,3 +423,12 @@ def test_counts_in_the_summary_are_written_with_thousands_separators(tmp_path):
     summary = validate(str(data), "--profile", "demo", tmp_path=tmp_path).stdout
     assert re.search(r": NOT valid: 1,\d{3} errors\n", summary)
     assert " 1,200 x /grants/*/amount: " in summary
+
+
+def test_control_characters_in_the_data_are_shown_as_escapes_not_sent_to_the_terminal(tmp_path):
+    data = tmp_path / "d.json"
+    # A field name that would turn a terminal red and retitle its window.
+    data.write_text(json.dumps({"grants": [{"id": "G-001", "\x1b[31mred\x1b]0;x\x07": 1}]}))
+    result = validate(str(data), tmp_path=tmp_path)
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "not in the schema: /grants/*/\\x1b[31mred\\x1b]0;x\\x07 (once)" in result.stdout

@@ -157,8 +157,18 @@ def text_summary(outcome: Outcome, source: str) -> str:
             lines.append(f"  {name}: {error.message}")
             if error.hint:
                 lines.append(f"  What to do: {error.hint}")
-        return "\n".join(lines)
-    return "\n".join(_report_lines(outcome.report, source))
+    else:
+        lines = _report_lines(outcome.report, source)
+    return "\n".join(line.translate(CONTROLS_SHOWN) for line in lines)
+
+
+# Control characters in the data (field names, values, sheet names) are shown as escapes:
+# written as they are, an escape sequence would recolour a terminal, retitle its window or
+# rewrite lines of a CI log.
+CONTROLS_SHOWN = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+}
 
 
 def _report_lines(report: dict[str, Any], source: str) -> list[str]:
