@@ -2348,6 +2348,28 @@ def test_data_too_wide_for_a_spreadsheet_is_refused_before_writing_one(
     assert "13 columns in the sheet “grants”, more than the 10" in error.message
 
 
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [
+        ({f"f{i}": i for i in range(12)}, "12 columns in the sheet “grants”"),
+        ({"docs": [{f"f{i}": i for i in range(12)}]}, "12 columns in the sheet “docs”"),
+    ],
+)
+def test_data_too_wide_is_refused_before_flattentool_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, item: dict, said: str
+) -> None:
+    # flattentool's reading takes time that grows with the square of the columns.
+    monkeypatch.setattr(spreadsheets, "MAX_XLSX_COLUMNS", 10)
+    monkeypatch.setattr(spreadsheets, "_flattentool_reading", None)  # never reached
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [item, {"f0": 0}]}))
+    error = refusal(
+        lambda: flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    )
+    assert error.code == "too_large_for_a_sheet"
+    assert f"{said}, more than the 10" in error.message
+
+
 def test_data_too_long_for_a_spreadsheet_is_refused_before_writing_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
