@@ -13,6 +13,9 @@ from tasks.data import is_data
 from tasks.scan import load_scan
 
 TOP_VALUES = 10
+# Fields listed with their coverage, in alphabetical order: data with very many names (a
+# key per id, say) would make a report of megabytes, and a page no one reads.
+MAX_COVERAGE_FIELDS = 5_000
 
 
 class Stats(Task):
@@ -21,7 +24,8 @@ class Stats(Task):
     # 6: ids repeated are given as the data has them (7, not "7"), and lists or objects
     # as JSON; 5: how many items are objects, and are in the file; 4: a document that is
     # a list has its elements counted as the items
-    version = 6
+    # 7: at most MAX_COVERAGE_FIELDS fields' coverage, and how many fields there are
+    version = 7
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -38,10 +42,16 @@ class Stats(Task):
             "items": scan.items,
             # Of the whole list, sample or not: those a spreadsheet row can hold.
             "objects": scan.objects,
-            "coverage": coverage(scan.walk.counts, scan.items_pattern, scan.items),
+            **coverage_of_fields(scan.walk.counts, scan.items_pattern, scan.items),
             "duplicate_ids": duplicates(scan.ids),
             "distinct": [distinct(pattern, scan.distinct[pattern]) for pattern in scan.distinct],
         }
+
+
+def coverage_of_fields(counts: Counter[str], items_pattern: str, items: int) -> dict[str, Any]:
+    """The first MAX_COVERAGE_FIELDS fields' coverage, and how many fields there are."""
+    rows = coverage(counts, items_pattern, items)
+    return {"coverage": rows[:MAX_COVERAGE_FIELDS], "fields": len(rows)}
 
 
 def coverage(counts: Counter[str], items_pattern: str, items: int) -> list[dict[str, Any]]:

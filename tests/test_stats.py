@@ -191,6 +191,7 @@ def test_the_invalid_demo_file_has_its_items_counted_and_fields_covered(client):
     assert rows["/amount/vat"] == (1, 12.5)
     assert rows["/recipientOrganization/name"] == (7, 87.5)
     assert rows["/classifications/*/code"] == (9, None)
+    assert stats["fields"] == len(rows)
     assert stats["duplicate_ids"] == {"count": 0, "examples": []}
     [currency] = stats["distinct"]
     assert currency["path"] == "/grants/*/amount/currency"
@@ -297,3 +298,15 @@ def test_a_counted_field_the_data_never_has_gets_no_empty_table(client):
     submission = post_json(client, [{"id": "a"}])  # the demo counts /grants/*/amount/currency
     assert stats_of(submission)["distinct"][0]["distinct"] == 0
     assert "Values of" not in stats_section(client, submission)
+
+
+def test_data_of_very_many_field_names_lists_the_first_ones_and_says_how_many(client, monkeypatch):
+    monkeypatch.setattr("tasks.stats.MAX_COVERAGE_FIELDS", 250)
+    item = {"id": "G-001", **{f"key{number:04}": number for number in range(300)}}
+    response = client.post("/", {"text": json.dumps({"grants": [item]})})
+    submission = submission_from(response)
+    stats = stats_of(submission)
+    assert (len(stats["coverage"]), stats["fields"]) == (250, 301)
+    assert stats["coverage"][0]["path"] == "/id"  # in alphabetical order, as the page shows
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "the report download lists the first 250 of 301." in page
