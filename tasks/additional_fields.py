@@ -29,17 +29,24 @@ class AdditionalFields(Task):
         loaded = load_profile_schema(submission.get_profile())
         described = described_fields(loaded)
         scan = load_scan(submission, inputs)
-        fields = additional(scan.walk.counts, described)
-        for field in fields[:MAX_LISTED]:
+        fields, count = most_common_additional(scan.walk.counts, described, MAX_LISTED)
+        for field in fields:
             field["examples"] = scan.examples.get(field["path"], [])
-        return {"fields": fields[:MAX_LISTED], "count": len(fields)}
+        return {"fields": fields, "count": count}
 
 
 def additional(counts: dict[str, int], described: SchemaFields) -> list[dict[str, Any]]:
     """The top of each undescribed branch: "/grants/*/notes", not everything under it."""
-    found = [
-        {"path": pattern, "count": count}
-        for pattern, count in counts.items()
-        if described.is_additional(pattern)
-    ]
-    return sorted(found, key=lambda item: (-item["count"], item["path"]))
+    return most_common_additional(counts, described)[0]
+
+
+def most_common_additional(
+    counts: dict[str, int], described: SchemaFields, limit: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The ``limit`` most common additional fields, and how many there are: data with a
+    field name per id has hundreds of thousands, kept light until the few listed."""
+    found = sorted(
+        (-count, pattern) for pattern, count in counts.items() if described.is_additional(pattern)
+    )
+    listed = [{"path": pattern, "count": -count} for count, pattern in found[:limit]]
+    return listed, len(found)

@@ -76,6 +76,9 @@ BATCH = 25
 # Additional fields looked for in each item while short of examples: each costs every
 # item a look until it has them (a field met once stays short), so there is a bound.
 MAX_WATCHED = 50
+# Additional fields given examples at all, the first met: the report lists 500 (data with
+# a field name per id has hundreds of thousands, whose examples took 80 MB).
+MAX_EXAMPLED = 2_000
 TOO_LONG = "…" * (MAX_VALUE_CHARS + 1)  # stands for the rest of a list too long to show
 MAX_PLACES = 5  # places kept per link
 
@@ -553,8 +556,9 @@ class Checks:
         """The first few examples of each additional field, as they are met."""
         counts = self.walk.counts
         if len(counts) > known:  # new fields (the last ones counted): any additional?
-            for pattern in islice(reversed(counts), len(counts) - known):
-                if self.described.is_additional(pattern):
+            new = list(islice(reversed(counts), len(counts) - known))
+            for pattern in reversed(new):  # in the order met: the first have examples
+                if len(self.examples) < MAX_EXAMPLED and self.described.is_additional(pattern):
                     self.examples[pattern] = []
                     self.wanted[pattern] = 0  # found in this value, just below
         for pattern, seen in list(self.wanted.items()):

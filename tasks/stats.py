@@ -50,8 +50,9 @@ class Stats(Task):
 
 def coverage_of_fields(counts: Counter[str], items_pattern: str, items: int) -> dict[str, Any]:
     """The first MAX_COVERAGE_FIELDS fields' coverage, and how many fields there are."""
-    rows = coverage(counts, items_pattern, items)
-    return {"coverage": rows[:MAX_COVERAGE_FIELDS], "fields": len(rows)}
+    fields = sorted(pattern for pattern in counts if pattern.startswith(f"{items_pattern}/"))
+    listed = {pattern: counts[pattern] for pattern in fields[:MAX_COVERAGE_FIELDS]}
+    return {"coverage": coverage(listed, items_pattern, items), "fields": len(fields)}
 
 
 def coverage(counts: Counter[str], items_pattern: str, items: int) -> list[dict[str, Any]]:

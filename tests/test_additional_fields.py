@@ -178,6 +178,20 @@ def test_at_most_three_examples_are_kept_for_a_field(client):
     ]
 
 
+def test_with_very_many_extra_fields_the_first_met_have_examples_and_all_are_counted(
+    client, monkeypatch
+):
+    monkeypatch.setattr("tasks.scan.MAX_EXAMPLED", 2)
+    monkeypatch.setattr("tasks.additional_fields.MAX_LISTED", 3)
+    item = grant(1, extra=1)
+    item.update({"x1": 1, "x2": 2, "x3": 3})  # met after "extra"
+    found = output(post_json(client, {"grants": [item, grant(2, x3=0)]}))
+    assert found["count"] == 4  # all of them
+    examples = {field["path"]: len(field["examples"]) for field in found["fields"]}
+    # The three most common listed; examples for the first two met only.
+    assert examples == {"/grants/*/x3": 0, "/grants/*/extra": 1, "/grants/*/x1": 1}
+
+
 def test_a_profile_without_a_schema_has_no_such_section(client):
     submission = post_json(client, {"grants": [grant(1, colour="red")]}, profile="generic")
     assert submission.store.output("additional_fields") is None
