@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +109,7 @@ def parse_slowly(raw: bytes) -> Any:
             "and upload it again.",
         ) from exc
     except ValueError as exc:  # Python refuses integers of more than 4,300 digits
-        raise BadInput(
-            "json_number_too_long",
-            f"The JSON holds a number too long to read ({exc}).",
-            hint="Write very long identifiers as strings, in quotes.",
-        ) from exc
+        raise _number_too_long(text) from exc
     except RecursionError as exc:
         raise BadInput(
             "json_too_deep",
@@ -120,6 +118,25 @@ def parse_slowly(raw: bytes) -> Any:
         ) from exc
     _refuse_unpaired_surrogates(data)
     return data
+
+
+# A number's digits, not text's: no quote, letter or digit just before them.
+LONG_NUMBER = re.compile(rf'(?<![\w".])-?[0-9]{{{sys.get_int_max_str_digits() + 1},}}')
+
+
+def _number_too_long(text: str) -> BadInput:
+    limit = sys.get_int_max_str_digits()
+    found = LONG_NUMBER.search(text)
+    where = ""
+    if found:
+        line, column = line_and_column(text, found.start())
+        digits = len(found.group().lstrip("-"))
+        where = f" of {digits:,} digits at line {line}, column {column}"
+    return BadInput(
+        "json_number_too_long",
+        f"The JSON holds a number{where}, longer than the {limit:,} digits Assay reads.",
+        hint="Write very long identifiers as strings, in quotes.",
+    )
 
 
 def line_and_column(text: str, position: int) -> tuple[int, int]:
@@ -214,6 +231,10 @@ def _finite_float(text: str) -> float:
 
 
 def decode(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) or raw[1:3] == b"\x00\x00":
+        raise BadInput(
+            "not_utf8", "The file is encoded as UTF-32; JSON must be UTF-8.", hint=UTF8_HINT
+        )
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[1:2] == b"\x00" or raw[:1] == b"\x00":
         raise BadInput(
             "not_utf8", "The file is encoded as UTF-16; JSON must be UTF-8.", hint=UTF8_HINT
