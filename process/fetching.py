@@ -9,6 +9,7 @@ through); connect and total time limits; a size cap; at most N redirects.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import ipaddress
 import re
 import socket
@@ -296,6 +297,18 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
             ) from exc
         if isinstance(exc, requests.exceptions.SSLError):
             raise _not_secure(url, _ssl_cause(exc)) from exc
+        if (answer := _unreadable_answer(exc)) is not None:
+            raise BadInput(
+                "fetch_not_http",
+                f"The server at {without_password(url)} answered, but not in HTTP that can "
+                f"be read ({answer}).",
+                hint="Tell whoever runs the server, or give the file's own address.",
+            ) from exc
+        if _closed_without_answering(exc):
+            raise Unavailable(
+                "fetch_failed",
+                f"The server at {without_password(url)} closed the connection without answering.",
+            ) from exc
         raise Unavailable("fetch_failed", f"Could not connect to {without_password(url)}.") from exc
     except ValueError as exc:  # requests reads a redirect's address at once: "[broken"
         raise BadInput(
@@ -304,6 +317,37 @@ def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: flo
             f"cannot be read: {exc}.",
             hint="Tell whoever runs the server, or give the file's own address.",
         ) from exc
+
+
+def _unreadable_answer(exc: BaseException) -> str | None:
+    """What was wrong with an answer that is no HTTP, if that is what failed (not a
+    server that closed the connection without one: that may answer next time)."""
+    for cause in _causes(exc):
+        if isinstance(cause, http.client.LineTooLong):
+            return "a header line longer than 65,536 bytes"
+        if isinstance(cause, http.client.BadStatusLine) and not isinstance(
+            cause, http.client.RemoteDisconnected
+        ):
+            return "its first line is not an HTTP status line"
+    return None
+
+
+def _closed_without_answering(exc: BaseException) -> bool:
+    return any(isinstance(cause, http.client.RemoteDisconnected) for cause in _causes(exc))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 hold the cause in their arguments."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [current.__cause__, current.__context__]
 
 
 def _not_secure(url: str, cause: ssl.SSLError | None) -> TaskError:

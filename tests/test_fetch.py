@@ -239,6 +239,26 @@ def test_a_server_that_drips_its_headers_is_stopped_at_the_time_limit(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("answer", "error", "said"),
+    [
+        (b"NOT HTTP AT ALL\r\n\r\n", BadInput, "its first line is not an HTTP status line"),
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: /" + b"a" * 70_000 + b"\r\n\r\n",
+            BadInput,
+            "a header line longer than 65,536 bytes",
+        ),
+        (b"", Unavailable, "closed the connection without answering"),  # may answer later
+    ],
+)
+def test_an_answer_that_is_not_http_is_said_for_what_it_is(
+    http_server, tmp_path, answer, error, said
+):
+    http_server.routes["/odd"] = lambda request: request.wfile.write(answer)
+    with pytest.raises(error, match=said):
+        fetch(http_server.url("/odd"), tmp_path / "data", limits(allow_private=True))
+
+
 def self_signed(folder) -> tuple[ssl.SSLContext, str]:
     """A TLS server's context with a certificate for 127.0.0.1 that no one signed, and
     the certificate's file, for a client that is to trust it."""
