@@ -470,6 +470,7 @@ def _as_it_arrives(response: requests.Response) -> Iterator[bytes]:
     sends a byte a second, each well inside the read timeout, held it for 18 hours
     before the total time limit was looked at."""
     raw = response.raw
+    _check_encoding(response)
     try:
         while chunk := raw.read1(CHUNK, decode_content=True):
             yield chunk
@@ -483,6 +484,25 @@ def _as_it_arrives(response: requests.Response) -> Iterator[bytes]:
         ) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise requests.ConnectionError(exc) from exc
+
+
+# The compressions urllib3 unpacks here, which requests asks servers for.
+UNPACKED = {"gzip", "x-gzip", "deflate", "identity", ""} | set(
+    urllib3.util.request.ACCEPT_ENCODING.split(",")
+)
+
+
+def _check_encoding(response: requests.Response) -> None:
+    """A body compressed in a way not unpacked here (zstd, unasked) would be kept packed,
+    and then not be recognised as any format: said for what it is."""
+    encodings = response.headers.get("content-encoding", "").lower().replace(" ", "")
+    unknown = [name for name in encodings.split(",") if name not in UNPACKED]
+    if unknown:
+        raise BadInput(
+            "fetch_undecodable",
+            f"The server sent the file compressed as {unknown[0][:40]}, which Assay cannot unpack.",
+            hint="Tell whoever runs the server, or download the file yourself and upload it.",
+        )
 
 
 def _too_large(max_bytes: int) -> BadInput:

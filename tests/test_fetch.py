@@ -259,6 +259,19 @@ def test_an_answer_that_is_not_http_is_said_for_what_it_is(
         fetch(http_server.url("/odd"), tmp_path / "data", limits(allow_private=True))
 
 
+def test_a_body_compressed_in_a_way_not_unpacked_here_is_said_so(http_server, tmp_path):
+    def zstd(request):
+        request.send_response(200)
+        request.send_header("Content-Encoding", "zstd")
+        request.send_header("Content-Length", "13")
+        request.end_headers()
+        request.wfile.write(b"(zstd frames)")
+
+    http_server.routes["/z"] = zstd
+    with pytest.raises(BadInput, match="compressed as zstd, which Assay cannot unpack"):
+        fetch(http_server.url("/z"), tmp_path / "data", limits(allow_private=True))
+
+
 def self_signed(folder) -> tuple[ssl.SSLContext, str]:
     """A TLS server's context with a certificate for 127.0.0.1 that no one signed, and
     the certificate's file, for a client that is to trust it."""
