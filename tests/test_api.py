@@ -505,6 +505,18 @@ def test_a_body_of_too_many_parts_is_a_json_400(client, document, settings, part
     assert body["error"]["code"] == "invalid_body"
 
 
+def test_two_files_in_one_submission_are_refused_not_one_dropped(client, document):
+    files = [SimpleUploadedFile(name, b"{}") for name in ("a.json", "b.json")]
+    response = client.post("/api/submissions", {"file": files})
+    assert response.status_code == 400
+    body = check(document, response, "/api/submissions", "post")
+    assert body["error"] == {
+        "code": "invalid",
+        "message": "Several files were sent as “file”: send one a submission.",
+        "field": "file",
+    }
+
+
 def test_a_deferred_task_of_an_expired_submission_is_410(client, document):
     created = create(client, text="{}").json()
     Submission.objects.filter(id=created["id"]).update(

@@ -259,6 +259,8 @@ def _check_parts(request: HttpRequest) -> None:
         raise WrongField(
             "file", "“file” was sent as text: send it as a file (curl -F file=@data.json)."
         )
+    if len(request.FILES.getlist("file")) > 1:  # the form would take the last, unsaid
+        raise WrongField("file", "Several files were sent as “file”: send one a submission.")
 
 
 def form_error(form: SubmissionForm) -> JsonResponse:
