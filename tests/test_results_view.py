@@ -141,6 +141,14 @@ def test_a_finished_run_s_time_stops_when_it_ended(client):
     )
     elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]
     assert elapsed == 12
+    # Checked again ten minutes ago, then expired five minutes in, unfinished.
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.EXPIRED,
+        enqueued_at=now - timedelta(minutes=10),
+        expired_at=now - timedelta(minutes=5),
+    )
+    elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]
+    assert elapsed == 300
 
 
 def test_a_fresh_running_submission_shows_progress_and_is_left_alone(client):

@@ -210,7 +210,11 @@ def run_elapsed(submission: Submission) -> int:
         started = submission.enqueued_at or submission.created
     ended = timezone.now()
     if submission.state in {State.DONE, State.FAILED, State.EXPIRED}:
-        ended = submission.finished_at or submission.expired_at or ended
+        finished = submission.finished_at
+        # A finish before this run started was an earlier run's: this one expired unended.
+        if finished is None or finished < started:
+            finished = submission.expired_at
+        ended = finished or ended
     return max(0, round((ended - started).total_seconds()))
 
 
