@@ -1294,8 +1294,8 @@ def test_more_rows_of_one_id_than_can_be_read_as_one_item_are_refused_before_rea
         convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
     assert caught.value.code == "too_many_rows_per_item"
     assert caught.value.message == (
-        "4 rows have the id “G1”. Rows that share an id are read as one item, and Assay "
-        "reads at most 3 rows as one."
+        "4 rows of sheet “grants” have the id “G1”. Rows that share an id are read as one "
+        "item, and Assay reads at most 3 rows as one."
     )
     assert caught.value.hint == "If the rows are different items, give each its own id."
     rows.pop()  # as many as it may
@@ -1305,6 +1305,17 @@ def test_more_rows_of_one_id_than_can_be_read_as_one_item_are_refused_before_rea
         )
         == 2
     )
+
+
+def test_rows_of_another_sheet_sharing_an_id_are_not_counted_against_the_limit(
+    tmp_path: Path, schema: Path, monkeypatch
+):
+    # They are the entries of an item's lists, which flattentool joins far faster.
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS_PER_ITEM", 3)
+    documents = [["id", "documents/0/url"], *[["G1", "https://example.org/d"]] * 5]
+    sheets = {"grants": [["id", "title"], ["G1", "A"]], "documents": documents}
+    result = convert(write_sheets(tmp_path / "g.ods", "ods", sheets), "ods", schema)
+    assert len(grants(result)[0]["documents"]) == 5
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
