@@ -1939,8 +1939,11 @@ def _check_rows_per_item(
     for sheet, rows in sheets:
         if sheet != main_sheet:
             continue
-        headings = list(next(rows, []))
-        if id_name not in headings:
+        # The headings: the first row naming the id, below flattentool's configuration
+        # row ("#", "skipRows 2") and the rows it skips, if there are some.
+        before = islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS)
+        headings = next((list(row) for row in before if id_name in row), None)
+        if headings is None:
             continue
         column = headings.index(id_name)
         rows_of.update(

@@ -1299,12 +1299,13 @@ def test_more_rows_of_one_id_than_can_be_read_as_one_item_are_refused_before_rea
     )
     assert caught.value.hint == "If the rows are different items, give each its own id."
     rows.pop()  # as many as it may
-    assert (
-        len(
-            grants(convert(write_sheets(tmp_path / f"h.{fmt}", fmt, {"grants": rows}), fmt, schema))
-        )
-        == 2
-    )
+    result = convert(write_sheets(tmp_path / f"h.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    assert len(grants(result)) == 2
+    # flattentool's configuration row above the headings does not hide them from the count.
+    configured = [["#", "skipRows 1"], ["a note"], *rows, ["G1", "A"]]
+    with pytest.raises(BadInput) as caught:
+        convert(write_sheets(tmp_path / f"c.{fmt}", fmt, {"grants": configured}), fmt, schema)
+    assert caught.value.code == "too_many_rows_per_item"
 
 
 def test_rows_of_another_sheet_sharing_an_id_are_not_counted_against_the_limit(
