@@ -486,17 +486,18 @@ def _as_it_arrives(response: requests.Response) -> Iterator[bytes]:
         raise requests.ConnectionError(exc) from exc
 
 
-# The compressions urllib3 unpacks here, which requests asks servers for.
-UNPACKED = {"gzip", "x-gzip", "deflate", "identity", ""} | set(
-    urllib3.util.request.ACCEPT_ENCODING.split(",")
-)
+# Compressions a server may use, and those urllib3 unpacks here (which requests asks for).
+# Other words in the header (none, utf-8, aws-chunked: servers send such) are no
+# compression, and the body is read as it is.
+COMPRESSIONS = {"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"}
+UNPACKED = {"gzip", "x-gzip", "deflate"} | set(urllib3.util.request.ACCEPT_ENCODING.split(","))
 
 
 def _check_encoding(response: requests.Response) -> None:
     """A body compressed in a way not unpacked here (zstd, unasked) would be kept packed,
     and then not be recognised as any format: said for what it is."""
     encodings = response.headers.get("content-encoding", "").lower().replace(" ", "")
-    unknown = [name for name in encodings.split(",") if name not in UNPACKED]
+    unknown = [name for name in encodings.split(",") if name in COMPRESSIONS - UNPACKED]
     if unknown:
         raise BadInput(
             "fetch_undecodable",

@@ -259,17 +259,30 @@ def test_an_answer_that_is_not_http_is_said_for_what_it_is(
         fetch(http_server.url("/odd"), tmp_path / "data", limits(allow_private=True))
 
 
-def test_a_body_compressed_in_a_way_not_unpacked_here_is_said_so(http_server, tmp_path):
-    def zstd(request):
+def encoded(body: bytes, encoding: str):
+    def handler(request):
         request.send_response(200)
-        request.send_header("Content-Encoding", "zstd")
-        request.send_header("Content-Length", "13")
+        request.send_header("Content-Encoding", encoding)
+        request.send_header("Content-Length", str(len(body)))
         request.end_headers()
-        request.wfile.write(b"(zstd frames)")
+        request.wfile.write(body)
 
-    http_server.routes["/z"] = zstd
+    return handler
+
+
+def test_a_body_compressed_in_a_way_not_unpacked_here_is_said_so(http_server, tmp_path):
+    http_server.routes["/z"] = encoded(b"(zstd frames)", "zstd")
     with pytest.raises(BadInput, match="compressed as zstd, which Assay cannot unpack"):
         fetch(http_server.url("/z"), tmp_path / "data", limits(allow_private=True))
+
+
+@pytest.mark.parametrize("encoding", ["none", "UTF-8", "aws-chunked", "Identity"])
+def test_a_content_encoding_that_names_no_compression_is_read_as_it_is(
+    http_server, tmp_path, encoding
+):
+    http_server.routes["/plain"] = encoded(b'{"a": 1}', encoding)
+    fetch(http_server.url("/plain"), tmp_path / "data", limits(allow_private=True))
+    assert (tmp_path / "data").read_bytes() == b'{"a": 1}'
 
 
 def self_signed(folder) -> tuple[ssl.SSLContext, str]:
