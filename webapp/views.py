@@ -209,7 +209,9 @@ def run_elapsed(submission: Submission) -> int:
     else:
         started = submission.enqueued_at or submission.created
     ended = timezone.now()
-    if submission.state in {State.DONE, State.FAILED, State.EXPIRED}:
+    if submission.state in {State.DONE, State.FAILED}:
+        ended = submission.finished_at or ended
+    elif submission.state == State.EXPIRED:
         finished = submission.finished_at
         # A finish before this run started was an earlier run's: this one expired unended.
         if finished is None or finished < started:
