@@ -647,8 +647,11 @@ def _rule_broken(error: Any, kind: str) -> tuple[str, Any, dict[str, Any]]:
         return "false", error.instance, {}
     validator = str(error.schema_path[-1])
     if kind == "PropertyNames":  # the name is the value at fault, as python reports it
-        details = {**_kind_details(error.kind.error.kind), "field_name": True}
-        return validator, error.kind.error.instance, details
+        name_error = error.kind.error
+        if type(name_error.kind).__name__ == "FalseSchema":  # names checked by false
+            return "false", name_error.instance, {"field_name": True}
+        details = {**_kind_details(name_error.kind), "field_name": True}
+        return validator, name_error.instance, details
     if kind == "OneOfMultipleValid":
         return validator, error.instance, {"several": True}
     return validator, error.instance, _kind_details(error.kind)
@@ -804,8 +807,9 @@ def _false_place(loaded: LoadedSchema, error: Any) -> tuple[str, list[Any]] | No
         return uri, [*parts, *relative[-2:]]
     if relative and parent.get(relative[-1]) is False:
         return uri, [*parts, relative[-1]]
-    if isinstance(parent.get("$ref"), str):  # "$ref" to a false schema: where it is
-        return _pointed_at(loaded, urljoin(base, parent["$ref"]))
+    for ref in REFS:  # a "$ref" (or dynamic one, read statically) to a false schema
+        if isinstance(parent.get(ref), str):
+            return _pointed_at(loaded, urljoin(base, parent[ref]))
     return None
 
 

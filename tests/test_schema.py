@@ -787,6 +787,16 @@ RULES_IN_PLACES = {
         {"a": {"abc": 1}},
         "names.json#/maxLength",
     ),
+    "field names checked by a false schema": (
+        {
+            "main.json": {
+                "properties": {"a": {"propertyNames": {"$ref": "#/$defs/n"}}},
+                "$defs": {"n": False},
+            }
+        },
+        {"a": {"abc": 1}},
+        "/$defs/n",
+    ),
     "a pointer into a subschema with an id": (
         {
             "main.json": {
@@ -828,5 +838,6 @@ def test_both_engines_place_a_rule_where_it_is_written(tmp_path, case):
     for name, schema in files.items():
         (tmp_path / name).write_text(json.dumps(schema))
     loaded = load_schema(tmp_path / "main.json")
-    for engine in ("fast", "reference"):
-        assert [e.schema_path for e in iter_errors(data, loaded, engine=engine)] == [place], engine
+    fast, reference = (list(iter_errors(data, loaded, engine=e)) for e in ("fast", "reference"))
+    assert [e.schema_path for e in fast] == [e.schema_path for e in reference] == [place]
+    assert [e.validator for e in fast] == [e.validator for e in reference]
