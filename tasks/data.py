@@ -120,17 +120,19 @@ def parse_slowly(raw: bytes) -> Any:
     return data
 
 
-# A number's digits, not text's: no quote, letter or digit just before them.
-LONG_NUMBER = re.compile(rf'(?<![\w".])-?[0-9]{{{sys.get_int_max_str_digits() + 1},}}')
+# A number's digits, not text's: strings are matched whole, to be passed over.
+LONG_NUMBER = re.compile(
+    rf'"(?:\\.|[^"\\])*"|(?P<number>-?[0-9]{{{sys.get_int_max_str_digits() + 1},}})'
+)
 
 
 def _number_too_long(text: str) -> BadInput:
     limit = sys.get_int_max_str_digits()
-    found = LONG_NUMBER.search(text)
+    found = next((m for m in LONG_NUMBER.finditer(text) if m["number"]), None)
     where = ""
     if found:
-        line, column = line_and_column(text, found.start())
-        digits = len(found.group().lstrip("-"))
+        line, column = line_and_column(text, found.start("number"))
+        digits = len(found["number"].lstrip("-"))
         where = f" of {digits:,} digits at line {line}, column {column}"
     return BadInput(
         "json_number_too_long",
@@ -231,7 +233,8 @@ def _finite_float(text: str) -> float:
 
 
 def decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) or raw[1:3] == b"\x00\x00":
+    # JSON's first character is ASCII: UTF-32 writes it with three zero bytes.
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")) or b"\x00\x00\x00" in raw[:4]:
         raise BadInput(
             "not_utf8", "The file is encoded as UTF-32; JSON must be UTF-8.", hint=UTF8_HINT
         )

@@ -80,7 +80,7 @@ def test_ten_thousand_levels_of_nesting_are_refused_clearly():
 def test_a_number_too_long_to_read_is_refused_clearly():
     with pytest.raises(BadInput) as caught:
         # A string of digits before it, which is no number.
-        parse(b'{"ref": "' + b"1" * 5000 + b'",\n "id": ' + b"9" * 5000 + b"}")
+        parse(b'{"ref": "no. ' + b"1" * 5000 + b'",\n "id": ' + b"9" * 5000 + b"}")
     assert caught.value.code == "json_number_too_long"
     assert caught.value.message == (
         "The JSON holds a number of 5,000 digits at line 2, column 8, longer than the 4,300 "
@@ -92,6 +92,11 @@ def test_a_number_too_long_to_read_is_refused_clearly():
 def test_utf32_is_named(encoding):
     with pytest.raises(BadInput, match="encoded as UTF-32; JSON must be UTF-8"):
         parse('{"a": 1}'.encode(encoding))
+
+
+def test_utf16_starting_with_a_character_ending_in_a_zero_byte_is_not_taken_for_utf32():
+    with pytest.raises(BadInput, match="encoded as UTF-16; JSON must be UTF-8"):
+        parse('"\u4e00"'.encode("utf-16-le"))
 
 
 def test_a_number_beyond_floating_point_range_is_refused_clearly():
