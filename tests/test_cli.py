@@ -432,3 +432,13 @@ def test_control_characters_in_the_data_are_shown_as_escapes_not_sent_to_the_ter
     result = validate(str(data), tmp_path=tmp_path)
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "not in the schema: /grants/*/\\x1b[31mred\\x1b]0;x\\x07 (once)" in result.stdout
+
+
+def test_the_json_output_escapes_the_control_characters_json_leaves_as_they_are(tmp_path):
+    data = tmp_path / "d.json"
+    # A C1 control (CSI, which terminals read as ESC [) and a line separator in a name.
+    data.write_text(json.dumps({"grants": [{"id": "G-001", "\x9b31mX\u2028": 1}]}))
+    result = validate(str(data), "--format", "json", tmp_path=tmp_path)
+    assert "\x9b" not in result.stdout and "\u2028" not in result.stdout
+    report = json.loads(result.stdout)  # still the same document
+    assert report["additional_fields"][0]["path"] == "/grants/*/\x9b31mX\u2028"

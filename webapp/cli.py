@@ -165,10 +165,11 @@ def text_summary(outcome: Outcome, source: str) -> str:
 # Control characters in the data (field names, values, sheet names) are shown as escapes:
 # written as they are, an escape sequence would recolour a terminal, retitle its window or
 # rewrite lines of a CI log.
-CONTROLS_SHOWN = {
-    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
-}
+CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+CONTROLS_SHOWN = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in CONTROLS}
+# In JSON text, those JSON leaves as they are (DEL, C1, line separators), as JSON escapes:
+# only inside strings can they be, where an escape means the same character.
+CONTROLS_ESCAPED_IN_JSON = {code: f"\\u{code:04x}" for code in CONTROLS if code >= 0x7F}
 
 
 def _report_lines(report: dict[str, Any], source: str) -> list[str]:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from process.fetching import without_password
 from tasks import profile_schema
 from webapp.cli import (
+    CONTROLS_ESCAPED_IN_JSON,
     UNPROCESSABLE,
     UnusableOption,
     choose_profile,
@@ -44,7 +45,10 @@ class Command(BaseCommand):
         outcome = validate_source(source, chosen, sample)
         if format == "json":
             document = outcome.report or json_failure(outcome, shown)
-            self.stdout.write(json.dumps(document, indent=1, ensure_ascii=False))
+            # Control characters escaped: JSON leaves C1 controls and line separators as
+            # they are, which a terminal reads (the text summary escapes them too).
+            text = json.dumps(document, indent=1, ensure_ascii=False)
+            self.stdout.write(text.translate(CONTROLS_ESCAPED_IN_JSON))
         else:
             self.stdout.write(text_summary(outcome, shown))
         sys.exit(outcome.code)
