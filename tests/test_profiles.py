@@ -99,14 +99,20 @@ def test_a_url_schema_that_cannot_be_fetched_is_said_to_be_the_profile_s_fault(
     assert caught.value.hint == "This is a problem with the schema, not with your data."
 
 
-def test_a_url_schema_is_kept_a_while_then_fetched_again(
-    tmp_path, settings, http_server, monkeypatch
-):
+def url_schema_read_then_changed(tmp_path, settings, http_server):
+    """A profile whose schema, given by URL, was read once, then changed at its address."""
     settings.DATA_DIR = tmp_path
     http_server.serve("/s.json", json.dumps({"type": "object", "required": ["a"]}).encode())
     profile = build_profiles({"x": {"schema": http_server.url("/s.json")}}, tmp_path)["x"]
     assert load_profile_schema(profile).schema["required"] == ["a"]
-    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())  # changed
+    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())
+    return profile
+
+
+def test_a_url_schema_is_kept_a_while_then_fetched_again(
+    tmp_path, settings, http_server, monkeypatch
+):
+    profile = url_schema_read_then_changed(tmp_path, settings, http_server)
     assert load_profile_schema(profile).schema["required"] == ["a"]  # its copy, kept
     assert http_server.hits == ["/s.json"]
     monkeypatch.setattr(profile_schema, "KEPT_SECONDS", 0)  # an hour later, say
@@ -117,11 +123,7 @@ def test_a_url_schema_is_kept_a_while_then_fetched_again(
 def test_a_url_schema_fetched_after_a_time_is_fetched_once_more_only(
     tmp_path, settings, http_server, monkeypatch
 ):
-    settings.DATA_DIR = tmp_path
-    http_server.serve("/s.json", json.dumps({"type": "object", "required": ["a"]}).encode())
-    profile = build_profiles({"x": {"schema": http_server.url("/s.json")}}, tmp_path)["x"]
-    assert load_profile_schema(profile).schema["required"] == ["a"]
-    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())  # changed
+    profile = url_schema_read_then_changed(tmp_path, settings, http_server)
     # As the command line starts: a copy from before is not used, one from now is.
     monkeypatch.setattr(profile_schema, "FETCHED_AFTER", time.time())
     for _ in range(3):
