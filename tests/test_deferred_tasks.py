@@ -111,6 +111,15 @@ def test_a_deferred_queue_of_its_own_gets_the_deferred_jobs_and_no_other(
         downloads.purge_queue()
 
 
+def test_without_javascript_the_refresh_link_of_a_step_under_way_loads_the_page_again(client):
+    submission = upload(client, "grants.json")
+    TaskResult.objects.create(submission=submission, task="later", requested_at=timezone.now())
+    page = client.get(submission.get_absolute_url()).content.decode()
+    [link] = re.findall(r'<a href="([^"]*)">Refresh to check</a>', page)
+    # Another address than the page's own: a link to it with an anchor would only scroll.
+    assert re.fullmatch(rf"/s/{submission.id}/\?checked=\d+#later", link)
+
+
 def test_a_failed_deferred_task_is_shown_where_it_belongs_and_can_be_asked_again(client):
     submission = upload(client, "grants.json")
     Submission.objects.filter(id=submission.id).update(options={"later": "fail"})
