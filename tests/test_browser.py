@@ -290,6 +290,23 @@ def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
         assert problem.inner_text()
 
 
+def test_a_phone_shows_each_conversion_warning_whole_and_no_serious_problem(
+    browser, app, tmp_path
+):
+    data = tmp_path / "grants.csv"  # an amount that is no number: a conversion warning
+    data.write_text("id,title,amount/value,amount/currency,awardDate\nG-001,T,lots,GBP,x\n")
+    phone = {"viewport": {"width": 390, "height": 844}, "bypass_csp": True}  # for axe-core
+    with open_page(browser, **phone) as page:
+        submit_file(page, app.url, data)
+        page.get_by_text("✗ Not valid").first.wait_for()
+        # The warning itself on the screen, not in a column to be scrolled to.
+        warning = page.locator('td[data-label="Warning"]').first
+        box = warning.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert warning.inner_text()
+        assert axe_violations(page) == []
+
+
 def test_a_long_address_and_type_do_not_widen_a_phone_s_page(browser, app, http_server):
     name = "/" + "grants" * 60 + ".xlsx"  # nowhere to break
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
