@@ -113,10 +113,10 @@ def test_an_upload_shows_progress_then_the_results_without_a_reload(
 ):
     submit_file(page, live_server.url, EXAMPLES / "grants-invalid.json")
     page.get_by_role("progressbar").wait_for()
-    assert page.title() == "Checking… · Assay"
+    assert page.title() == "Checking grants-invalid.json… · Assay"
     worker_later()
     page.get_by_text("✗ Not valid: 13 errors").wait_for()  # the page left by itself
-    assert page.title() == "Results · Assay"
+    assert page.title() == "grants-invalid.json: results · Assay"
     assert page.get_by_role("heading", name="Check against the schema").is_visible()
     assert page.get_by_text("“currency” is missing").first.is_visible()
 
@@ -189,9 +189,22 @@ def test_the_progress_page_of_a_submission_deleted_meanwhile_says_it_is_gone(
         source=Submission.Source.TEXT, profile="demo", chunks=[b"{}"], name="a.json"
     )  # no worker yet: it waits
     page.goto(f"{live_server.url}{waiting.get_absolute_url()}")
-    assert page.title() == "Checking… · Assay"
+    assert page.title() == "Checking a.json… · Assay"
     Submission.objects.filter(id=waiting.id).delete()  # an operator, in the admin
     page.get_by_role("heading", name="Page not found").wait_for()  # not "lost contact"
+
+
+def test_a_run_waiting_to_try_again_gives_its_time_in_utc_as_the_rest_of_the_site(
+    page, live_server, worker_later
+):
+    waiting = create_submission(
+        source=Submission.Source.TEXT, profile="demo", chunks=[b"{}"], name="a.json"
+    )
+    retry_at = timezone.now().replace(microsecond=0) + timedelta(minutes=10)
+    Submission.objects.filter(id=waiting.id).update(retry_at=retry_at, enqueued_at=None)
+    page.goto(f"{live_server.url}{waiting.get_absolute_url()}")
+    # As the script has it, once it has asked for the status (the page's own words differ).
+    page.get_by_text(f"Assay will try again at {retry_at:%H:%M:%S} UTC.").wait_for()
 
 
 def test_without_javascript_the_progress_page_still_reaches_the_results(
@@ -200,10 +213,10 @@ def test_without_javascript_the_progress_page_still_reaches_the_results(
     page = page_without_javascript
     submit_file(page, live_server.url, EXAMPLES / "grants-valid.json")
     page.get_by_role("progressbar").wait_for()
-    assert page.title() == "Checking… · Assay"
+    assert page.title() == "Checking grants-valid.json… · Assay"
     worker_later()
     page.get_by_text("✓ Valid.").first.wait_for()  # the page refreshes itself
-    assert page.title() == "Results · Assay"
+    assert page.title() == "grants-valid.json: results · Assay"
 
 
 def test_the_report_and_the_spreadsheets_download(page, app, tmp_path):
@@ -243,7 +256,7 @@ def test_no_serious_accessibility_problems_on_any_kind_of_page(page, live_server
     page.goto(f"{app.url}/")
     found["home"] = axe_violations(page)
     page.goto(f"{app.url}{pending.get_absolute_url()}")
-    assert page.title() == "Checking… · Assay"  # no worker yet to finish it
+    assert page.title() == "Checking a.json… · Assay"  # no worker yet to finish it
     found["progress"] = axe_violations(page)
     worker_later()
     submit_file(page, app.url, EXAMPLES / "grants-invalid.xlsx")
@@ -290,9 +303,7 @@ def test_pages_fit_a_320_pixel_screen_and_work_from_the_keyboard(browser, app):
         assert problem.inner_text()
 
 
-def test_a_phone_shows_each_conversion_warning_whole_and_no_serious_problem(
-    browser, app, tmp_path
-):
+def test_a_phone_shows_each_conversion_warning_whole_and_no_serious_problem(browser, app, tmp_path):
     data = tmp_path / "grants.csv"  # an amount that is no number: a conversion warning
     data.write_text("id,title,amount/value,amount/currency,awardDate\nG-001,T,lots,GBP,x\n")
     phone = {"viewport": {"width": 390, "height": 844}, "bypass_csp": True}  # for axe-core

@@ -246,3 +246,11 @@ def test_the_errors_page_of_valid_data_says_there_are_none(client):
     page = client.get(f"/s/{submission.id}/errors").content.decode()
     assert "There are no errors: the data matches the schema." in page
     assert "Errors 0 to 0" not in page
+
+
+def test_each_page_s_title_names_the_submission(client):
+    submission = upload(client, "grants.json")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "<title>grants.json: results · Assay</title>" in page
+    errors = client.get(f"/s/{submission.id}/errors?page=2").content.decode()
+    assert "<title>grants.json: all errors" in errors

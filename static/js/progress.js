@@ -14,6 +14,11 @@
   var delay = 1000;
   var maxDelay = 10000;
 
+  // As the page writes times before it is updated: UTC, as every time on the site is.
+  function utcTime(text) {
+    return new Date(text).toISOString().slice(11, 19) + " UTC";
+  }
+
   function seconds(value) {
     return value < 90 ? value + " s" : Math.round(value / 60) + " min";
   }
@@ -40,7 +45,7 @@
       var failed = status.waiting_on;
       note.textContent = (failed ? "The step “" + failed.title + "” failed: " + failed.message + " "
         : "A step failed. ") + "This may pass (a busy server, say): Assay will try again at " +
-        new Date(status.retry_at).toLocaleTimeString() + ".";
+        utcTime(status.retry_at) + ".";
     } else if (status.state === "pending") {
       note.textContent = "Waiting for a worker to start…";
     } else {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import template
 
@@ -25,6 +26,17 @@ ENCODINGS = {
 def encoding_name(codec: str) -> str:
     """A text encoding as people name it: "UTF-8", not "utf-8-sig"."""
     return ENCODINGS.get(codec, codec)
+
+
+@register.filter
+def shown_name(submission: Any) -> str:
+    """How a page's title names a submission: its file's name, its URL (no password in
+    it), or what it was."""
+    if submission.original_name:
+        return submission.original_name
+    if submission.url:
+        return without_password(submission.url)
+    return submission.get_source_display().lower()
 
 
 @register.filter
