@@ -122,6 +122,14 @@ def test_bad_submissions_are_explained_and_nothing_is_stored(client, data, messa
     assert Submission.objects.count() == 0
 
 
+def test_a_file_sent_with_a_fault_elsewhere_is_asked_for_again(client):
+    with fixture("grants.json").open("rb") as handle:
+        response = client.post("/", {"file": handle, "url": "not a url"})
+    page = response.content.decode()
+    assert "Choose the file (grants.json) again: a page sent back cannot keep" in page
+    assert "Choose the file" not in client.post("/", {"url": "not a url"}).content.decode()
+
+
 def test_a_button_s_address_opened_as_a_page_points_to_the_page_with_the_button(client):
     submission = upload(client, "grants.json")
     for address, page in [
