@@ -38,7 +38,9 @@ class Preview(Task):
 
     def downloads(self, submission: Subject) -> list[Download]:
         return [
-            Download(thumbnail_name(width), f"{width} px wide", "image/webp") for width in WIDTHS
+            # "At most": a smaller picture is not enlarged.
+            Download(thumbnail_name(width), f"A preview at most {width} px wide", "image/webp")
+            for width in WIDTHS
         ]
 
 

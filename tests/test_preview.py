@@ -175,3 +175,10 @@ def test_a_long_screenshot_is_previewed_within_webp_limits(client):
     submission, _ = send(client, "long.png", picture(800, 20_000, "PNG"))
     assert submission.state == "done"
     assert thumbnail(client, submission, 800).size == (655, 16_383)
+
+
+def test_the_preview_downloads_say_what_they_are_and_that_their_width_is_at_most(client):
+    from webapp.pipeline import get_pipeline
+
+    labels = [download.label for download in get_pipeline().get("preview").downloads(None)]
+    assert labels == ["A preview at most 200 px wide", "A preview at most 800 px wide"]
