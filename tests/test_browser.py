@@ -207,6 +207,32 @@ def test_a_run_waiting_to_try_again_gives_its_time_in_utc_as_the_rest_of_the_sit
     page.get_by_text(f"Assay will try again at {retry_at:%H:%M:%S} UTC.").wait_for()
 
 
+def test_the_live_step_and_note_are_rewritten_only_when_they_change(
+    page, live_server, worker_later
+):
+    # Each rewrite of a live region is read out again by a screen reader: at every poll
+    # it would repeat the step, second after second.
+    waiting = create_submission(
+        source=Submission.Source.TEXT, profile="demo", chunks=[b"{}"], name="a.json"
+    )
+    page.goto(f"{live_server.url}{waiting.get_absolute_url()}")
+    page.evaluate(
+        """() => { window.rewrites = 0;
+        const seen = new MutationObserver(found => { window.rewrites += found.length; });
+        for (const id of ["progress-label", "progress-note"]) {
+          seen.observe(document.getElementById(id), {childList: true, subtree: true,
+                                                     characterData: true}); } }"""
+    )
+    page.wait_for_timeout(3_500)  # the page asks for the status every second at first
+    assert page.evaluate("window.rewrites") == 0
+    Submission.objects.filter(id=waiting.id).update(
+        state="running", heartbeat=timezone.now(), progress_done=1, progress_total=8,
+        current_task="parse_json",
+    )  # fmt: skip
+    page.get_by_text("Step 2 of 8").wait_for()
+    assert page.evaluate("window.rewrites") > 0
+
+
 def test_without_javascript_the_progress_page_still_reaches_the_results(
     page_without_javascript, live_server, worker_later
 ):

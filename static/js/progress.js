@@ -30,26 +30,32 @@
     return "; about " + seconds(left) + " to go, judging by the steps so far";
   }
 
+  // Text written only when it changes: the step and the note are live regions, which a
+  // screen reader reads again at each change (the time, which changes each poll, is not).
+  function write(element, text) {
+    if (element.textContent.trim() !== text) { element.textContent = text; }
+  }
+
   function show(status) {
     var progress = status.progress;
     bar.max = progress.total || 1;
     bar.value = progress.done;
     bar.textContent = Math.round(100 * progress.done / (progress.total || 1)) + "%";
     // The step under way is the one after those done.
-    steps.textContent = progress.current ? "Step " + (progress.done + 1) + " of " + progress.total
+    write(steps, progress.current ? "Step " + (progress.done + 1) + " of " + progress.total
       : progress.total ? progress.done + " of " + progress.total + " steps done"
-      : "Not started yet";
-    current.textContent = progress.current ? ": " + progress.current : "";
+      : "Not started yet");
+    write(current, progress.current ? ": " + progress.current : "");
     timing.textContent = "Started " + seconds(progress.elapsed) + " ago" + estimate(progress) + ".";
     if (status.retry_at) {
       var failed = status.waiting_on;
-      note.textContent = (failed ? "The step “" + failed.title + "” failed: " + failed.message + " "
+      write(note, (failed ? "The step “" + failed.title + "” failed: " + failed.message + " "
         : "A step failed. ") + "This may pass (a busy server, say): Assay will try again at " +
-        utcTime(status.retry_at) + ".";
+        utcTime(status.retry_at) + ".");
     } else if (status.state === "pending") {
-      note.textContent = "Waiting for a worker to start…";
+      write(note, "Waiting for a worker to start…");
     } else {
-      note.textContent = "";
+      write(note, "");
     }
   }
 
