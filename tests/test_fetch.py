@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from django.utils import timezone
 
 from process import fetching
 from process.errors import BadInput, Unavailable
@@ -420,9 +421,12 @@ def test_a_404_url_ends_in_the_error_page_without_retries(client, http_server):
     page = client.get(response["Location"]).content.decode()
     assert "The step “Download the URL” failed" in page
     assert "The server answered 404" in page
+    assert "Check another address" in page and "Check another file" not in page
     submission.refresh_from_db()
     assert submission.state == Submission.State.FAILED
     assert TaskRun.objects.filter(submission=submission).count() == 1
+    Submission.objects.filter(id=submission.id).update(expires_at=timezone.now())
+    assert "Give the address again" in client.get(response["Location"]).content.decode()
 
 
 def test_a_password_in_the_url_is_used_but_never_shown(client, http_server):
