@@ -254,3 +254,24 @@ def test_each_page_s_title_names_the_submission(client):
     assert "<title>grants.json: results · Assay</title>" in page
     errors = client.get(f"/s/{submission.id}/errors?page=2").content.decode()
     assert "<title>grants.json: all errors" in errors
+
+
+def test_a_worker_not_heard_from_for_a_while_is_said_to_be_quiet(client, settings):
+    submission = upload(client, "grants.json")
+    quiet = settings.ASSAY_HEARTBEAT_SECONDS * 4  # past three heartbeats, before the sweep
+    Submission.objects.filter(id=submission.id).update(
+        state=Submission.State.RUNNING,
+        claimed_by="somewhere:1",
+        heartbeat=timezone.now() - timedelta(seconds=quiet),
+        progress_done=5,
+        progress_total=8,
+        current_task="links",
+    )
+    words = " ".join(
+        re.sub(r"<[^>]+>", "", client.get(submission.get_absolute_url()).content.decode()).split()
+    )
+    assert f"No word from the worker for {quiet} s. If it has stopped" in words
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert status["progress"]["quiet_for"] == quiet
+    Submission.objects.filter(id=submission.id).update(heartbeat=timezone.now())
+    assert client.get(f"/api/submissions/{submission.id}").json()["progress"]["quiet_for"] is None

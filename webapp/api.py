@@ -42,6 +42,7 @@ from webapp.views import (
     run_elapsed,
     submit,
     waiting_on,
+    worker_quiet_for,
 )
 
 logger = logging.getLogger(__name__)
@@ -431,6 +432,7 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
             "total": submission.progress_total,
             "current": titles.get(submission.current_task, ""),
             "elapsed": run_elapsed(submission),
+            "quiet_for": worker_quiet_for(submission),
         },
         "tasks": tasks,
         # Past its expiry, though not yet swept: nothing will be tried again.

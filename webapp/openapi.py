@@ -119,6 +119,12 @@ SCHEMAS: dict[str, Any] = {
                         "description": "Seconds this run has taken, until now or until it "
                         "ended: since a worker took it up, or else since it was sent to one.",
                     },
+                    "quiet_for": {
+                        "type": ["integer", "null"],
+                        "description": "Seconds since the worker running it was last heard "
+                        "from, when longer than it should be: it may have stopped (the work "
+                        "is then sent to another).",
+                    },
                 },
             },
             "tasks": {"type": "array", "items": ref("TaskStatus")},

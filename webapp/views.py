@@ -6,6 +6,7 @@ from functools import wraps
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
@@ -220,6 +221,16 @@ def run_elapsed(submission: Submission) -> int:
     return max(0, round((ended - started).total_seconds()))
 
 
+def worker_quiet_for(submission: Submission) -> int | None:
+    """Seconds since the worker on a running submission was last heard from, when that is
+    longer than it should be (three heartbeats): it may have stopped, and the sweep then
+    sends the work to another once ASSAY_STALE_SECONDS have passed."""
+    if submission.state != State.RUNNING or submission.heartbeat is None:
+        return None
+    quiet = (timezone.now() - submission.heartbeat).total_seconds()
+    return round(quiet) if quiet > 3 * settings.ASSAY_HEARTBEAT_SECONDS else None
+
+
 def progress_context(submission: Submission) -> dict[str, Any]:
     titles = {task.name: task.title for task in get_pipeline()}
     elapsed = run_elapsed(submission)
@@ -233,6 +244,7 @@ def progress_context(submission: Submission) -> dict[str, Any]:
         "reload_seconds": 3 if elapsed < 60 else 15,
         "status_url": reverse("api-submission", args=[submission.id]),
         "retrying": submission.retry_at is not None,
+        "quiet_for": worker_quiet_for(submission),
         "waiting_on": waiting_on(submission),
     }
 

@@ -52,6 +52,9 @@
       write(note, (failed ? "The step “" + failed.title + "” failed: " + failed.message + " "
         : "A step failed. ") + "This may pass (a busy server, say): Assay will try again at " +
         utcTime(status.retry_at) + ".");
+    } else if (progress.quiet_for) {
+      write(note, "No word from the worker for " + seconds(progress.quiet_for) + ". If it has " +
+        "stopped, the work goes to another within a minute; the steps done then go fast.");
     } else if (status.state === "pending") {
       write(note, "Waiting for a worker to start…");
     } else {
