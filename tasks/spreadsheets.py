@@ -1452,16 +1452,16 @@ class _RawRows:
     def __call__(self) -> Iterator[tuple[str, Iterator[list]]]:
         for sheet in self.reader.sheet_names_map:  # as far as they are still read
             if sheet not in self.read:
-                self.read[sheet] = list(self._rows(sheet))
+                self.read[sheet] = self._rows(sheet)
             yield sheet, iter(self.read[sheet])
 
-    def _rows(self, sheet: str) -> Iterator[Any]:
+    def _rows(self, sheet: str) -> list:
         if self.fmt == "xlsx":
-            return self.reader.workbook[sheet].iter_rows(values_only=True)
+            return list(self.reader.workbook[sheet].iter_rows(values_only=True))
         if self.fmt == "ods":
-            return iter(self.reader.sheet_names_map[sheet])
+            return self.reader.sheet_names_map[sheet]  # read into memory already
         with (self.source / f"{sheet}.csv").open(encoding="utf-8", newline="") as handle:
-            return iter(list(csv.reader(handle)))
+            return list(csv.reader(handle))
 
 
 def _unread_values(

@@ -106,11 +106,15 @@ class Submission(models.Model):
         """Expired or deleted since this object was loaded (its files are then gone)."""
         return not Submission.objects.filter(id=self.id).exclude(state=self.State.EXPIRED).exists()
 
-    def heartbeat_is_fresh(self) -> bool:
+    def heartbeat_age(self) -> float | None:
+        """Seconds since its worker was last heard from; None if none has been."""
         if self.heartbeat is None:
-            return False
-        age = (timezone.now() - self.heartbeat).total_seconds()
-        return age < settings.ASSAY_STALE_SECONDS
+            return None
+        return (timezone.now() - self.heartbeat).total_seconds()
+
+    def heartbeat_is_fresh(self) -> bool:
+        age = self.heartbeat_age()
+        return age is not None and age < settings.ASSAY_STALE_SECONDS
 
 
 class TaskRun(models.Model):

@@ -225,10 +225,8 @@ def worker_quiet_for(submission: Submission) -> int | None:
     """Seconds since the worker on a running submission was last heard from, when that is
     longer than it should be (three heartbeats): it may have stopped, and the sweep then
     sends the work to another once ASSAY_STALE_SECONDS have passed."""
-    if submission.state != State.RUNNING or submission.heartbeat is None:
-        return None
-    quiet = (timezone.now() - submission.heartbeat).total_seconds()
-    return round(quiet) if quiet > 3 * settings.ASSAY_HEARTBEAT_SECONDS else None
+    quiet = submission.heartbeat_age() if submission.state == State.RUNNING else None
+    return round(quiet) if quiet and quiet > 3 * settings.ASSAY_HEARTBEAT_SECONDS else None
 
 
 def progress_context(submission: Submission) -> dict[str, Any]:
