@@ -1,5 +1,6 @@
 """Queueing, claiming, retrying and sweeping: our own state is the source of truth."""
 
+import re
 import shutil
 import socket
 import threading
@@ -203,6 +204,52 @@ def test_a_run_waiting_to_try_a_step_again_counts_its_time_from_its_start(breaki
     Submission.objects.filter(id=submission.id).update(created=timezone.now() - timedelta(hours=1))
     status = client.get(f"/api/submissions/{submission.id}").json()
     assert status["retry_at"] and status["progress"]["elapsed"] < 60
+
+
+def page_words(client: Client, submission: Submission) -> str:
+    page = client.get(submission.get_absolute_url()).content.decode()
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_a_run_sent_again_goes_on_with_its_progress_and_its_clock(client, real_queue, settings):
+    """A worker died at step 6, 80 s in: its page, which sends the run again, goes
+    on from there, and so does the run's time once another worker has finished it."""
+    submission = upload(client, "grants.json")
+    now = timezone.now()
+    Submission.objects.filter(id=submission.id).update(
+        state=State.RUNNING,
+        run_started_at=now - timedelta(seconds=85),
+        claimed_at=now - timedelta(seconds=80),
+        heartbeat=now - timedelta(seconds=settings.ASSAY_STALE_SECONDS + 5),
+        progress_done=5,
+        progress_total=8,
+        current_task="links",
+    )
+    words = page_words(client, submission)
+    submission.refresh_from_db()
+    assert submission.state == State.PENDING  # sent again, waiting in the broker
+    assert "5 of 8 steps done" in words and "Waiting for a worker to carry on" in words
+    assert re.search(r"Started 8\d s ago", words)
+    jobs.process_submission(str(submission.id))
+    submission.refresh_from_db()
+    assert submission.state == State.DONE
+    elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]
+    assert 80 <= elapsed < 90
+
+
+def test_a_retry_come_due_goes_on_from_the_step_that_failed(breaking, client, request):
+    submission = breaking("transient")
+    request.getfixturevalue("queue")  # from here on, jobs wait in the broker
+    a_minute_ago = timezone.now() - timedelta(minutes=1)
+    Submission.objects.filter(id=submission.id).update(
+        retry_at=a_minute_ago, run_started_at=a_minute_ago, claimed_at=a_minute_ago
+    )
+    waiting = page_words(client, submission)
+    submission.refresh_from_db()
+    assert submission.retry_at is None  # sent again
+    done, total = submission.progress_done, submission.progress_total
+    assert done > 0 and f"{done} of {total} steps done" in waiting
+    assert re.search(r"Started 6\d s ago", waiting)
 
 
 def test_trying_again_starts_the_progress_afresh(client, request):

@@ -8,7 +8,11 @@ from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("webapp", "0002_deferred_tasks")]
-AFTER = [("webapp", "0003_fetch_records_without_passwords")]
+
+
+def latest():
+    """Every migration: what follows the one tested too, so that the current models fit."""
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 def migrate(targets):
@@ -38,7 +42,7 @@ def test_old_download_records_lose_the_passwords_of_their_addresses():
         outcome="failed",
         error_message=f"Could not connect to {url}.",
     )
-    migrate(AFTER)
+    migrate(latest())
     shown = {
         "url": "https://reader:•••@data.example/grants.json",
         "final_url": "https://reader:•••@data.example/v2/grants.json",

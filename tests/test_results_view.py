@@ -117,6 +117,7 @@ def test_a_submission_checked_again_counts_its_time_from_this_run(client):
     Submission.objects.filter(id=submission.id).update(  # uploaded an hour ago
         created=now - timedelta(hours=1),
         state=Submission.State.RUNNING,
+        run_started_at=now - timedelta(seconds=25),
         claimed_at=now - timedelta(seconds=20),
         heartbeat=now,
         progress_done=1,
@@ -136,7 +137,8 @@ def test_a_finished_run_s_time_stops_when_it_ended(client):
     now = timezone.now()
     Submission.objects.filter(id=submission.id).update(  # done an hour ago, in 12 s
         state=Submission.State.DONE,
-        enqueued_at=now - timedelta(hours=1, seconds=12),
+        run_started_at=now - timedelta(hours=1, seconds=12),
+        claimed_at=now - timedelta(hours=1, seconds=12),
         finished_at=now - timedelta(hours=1),
     )
     elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]
@@ -144,7 +146,7 @@ def test_a_finished_run_s_time_stops_when_it_ended(client):
     # Checked again ten minutes ago, then expired five minutes in, unfinished.
     Submission.objects.filter(id=submission.id).update(
         state=Submission.State.EXPIRED,
-        enqueued_at=now - timedelta(minutes=10),
+        run_started_at=now - timedelta(minutes=10),
         expired_at=now - timedelta(minutes=5),
     )
     elapsed = client.get(f"/api/submissions/{submission.id}").json()["progress"]["elapsed"]

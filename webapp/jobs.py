@@ -12,10 +12,11 @@ import shutil
 import socket
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
@@ -51,9 +52,30 @@ def _requeueable(now: timezone.datetime) -> Q:
     return waiting | dead
 
 
-# The progress of a submission sent to a worker again: it starts from the first step
-# (done ones go fast), and the page must not say 12 of 12 meanwhile.
-NOT_STARTED = {"current_task": "", "progress_done": 0, "progress_total": 0}
+# A run sent again (its job lost, its worker dead, a retry come due) rather than a new one.
+SAME_RUN = Q(run_started_at__isnull=False, state__in=[State.PENDING, State.RUNNING])
+
+
+def _sending(now: datetime, *, new_run: bool = False) -> dict:
+    """The fields a sending sets. A new run (the first, or a finished submission's next)
+    starts its clock and progress afresh: the page must not say 12 of 12 meanwhile. The
+    same run sent again keeps both, so that its page does not go back to "Not started
+    yet, started 0 s ago"."""
+
+    def fresh(value: Any, field: str) -> Any:
+        return (
+            Value(value) if new_run else Case(When(SAME_RUN, then=F(field)), default=Value(value))
+        )
+
+    return {
+        "state": State.PENDING,
+        "enqueued_at": now,
+        "retry_at": None,
+        "current_task": "",  # nothing is under way until a worker takes it up
+        "run_started_at": fresh(now, "run_started_at"),
+        "progress_done": fresh(0, "progress_done"),
+        "progress_total": fresh(0, "progress_total"),
+    }
 
 
 def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
@@ -70,7 +92,7 @@ def enqueue(submission_id, *, rerun: bool = False, force: bool = False) -> bool:
     if force:
         allowed |= Q(state=State.FAILED)
     updated = Submission.objects.filter(allowed, id=submission_id, expires_at__gt=now).update(
-        state=State.PENDING, enqueued_at=now, retry_at=None, **NOT_STARTED
+        **_sending(now)
     )
     if updated:
         transaction.on_commit(lambda: _send(submission_id))
@@ -145,12 +167,18 @@ def claim(submission_id, worker: str) -> Submission | None:
     due = Q(retry_at__isnull=True) | Q(retry_at__lte=now)
     claimed = Submission.objects.filter(
         due, id=submission_id, state=State.PENDING, expires_at__gt=now
-    ).update(state=State.RUNNING, claimed_at=now, claimed_by=worker, heartbeat=now)
+    ).update(state=State.RUNNING, claimed_at=_first_claim(now), claimed_by=worker, heartbeat=now)
     if not claimed:
         return None
     submission = Submission.objects.get(id=submission_id)
     _close_interrupted_runs(submission, main_task_names(), last_alive)
     return submission
+
+
+def _first_claim(now: datetime) -> Case:
+    """The claim's time, unless a worker already took up this run (see ``_sending``)."""
+    this_run = Q(claimed_at__gte=F("run_started_at"))
+    return Case(When(this_run, then=F("claimed_at")), default=Value(now))
 
 
 def _progress_at(submission: Submission, waiting: str) -> dict[str, int]:
@@ -442,7 +470,7 @@ def reprocess(submission: Submission) -> bool:
         claimed = (
             Submission.objects.filter(id=submission.id, expires_at__gt=now)
             .exclude(state=State.RUNNING, heartbeat__gte=fresh)
-            .update(state=State.PENDING, enqueued_at=now, retry_at=None, **NOT_STARTED)
+            .update(**_sending(now, new_run=True))
         )
         if not claimed:
             return False

@@ -48,9 +48,12 @@ class Submission(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     current_task = models.CharField(max_length=64, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # the job's last sending
+    # When this run of the pipeline was first sent: kept when its job is sent again (a
+    # lost job, a retry come due), so that its page goes on counting from there.
+    run_started_at = models.DateTimeField(null=True, blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # first taken up in this run
     claimed_by = models.CharField(max_length=128, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

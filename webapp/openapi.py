@@ -117,7 +117,9 @@ SCHEMAS: dict[str, Any] = {
                     "elapsed": {
                         "type": "integer",
                         "description": "Seconds this run has taken, until now or until it "
-                        "ended: since a worker took it up, or else since it was sent to one.",
+                        "ended: since a worker first took it up, or else since it was first "
+                        "sent to one. A run sent again (its worker stopped, a retry came due) "
+                        "goes on counting, and keeps its steps done.",
                     },
                     "quiet_for": {
                         "type": ["integer", "null"],

@@ -201,14 +201,13 @@ def failures(submission: Submission) -> list[dict[str, Any]]:
 
 
 def run_elapsed(submission: Submission) -> int:
-    """Seconds this run has taken, until now or until it ended: since a worker took it up
-    (a run waiting to try a step again too), or else since it was sent to one (a
-    submission checked again counts from then, not from its upload)."""
-    taken_up = submission.state == State.RUNNING or submission.retry_at is not None
-    if taken_up and submission.claimed_at:
+    """Seconds this run has taken, until now or until it ended: since a worker first took
+    it up, or, until one has, since it was first sent to one (a submission checked again
+    counts from then, not from its upload). Sending the same run again (a lost job, a
+    retry come due) does not start the count again."""
+    started = submission.run_started_at or submission.enqueued_at or submission.created
+    if submission.claimed_at and submission.claimed_at >= started:  # taken up in this run
         started = submission.claimed_at
-    else:
-        started = submission.enqueued_at or submission.created
     ended = timezone.now()
     if submission.state in {State.DONE, State.FAILED}:
         ended = submission.finished_at or ended

@@ -56,7 +56,8 @@
       write(note, "No word from the worker for " + seconds(progress.quiet_for) + ". If it has " +
         "stopped, the work goes to another within a minute; the steps done then go fast.");
     } else if (status.state === "pending") {
-      write(note, "Waiting for a worker to start…");
+      // A run sent again (its worker stopped, a retry come due) goes on from its steps done.
+      write(note, progress.done ? "Waiting for a worker to carry on…" : "Waiting for a worker to start…");
     } else {
       write(note, "");
     }
