@@ -188,6 +188,15 @@ def without_password(url: str) -> str:
     return PASSWORD_IN_URL.sub(r"\1:•••@", url)
 
 
+def queries_left_out(text: str) -> str:
+    """``text`` with the query of every web address in it left out, for the log: a query
+    often holds a token, and a log is kept longer, and read by more, than a submission."""
+    return QUERY_IN_URL.sub(r"\1?•••", text)
+
+
+QUERY_IN_URL = re.compile(r"(\bhttps?://[^\s?#]*)\?[^\s#]*", re.IGNORECASE)
+
+
 # "scheme://user:password@host": the password runs to the last "@" before the path. A
 # "?" or "#" in it ends the address for some readers and not for others: it is left out
 # whatever the reading (and a query such as "?a=b:c@d" before any "/" loses a part).

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from process.context import current_submission, working_on
 from process.errors import Unavailable
+from process.fetching import queries_left_out
 from process.runner import (
     Memo,
     RunResult,
@@ -306,7 +307,8 @@ def settle(submission: Submission, result: RunResult, worker: str) -> str:
 def _why(result: RunResult, fields: dict) -> str:
     """What an operator reading the log needs: which steps failed, how, and what next."""
     said = "; ".join(
-        f"{name}: {error.code}: {error.message}" for name, error in result.failures.items()
+        f"{name}: {error.code}: {queries_left_out(error.message)}"
+        for name, error in result.failures.items()
     )
     if fields.get("retry_at"):
         said += f"; tried again at {fields['retry_at']:%H:%M:%S}"
