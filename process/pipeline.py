@@ -8,7 +8,7 @@ from importlib import import_module
 
 from process.errors import PipelineError
 from process.store import Subject
-from process.task import Task
+from process.task import Task, applies
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Pipeline:
     def applicable(self, submission: Subject, *, deferred: bool = False) -> list[Task]:
         """The main (or deferred) tasks that apply to ``submission``, in order."""
         tasks = self.deferred if deferred else self.main
-        return [task for task in tasks if task.is_applicable(submission)]
+        return [task for task in tasks if applies(task, submission)]
 
     def get(self, name: str) -> Task:
         for task in self.tasks:

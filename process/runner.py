@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from process.context import current_submission, current_task, working_on
 from process.errors import TaskError, Unavailable, too_deep
 from process.store import Subject
-from process.task import Task
+from process.task import Task, applies
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -121,10 +121,10 @@ def run_pipeline(submission: Subject, tasks: Sequence[Task]) -> RunResult:
     passed = 0
     with working_on(current_submission, str(submission.id)), Memo() as memo:
         for index, task in enumerate(tasks):
-            with ending_if_gone(submission, task, result):
+            with ending_if_gone(submission, task, result), crash_recorded(submission, task, result):
                 # Asked as each task comes up: earlier tasks may have learnt the format, say.
                 if task.is_applicable(submission):
-                    ahead = sum(later.is_applicable(submission) for later in tasks[index + 1 :])
+                    ahead = sum(applies(later, submission) for later in tasks[index + 1 :])
                     if not submission.store.progress(passed, passed + 1 + ahead, task.name):
                         # Expired (by an operator, say) or deleted: no step more.
                         _forget(submission)
@@ -159,6 +159,33 @@ def ending_if_gone(submission: Subject, task: Task, result: RunResult) -> Iterat
             raise
         result.failures[task.name] = _forget(submission)
         result.gone = True
+
+
+@contextlib.contextmanager
+def crash_recorded(submission: Subject, task: Task, result: RunResult) -> Iterator[None]:
+    """A crash around a task's own run (asking whether it applies or is needed, noting
+    the progress) is that task's failure, recorded as a crash in its run is: else the
+    job would die with nothing counted, and be sent again for ever."""
+    try:
+        yield
+    except Exception:
+        if submission.is_gone():
+            raise  # for ending_if_gone
+        logger.exception("task %s crashed on submission %s", task.name, submission.id)
+        store = submission.store
+        error = internal_error(task)
+        store.fail(store.begin(task.name, task.version, ""), error, traceback.format_exc())
+        result.failures[task.name] = error
+
+
+def internal_error(task: Task) -> Unavailable:
+    """A bug or an unforeseen resource failure: recorded for operators and tried again,
+    so one bad moment does not fail the submission; the tries are bounded."""
+    return Unavailable(
+        "internal_error",
+        f"Assay hit an unexpected problem in the step “{task.title or task.name}”.",
+        hint="This is our fault, not your data's. It has been recorded for the operators.",
+    )
 
 
 def _forget(submission: Subject) -> TaskError:
@@ -243,14 +270,8 @@ def _run_task(task: Task, submission: Subject, inputs: Inputs) -> TaskError | No
                 error = files_missing(submission)
                 store.fail(run, error, traceback.format_exc())
                 return error
-            # A bug or an unforeseen resource failure: record it for operators and retry,
-            # so one bad moment does not fail the submission; retries are bounded.
             logger.exception("task %s crashed on submission %s", task.name, submission.id)
-            error = Unavailable(
-                "internal_error",
-                f"Assay hit an unexpected problem in the step “{task.title or task.name}”.",
-                hint="This is our fault, not your data's. It has been recorded for the operators.",
-            )
+            error = internal_error(task)
             store.fail(run, error, traceback.format_exc())
             return error
     return None

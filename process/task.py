@@ -62,7 +62,7 @@ class Task(ABC):
 
     def required_here(self, submission: Subject) -> list[str]:
         """The required tasks that apply to this submission."""
-        return [name for name, task in self.upstream.items() if task.is_applicable(submission)]
+        return [name for name, task in self.upstream.items() if applies(task, submission)]
 
     def input_fingerprint(self, submission: Subject) -> str | None:
         """Hash of everything the output depends on; None while a required output is missing."""
@@ -118,3 +118,13 @@ class Task(ABC):
 
     def __repr__(self) -> str:
         return f"<Task {self.name} v{self.version}>"
+
+
+def applies(task: Task, submission: Subject) -> bool:
+    """Whether ``task`` applies, as the progress, the pages and the steps needing it ask:
+    one that crashes when asked counts, so that its failure is shown and what needs it
+    waits; its own turn in a run records the crash (process.runner.crash_recorded)."""
+    try:
+        return task.is_applicable(submission)
+    except Exception:
+        return True

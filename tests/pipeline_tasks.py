@@ -21,11 +21,17 @@ class Breaks(Task):
     """Fails as the submission's options say: "permanent", "transient" or "crash"; or
     "slow": takes a minute, more than a job may (ASSAY_JOB_TIMEOUT, made short); or
     "deleted": the submission is deleted as the step runs, which then finds its file gone;
-    or "expired": it expires as the step runs, which writes a file and succeeds."""
+    or "expired": it expires as the step runs, which writes a file and succeeds; or
+    "asked": it crashes when asked whether it applies, outside its own run."""
 
     name = "breaks"
     title = "A step that breaks"
     uses_options = ("breaks",)
+
+    def is_applicable(self, submission) -> bool:
+        if submission.options.get("breaks") == "asked":
+            raise ZeroDivisionError("a bug in asking")
+        return super().is_applicable(submission)
 
     def run(self, submission, inputs) -> dict[str, Any]:
         how = submission.options.get("breaks")

@@ -271,6 +271,25 @@ def test_trying_again_starts_the_progress_afresh(client, request):
     assert '<span id="progress-steps">Not started yet</span>' in page
 
 
+def test_a_crash_outside_a_step_s_own_run_counts_and_ends_in_failure(client, settings):
+    """Asking a step whether it applies crashes: a failure of that step, tried again and
+    failed in the end, as a crash in its run is; not a job dying with nothing counted."""
+    settings.ASSAY_PIPELINE = TEST_PIPELINE
+    submission = upload(client, "grants.json")  # checked once, every step fine
+    Submission.objects.filter(id=submission.id).update(options={"breaks": "asked"})
+    for _ in range(settings.ASSAY_MAX_ATTEMPTS):
+        Submission.objects.filter(id=submission.id).update(state=State.PENDING, retry_at=None)
+        assert jobs.process_submission(str(submission.id)) in ("pending", "failed")
+    submission.refresh_from_db()
+    assert submission.state == State.FAILED
+    runs = TaskRun.objects.filter(submission=submission, task="breaks", outcome="failed")
+    assert runs.count() == settings.ASSAY_MAX_ATTEMPTS
+    assert {run.error_code for run in runs} == {"internal_error"}
+    assert "ZeroDivisionError: a bug in asking" in runs.first().traceback
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "Assay hit an unexpected problem in the step “A step that breaks”" in page
+
+
 def test_a_crash_is_recorded_with_its_traceback_and_retried(breaking):
     submission = breaking("crash")
     assert submission.state == State.PENDING
