@@ -1,13 +1,19 @@
 """Submitting data from the home page, each way it can come."""
 
 import re
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from process.files import over_the_limit
 from tests.conftest import fixture, submission_from, upload
 from webapp.models import Submission
+from webapp.submissions import create_submission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -262,3 +268,26 @@ def test_a_form_sent_back_shows_its_url_without_the_password(client):
     assert "s3cret-pw" not in html
     assert 'value="https://reader@example.org/data.json"' in html
     assert "The password in the URL was left out: type it again." in html
+
+
+def test_storing_an_upload_keeps_no_lock_that_a_worker_would_wait_on(media_root, queue):
+    """A worker's heartbeat is written while a large upload is still being copied: on
+    SQLite a transaction around the copy held the one write lock all that time."""
+    other = Submission.objects.create(source="text", profile="demo")
+    beats: list[float] = []
+
+    def heartbeat() -> None:
+        started = time.monotonic()
+        Submission.objects.filter(id=other.id).update(heartbeat=timezone.now())
+        beats.append(time.monotonic() - started)
+        connection.close()
+
+    def slow_upload() -> Iterator[bytes]:
+        yield b'{"grants": ['
+        worker = threading.Thread(target=heartbeat)
+        worker.start()
+        worker.join(timeout=5)  # the copy goes on; a heartbeat kept waiting is too late
+        yield b"]}"
+
+    create_submission(source=Submission.Source.FILE, profile="demo", chunks=slow_upload())
+    assert beats and beats[0] < 5

@@ -30,10 +30,12 @@ def create_submission(
         options={"sample": sample},
     )
     try:
+        # Written before the transaction: on SQLite that takes the one write lock, which
+        # workers' heartbeats would otherwise wait on for as long as a large copy takes.
+        if chunks is not None:
+            written = write_atomically(submission.original_path, chunks)
+            submission.size, submission.sha256 = written.size, written.sha256
         with transaction.atomic():
-            if chunks is not None:
-                written = write_atomically(submission.original_path, chunks)
-                submission.size, submission.sha256 = written.size, written.sha256
             submission.save(force_insert=True)
             jobs.enqueue(submission.id)
     except BaseException:
