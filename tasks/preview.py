@@ -74,6 +74,10 @@ def preview_image(path: Path, folder: Path) -> dict[str, Any]:
             hint="Upload a smaller image.",
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # The system's own (a full disk, say), not Pillow's about the file: a server
+            # problem, recorded and tried again (process/runner.py) as a crash is.
+            raise
         said = str(exc).replace(repr(str(path)), "").replace(str(path), "the file").strip()
         if isinstance(exc, UnidentifiedImageError):  # Pillow's words name its path only
             said = "it is damaged, or in a format Assay cannot read"

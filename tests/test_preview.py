@@ -171,6 +171,17 @@ def test_an_image_pillow_cannot_read_is_said_without_where_the_server_keeps_it(t
     )
 
 
+def test_a_server_fault_in_writing_the_preview_is_not_blamed_on_the_image(tmp_path):
+    path = tmp_path / "original" / "data"
+    path.parent.mkdir()
+    path.write_bytes(picture(300, 300, "PNG"))
+    blocked = tmp_path / "preview"
+    blocked.write_text("a file where the folder of previews goes")  # as a full disk fails
+    with pytest.raises(OSError) as failed:
+        preview_image(path, blocked)
+    assert not isinstance(failed.value, BadInput) and failed.value.errno is not None
+
+
 def test_a_long_screenshot_is_previewed_within_webp_limits(client):
     submission, _ = send(client, "long.png", picture(800, 20_000, "PNG"))
     assert submission.state == "done"
