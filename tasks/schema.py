@@ -345,17 +345,6 @@ def _declaring(document: Any, draft: str) -> Any:
     return document
 
 
-def _rs_draft(draft: str) -> int:
-    names = {
-        "4": "Draft4",
-        "6": "Draft6",
-        "7": "Draft7",
-        "2019-09": "Draft201909",
-        "2020-12": "Draft202012",
-    }
-    return getattr(jsonschema_rs, names[draft])
-
-
 def reference_validator(loaded: LoadedSchema) -> Any:
     specification = SPECIFICATIONS[loaded.draft]
     registry: referencing.Registry = referencing.Registry().with_resources(
