@@ -59,7 +59,9 @@ class Profile:
     def fingerprint(self) -> str:
         """Changes when the configuration or any file of a local schema changes.
 
-        Computed once per process: a deployment that edits a schema restarts."""
+        Computed once per process: a deployment that edits a schema restarts. (What is
+        downloaded of a schema given by URL is added by
+        tasks.profile_schema.schema_fingerprint.)"""
         settings = {key: getattr(self, key) for key in sorted(KNOWN_KEYS) if key != "examples"}
         return stable_hash({"settings": settings, "schema_files": self._schema_files_hash()})
 

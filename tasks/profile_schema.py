@@ -8,14 +8,14 @@ import hashlib
 import shutil
 import time
 import uuid
-from functools import cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from process.errors import BadInput, TaskError
+from process.errors import BadInput, TaskError, Unavailable
 from process.fetching import fetch, without_password
+from process.fingerprint import stable_hash
 from process.profiles import Profile
 from process.store import Subject
 from tasks.fetch import limits_from_settings
@@ -27,20 +27,51 @@ def has_schema(profile: Profile) -> bool:
     return bool(profile.schema)
 
 
-def load_profile_schema(profile: Profile) -> LoadedSchema:
+def load_profile_schema(profile: Profile, *, fetch: bool = True) -> LoadedSchema:
+    """The profile's schema. One given by URL is fetched when its copy is old; with
+    ``fetch`` False its copy on disk is read, however old, so that no web request waits
+    on (or fails with) the schema's host."""
     if profile.schema_is_url:
-        path = _downloaded(profile.schema)
-        return _load_path(path, profile.fingerprint, path.stat().st_mtime_ns)
+        path = _downloaded(profile.schema) if fetch else _kept_copy(profile.schema)
+        return _load_path(path, _content_hash(path))
     if profile.schema_path is None:
         raise BadInput("no_schema", f"The profile “{profile.title}” has no schema.")
     return _load_path(profile.schema_path, profile.fingerprint)
 
 
-@cache
-def _load_path(path: Path, fingerprint: str, version: int = 0) -> LoadedSchema:
-    # Keyed by the profile fingerprint too, so a changed schema is never served stale, and
-    # by the time a downloaded one was fetched.
+@functools.lru_cache(maxsize=32)
+def _load_path(path: Path, version: str) -> LoadedSchema:
+    # Keyed by the local schema's fingerprint or the downloaded copy's content, so a
+    # changed schema is never served stale and one fetched again unchanged is not read
+    # again. Bounded, as each changed download adds one in a long-lived worker; a few
+    # per profile fit.
     return load_schema(path)
+
+
+def schema_fingerprint(profile: Profile) -> str:
+    """The profile's fingerprint; for a schema given by URL, with the content of the copy
+    on disk, so that a changed download re-runs what depends on it (DESIGN.md). Never
+    fetches: the pages ask it."""
+    if not profile.schema_is_url:
+        return profile.fingerprint
+    try:
+        content = _content_hash(_copy_path(profile.schema))
+    except FileNotFoundError:
+        content = ""  # not fetched yet
+    return stable_hash({"profile": profile.fingerprint, "schema": content})
+
+
+def _content_hash(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: Path, mtime_ns: int, size: int) -> str:
+    # Keyed by the time and size too: a page asks for each task, and a copy replaced by a
+    # fresh download is a new file.
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 # A schema given by URL is fetched again once its copy is this old...
@@ -50,11 +81,25 @@ KEPT_SECONDS = 3600
 FETCHED_AFTER = 0.0
 
 
+def _copy_path(url: str) -> Path:
+    """Where the copy of a schema given by URL is kept."""
+    folder = Path(settings.DATA_DIR) / "schemas" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return folder / "schema.json"
+
+
+def _kept_copy(url: str) -> Path:
+    path = _copy_path(url)
+    if not path.is_file():
+        shown = without_password(url)
+        raise Unavailable("schema_not_fetched", f"The schema {shown} has not been fetched yet.")
+    return path
+
+
 def _downloaded(url: str) -> Path:
     """A schema given by URL, fetched (with the usual limits) and kept on disk for a
     while. A download that cannot be used (a maintenance page, say) is not kept."""
-    folder = Path(settings.DATA_DIR) / "schemas" / hashlib.sha256(url.encode()).hexdigest()[:16]
-    path = folder / "schema.json"
+    path = _copy_path(url)
+    folder = path.parent
     with contextlib.suppress(FileNotFoundError):
         fetched = path.stat().st_mtime
         if fetched >= FETCHED_AFTER and time.time() - fetched < KEPT_SECONDS:
@@ -80,6 +125,16 @@ def _downloaded(url: str) -> Path:
     return path
 
 
+def refresh_schema(profile: Profile) -> None:
+    """Fetch a schema given by URL whose copy is old, before a worker fingerprints any
+    step: so that each records the copy it then reads, not the one before (which would
+    have the first steps run again on the next view). A failure is for the steps that
+    read the schema to say."""
+    if profile.schema_is_url:
+        with contextlib.suppress(TaskError):
+            _downloaded(profile.schema)
+
+
 def _said_of(url: str, error: TaskError, what: str, code: str) -> TaskError:
     shown = without_password(url)
     said = error.message if shown in error.message else f"{shown}: {error.message}"
@@ -87,14 +142,18 @@ def _said_of(url: str, error: TaskError, what: str, code: str) -> TaskError:
 
 
 def link_patterns(submission: Subject) -> list[str]:
-    """Where links live: the profile says, or else every "format": "uri" field."""
+    """Where links live: the profile says, or else every "format": "uri" field.
+
+    Asked on every page view (is the links step applicable?), so never fetches: a schema
+    given by URL is read from its copy on disk, which the worker's reading of the data
+    has just refreshed, and which is still there when its host is not."""
     profile = submission.get_profile()
     if profile.document_paths:
         return list(profile.document_paths)
     if not has_schema(profile):
         return []
     try:
-        loaded = load_profile_schema(profile)  # cached: asked on every page view
+        loaded = load_profile_schema(profile, fetch=False)  # cached
     except TaskError:
         return []  # the validation step says what is wrong with the schema
     return sorted(described_fields(loaded).links)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tasks import profile_schema
 from tests.conftest import post_file, post_json
+from webapp.models import TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
@@ -177,3 +179,30 @@ def test_a_server_error_is_not_remembered_for_other_submissions(client, http_ser
     first = links_of(post_json(client, data))[http_server.url("/logo.png")]
     second = links_of(post_json(client, data))[http_server.url("/logo.png")]
     assert (first["ok"], second["ok"]) == (False, True)
+
+
+def use_url_schema_with_link_fields(settings, http_server) -> None:
+    """A profile whose schema, given by URL, says where links are ("format": "uri")."""
+    document = {"type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}
+    grant = {"type": "object", "properties": {"documents": {"type": "array", "items": document}}}
+    schema = {"type": "object", "properties": {"grants": {"type": "array", "items": grant}}}
+    http_server.serve("/schema.json", json.dumps(schema).encode())
+    profile = {"title": "Remote", "schema": http_server.url("/schema.json")}
+    settings.ASSAY_PROFILES = {"remote": {**profile, "root_list_path": "grants"}}
+    settings.ASSAY_DEFAULT_PROFILE = "remote"
+
+
+def test_viewing_the_results_never_waits_on_a_schema_given_by_url(
+    client, http_server, settings, monkeypatch
+):
+    use_url_schema_with_link_fields(settings, http_server)
+    http_server.serve("/logo.png", png(), content_type="image/png")
+    submission = post_json(client, grants_linking(http_server.url("/logo.png")))
+    assert http_server.hits == ["/schema.json", "/logo.png"]
+    # An hour later, the schema's host is down: the page is what it was, from the copy kept.
+    monkeypatch.setattr(profile_schema, "KEPT_SECONDS", 0)
+    http_server.serve("/schema.json", b"busy", status=503, content_type="text/plain")
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "Linked documents" in page and "1 distinct link checked" in page
+    assert http_server.hits == ["/schema.json", "/logo.png"]
+    assert TaskRun.objects.filter(submission=submission, task="report").count() == 1

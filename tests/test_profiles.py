@@ -131,6 +131,19 @@ def test_a_url_schema_fetched_after_a_time_is_fetched_once_more_only(
     assert http_server.hits == ["/s.json", "/s.json"]
 
 
+def test_a_url_schema_fetched_again_unchanged_is_not_read_again(
+    tmp_path, settings, http_server, monkeypatch
+):
+    # Held in memory by content: a worker fetching hourly for months holds one copy.
+    settings.DATA_DIR = tmp_path
+    http_server.serve("/s.json", json.dumps({"type": "object"}).encode())
+    profile = build_profiles({"x": {"schema": http_server.url("/s.json")}}, tmp_path)["x"]
+    first = load_profile_schema(profile)
+    monkeypatch.setattr(profile_schema, "KEPT_SECONDS", 0)
+    assert load_profile_schema(profile) is first
+    assert http_server.hits == ["/s.json", "/s.json"]
+
+
 def test_a_url_schema_download_that_cannot_be_used_is_not_kept(tmp_path, settings, http_server):
     settings.DATA_DIR = tmp_path
     url = http_server.url("/s.json")

@@ -1,7 +1,9 @@
 """The results page logic of DESIGN.md, on every view."""
 
 import json
+import os
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -91,6 +93,53 @@ def test_changing_the_sample_option_reruns_only_the_task_that_uses_it(client):
     client.get(submission.get_absolute_url())
     assert runs_of(submission, "summary") == 2
     assert runs_of(submission, "parse_json") == 1
+
+
+def serve_schema(http_server, required: list[str]) -> None:
+    grant = {"type": "object", "required": required}
+    schema = {"type": "object", "properties": {"grants": {"type": "array", "items": grant}}}
+    http_server.serve("/schema.json", json.dumps(schema).encode())
+
+
+def use_schema_at(settings, http_server, required: list[str]) -> None:
+    serve_schema(http_server, required)
+    profile = {"title": "Remote", "schema": http_server.url("/schema.json")}
+    settings.ASSAY_PROFILES = {"remote": {**profile, "root_list_path": "grants"}}
+    settings.ASSAY_DEFAULT_PROFILE = "remote"
+
+
+def an_hour_passes(settings) -> None:
+    """The copy kept of a schema given by URL is old enough to be fetched again."""
+    for copy in (settings.DATA_DIR / "schemas").glob("*/schema.json"):
+        then = time.time() - 2 * 3600
+        os.utime(copy, (then, then))
+
+
+def test_a_schema_given_by_url_that_changes_gets_the_data_checked_again(
+    client, http_server, settings
+):
+    use_schema_at(settings, http_server, ["title"])
+    submission = post_json(client, {"grants": [{"id": "G-1"}]})
+    assert "✗ Not valid." in client.get(submission.get_absolute_url()).content.decode()
+
+    serve_schema(http_server, [])  # the standard drops the rule
+    an_hour_passes(settings)
+    post_json(client, {"grants": []})  # whose checking fetches the schema again
+    assert http_server.hits == ["/schema.json", "/schema.json"]
+    assert "✓ Valid." in client.get(submission.get_absolute_url()).content.decode()
+    assert runs_of(submission, "validate") == 2
+
+
+def test_a_schema_given_by_url_fetched_again_unchanged_checks_nothing_again(
+    client, http_server, settings
+):
+    use_schema_at(settings, http_server, ["title"])
+    submission = post_json(client, {"grants": [{"id": "G-1"}]})
+    an_hour_passes(settings)
+    post_json(client, {"grants": []})
+    assert http_server.hits == ["/schema.json", "/schema.json"]
+    assert "✗ Not valid." in client.get(submission.get_absolute_url()).content.decode()
+    assert runs_of(submission, "parse_json") == runs_of(submission, "validate") == 1
 
 
 def test_a_stale_running_submission_is_reclaimed_by_the_next_view(client):

@@ -15,6 +15,7 @@ from process.files import chunks_of, write_atomically
 from process.profiles import Profile
 from process.runner import run_pipeline
 from process.store import MemoryStore
+from tasks.profile_schema import schema_fingerprint
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
 
@@ -50,7 +51,7 @@ class LocalSubmission:
 
     @property
     def profile_fingerprint(self) -> str:
-        return self.profile_obj.fingerprint
+        return schema_fingerprint(self.profile_obj)
 
     def get_profile(self) -> Profile:
         return self.profile_obj

@@ -34,6 +34,7 @@ from process.runner import (
     step,
 )
 from process.task import Task
+from tasks.profile_schema import refresh_schema
 from webapp.models import Submission, TaskResult, TaskRun
 from webapp.pipeline import get_pipeline, needed_tasks
 
@@ -256,6 +257,7 @@ def _process(submission_id: str) -> str:
         mine = Submission.objects.filter(id=submission.id, state=State.RUNNING, claimed_by=worker)
         with Heartbeat(mine):
             try:
+                refresh_schema(submission.get_profile())
                 result = run_pipeline(submission, get_pipeline().main)
             except TimeoutException:
                 # Settled now, waiting to try again, rather than left running until the

@@ -93,7 +93,9 @@ class Submission(models.Model):
 
     @property
     def profile_fingerprint(self) -> str:
-        return self.get_profile().fingerprint
+        from tasks.profile_schema import schema_fingerprint
+
+        return schema_fingerprint(self.get_profile())
 
     @cached_property
     def store(self):  # -> webapp.store.DatabaseStore
