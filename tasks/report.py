@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Collection
 from typing import Any
 
 from process.fetching import without_password
@@ -36,7 +37,7 @@ class Report(Task):
         return is_data(submission)
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
-        report = build_report(submission)
+        report = build_report(submission, self.required_here(submission))
         folder = self.work_dir(submission)
         (folder / REPORT_FILE).write_text(
             json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8"
@@ -61,14 +62,16 @@ class Report(Task):
         return offered
 
 
-def _data(submission: Subject, name: str) -> dict[str, Any]:
-    output = submission.store.output(name)
-    return output.data if output else {}
+def build_report(submission: Subject, sources: Collection[str]) -> dict[str, Any]:
+    """The report, from the outputs of the steps ``sources`` names, those that apply: a
+    step that no longer does (sample mode, since turned off) may have an output left."""
 
+    def data(name: str) -> dict[str, Any]:
+        output = submission.store.output(name) if name in sources else None
+        return output.data if output else {}
 
-def build_report(submission: Subject) -> dict[str, Any]:
-    validation = _data(submission, "validate")
-    conversion = _data(submission, "spreadsheet_to_json")
+    validation = data("validate")
+    conversion = data("spreadsheet_to_json")
     profile = submission.get_profile()
     return {
         "valid": validation.get("valid", True),
@@ -81,10 +84,10 @@ def build_report(submission: Subject) -> dict[str, Any]:
         "errors": Validate().errors(submission) if validation else [],
         "error_groups": validation.get("groups", []),
         # The first MAX_LISTED of them, and how many there were.
-        "additional_fields": _data(submission, "additional_fields").get("fields", []),
-        "additional_field_count": _data(submission, "additional_fields").get("count", 0),
-        "stats": _data(submission, "stats"),
-        "sample": _data(submission, "sample") or None,
+        "additional_fields": data("additional_fields").get("fields", []),
+        "additional_field_count": data("additional_fields").get("count", 0),
+        "stats": data("stats"),
+        "sample": data("sample") or None,
         # The first MAX_WARNINGS of them, and how many there were.
         "conversion_warnings": conversion.get("warnings", []),
         "conversion_warning_count": conversion.get(
@@ -93,7 +96,7 @@ def build_report(submission: Subject) -> dict[str, Any]:
         # Links that do not work are warnings about the data, not schema errors.
         "link_warnings": [
             {"url": link["url"], "error": link.get("error", ""), "places": link["places"]}
-            for link in _data(submission, "links").get("links", [])
+            for link in data("links").get("links", [])
             if not link["ok"]
         ],
     }

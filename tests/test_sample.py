@@ -302,3 +302,12 @@ def test_no_condition_over_a_cut_list_is_judged_on_the_sample(client, settings, 
     grants = [good(n) for n in range(10)]
     assert out(post_json(client, {"grants": grants}), "validate")["valid"] is True
     assert out(post_json(client, {"grants": grants}, sample="on"), "validate")["valid"] is True
+
+
+def test_a_submission_checked_again_without_sample_mode_has_no_sample_in_its_report(client):
+    submission = post_json(client, DATA, sample="on")
+    Submission.objects.filter(id=submission.id).update(options={"sample": False})
+    page(client, submission)  # which has the whole data checked
+    response = client.get(f"/api/submissions/{submission.id}/report")
+    report = json.loads(b"".join(response.streaming_content))
+    assert (report["sample"], report["stats"]["items"], report["error_count"]) == (None, 10, 21)
