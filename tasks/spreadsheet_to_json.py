@@ -18,6 +18,9 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 8: another sheet's headings below its first row are refused, as the main sheet's;
+    # rows after a CSV's blank lines are named as the file numbers them in warnings' words
+    # too; a field inside each structure of the schema kept, to name a missing one
     # 7: each sheet's headings kept with their columns, so that a missing field is placed
     # in its column though no row fills it; warnings quoting a value several cells hold
     # name the cell of the field or type they say; a CSV's separator is the one that
@@ -26,7 +29,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 7
+    version = 8
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

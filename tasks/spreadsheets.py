@@ -110,6 +110,9 @@ class Unflattened:
     warnings: list[dict[str, Any]]
     # Each sheet's headings and their columns, those of empty columns too (see locate).
     columns: dict[str, dict[str, str]] = default(default_factory=dict)
+    # Each object or list of objects the schema names a field in, with the heading below
+    # its own of one of them: "amount" -> "value" (see locate).
+    structures: dict[str, str] = default(default_factory=dict)
 
 
 # Limits ----------------------------------------------------------------------------------
@@ -1043,7 +1046,7 @@ def unflatten(
         raw_rows = _RawRows(reader, fmt, source)
         if fields is not None:
             blank_lines = copied.blank_lines_before_headings if fmt == "csv" else 0
-            _check_heading_row(raw_rows(), root_list_path, fields, fmt, blank_lines)
+            _check_heading_rows(raw_rows(), fields, fmt, blank_lines)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
         _check_heading_paths(raw_rows(), parser)
         if fmt == "xlsx":
@@ -1060,20 +1063,24 @@ def unflatten(
         noted += _padded_headings(getattr(reader, "headings", {}), fields)
         noted += _headings_near_a_field(getattr(reader, "headings", {}), fields)
         _place_items_by_their_rows(cells, root_list_path)
-        noted += _merged_rows(items, cells, root_list_path, id_name, reader)
         if fmt == "csv" and copied.blank_lines_before_headings:
+            # Before the warnings that name rows in their text, so that it names them too.
             _shift_rows(cells, noted + found, copied.blank_lines_before_headings)
+        noted += _merged_rows(items, cells, root_list_path, id_name, reader)
     json_path = out_dir / "data.json"
     _write_json(json_path, {root_list_path: items}, indent=2)
     cell_map, heading_map = _plain(cells), _plain(headings)
     columns = _sheet_columns(getattr(reader, "headings", {}))
+    structures = _fields_inside_structures(parser.flattened if parser else {})
     _write_json(out_dir / CELL_MAP, cell_map)
     _write_json(out_dir / HEADING_MAP, heading_map)
     _write_json(out_dir / COLUMNS, columns)
-    return Unflattened(json_path, cell_map, heading_map, noted + found, columns)
+    _write_json(out_dir / STRUCTURE_FIELDS, structures)
+    return Unflattened(json_path, cell_map, heading_map, noted + found, columns, structures)
 
 
 CELL_MAP, HEADING_MAP, COLUMNS = "cell_source_map.json", "heading_source_map.json", "columns.json"
+STRUCTURE_FIELDS = "structure_fields.json"
 
 
 def _sheet_columns(headings: dict[str, list[Any]]) -> dict[str, dict[str, str]]:
@@ -1518,13 +1525,45 @@ def _heading_inside(path: str, flattened: dict[str, str]) -> str:
         for name, kind in flattened.items()
         if name.startswith(f"{path}/") and kind not in STRUCTURES
     ]
-    leaf = min(leaves, key=lambda name: name.count("/"), default=f"{path}/…")
-    parts, heading = leaf.split("/"), []
+    leaf = min(leaves, key=lambda name: name.count("/"), default=None)
+    return _with_list_numbers(leaf, flattened) if leaf else f"{path}/…"
+
+
+def _with_list_numbers(path: str, flattened: dict[str, str]) -> str:
+    """``path`` as a heading, with "/0" after each list: "documents/url" -> "documents/0/url"."""
+    parts, heading = path.split("/"), []
     for number, part in enumerate(parts, start=1):
         heading.append(part)
         if flattened.get("/".join(parts[:number])) == "array":
             heading.append("0")
     return "/".join(heading)
+
+
+def _fields_inside_structures(flattened: dict[str, str]) -> dict[str, str]:
+    """Each structure the schema names a field in, with the heading below its own of the
+    field _heading_inside chooses: "amount" -> "value", "documents" -> "0/url". A missing
+    object is then named by a heading that can be added: its own is read as no value.
+    (Leaf by leaf, not _heading_inside for each: a large schema has thousands of both.)"""
+    leaves = [name for name, kind in flattened.items() if kind not in STRUCTURES]
+    found: dict[str, str] = {}
+    for leaf in sorted(leaves, key=lambda name: name.count("/")):  # the least deep first
+        parts = leaf.split("/")
+        for depth in range(1, len(parts)):
+            path = "/".join(parts[:depth])
+            if flattened.get(path) in STRUCTURES and path not in found:
+                found[path] = _below_names(_with_list_numbers(leaf, flattened), depth)
+    return found
+
+
+def _below_names(heading: str, count: int) -> str:
+    """What a heading has below its first ``count`` names (list numbers aside):
+    ("classifications/0/amount/value", 2) -> "value"; ("documents/0/url", 1) -> "0/url"."""
+    parts = heading.split("/")
+    for index, part in enumerate(parts):
+        count -= not part.isdigit()
+        if count == 0:
+            return "/".join(parts[index + 1 :])
+    return ""
 
 
 def _under_a_structure(
@@ -1580,25 +1619,20 @@ def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
         )
 
 
-def _check_heading_row(
+def _check_heading_rows(
     sheets: Iterator[tuple[str, Iterator[list]]],
-    main_sheet: str,
     fields: _KnownFields,
     fmt: str,
     blank_lines: int = 0,
 ) -> None:
-    """Refuse a main sheet whose headings are below its first row (a title above them,
-    say): read from the first row, every row would be an item missing every field.
-    (``blank_lines``: those a CSV has before its first row, which are not read.)"""
-    rows = next((rows for sheet, rows in sheets if str(sheet) == main_sheet), iter(()))
-    first = list(next(rows, []))
-    if first[:1] == ["#"]:
-        return  # flattentool's configuration row, which may say where the headings are
-    if any(_names_a_field(cell, fields) for cell in first):
-        return
-    for number, row in enumerate(islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS), start=2):
-        if sum(_names_a_field(cell, fields) for cell in row) >= 2:
-            where = "The CSV file" if fmt == "csv" else f"The sheet “{main_sheet}”"
+    """Refuse a sheet whose headings are below its first row (a title above them, say):
+    read from the first row, every row of the main sheet would be an item missing every
+    field, and another sheet would be left out unread, as notes. (``blank_lines``: those
+    a CSV has before its first row, which are not read.)"""
+    for sheet, rows in sheets:
+        number = _row_of_headings_below_the_first(rows, fields)
+        if number is not None:
+            where = "The CSV file" if fmt == "csv" else f"The sheet “{sheet}”"
             raise BadInput(
                 "headings_not_in_the_first_row",
                 f"{where} has its column headings in row {number + blank_lines}, not in the "
@@ -1606,6 +1640,20 @@ def _check_heading_row(
                 "as an item.",
                 hint="Delete the rows above the headings and upload the file again.",
             )
+
+
+def _row_of_headings_below_the_first(rows: Iterator[list], fields: _KnownFields) -> int | None:
+    """The number of the first row below the first naming two fields, if the first names
+    none."""
+    first = list(next(rows, []))
+    if first[:1] == ["#"]:
+        return None  # flattentool's configuration row, which may say where the headings are
+    if any(_names_a_field(cell, fields) for cell in first):
+        return None
+    for number, row in enumerate(islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS), start=2):
+        if sum(_names_a_field(cell, fields) for cell in row) >= 2:
+            return number
+    return None
 
 
 ROWS_LOOKED_AT_FOR_HEADINGS = 10
@@ -2213,6 +2261,7 @@ def locate(
     pointer: str,
     missing_property: str | None = None,
     columns: dict[str, dict[str, str]] | None = None,
+    structures: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """Where in the spreadsheet the data at the JSON Pointer came from.
 
@@ -2220,35 +2269,78 @@ def locate(
     row. A pointer inside a cell's value (an item of a list read from one cell) gives that
     cell, and one to an object or list gives its row. With ``missing_property``, the
     pointer is the object lacking it, and column and header say where it would go:
-    found in ``columns`` (each sheet's headings, see unflatten) when given.
+    found in ``columns`` (each sheet's headings, see unflatten) when given. A missing
+    object or list of objects named in ``structures`` goes under a field inside it.
     """
     path = _source_map_key(pointer)
     place = _locate_key(cell_source_map, path)
     if place is None or missing_property is None:
         return place
     parts = [*path.split("/"), missing_property]
-    heading = _heading_for(parts, (columns or {}).get(place["sheet"], {}))
+    sheet_columns = (columns or {}).get(place["sheet"], {})
+    inside = (structures or {}).get(_field_path("/".join(_below_the_item(parts))))
+    heading = _heading_for(parts, sheet_columns, structure=inside is not None)
     if heading is not None:
-        return {**place, "column": columns[place["sheet"]][heading], "header": heading}
+        return {**place, "column": sheet_columns[heading], "header": heading}
+    if inside is not None or _in_its_own_columns(parts, sheet_columns):
+        # Not _missing_column's: the same field of another entry of a list written across
+        # columns is on this row, and a structure's own heading is read as no value.
+        return {**place, "column": None, "header": _heading_to_add(parts, sheet_columns, inside)}
     where = _missing_column(cell_source_map, heading_source_map, place, path, missing_property)
     return {**place, **where}
 
 
-def _heading_for(parts: list[str], columns: dict[str, str]) -> str | None:
+def _heading_for(parts: list[str], columns: dict[str, str], structure: bool) -> str | None:
     """The heading of a sheet a missing property would be under: its own, with its list
     numbers ("classifications/1/code"), or else of the same field in another entry of
-    its list, or else (for a missing object) its leftmost field's."""
-    item_index = next((i for i, part in enumerate(parts) if part.isdigit()), len(parts))
-    below = parts[item_index + 1 :]
-    if "/".join(below) in columns:
+    its list, or else (for a missing object) its leftmost field's. A ``structure``'s own
+    heading is not one: flattentool reads no value under it."""
+    below = _below_the_item(parts)
+    if "/".join(below) in columns and not structure:
         return "/".join(below)
+    if _in_its_own_columns(parts, columns):
+        # A list written across columns: the same field of another entry is another column
+        # of the same row, so only a column inside its own (a missing object's) will do.
+        inside = [heading for heading in columns if heading.startswith(f"{'/'.join(below)}/")]
+        return _leftmost(inside, columns)
     wanted = "/".join(part for part in below if not part.isdigit())
     same_field = [heading for heading in columns if _field_path(heading) == wanted]
     inside = [heading for heading in columns if _field_path(heading).startswith(f"{wanted}/")]
-    for found in (same_field, inside):
-        if found:
-            return min(found, key=lambda heading: column_index_from_string(columns[heading]))
-    return None
+    return _leftmost([] if structure else same_field, columns) or _leftmost(inside, columns)
+
+
+def _heading_to_add(parts: list[str], columns: dict[str, str], inside: str | None) -> str:
+    """The heading a missing property no column holds would be under: with its entry's
+    own number where its list is written across columns, and for a structure, of the
+    field ``inside`` it ("amount/value")."""
+    if _in_its_own_columns(parts, columns):
+        heading = "/".join(_below_the_item(parts))
+    else:
+        heading = _expected_heading(parts)
+    return f"{heading}/{inside}" if inside is not None else heading
+
+
+def _below_the_item(parts: list[str]) -> list[str]:
+    """The parts of a path below the item (of the main list) it is in."""
+    item_index = next((i for i, part in enumerate(parts) if part.isdigit()), len(parts))
+    return parts[item_index + 1 :]
+
+
+def _in_its_own_columns(parts: list[str], columns: dict[str, str]) -> bool:
+    """Whether the list entry holding the path has columns of its own number, as
+    "classifications/1/code": a list written across columns, not one entry a row."""
+    below = _below_the_item(parts)
+    numbers = [index for index, part in enumerate(below) if part.isdigit()]
+    if not numbers:
+        return False
+    entry = "/".join(below[: numbers[-1] + 1])
+    return any(heading.startswith(f"{entry}/") for heading in columns)
+
+
+def _leftmost(headings: list[str], columns: dict[str, str]) -> str | None:
+    return min(
+        headings, key=lambda heading: column_index_from_string(columns[heading]), default=None
+    )
 
 
 def _source_map_key(pointer: str) -> str:

@@ -21,8 +21,10 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    version = 5  # 5: schema paths name their file; 3, 4: rules about sampled lists,
-    # meta-schema $refs; 2: patterns, formats
+    # 6: a missing object is placed under a field inside it, and a missing field of a list
+    # written across columns under its entry's own heading; 5: schema paths name their
+    # file; 3, 4: rules about sampled lists, meta-schema $refs; 2: patterns, formats
+    version = 6
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -62,20 +64,26 @@ class Locator:
     """Places errors in the spreadsheet they came from, when they came from one."""
 
     def __init__(
-        self, cells: dict | None = None, headings: dict | None = None, columns: dict | None = None
+        self,
+        cells: dict | None = None,
+        headings: dict | None = None,
+        columns: dict | None = None,
+        structures: dict | None = None,
     ):
         self.cells = cells
         self.headings = headings or {}
         self.columns = columns or {}
+        self.structures = structures or {}
 
     @classmethod
     def for_submission(cls, submission: Subject) -> Locator:
         if submission.format not in SPREADSHEETS:
             return cls()
-        from tasks.spreadsheets import CELL_MAP, COLUMNS, HEADING_MAP
+        from tasks.spreadsheets import CELL_MAP, COLUMNS, HEADING_MAP, STRUCTURE_FIELDS
 
         folder = submission.files_dir / CONVERTED
-        return cls(_read(folder / CELL_MAP), _read(folder / HEADING_MAP), _read(folder / COLUMNS))
+        maps = (CELL_MAP, HEADING_MAP, COLUMNS, STRUCTURE_FIELDS)
+        return cls(*(_read(folder / name) for name in maps))
 
     def place(self, pointer: str) -> dict[str, Any] | None:
         """The sheet, row, column and heading of the value at ``pointer``, if any."""
@@ -97,7 +105,7 @@ class Locator:
             from tasks.spreadsheets import locate
 
             described["source"] = locate(
-                self.cells, self.headings, error.path, error.missing, self.columns
+                self.cells, self.headings, error.path, error.missing, self.columns, self.structures
             )
         return described
 

@@ -350,6 +350,17 @@ def test_the_text_summary_lists_conversion_warnings_with_their_cells(tmp_path):
     assert warnings[1].endswith("(sheet grants, row 2, column C, heading “amount/value”)")
 
 
+def test_a_missing_object_is_placed_under_a_heading_that_can_be_added(tmp_path):
+    data = tmp_path / "grants.csv"
+    data.write_text("id,title,awardDate\nG-001,Orchard,2024-01-01\n")
+    result = validate(str(data), tmp_path=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    # Not “amount”: a column of that heading is not read, the schema saying it is an object.
+    assert "“amount” is missing  (e.g. sheet grants, row 2, heading “amount/value”)" in (
+        result.stdout
+    )
+
+
 def test_the_text_summary_lists_links_that_do_not_work(tmp_path, http_server):
     grant = json.loads((EXAMPLES / "grants-valid.json").read_text())["grants"][0]
     grant["documents"] = [{"url": http_server.url("/gone.pdf")}]

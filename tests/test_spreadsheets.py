@@ -864,6 +864,15 @@ def test_blank_lines_before_a_csv_s_headings_are_skipped_and_rows_keep_their_num
     assert (warning["row"], warning["column"]) == (5, "C")
 
 
+def test_a_duplicate_row_after_blank_lines_in_a_csv_is_named_by_its_row_in_the_file(
+    tmp_path: Path, schema: Path
+) -> None:
+    path = write_csv(tmp_path / "grants.csv", [[], [], HEADINGS, GRANT_ROWS[0], GRANT_ROWS[0]])
+    [warning] = convert(path, "csv", schema).warnings
+    assert warning["message"].startswith("Rows 4 and 5 of sheet “grants” have the same id")
+    assert warning["row"] == 5
+
+
 @pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
 def test_values_that_no_heading_names_are_a_warning_once_per_column(
     tmp_path: Path, schema: Path, fmt: str
@@ -901,7 +910,7 @@ def converted(tmp_path: Path, schema: Path) -> Unflattened:
 
 def where(result: Unflattened, pointer: str, missing: str | None = None) -> dict[str, Any] | None:
     maps = (result.cell_source_map, result.heading_source_map)
-    return locate(*maps, pointer, missing, result.columns)
+    return locate(*maps, pointer, missing, result.columns, result.structures)
 
 
 def test_locate_a_value_gives_its_cell(converted: Unflattened) -> None:
@@ -994,6 +1003,21 @@ def test_a_missing_property_of_a_list_entry_is_placed_in_that_entry_s_column(
     assert where(result, "/grants/1/items/0", "description")["column"] == "C"
 
 
+def test_a_missing_property_of_a_list_entry_without_its_column_names_its_own_heading(
+    tmp_path: Path, schema: Path
+) -> None:
+    # Not column C, which holds the first entry's description, on the same row.
+    headings = ["id", "items/0/id", "items/0/description", "items/1/id"]
+    rows = [headings, ["G1", "I1", "Spade", "I2"]]
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert where(result, "/grants/0/items/1", "description") == {
+        "sheet": "grants",
+        "row": 2,
+        "column": None,
+        "header": "items/1/description",
+    }
+
+
 def test_a_missing_property_is_placed_in_its_column_when_no_row_fills_it(
     tmp_path: Path, schema: Path
 ) -> None:
@@ -1011,6 +1035,27 @@ def test_a_missing_object_is_placed_at_its_leftmost_column(tmp_path: Path, schem
     rows = [["id", "amount/value", "amount/currency"], ["G1", 5, "GBP"], ["G2", None, None]]
     result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
     assert where(result, "/grants/1", "amount")["header"] == "amount/value"
+
+
+@pytest.mark.parametrize(
+    ("rows", "column"),
+    [
+        ([["id", "title"], ["G1", "Orchard"]], None),
+        # A heading "amount", whose values are not read (a warning says so), is not it.
+        ([["id", "title", "amount"], ["G1", "Orchard", 100]], None),
+        ([["id", "amount/value", "amount/currency", "amount"], ["G1", None, None, 100]], "B"),
+    ],
+)
+def test_a_missing_object_is_named_by_a_heading_of_a_field_inside_it(
+    tmp_path: Path, schema: Path, rows: list[list[Any]], column: str | None
+) -> None:
+    result = convert(write_xlsx(tmp_path / "grants.xlsx", {"grants": rows}), "xlsx", schema)
+    assert where(result, "/grants/0", "amount") == {
+        "sheet": "grants",
+        "row": 2,
+        "column": column,
+        "header": "amount/value",
+    }
 
 
 def test_a_warning_quoting_a_value_held_by_several_cells_names_the_right_one(
@@ -1181,6 +1226,19 @@ def test_headings_below_a_title_row_are_refused_saying_where_they_are(
     assert "Delete the rows above the headings" in refused.value.hint
     # Without a schema, no heading is known to name a field: read as it is.
     assert grants(convert(path, fmt, None))
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+@pytest.mark.parametrize("above", [[], ["Items bought"]], ids=["blank", "title"])
+def test_headings_of_another_sheet_below_its_first_row_are_refused_too(
+    tmp_path: Path, schema: Path, fmt: str, above: list[str]
+) -> None:
+    # Not left out as notes, unread, with the data said to be valid.
+    sheets = {"grants": [HEADINGS, *GRANT_ROWS], "items": [above, *ITEM_ROWS]}
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, sheets)
+    refused = refusal(convert, path, fmt, schema)
+    assert refused.code == "headings_not_in_the_first_row"
+    assert "The sheet “items” has its column headings in row 2, not" in refused.message
 
 
 @pytest.mark.parametrize(
