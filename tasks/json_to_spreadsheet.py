@@ -21,11 +21,12 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
+    # 7: "#N/A" and the like are text cells, not errors; no CSV named as a Windows device.
     # 6: U+FFFF no longer fails the workbook; rows not tied to their item are counted.
     # 5: formula-like text in text cells of the workbook, not given a "'"; numbers a cell
     # would change are text there; sheet names any program takes; CSVs with a byte order
     # mark. 4: refused for a list with no objects, says how many items are not objects
-    version = 6
+    version = 7
     requires = ("parse_json",)
     deferred = True
 

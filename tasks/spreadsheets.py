@@ -49,6 +49,7 @@ from flattentool.json_input import JSONParser
 from flattentool.output import CSVOutput, XLSXOutput
 from flattentool.schema import SchemaParser
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -2689,7 +2690,7 @@ class _CSVSheets(CSVOutput):
     def open(self) -> None:
         super().open()
         # 60 characters of up to 4 bytes each: within the 255 bytes a file name may have.
-        self.names = _SheetNames(limit=60)
+        self.names = _SheetNames(limit=60, reserved=WINDOWS_DEVICE_NAMES)
 
     def write_sheet(self, sheet_name: str, sheet: Any) -> None:
         headings = list(sheet)
@@ -2707,6 +2708,13 @@ class _CSVSheets(CSVOutput):
             self.neutralised += 1
             return f"'{value}"
         return value
+
+
+# Names Windows keeps for devices, with any extension: a zip holding "con.csv" does not
+# unpack there.
+WINDOWS_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)]
+)
 
 
 def _joins(headings: list[Any], id_name: str) -> dict[str, str]:
@@ -2762,7 +2770,8 @@ class _XLSXSheets(XLSXOutput):
         # own writer: lxml refuses to write U+FFFF, and the whole workbook with it.
         value = NOT_IN_XML.sub("", value)
         self.cut_short += len(value) > MAX_XLSX_TEXT
-        if not looks_like_a_formula(value):
+        # openpyxl writes the text of an error value ("#N/A") as that error, not as text.
+        if not looks_like_a_formula(value) and value not in ERROR_CODES:
             return value
         return _text_cell(worksheet, value)
 

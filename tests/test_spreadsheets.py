@@ -2147,6 +2147,27 @@ def test_the_workbook_read_again_gives_the_formula_like_texts_back_unchanged(
     assert (second["title"], second["tags"]) == (FORMULA_LIKE[0], FORMULA_LIKE[1:])
 
 
+def test_text_that_reads_as_an_error_value_stays_text_in_the_workbook(tmp_path: Path) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"grants": [{"id": "G1", "title": "#N/A", "note": "#REF!"}]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    cells = openpyxl.load_workbook(made.xlsx)["grants"][2]
+    assert [(cell.value, cell.data_type) for cell in cells] == [
+        ("G1", "s"),
+        ("#N/A", "s"),  # not Excel's "value not available", which openpyxl wrote
+        ("#REF!", "s"),
+    ]
+
+
+def test_no_csv_file_takes_a_name_windows_keeps_for_a_device(tmp_path: Path) -> None:
+    source = tmp_path / "data.json"
+    item = {"id": "G1", "con": [{"a": 1}], "Aux": [{"b": 2}], "com1": [{"c": 3}]}
+    source.write_text(json.dumps({"grants": [item]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    names = zipfile.ZipFile(made.csv_zip).namelist()
+    assert sorted(names) == ["Aux (2).csv", "com1 (2).csv", "con (2).csv", "grants.csv"]
+
+
 def test_flatten_reads_json_that_starts_with_a_byte_order_mark(
     tmp_path: Path, schema: Path
 ) -> None:
