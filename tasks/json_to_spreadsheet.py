@@ -21,7 +21,8 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 7: "#N/A" and the like are text cells, not errors; no CSV named as a Windows device.
+    # 7: "#N/A" and the like are text cells, not errors; no CSV named as a Windows device;
+    # true, false and null in a list of plain values not written as Python's words.
     # 6: U+FFFF no longer fails the workbook; rows not tied to their item are counted.
     # 5: formula-like text in text cells of the workbook, not given a "'"; numbers a cell
     # would change are text there; sheet names any program takes; CSVs with a byte order

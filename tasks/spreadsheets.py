@@ -2659,7 +2659,12 @@ class _SheetNames:
 
 class _JSONReading(JSONParser):
     """flattentool's reader, which leaves its files on disk (persist=True) when reading
-    fails: it reads as it is made, before the caller's "with" can clean up."""
+    fails: it reads as it is made, before the caller's "with" can clean up. It joins a
+    list of plain values into one cell with str(), which writes [true, null] as
+    "True;None": Python's words, not the data's; it is given the data's own."""
+
+    def parse_json_dict(self, json_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().parse_json_dict(_json_words_in_lists(json_dict), *args, **kwargs)
 
     def parse(self) -> None:
         try:
@@ -2672,6 +2677,42 @@ class _JSONReading(JSONParser):
                 with contextlib.suppress(FileNotFoundError):
                     Path(self.zodb_db_location + suffix).unlink()
             raise
+
+
+def _json_words_in_lists(item: Any) -> Any:
+    """``item`` with the lists of plain values that hold true, false or null written as
+    JSON writes them, and null left out, as it is from a field. (flattentool's reading
+    gives OrderedDicts.)"""
+    if not isinstance(item, dict):
+        return item
+    changed = {
+        key: _json_words(value)
+        for key, value in item.items()
+        if type(value) is list and any(_needs_a_json_word(entry) for entry in value)
+    }
+    return {**item, **changed} if changed else item
+
+
+def _needs_a_json_word(value: Any) -> bool:
+    kind = type(value)
+    if kind is list:
+        return any(_needs_a_json_word(entry) for entry in value)
+    return kind is bool or value is None
+
+
+def _json_words(values: list[Any]) -> list[Any]:
+    if any(isinstance(value, dict) for value in values):
+        return values  # a list of objects: a sheet of its own, each value in its cell
+    words = {True: "true", False: "false"}
+    return [
+        words[value]
+        if type(value) is bool
+        else _json_words(value)
+        if type(value) is list
+        else value
+        for value in values
+        if value is not None
+    ]
 
 
 class _CSVSheets(CSVOutput):

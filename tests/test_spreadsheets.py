@@ -2159,6 +2159,16 @@ def test_text_that_reads_as_an_error_value_stays_text_in_the_workbook(tmp_path: 
     ]
 
 
+def test_a_list_of_plain_values_is_joined_in_the_data_s_words(tmp_path: Path) -> None:
+    source = tmp_path / "data.json"
+    item = {"id": "G1", "scores": [1, None, 3], "flags": [True, False], "grid": [[True, None]]}
+    source.write_text(json.dumps({"grants": [item]}))
+    made = flatten(source, tmp_path / "out", root_list_path="grants", id_name="id")
+    expected = ("G1", "1;3", "true;false", "true")  # not "1;None;3", "True;False"
+    assert xlsx_rows(made.xlsx, "grants")[1] == expected
+    assert zipped_csv(made.csv_zip, "grants.csv")[1] == list(expected)
+
+
 def test_no_csv_file_takes_a_name_windows_keeps_for_a_device(tmp_path: Path) -> None:
     source = tmp_path / "data.json"
     item = {"id": "G1", "con": [{"a": 1}], "Aux": [{"b": 2}], "com1": [{"c": 3}]}
