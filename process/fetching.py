@@ -189,12 +189,14 @@ def without_password(url: str) -> str:
 
 
 def queries_left_out(text: str) -> str:
-    """``text`` with the query of every web address in it left out, for the log: a query
-    often holds a token, and a log is kept longer, and read by more, than a submission."""
-    return QUERY_IN_URL.sub(r"\1?•••", text)
+    """``text`` with the query and fragment of every web address in it left out, for the
+    log: they often hold a token, and a log is kept longer, and read by more, than a
+    submission."""
+    return QUERY_IN_URL.sub(lambda found: f"{found[1]}{found[2][0]}•••", text)
 
 
-QUERY_IN_URL = re.compile(r"(\bhttps?://[^\s?#]*)\?[^\s#]*", re.IGNORECASE)
+# A query or a fragment: some sites put tokens in either.
+QUERY_IN_URL = re.compile(r"(\bhttps?://[^\s?#]*)([?#]\S*)", re.IGNORECASE)
 
 
 # "scheme://user:password@host": the password runs to the last "@" before the path. A

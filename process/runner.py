@@ -169,8 +169,10 @@ def crash_recorded(submission: Subject, task: Task, result: RunResult) -> Iterat
     try:
         yield
     except Exception:
-        if submission.is_gone():
-            raise  # for ending_if_gone
+        if submission.is_gone() or task.name in result.ran:
+            # For ending_if_gone; or raised from the step's own run, which records its
+            # crashes (recording one failed: the database, say, which is for the sweep).
+            raise
         logger.exception("task %s crashed on submission %s", task.name, submission.id)
         store = submission.store
         error = internal_error(task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import shutil
 import time
 import uuid
@@ -21,6 +22,8 @@ from process.store import Subject
 from tasks.fetch import limits_from_settings
 from tasks.fields import SchemaFields, schema_fields
 from tasks.schema import NOT_YOUR_DATA, LoadedSchema, load_schema
+
+logger = logging.getLogger(__name__)
 
 
 def has_schema(profile: Profile) -> bool:
@@ -56,8 +59,8 @@ def schema_fingerprint(profile: Profile) -> str:
         return profile.fingerprint
     try:
         content = _content_hash(_copy_path(profile.schema))
-    except FileNotFoundError:
-        content = ""  # not fetched yet
+    except OSError:  # not fetched yet, or unreadable just now: its steps will say
+        content = ""
     return stable_hash({"profile": profile.fingerprint, "schema": content})
 
 
@@ -129,10 +132,19 @@ def refresh_schema(profile: Profile) -> None:
     """Fetch a schema given by URL whose copy is old, before a worker fingerprints any
     step: so that each records the copy it then reads, not the one before (which would
     have the first steps run again on the next view). A failure is for the steps that
-    read the schema to say."""
-    if profile.schema_is_url:
-        with contextlib.suppress(TaskError):
-            _downloaded(profile.schema)
+    read the schema to say, within their own runs (a full disk, say, too)."""
+    if not profile.schema_is_url:
+        return
+    try:
+        _downloaded(profile.schema)
+    except TaskError:
+        pass
+    except Exception:
+        logger.warning(
+            "the schema %s could not be fetched ahead",
+            without_password(profile.schema),
+            exc_info=True,
+        )
 
 
 def _said_of(url: str, error: TaskError, what: str, code: str) -> TaskError:

@@ -14,7 +14,9 @@ from django.utils import timezone
 from tasks.summary import Summary
 from tests.conftest import fixture, post_file, post_json, upload
 from tests.pipeline_tasks import TEST_PIPELINE
+from webapp.jobs import deferred_status
 from webapp.models import Submission, TaskRun
+from webapp.pipeline import get_pipeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,6 +142,33 @@ def test_a_schema_given_by_url_fetched_again_unchanged_checks_nothing_again(
     assert http_server.hits == ["/schema.json", "/schema.json"]
     assert "✗ Not valid." in client.get(submission.get_absolute_url()).content.decode()
     assert runs_of(submission, "parse_json") == runs_of(submission, "validate") == 1
+
+
+def test_spreadsheets_made_after_a_schema_given_by_url_changed_are_ready_not_offered_again(
+    client, http_server, settings
+):
+    use_schema_at(settings, http_server, ["title"])
+    submission = post_json(client, {"grants": [{"id": "G-1"}]})
+    serve_schema(http_server, [])
+    an_hour_passes(settings)
+    response = client.post(f"/api/submissions/{submission.id}/tasks/json_to_spreadsheet")
+    assert response.status_code == 202
+    assert http_server.hits == ["/schema.json", "/schema.json"]  # fetched before the step
+    task = get_pipeline().get("json_to_spreadsheet")
+    assert deferred_status(Submission.objects.get(id=submission.id), task) == "ready"
+
+
+def test_a_schema_given_by_url_that_cannot_be_kept_fails_a_step_not_the_job(
+    client, http_server, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    (tmp_path / "schemas").write_text("a file where the folder of schemas goes")
+    use_schema_at(settings, http_server, ["title"])
+    submission = post_json(client, {"grants": [{"id": "G-1"}]})
+    submission.refresh_from_db()
+    assert submission.state != Submission.State.RUNNING  # settled: not left to the sweep
+    failed = TaskRun.objects.get(submission=submission, outcome="failed")
+    assert (failed.task, failed.error_code) == ("parse_json", "internal_error")
 
 
 def test_a_stale_running_submission_is_reclaimed_by_the_next_view(client):

@@ -422,6 +422,7 @@ def _run_deferred(submission_id: str, task_name: str) -> str:
                 result = RunResult()
                 with Memo() as memo, ending_if_gone(submission, task, result):
                     if task.is_applicable(submission):
+                        refresh_schema(submission.get_profile())  # as _process does
                         step(task, submission, result, memo)
                 forgotten_if_gone(submission, result)
     except TimeoutException:
