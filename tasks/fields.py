@@ -7,11 +7,12 @@ e.g. "/grants/*/amount/value", so that 40,000 items make one line, not 40,000.
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+
+import jsonschema_rs
 
 from tasks.refs import MAX_SCHEMA_NODES, RefIndex, Trail, escape, unescape
 
@@ -230,17 +231,21 @@ def _fits(part: str, wild: str) -> bool:
     a keys' segment's regular expression matches."""
     if not wild.startswith(WILD):
         return part == wild
-    regex = _regex(wild[1:])
-    return regex is None or regex.search(unescape(part)) is not None
+    keys = _keys_matching(wild[1:])
+    return keys is None or keys.is_valid(unescape(part))
 
 
 @functools.lru_cache(maxsize=256)
-def _regex(text: str) -> re.Pattern[str] | None:
-    """None for any key: no expression, or one Python cannot read (ECMA-262's \\p{L},
-    say), where a key is better taken as described than reported."""
+def _keys_matching(expression: str) -> Any:
+    """A check of keys against a keys' segment's expression, read as validation reads it:
+    by jsonschema-rs, as ECMA-262 (\\p{L} included). Never Python's re, which on some
+    expressions takes exponential time in the key's length. None for any key: no
+    expression, or one it cannot read, where a key is better taken as described."""
+    if not expression:
+        return None
     try:
-        return re.compile(text) if text else None
-    except re.error:
+        return jsonschema_rs.validator_for({"pattern": expression})
+    except (jsonschema_rs.ValidationError, ValueError):
         return None
 
 
