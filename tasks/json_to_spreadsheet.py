@@ -22,7 +22,9 @@ class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
     # 7: "#N/A" and the like are text cells, not errors; no CSV named as a Windows device;
-    # true, false and null in a list of plain values not written as Python's words.
+    # true, false and null in a list of plain values not written as Python's words; names
+    # the fields beside the list, which no sheet holds, and the field names holding "/",
+    # which read back as nested fields.
     # 6: U+FFFF no longer fails the workbook; rows not tied to their item are counted.
     # 5: formula-like text in text cells of the workbook, not given a "'"; numbers a cell
     # would change are text there; sheet names any program takes; CSVs with a byte order
@@ -52,6 +54,7 @@ class JSONToSpreadsheet(Task):
         return {
             **super().get_context(submission),
             "unavailable": self.unavailable_because(submission),
+            **shared_ids(submission),
         }
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
@@ -77,6 +80,9 @@ class JSONToSpreadsheet(Task):
             "unjoined": made.unjoined,
             "id_name": profile.id_name,
             "cell_digits": spreadsheets.MAX_CELL_DIGITS,
+            "beside_the_list": made.beside_the_list._asdict(),
+            "slashed": made.slashed._asdict(),
+            "root_list_path": profile.root_list_path,
         }
 
     def downloads(self, submission: Subject) -> list[Download]:
@@ -84,6 +90,22 @@ class JSONToSpreadsheet(Task):
             Download(XLSX, "The data as an Excel workbook (XLSX)", _XLSX_TYPE),
             Download(CSV_ZIP, "The data as CSV files (zip)", "application/zip"),
         ]
+
+
+def shared_ids(submission: Subject) -> dict[str, Any]:
+    """The ids more than one item has, as the statistics found them: read back, the
+    spreadsheets join such items' rows into one item."""
+    # From the statistics rather than a reading of its own: they count ids already.
+    stats = submission.store.output("stats")
+    if stats is None:
+        return {"shared_ids": None, "ids_of_a_sample": False}
+    shared = stats.data.get("duplicate_ids") or {"count": 0, "examples": []}
+    names = [value for value, _times in shared["examples"]]
+    checked, in_file = stats.data.get("items", 0), stats.data.get("items_in_file") or 0
+    return {
+        "shared_ids": {"count": shared["count"], "names": names},
+        "ids_of_a_sample": in_file > checked,  # in sample mode, only the sample's ids
+    }
 
 
 _XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -27,7 +27,7 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as default
@@ -2450,7 +2450,27 @@ def flatten(
         left_out=left_out,
         numbers_as_text=xlsx_sheets.numbers_as_text,
         unjoined=csv_sheets.unjoined,
+        beside_the_list=shape.beside,
+        slashed=FirstFew.of(shape.slashed),
     )
+
+
+class FirstFew(NamedTuple):
+    """How many names there are, and the first MAX_NAMED of them."""
+
+    count: int = 0
+    names: tuple[str, ...] = ()
+
+    def plus(self, name: str) -> FirstFew:
+        names = self.names if len(self.names) == MAX_NAMED else (*self.names, name)
+        return FirstFew(self.count + 1, names)
+
+    @classmethod
+    def of(cls, names: Collection[str]) -> FirstFew:
+        return cls(len(names), tuple(islice(names, MAX_NAMED)))
+
+
+MAX_NAMED = 10  # names kept of the fields the page warns about; it shows the first few
 
 
 class Flattened(NamedTuple):
@@ -2465,6 +2485,10 @@ class Flattened(NamedTuple):
     # Rows of other sheets holding an entry whose item has no id: read back, they would
     # not go back into it.
     unjoined: int = 0
+    # Fields beside the list (and on the way to it), which no sheet holds.
+    beside_the_list: FirstFew = FirstFew()
+    # The items' field names holding "/": read back, they are nested fields.
+    slashed: FirstFew = FirstFew()
 
 
 # The most characters an XLSX cell holds; the writer cuts longer text to this.
@@ -2491,14 +2515,26 @@ class _Shape:
     objects_in_the_list: int = 0
     # Where single values are, as ijson names the places: the columns, sheet by sheet.
     leaves: set[str] = default(default_factory=set)
+    # Fields of the objects on the way to the list, but the one leading on to it: no
+    # sheet holds them, as a row is an item of the list.
+    beside: FirstFew = default(default_factory=FirstFew)
+    # The items' field names holding "/", once each, in the order met: the headings use
+    # "/" between a field and a field inside it, so they read back as nested fields.
+    slashed: dict[str, None] = default(default_factory=dict)
 
     def read(self, events: Iterator[tuple[str, str, Any]]) -> None:
         # Every value of the data passes here: the loop is kept to a few comparisons.
         _, self.top_event, _ = next(events)  # ijson raises for an empty file
         rows, root, leaves = self._rows(), self.root_list_prefix, self.leaves
         in_a_list = self.top_event == "start_array"
-        for prefix, event, _value in events:
-            if prefix == rows:
+        way, inside = self._way_to_the_list(), f"{rows}."
+        for prefix, event, value in events:
+            if event == "map_key":
+                if prefix in way and value != way[prefix]:
+                    self.beside = self.beside.plus(_field_name(prefix, value))
+                elif "/" in value and (prefix == rows or prefix.startswith(inside)):
+                    self.slashed[value] = None
+            elif prefix == rows:
                 # A value begins in the list itself (not in an object "grants": {"item": ...}).
                 if in_a_list and event not in NOT_A_VALUE:
                     self.items_in_the_list += 1
@@ -2524,6 +2560,18 @@ class _Shape:
     def _rows(self) -> str:
         """Where the items are, as ijson names the place."""
         return "item" if self.top_event == "start_array" else f"{self.root_list_prefix}.item"
+
+    def _way_to_the_list(self) -> dict[str, str]:
+        """Each object on the way to the list, as ijson names it, and the field leading on."""
+        if self.top_event != "start_map":
+            return {}
+        steps = self.root_list_prefix.split(".")
+        return {".".join(steps[:depth]): step for depth, step in enumerate(steps)}
+
+
+def _field_name(prefix: str, key: str) -> str:
+    """The field's path from the top, as the profile writes paths: "a/b"."""
+    return f"{prefix.replace('.', '/')}/{key}" if prefix else key
 
 
 NOT_A_VALUE = ("map_key", "end_map", "end_array")

@@ -7,6 +7,7 @@ import codecs
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -127,8 +128,16 @@ def test_json_the_schema_does_not_describe_is_refused_not_retried(client, settin
 
 def page_with_spreadsheets(client, settings, tmp_path, grants: list) -> str:
     """The results page once the spreadsheets of ``grants`` are made."""
+    return page_with_spreadsheets_of(client, settings, tmp_path, {"grants": grants})
+
+
+def page_with_spreadsheets_of(client, settings, tmp_path, data: Any, **options: Any) -> str:
+    """The results page once the spreadsheets of the document ``data`` are made."""
     use_profile(settings, tmp_path, GRANT)
-    submission = send(client, "grants.json", json.dumps({"grants": grants}).encode())
+    response = client.post(
+        "/", {"file": SimpleUploadedFile("grants.json", json.dumps(data).encode()), **options}
+    )
+    submission = submission_from(response)
     assert "Excel workbook holds" not in client.get(submission.get_absolute_url()).content.decode()
     assert ask_for_spreadsheets(client, submission).outcome == TaskRun.Outcome.OK
     return client.get(submission.get_absolute_url()).content.decode()
@@ -192,6 +201,56 @@ def test_the_page_says_how_many_items_no_row_holds(client, settings, tmp_path):
         "holds them: the spreadsheets have only the items that are objects."
     ) in page
     assert "no row holds" not in page_with_spreadsheets(client, settings, tmp_path, GRANTS)
+
+
+def test_the_page_names_the_fields_beside_the_list_that_no_sheet_holds(client, settings, tmp_path):
+    data = {"grants": GRANTS, "meta": {"publisher": "x"}, "extra": [{"a": 1}]}
+    assert (
+        "The fields beside the list, “meta” and “extra”, are not in the spreadsheets: they "
+        "hold one row per item of “grants”. Keep the JSON file for these fields: JSON made "
+        "from the spreadsheets would not have them."
+    ) in page_with_spreadsheets_of(client, settings, tmp_path, data)
+    many = {"grants": GRANTS, **{f"f{number}": number for number in range(5)}}
+    assert (
+        "The fields beside the list, “f0”, “f1”, “f2” and 2 more, are not in the spreadsheets"
+    ) in page_with_spreadsheets_of(client, settings, tmp_path, many)
+    assert "beside the list" not in page_with_spreadsheets(client, settings, tmp_path, GRANTS)
+
+
+def test_the_page_says_how_many_field_names_hold_a_slash(client, settings, tmp_path):
+    grants = [
+        {"id": "G1", "amount/value": 99, "amount": {"value": 10}},
+        {"id": "G2", "stages": [{"a/b": 1}, {"a/b": 2}]},
+    ]
+    assert (
+        "2 field names hold a “/” (“amount/value” and “a/b”), which the spreadsheets' "
+        "headings put between a field and a field inside it: read back, they become nested "
+        "fields, and where the data has that nested field too, the spreadsheets hold only "
+        "one of the two values. To keep them as they are, rename them without a “/” before "
+        "making the spreadsheets."
+    ) in page_with_spreadsheets(client, settings, tmp_path, grants)
+    assert "hold a “/”" not in page_with_spreadsheets(client, settings, tmp_path, GRANTS)
+
+
+def test_the_page_says_which_ids_more_than_one_item_shares(client, settings, tmp_path):
+    grants = [{"id": f"G-{number % 4}", "stages": [{"k": number}]} for number in range(8)]
+    assert (
+        "4 ids are shared by more than one item (“G-0”, “G-1”, “G-2” and 1 more): their rows "
+        "in the other sheets cannot be told apart, and read back, the items sharing an id "
+        "would become one item. To keep the items apart, give each an “id” of its own."
+    ) in page_with_spreadsheets(client, settings, tmp_path, grants)
+    assert "shared by more than one" not in page_with_spreadsheets(
+        client, settings, tmp_path, GRANTS
+    )
+
+
+def test_ids_found_shared_in_a_sample_are_said_to_be_from_it(client, settings, tmp_path):
+    settings.ASSAY_SAMPLE_ITEMS = 2
+    grants = [{"id": "G-1"}, {"id": "G-1"}, {"id": "G-2"}, {"id": "G-2"}]
+    page = page_with_spreadsheets_of(client, settings, tmp_path, {"grants": grants}, sample="on")
+    assert (
+        "Among the items checked, 1 id is shared by more than one item (“G-1”): their rows"
+    ) in page
 
 
 @pytest.mark.parametrize(

@@ -2418,6 +2418,31 @@ def test_rows_that_could_not_be_tied_back_to_their_item_are_counted(
     assert made.unjoined == unjoined
 
 
+MANY = {f"f{number:02}": number for number in range(12)}
+
+
+@pytest.mark.parametrize(
+    ("data", "root", "beside", "slashed"),
+    [
+        # Keys with "/" beside the list are in no sheet: said once, as beside it.
+        ({"grants": [{"id": "G1"}], "meta": {"a/b": 1}, "x": [{"c/d": 1}]}, "grants",
+         (2, ("meta", "x")), (0, ())),
+        # Each name once, in the order met, wherever it is in the items.
+        ({"d": {"grants": [{"id": "G1", "a/b": 1, "l": [{"a/b": 2, "c/d": 3}]}], "n": 1}, "v": 2},
+         "d/grants", (2, ("d/n", "v")), (2, ("a/b", "c/d"))),
+        ([{"id": "G1", "a/b": {"c/d": 1}}], "grants", (0, ()), (2, ("a/b", "c/d"))),
+        ({**MANY, "grants": [{"id": "G1"}]}, "grants", (12, tuple(MANY)[:10]), (0, ())),
+    ],
+)  # fmt: skip
+def test_fields_no_sheet_holds_and_names_that_read_back_nested_are_counted(
+    tmp_path: Path, data: Any, root: str, beside: tuple, slashed: tuple
+) -> None:
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps(data))
+    made = flatten(source, tmp_path / "out", root_list_path=root, id_name="id")
+    assert (made.beside_the_list, made.slashed) == (beside, slashed)
+
+
 def test_a_document_that_is_a_list_of_items_becomes_the_main_sheet(
     tmp_path: Path, schema: Path
 ) -> None:

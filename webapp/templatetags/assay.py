@@ -62,6 +62,18 @@ def as_json(value: object) -> str:
 
 
 @register.filter
+def first_few(names: list[Any], count: int) -> str:
+    """The first three of ``count`` names, quoted: “a”, “b”, “c” and 4 more."""
+    shown = [f"“{name if isinstance(name, str) else as_json(name)}”" for name in names[:3]]
+    if count > len(shown):
+        shown.append(f"{count - len(shown):,} more")
+    if not shown:
+        return ""
+    *rest, last = shown
+    return f"{', '.join(rest)} and {last}" if rest else last
+
+
+@register.filter
 def seconds(count: int) -> str:
     """A short duration, as the progress page's script writes it: "4 s", "3 min"."""
     return f"{count} s" if count < 90 else f"{int(count / 60 + 0.5)} min"  # as Math.round
