@@ -18,7 +18,8 @@ MAX_LISTED = 500
 class AdditionalFields(Task):
     name = "additional_fields"
     title = "Fields not in the schema"
-    # 5: keys matched against patternProperties as validation matches them (ECMA-262)
+    # 5: keys matched against patternProperties as validation matches them (ECMA-262);
+    # what a const or an enum spells out is described
     version = 5  # 4: below a known field, open objects above it describe nothing; 3: more keywords
     requires = ("parse_json",)
     uses_options = ("sample",)

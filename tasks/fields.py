@@ -278,6 +278,12 @@ def _collect(
         return  # what stands beside it is ignored, as the validators ignore it
     if node.get("format") in {"uri", "iri"} and WILD not in pattern:
         found.links.add(pattern)  # (links are looked for at fields' own paths)
+    if _spelt_out(node):
+        # Its value written out whole: whatever is inside it is described, as a list's
+        # entries and their fields.
+        keys = {f"{pattern}/{WILD}", f"{pattern}/*/{WILD}"}
+        found.known.update({f"{pattern}/*", *keys})
+        found.open.update(keys)
     trail = trail.inside()
     for key, child in (node.get("properties") or {}).items():
         found.known.add(f"{pattern}/{escape(key)}")
@@ -300,6 +306,12 @@ def _collect(
         _collect(child, f"{pattern}/*", base, index, found, trail)
     for child in _same_place_schemas(node):
         _collect(child, pattern, base, index, found, trail)
+
+
+def _spelt_out(node: dict) -> bool:
+    """Whether a "const" or an "enum" gives an object or a list as the value."""
+    values = [node["const"]] if "const" in node else node.get("enum")
+    return isinstance(values, list) and any(isinstance(value, (dict, list)) for value in values)
 
 
 def _says_what_it_holds(schema: Any) -> bool:

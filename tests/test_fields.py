@@ -460,6 +460,20 @@ def test_keys_a_closed_object_s_patterns_do_not_match_are_additional():
     assert found == ["/ext/typo", "/attrs/p/w"]
 
 
+def test_what_a_const_or_an_enum_spells_out_is_described():
+    schema = {
+        "properties": {
+            "c": {"const": {"a": {"deep": 1}}},
+            "e": {"enum": [[{"b": 1}], "none"]},
+            "plain": {"enum": ["x", "y"]},
+        }
+    }
+    described = schema_fields(schema, {})
+    walk = walk_fields({"c": {"a": {"deep": 1}}, "e": [{"b": 1}], "plain": {"z": 1}})
+    found = [pattern for pattern in walk.counts if described.is_additional(pattern)]
+    assert found == ["/plain/z"]
+
+
 def test_an_open_root_describes_everything():
     described = schema_fields({"additionalProperties": {}}, {})
     assert described.describes("/a")
