@@ -106,6 +106,7 @@ def _load_schema(path: Path) -> LoadedSchema:
         ) from None
     schema = _parse_schema(raw, path.name)
     draft = draft_of(schema)
+    schema = _validation_meta_schema(schema)
     _check_against_metaschema(schema, draft, path.name)
     id_key = id_keyword(draft)
     if not schema.get(id_key):
@@ -129,6 +130,17 @@ def draft_of(schema: dict[str, Any]) -> str:
         f"The schema declares “{declared}”, a JSON Schema version Assay does not support.",
         hint="Use draft 4, 6, 7, 2019-09 or 2020-12.",
     )
+
+
+def _validation_meta_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` declaring its draft's own meta-schema where it declares the draft's
+    hyper-schema: that adds links for hypermedia, nothing that checks data, and neither
+    engine knows it ("Unknown meta-schema")."""
+    declared = schema.get("$schema")
+    if isinstance(declared, str) and "hyper-schema" in declared:
+        meta_schema = REFERENCE_VALIDATORS[draft_of(schema)].META_SCHEMA
+        return {**schema, "$schema": meta_schema["$schema"]}
+    return schema
 
 
 def _parse_schema(raw: bytes, name: str) -> dict[str, Any]:
@@ -196,6 +208,7 @@ def _neighbours(
                 continue  # an unknown target fails when the validator is built
             read.add(file)
             neighbour = _parse_schema(file.read_bytes(), file.name)
+            neighbour = _validation_meta_schema(neighbour)
             own_id = neighbour.get(id_key)
             for uri in {target, file.as_uri()} - {own_id}:
                 resources[uri] = neighbour

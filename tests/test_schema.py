@@ -261,6 +261,28 @@ def test_validation_never_touches_the_network(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
+    "hyper_schema",
+    [
+        "http://json-schema.org/draft-04/hyper-schema#",
+        "http://json-schema.org/draft-07/hyper-schema#",
+        "https://json-schema.org/draft/2019-09/hyper-schema",
+    ],
+)
+def test_a_schema_declaring_its_draft_s_hyper_schema_checks_data_as_that_draft(
+    tmp_path, hyper_schema
+):
+    # Hyper-schema adds links for hypermedia to a draft; nothing in it checks data.
+    part = {"$schema": hyper_schema, "type": "integer", "links": []}
+    (tmp_path / "part.json").write_text(json.dumps(part))
+    schema = {"$schema": hyper_schema, "properties": {"a": {"$ref": "part.json"}}}
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    loaded = load_schema(tmp_path / "s.json")
+    for engine in ("fast", "reference"):
+        errors = list(iter_errors({"a": "x"}, loaded, engine))
+        assert [(error.path, error.validator) for error in errors] == [("/a", "type")]
+
+
+@pytest.mark.parametrize(
     ("content", "code", "words"),
     [
         ('{"type": "banana"}', "schema_invalid", "not a valid JSON Schema"),
