@@ -7,7 +7,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -107,3 +107,25 @@ def test_link_checks_not_made_again_for_as_long_as_a_submission_is_kept_are_dele
     left = {path.name for path in folder.iterdir()}
     # The new picture's record may not be written yet: it stays too.
     assert left == {"fresh.json", "a.webp", "c.webp"}
+
+
+def test_old_link_checks_that_cannot_be_deleted_are_said_after_the_submissions_expire(
+    client, settings
+):
+    from tasks.links import cache_folder
+
+    old = upload(client, "grants.json")
+    Submission.objects.filter(id=old.id).update(expires_at=timezone.now())
+    stuck = cache_folder() / "stuck.json"
+    stuck.mkdir()  # a folder where a record goes: it cannot be unlinked
+    long_ago = time.time() - (settings.ASSAY_EXPIRE_DAYS + 1) * 86400
+    os.utime(stuck, (long_ago, long_ago))
+    try:
+        with pytest.raises(CommandError) as failed:
+            call_command("expire_submissions", stdout=StringIO())
+        assert str(failed.value).startswith(
+            "Expired 1 submission(s), but old link checks could not be deleted:"
+        )
+        assert Submission.objects.get(id=old.id).state == Submission.State.EXPIRED
+    finally:
+        stuck.rmdir()
