@@ -30,6 +30,7 @@ from process.errors import BadInput, TaskError
 from process.runner import Inputs
 from process.store import Subject
 from tasks.data import (
+    SPREADSHEETS,
     data_path,
     json_type,
     load_data,
@@ -98,6 +99,7 @@ class Plan:
     stream: bool = True
     # A document that is itself a list: its elements are the items, whatever the key.
     root_is_list: bool = False
+    from_a_spreadsheet: bool = False  # the data was converted from one
 
     @classmethod
     def for_submission(cls, submission: Subject) -> Plan:
@@ -115,6 +117,7 @@ class Plan:
             id_name=profile.id_name,
             distinct=profile.distinct_fields,
             sample_size=sample_size(submission),
+            from_a_spreadsheet=submission.format in SPREADSHEETS,
         )
 
     @property
@@ -345,7 +348,9 @@ class Checks:
         self.walk = FieldWalk()
         self.engine = "fast"  # until a field with an empty name is met (see _new_fields)
         self.errors = (
-            ErrorGroups(max_errors=settings.ASSAY_MAX_STORED_ERRORS) if plan.loaded else None
+            ErrorGroups(settings.ASSAY_MAX_STORED_ERRORS, spreadsheet=plan.from_a_spreadsheet)
+            if plan.loaded
+            else None
         )
         self.batch: list[Any] | None = [] if validate_in_batches and plan.loaded else None
         self.batch_start = 0

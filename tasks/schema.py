@@ -1090,10 +1090,13 @@ FRACTION = "a number with a fractional part"
 DECIMAL_POINT = "a number written with a decimal point"  # 1.0, which draft 4 refuses
 
 
+WITHOUT_QUOTES = ": write it without quotes"
+
+
 def _number_in_text(text: str) -> str:
     """What to do about a number written as text, if the text is one."""
     if _PLAIN_NUMBER.fullmatch(text):
-        return ": write it without quotes"
+        return WITHOUT_QUOTES
     if _SEPARATED_NUMBER.fullmatch(text):
         return ": write it with no separators between thousands and a point before decimals"
     return ""
@@ -1187,6 +1190,14 @@ def _s(count: Any) -> str:
     return "" if count == 1 else "s"
 
 
+def in_a_cell(error: SchemaError) -> SchemaError:
+    """The error as said of a spreadsheet's cell, which has no quotes to leave out. Said
+    before errors are grouped, which they are by their message."""
+    if not error.message.endswith(WITHOUT_QUOTES):
+        return error
+    return replace(error, message=error.message.removesuffix(WITHOUT_QUOTES))
+
+
 @dataclass
 class ErrorGroups:
     """Errors grouped by validator, path pattern and message, with counts and examples.
@@ -1195,11 +1206,14 @@ class ErrorGroups:
 
     max_errors: int
     examples: int = 3
+    # The data was converted from a spreadsheet: errors are said of its cells (in_a_cell).
+    spreadsheet: bool = False
     errors: list[SchemaError] = field(default_factory=list)
     total: int = 0
     _groups: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     def add(self, error: SchemaError) -> None:
+        error = in_a_cell(error) if self.spreadsheet else error
         if len(self.errors) < self.max_errors:
             self.errors.append(error)
         self._count(error)
@@ -1207,6 +1221,7 @@ class ErrorGroups:
     def add_first(self, errors: list[SchemaError]) -> None:
         """Errors to keep ahead of those added so far (about the document as a whole,
         found last when its items are read one by one, but too important to crowd out)."""
+        errors = [in_a_cell(error) for error in errors] if self.spreadsheet else errors
         self.errors = (errors + self.errors)[: self.max_errors]
         for error in errors:
             self._count(error)

@@ -18,6 +18,8 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 9: a field that is one of several objects is read as an object; "1.0" in a whole
+    # number column is a number; a number cell stays one where the schema allows a number
     # 8: another sheet's headings below its first row are refused, as the main sheet's;
     # rows after a CSV's blank lines are named as the file numbers them in warnings' words
     # too; a field inside each structure of the schema kept, to name a missing one
@@ -29,7 +31,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 8
+    version = 9
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as default
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from itertools import islice, pairwise
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NamedTuple
@@ -904,7 +904,7 @@ def _numeric_headings(parser: Any) -> Callable[[Any], bool]:
         path = _field_path(str(heading))
         if types.get(path) not in NUMERIC:
             return False
-        return "boolean" not in _types_at(parser.root_schema_dict, path.split("/"))
+        return "boolean" not in _types(_field_at(parser.root_schema_dict, path.split("/")))
 
     return is_numeric
 
@@ -912,17 +912,16 @@ def _numeric_headings(parser: Any) -> Callable[[Any], bool]:
 NUMERIC = ("number", "integer")
 
 
-def _types_at(schema: Any, parts: list[str]) -> set[str]:
-    """The "type" of the field at ``parts`` of the item schema flattentool reads (its
-    $refs already replaced), through lists of objects; empty where it cannot be found."""
+def _field_at(schema: Any, parts: list[str]) -> Any:
+    """The schema of the field at ``parts`` of the item schema flattentool reads (its
+    $refs already replaced), through lists of objects; None where it cannot be found."""
     node = schema
     for part in parts:
         while isinstance(node, dict) and isinstance(node.get("items"), dict):
             node = node["items"]
         properties = node.get("properties") if isinstance(node, dict) else None
         node = properties.get(part) if isinstance(properties, dict) else None
-    kind = node.get("type") if isinstance(node, dict) else None
-    return set(kind) if isinstance(kind, list) else {kind}
+    return node
 
 
 def _true_and_false_as_written(
@@ -1359,16 +1358,38 @@ def _readable(node: dict[str, Any]) -> dict[str, Any]:
 def _typed_by_alternatives(node: dict[str, Any]) -> dict[str, Any]:
     """A number, whole number or true/false that may also be null, said with "anyOf" or
     "oneOf" ([{"type": "integer"}, {"type": "null"}]), typed as such: flattentool reads
-    a field without a "type" as text, and 3 would then fail "integer" as "3"."""
+    a field without a "type" as text, and 3 would then fail "integer" as "3". Likewise
+    a field that is one of several objects is an object."""
     branches = [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
     types = [_types(branch) for branch in branches]
     if not types or not all(types):
         return node
     kinds = set().union(*types)
     scalar = kinds - {"null"}
+    if scalar == {"object"}:
+        return _combined(_one_object(branches, kinds), node)
     if len(scalar) != 1 or not scalar <= {"integer", "number", "boolean"}:
         return node
     return {**node, "type": sorted(kinds)}
+
+
+def _one_object(alternatives: list[dict[str, Any]], kinds: set[str]) -> dict[str, Any]:
+    """Objects of several shapes (a person or a company), as one holding the fields of
+    each: flattentool reads "party/name" only inside a field it knows is an object. A field
+    in several shapes is read as any of them can be (as text where they differ)."""
+    shapes: dict[str, list[Any]] = {}
+    for alternative in alternatives:
+        for name, schema in (alternative.get("properties") or {}).items():
+            shapes.setdefault(name, []).append(schema)
+    properties = {
+        name: schemas[0] if _all_the_same(schemas) else _readable({"anyOf": schemas})
+        for name, schemas in shapes.items()
+    }
+    return {"type": sorted(kinds), "properties": properties}
+
+
+def _all_the_same(schemas: list[Any]) -> bool:
+    return all(schema == schemas[0] for schema in schemas)
 
 
 def _known_types(items: Any, known: set[str]) -> dict[str, Any]:
@@ -1430,7 +1451,31 @@ def _schema_parser(schema: LoadedSchema | None, root_list_path: str) -> SchemaPa
             parser.parse()
         except (FlattenToolError, LookupError, TypeError, AttributeError) as error:
             raise _unusable_schema(f"flattentool could not read it ({error}).") from error
+    _keep_numbers_where_allowed(parser)
     return parser
+
+
+# The kind, among flattentool's, of a field it would read as text though the schema allows
+# a number too (a number or "N/A"): a number cell stays a number, anything else is text.
+NUMBER_OR_TEXT = "number_or_text"
+
+
+def _keep_numbers_where_allowed(parser: SchemaParser) -> None:
+    """Read as NUMBER_OR_TEXT the fields flattentool reads as text whose schema allows a
+    number: it made the cell 5 the text "5", which "type": "number" then refused."""
+    texts = [path for path, kind in parser.flattened.items() if kind == "string"]
+    for path in texts:
+        node = _field_at(parser.root_schema_dict, path.split("/"))
+        if _allowed_types(node) & set(NUMERIC):
+            parser.flattened[path] = NUMBER_OR_TEXT
+
+
+def _allowed_types(node: Any) -> set[str]:
+    """The types a field's schema allows: its "type", or else its alternatives' types."""
+    if not isinstance(node, dict) or "type" in node:
+        return _types(node)
+    alternatives = [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
+    return set().union(*map(_types, alternatives))
 
 
 def _read_sheets(reader: Any, fmt: str) -> None:
@@ -1821,7 +1866,7 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
             described["row"] = 1
         found.append(described)
 
-    with warnings.catch_warnings(), _no_silent_rounding():
+    with warnings.catch_warnings(), _corrected_reading():
         # "always": the same message for two cells must be reported twice.
         warnings.simplefilter("always", FlattenToolWarning)
         warnings.showwarning = collect
@@ -1835,9 +1880,8 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
 
 
 @contextmanager
-def _no_silent_rounding() -> Iterator[None]:
-    """flattentool reads 2.7 in an "integer" column as int(2.7), 2, and the data passes.
-    Kept as the number it is, validation says that it should be a whole number.
+def _corrected_reading() -> Iterator[None]:
+    """flattentool's reading of cells, with numbers read as the numbers they are.
 
     Its conversion has no hook for this, so its function is replaced while it runs:
     like the warnings above, one conversion at a time in a process."""
@@ -1845,7 +1889,15 @@ def _no_silent_rounding() -> Iterator[None]:
 
     def convert_type(type_string: str, value: Any, *args: Any, **kwargs: Any) -> Any:
         if type_string == "integer" and _has_a_fraction(value):
+            # flattentool reads 2.7 as int(2.7), 2, and the data passes. Kept as the number
+            # it is, validation says that it should be a whole number.
             return value
+        if type_string == "integer" and _decimal_text(value):
+            # "1.0", which int() refuses: flattentool kept the text, which validation
+            # refused as no number. Read as a number column reads it, validation judges it.
+            return Decimal(value)
+        if type_string == NUMBER_OR_TEXT:  # a number cell of a workbook; a CSV's are text
+            type_string = "number" if type(value) in (int, float, Decimal) else "string"
         return original(type_string, value, *args, **kwargs)
 
     flattentool.input.convert_type = convert_type
@@ -1861,6 +1913,16 @@ def _has_a_fraction(value: Any) -> bool:
     try:
         return value != int(value)
     except (ValueError, OverflowError):  # not a number, or infinite: flattentool says so
+        return False
+
+
+def _decimal_text(value: Any) -> bool:
+    """Text that writes a number with a point or an exponent: "1.0", "2.7", "1e3"."""
+    if not isinstance(value, str) or value.strip().lstrip("+-").isdigit():
+        return False  # none, or a whole number, which int() reads
+    try:
+        return Decimal(value).is_finite()  # "NaN" and "Infinity" stay text, as before
+    except InvalidOperation:
         return False
 
 

@@ -21,10 +21,11 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
+    # 7: no advice to write a number without quotes for a spreadsheet, whose cells have none
     # 6: a missing object is placed under a field inside it, and a missing field of a list
     # written across columns under its entry's own heading; 5: schema paths name their
     # file; 3, 4: rules about sampled lists, meta-schema $refs; 2: patterns, formats
-    version = 6
+    version = 7
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)

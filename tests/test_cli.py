@@ -166,6 +166,28 @@ def test_a_schema_given_on_the_command_line_is_used(tmp_path):
     assert report["stats"]["distinct"] == []
 
 
+def test_a_number_as_text_in_a_cell_is_not_told_to_lose_quotes_it_has_not(tmp_path):
+    # A number field flattentool does not see (a pattern's) reads a CSV's 5 as text.
+    grant = {
+        "properties": {"id": {"type": "string"}},
+        "patternProperties": {"^n_": {"type": "number"}},
+    }
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"properties": {"grants": {"type": "array", "items": grant}}}))
+    sheet = tmp_path / "grants.csv"
+    sheet.write_text("id,n_a\nG1,5\nG2,lots\n")
+    result = validate(str(sheet), "--schema", str(schema), tmp_path=tmp_path)
+    # One group: the advice no longer tells "5" from "lots".
+    assert "2 x /grants/*/n_a: should be a number, not text  (e.g. sheet grants, row 2" in (
+        result.stdout
+    )
+    assert "quotes" not in result.stdout
+    data = tmp_path / "grants.json"
+    data.write_text(json.dumps({"grants": [{"id": "G1", "n_a": "5"}]}))
+    result = validate(str(data), "--schema", str(schema), tmp_path=tmp_path)
+    assert "/grants/*/n_a: should be a number, not text: write it without quotes" in result.stdout
+
+
 def test_fields_not_in_the_schema_past_the_listed_ones_are_counted(tmp_path):
     data = tmp_path / "wide.json"
     data.write_text(json.dumps({"grants": [{f"extra{n}": n for n in range(502)}]}))

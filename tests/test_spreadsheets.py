@@ -27,7 +27,7 @@ from openpyxl.styles import Font
 
 from process.errors import BadInput
 from tasks import spreadsheets
-from tasks.schema import LoadedSchema
+from tasks.schema import LoadedSchema, is_valid, iter_errors, load_schema
 from tasks.spreadsheets import (
     MAX_XLSX_TEXT,
     Flattened,
@@ -711,7 +711,103 @@ def test_a_number_that_may_be_null_is_read_as_a_number(tmp_path: Path, fmt: str)
     rows = [["id", "code", "ratio", "open", "label"], ["G1", 3, 0.5, True, 7]]
     result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
     [grant] = grants(result)
-    assert (grant["code"], grant["ratio"], grant["open"], grant["label"]) == (3, 0.5, True, "7")
+    assert (grant["code"], grant["ratio"], grant["open"]) == (3, 0.5, True)
+    # A number cell stays a number; a CSV's cells are all text, and "7" is text too.
+    assert grant["label"] == ("7" if fmt == "csv" else 7)
+
+
+DRAFT_7 = "http://json-schema.org/draft-07/schema#"
+PARTY = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    **grants_schema(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "party": {
+                    "oneOf": [{"$ref": "#/definitions/Person"}, {"$ref": "#/definitions/Company"}]
+                },
+            },
+        }
+    ),
+    "definitions": {
+        "Person": {
+            "type": "object",
+            "required": ["age"],
+            "properties": {
+                "name": {"type": "string"},
+                "age": {"type": "integer"},
+                "id": {"type": "integer"},
+            },
+        },
+        "Company": {
+            "type": "object",
+            "required": ["number"],
+            "properties": {
+                "name": {"type": "string"},
+                "number": {"type": "string"},
+                "id": {"type": "string"},
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_number_cell_stays_a_number_where_the_schema_allows_a_number_or_text(
+    tmp_path: Path, fmt: str
+) -> None:
+    score = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["N/A"]}]}
+    item = {"properties": {"id": {"type": "string"}, "score": score}}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(grants_schema(item)))
+    rows = [["id", "score"], ["G1", 5], ["G2", "N/A"], ["G3", 2.5], ["G4", "5"]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, path)
+    # flattentool read the number 5 as the text "5", which neither alternative takes.
+    assert [grant["score"] for grant in grants(result)] == [5, "N/A", 2.5, "5"]
+    assert not result.warnings
+    errors = iter_errors({"grants": grants(result)}, load_schema(path))
+    assert [error.path for error in errors] == ["/grants/3/score"]  # a text cell: text
+
+
+def test_a_csv_number_written_with_a_point_in_a_whole_number_column_is_a_number(
+    tmp_path: Path,
+) -> None:
+    item = {"properties": {"id": {"type": "string"}, "count": {"type": "integer"}}}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps({"$schema": DRAFT_7, **grants_schema(item)}))
+    rows = [["id", "count"], ["G1", "1.0"], ["G2", "1e3"], ["G3", "2.7"], ["G4", "NaN"]]
+    result = convert(write_csv(tmp_path / "g.csv", rows), "csv", path)
+    # flattentool kept "1.0" as text, which validation said to write without quotes.
+    assert [grant["count"] for grant in grants(result)] == [1, 1000, 2.7, "NaN"]
+    assert [warning["row"] for warning in result.warnings] == [5]  # "NaN": no number
+    errors = iter_errors({"grants": grants(result)}, load_schema(path))
+    assert [(error.path, error.message) for error in errors] == [
+        ("/grants/2/count", "should be a whole number, not a number with a fractional part"),
+        ("/grants/3/count", "should be a whole number, not text"),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_a_field_that_is_one_of_several_objects_is_read_as_an_object(
+    tmp_path: Path, fmt: str
+) -> None:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(PARTY))
+    rows = [
+        ["id", "party/name", "party/age", "party/number", "party/id"],
+        ["G1", "Ann", 30, None, None],
+        ["G2", "Acme", None, "0123", "C7"],
+    ]
+    # Refused before: "party/name" goes inside “party”, but the schema says it holds a
+    # single value.
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, path)
+    assert grants(result) == [
+        {"id": "G1", "party": {"name": "Ann", "age": 30}},
+        # A field each shape types its own way (an id) is read as text.
+        {"id": "G2", "party": {"name": "Acme", "number": "0123", "id": "C7"}},
+    ]
+    assert is_valid({"grants": grants(result)}, load_schema(path))
 
 
 def test_formula_warnings_find_sheets_however_the_workbook_names_their_files(
