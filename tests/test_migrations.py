@@ -8,6 +8,7 @@ from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("webapp", "0002_deferred_tasks")]
+BEFORE_RUN_STARTED = [("webapp", "0003_fetch_records_without_passwords")]
 
 
 def latest():
@@ -57,3 +58,32 @@ def test_old_download_records_lose_the_passwords_of_their_addresses():
         "Could not connect to https://reader:•••@data.example/grants.json."
     )
     assert Submission.objects.get(id=submission.id).url == url  # the download still needs it
+
+
+def test_runs_under_way_at_the_upgrade_keep_their_start_when_sent_again(queue):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webapp import jobs
+
+    apps = migrate(BEFORE_RUN_STARTED)
+    old = apps.get_model("webapp", "Submission")
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    sent = timezone.now() - timedelta(seconds=90)
+    running = old.objects.create(
+        source="text", profile="demo", state="running", enqueued_at=sent, claimed_at=sent,
+        heartbeat=an_hour_ago, progress_done=1, progress_total=8, created=an_hour_ago,
+    )  # fmt: skip
+    waiting = old.objects.create(  # to try a step again: no job out, as settle leaves it
+        source="text", profile="demo", state="pending", claimed_at=sent, created=an_hour_ago,
+        retry_at=sent, progress_done=3, progress_total=8,
+    )  # fmt: skip
+    done = old.objects.create(source="text", profile="demo", state="done", enqueued_at=sent)
+    migrate(latest())
+    assert Submission.objects.get(id=done.id).run_started_at is None  # no run under way
+    for row in (running, waiting):
+        assert jobs.enqueue(row.id)  # the worker died; the retry came due
+        submission = Submission.objects.get(id=row.id)
+        assert submission.run_started_at == sent
+        assert submission.progress_done == row.progress_done
