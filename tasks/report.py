@@ -20,15 +20,17 @@ REPORT_FILE = "report.json"
 ERRORS_CSV = "errors.csv"
 CSV_COLUMNS = ["validator", "path", "message", "value", "schema_path"]
 SOURCE_COLUMNS = ["sheet", "row", "column", "header"]
+# Columns added since, last: scripts that read the others by position still find them.
+LATER_COLUMNS = ["detail"]
 
 
 class Report(Task):
     name = "report"
     title = "Report"
-    # 4: nothing from a step that no longer applies (a sample, since turned off); 3: no
-    # errors.csv where nothing was checked against a schema; 2: errors.csv with a
-    # byte-order mark; says how many errors it holds
-    version = 4
+    # 5: errors.csv has a "detail" column; 4: nothing from a step that no longer applies
+    # (a sample, since turned off); 3: no errors.csv where nothing was checked against a
+    # schema; 2: errors.csv with a byte-order mark; says how many errors it holds
+    version = 5
     requires = (
         "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
     )  # fmt: skip
@@ -106,11 +108,12 @@ def build_report(submission: Subject, sources: Collection[str]) -> dict[str, Any
 def errors_csv(errors: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS + SOURCE_COLUMNS)
+    writer.writerow(CSV_COLUMNS + SOURCE_COLUMNS + LATER_COLUMNS)
     for error in errors:
         source = error.get("source") or {}
         row = [_cell(error.get(column)) for column in CSV_COLUMNS]
-        writer.writerow(row + [_cell(source.get(column)) for column in SOURCE_COLUMNS])
+        row += [_cell(source.get(column)) for column in SOURCE_COLUMNS]
+        writer.writerow(row + [_cell(error.get(column)) for column in LATER_COLUMNS])
     return buffer.getvalue()
 
 

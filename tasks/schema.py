@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -454,6 +454,17 @@ class SchemaError:
     value: Any = None  # the offending value, truncated
     missing: str | None = None  # for "required": the property that is missing
     path_pattern: str = ""  # the path with list indexes as "*" (see to_pattern)
+    # Why no alternative of a oneOf or anyOf matched: kept beside the message, which it
+    # would split into groups. Found only for the errors kept (see explained).
+    detail: str = ""
+    # Finds the detail, given the error's path (a batch's errors are moved: _shifted).
+    explain: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+
+    def explained(self) -> SchemaError:
+        """The error with its detail, found now: worth it only for an error shown."""
+        if self.explain is None:
+            return self
+        return replace(self, detail=self.explain(self.path), explain=None)
 
 
 def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
@@ -575,34 +586,83 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema) -> Iterator[SchemaEr
     keys = _NumberedKeys()
     lists_too_long: set[tuple[Any, ...]] = set()
     for error in fast_validator(loaded).iter_errors(data):
-        kind = type(error.kind).__name__
-        instance_path = keys.typed(data, error)
-        schema_path = error.schema_path
-        if _beyond_the_items(loaded.draft, kind, schema_path, instance_path):
-            # 2020-12's "items": false says how long a list may be: one error about the
-            # list, as python jsonschema gives, not one per item past the prefixItems.
-            instance_path = instance_path[:-1]
-            once = (*instance_path, None, *error.evaluation_path)  # by each way it is reached
-            if once in lists_too_long:
-                continue
-            lists_too_long.add(once)
-            validator, instance, details = "items", _value_at(data, instance_path), {}
-        elif _closed_object(kind, schema_path, data, instance_path):
-            # "additionalProperties": false with no "properties" beside it: jsonschema-rs
-            # calls it a false schema, showing one field's value.
-            instance = _value_at(data, instance_path)
-            validator, details = "additionalProperties", {"unexpected": list(instance)}
-        else:
-            validator, instance, details = _rule_broken(error, kind)
-            if _reference_accepts(validator, instance, details):
-                continue
-        if loaded.draft == "4" and validator in DRAFT4_EXCLUSIVE:
-            # Draft 4's "exclusiveMinimum": true only modifies "minimum", which python
-            # jsonschema names as the rule broken.
-            validator = DRAFT4_EXCLUSIVE[validator]
-            schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
+        broken = _fast_broken(loaded, data, error, keys, lists_too_long)
+        if broken is None:
+            continue
+        validator, instance_path, instance, details, schema_path = broken
         rule = _fast_rule(loaded, error, schema_path)
-        yield _build(validator, instance_path, rule, instance, details)
+        explain = None
+        if type(error.kind).__name__ in ALTERNATIVE_KINDS:  # not a field name's (PropertyNames)
+            explain = functools.partial(_fast_closest, loaded, data, error)
+        yield _build(validator, instance_path, rule, instance, details, explain)
+
+
+# The kinds of jsonschema-rs errors whose alternatives all failed: each one's errors are
+# in the error's context, which the detail explains (SchemaError.explained).
+ALTERNATIVE_KINDS = {"OneOfNotValid", "AnyOf"}
+_Broken = tuple[str, list[Any], Any, dict[str, Any], list[Any]]
+
+
+def _fast_broken(
+    loaded: LoadedSchema,
+    data: Any,
+    error: Any,
+    keys: _NumberedKeys,
+    lists_too_long: set[tuple[Any, ...]],
+) -> _Broken | None:
+    """The rule a jsonschema-rs error breaks, as python jsonschema names it: the keyword,
+    the place in the data, the value at fault, its details and the schema path; None for
+    an error python jsonschema does not give."""
+    kind = type(error.kind).__name__
+    instance_path = keys.typed(data, error)
+    schema_path = error.schema_path
+    if _beyond_the_items(loaded.draft, kind, schema_path, instance_path):
+        # 2020-12's "items": false says how long a list may be: one error about the
+        # list, as python jsonschema gives, not one per item past the prefixItems.
+        instance_path = instance_path[:-1]
+        once = (*instance_path, None, *error.evaluation_path)  # by each way it is reached
+        if once in lists_too_long:
+            return None
+        lists_too_long.add(once)
+        validator, instance, details = "items", _value_at(data, instance_path), {}
+    elif _closed_object(kind, schema_path, data, instance_path):
+        # "additionalProperties": false with no "properties" beside it: jsonschema-rs
+        # calls it a false schema, showing one field's value.
+        instance = _value_at(data, instance_path)
+        validator, details = "additionalProperties", {"unexpected": list(instance)}
+    else:
+        validator, instance, details = _rule_broken(error, kind)
+        if _reference_accepts(validator, instance, details):
+            return None
+    if loaded.draft == "4" and validator in DRAFT4_EXCLUSIVE:
+        # Draft 4's "exclusiveMinimum": true only modifies "minimum", which python
+        # jsonschema names as the rule broken.
+        validator = DRAFT4_EXCLUSIVE[validator]
+        schema_path, details = [*schema_path[:-1], validator], {**details, "exclusive": True}
+    return validator, instance_path, instance, details, schema_path
+
+
+def _fast_closest(
+    loaded: LoadedSchema, data: Any, error: Any, path: str, outer: bool = True
+) -> str:
+    """The detail of a jsonschema-rs error whose alternatives all failed (_closest)."""
+    keys = _NumberedKeys()
+    start = len(error.instance_path)
+    alternatives = []
+    for branch in error.kind.context:
+        lists_too_long: set[tuple[Any, ...]] = set()
+        found = []
+        for sub in branch:
+            broken = _fast_broken(loaded, data, sub, keys, lists_too_long)
+            if broken is not None:
+                validator, instance_path, instance, details, _ = broken
+                explain = None
+                if outer and type(sub.kind).__name__ in ALTERNATIVE_KINDS:
+                    explain = functools.partial(_fast_closest, loaded, data, sub, outer=False)
+                relative = instance_path[start:]
+                found.append(_build(validator, relative, "", instance, details, explain))
+        alternatives.append(found)
+    return _closest(path, alternatives, outer)
 
 
 def _closed_object(kind: str, schema_path: Any, data: Any, instance_path: list[Any]) -> bool:
@@ -769,7 +829,7 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
     try:
         places = _schema_map(loaded).places
         for error in reference_validator(loaded).iter_errors(data):
-            validator = "false" if error.validator is None else str(error.validator)
+            validator, details = _reference_broken(error)
             # Placed by the subschema holding the rule, as its path leaves out the $refs
             # it went through; a false schema, which is no subschema, by the one whose
             # keyword led to it (or else by that path).
@@ -779,18 +839,41 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
                 rule = (uri, [*parts, validator])
             elif hasattr(error, "false_under"):
                 rule = _false_place(loaded, error) or rule
-            yield _build(
-                validator,
-                error.absolute_path,
-                _rule_place(loaded, *rule),
-                error.instance,
-                {
-                    **_reference_details(validator, error),
-                    "field_name": _under_property_names(error.absolute_schema_path),
-                },
-            )
+            explain = None
+            if validator in ALTERNATIVES and error.context and not details["field_name"]:
+                explain = functools.partial(_reference_closest, error)
+            place = _rule_place(loaded, *rule)
+            yield _build(validator, error.absolute_path, place, error.instance, details, explain)
     except referencing.exceptions.Unresolvable as error:
         raise BadInput("schema_invalid", f"The schema cannot be used: {error}") from None
+
+
+ALTERNATIVES = {"oneOf", "anyOf"}
+
+
+def _reference_broken(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
+    """The keyword a python jsonschema error breaks, and the details its message needs."""
+    validator = "false" if error.validator is None else str(error.validator)
+    details = {
+        **_reference_details(validator, error),
+        "field_name": _under_property_names(error.relative_schema_path),
+    }
+    return validator, details
+
+
+def _reference_closest(error: jsonschema.ValidationError, path: str, outer: bool = True) -> str:
+    """The detail of a python jsonschema error whose alternatives all failed (_closest):
+    its context holds every alternative's errors, each schema path starting with the
+    alternative's index."""
+    alternatives: list[list[SchemaError]] = [[] for _ in error.validator_value]
+    for sub in error.context:
+        validator, details = _reference_broken(sub)
+        explain = None
+        if outer and validator in ALTERNATIVES and sub.context and not details["field_name"]:
+            explain = functools.partial(_reference_closest, sub, outer=False)
+        built = _build(validator, sub.relative_path, "", sub.instance, details, explain)
+        alternatives[sub.relative_schema_path[0]].append(built)
+    return _closest(path, alternatives, outer)
 
 
 def _false_place(loaded: LoadedSchema, error: Any) -> tuple[str, list[Any]] | None:
@@ -991,6 +1074,7 @@ def _build(
     schema_path: str,
     instance: Any,
     details: dict[str, Any],
+    explain: Callable[[str], str] | None = None,
 ) -> SchemaError:
     missing = details.get("property") if validator in MISSING_VALIDATORS else None
     value = None if missing is not None else truncate(instance)
@@ -1005,7 +1089,45 @@ def _build(
         value=value,
         missing=missing,
         path_pattern=to_pattern(instance_path),
+        explain=explain,
     )
+
+
+DIGITS = re.compile(r"[0-9]+")
+SHOWN_REASONS = 3  # of the closest alternative's errors, in an error's detail
+
+
+def _closest(path: str, alternatives: list[list[SchemaError]], outer: bool = True) -> str:
+    """Why the alternative with the fewest errors (the first of those) failed: its first
+    few errors in reading order, each placed (by ``path``, the error's own place, plus its
+    own) where it is not the error's place. Both engines give the same errors for each
+    alternative, though not in the same order. Alternatives inside it (``outer``) are
+    explained too, in brackets, but not those inside them."""
+    if not alternatives:
+        return ""
+    index, errors = min(enumerate(alternatives), key=lambda pair: len(pair[1]))
+    if not errors:  # failed on a format python jsonschema accepts (_reference_accepts)
+        return ""
+    reasons = [_reason(path, error) for error in sorted(errors, key=_reading_order)[:SHOWN_REASONS]]
+    more = len(errors) - SHOWN_REASONS
+    if more > 0:
+        reasons.append(f"and {more} more")
+    return f"{'Closest' if outer else 'closest'} is alternative {index + 1}: {'; '.join(reasons)}"
+
+
+def _reason(path: str, error: SchemaError) -> str:
+    """One error of the closest alternative, placed by ``path`` plus its own path."""
+    said = error.message
+    if error.explain is not None and (inner := error.explain(f"{path}{error.path}")):
+        said = f"{said} ({inner})"
+    return f"at {path}{error.path}, {said}" if error.path else said
+
+
+def _reading_order(error: SchemaError) -> tuple[Any, ...]:
+    """Errors by place (list items by number), then by rule and words."""
+    parts = error.path.split("/")[1:]
+    place = [(0, int(part), "") if DIGITS.fullmatch(part) else (1, 0, part) for part in parts]
+    return (place, error.validator, error.message)
 
 
 def to_pointer(parts: Any) -> str:
@@ -1214,7 +1336,9 @@ class ErrorGroups:
 
     def add(self, error: SchemaError) -> None:
         error = in_a_cell(error) if self.spreadsheet else error
-        if len(self.errors) < self.max_errors:
+        kept = len(self.errors) < self.max_errors
+        error = self._explained(error, kept)
+        if kept:
             self.errors.append(error)
         self._count(error)
 
@@ -1222,9 +1346,20 @@ class ErrorGroups:
         """Errors to keep ahead of those added so far (about the document as a whole,
         found last when its items are read one by one, but too important to crowd out)."""
         errors = [in_a_cell(error) for error in errors] if self.spreadsheet else errors
-        self.errors = (errors + self.errors)[: self.max_errors]
-        for error in errors:
-            self._count(error)
+        first = []
+        for index, error in enumerate(errors):
+            first.append(self._explained(error, index < self.max_errors))
+            self._count(first[-1])
+        self.errors = (first + self.errors)[: self.max_errors]
+
+    def _explained(self, error: SchemaError, kept: bool) -> SchemaError:
+        """The error with its detail if it is kept, alone or as an example of its group."""
+        if error.explain is None:
+            return error
+        group = self._groups.get((error.validator, error.path_pattern, error.message))
+        if kept or group is None or len(group["examples"]) < self.examples:
+            return error.explained()
+        return error  # dropped once counted
 
     def _count(self, error: SchemaError) -> None:
         self.total += 1

@@ -21,11 +21,13 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    # 7: no advice to write a number without quotes for a spreadsheet, whose cells have none
-    # 6: a missing object is placed under a field inside it, and a missing field of a list
-    # written across columns under its entry's own heading; 5: schema paths name their
-    # file; 3, 4: rules about sampled lists, meta-schema $refs; 2: patterns, formats
-    version = 7
+    # 8: a oneOf or anyOf that nothing matches has a detail: why the closest alternative
+    # fails; 7: no advice to write a number without quotes for a spreadsheet, whose cells
+    # have none; 6: a missing object is placed under a field inside it, and a missing
+    # field of a list written across columns under its entry's own heading; 5: schema
+    # paths name their file; 3, 4: rules about sampled lists, meta-schema $refs; 2:
+    # patterns, formats
+    version = 8
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -100,6 +102,7 @@ class Locator:
             "path": error.path,
             "schema_path": error.schema_path,
             "message": error.message,
+            "detail": error.detail,
             "value": error.value,
         }
         if self.cells is not None:

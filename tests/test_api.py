@@ -526,3 +526,19 @@ def test_a_deferred_task_of_an_expired_submission_is_410(client, document):
     assert response.status_code == 410
     check(document, response, "/api/submissions/{id}/tasks/{task}", "post")
     assert client.post(f"/s/{created['id']}/tasks/json_to_spreadsheet").status_code == 410
+
+
+def test_the_report_says_why_no_alternative_matches(client, document, settings, tmp_path):
+    from tests.test_report import RECIPIENT
+    from tests.test_spreadsheet_tasks import use_profile
+
+    use_profile(settings, tmp_path, {"properties": {"recipient": RECIPIENT}})
+    created = create(client, text=json.dumps({"grants": [{"recipient": {"name": "A"}}]})).json()
+    response = client.get(created["links"]["report"])
+    report = check(document, response, "/api/submissions/{id}/report", "get")
+    [error] = report["errors"]
+    assert (error["message"], error["detail"]) == (
+        "matches none of the allowed alternatives",
+        "Closest is alternative 1: “address” is missing",
+    )
+    assert "detail" in document["components"]["schemas"]["SchemaError"]["properties"]

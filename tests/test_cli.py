@@ -475,3 +475,26 @@ def test_the_json_output_escapes_the_control_characters_json_leaves_as_they_are(
     assert "\x9b" not in result.stdout and "\u2028" not in result.stdout
     report = json.loads(result.stdout)  # still the same document
     assert report["additional_fields"][0]["path"] == "/grants/*/\x9b31mX\u2028"
+
+
+def test_the_summary_says_why_no_alternative_matches_under_its_error(tmp_path):
+    from tests.test_report import RECIPIENT
+
+    schema = tmp_path / "recipients.json"
+    items = {"properties": {"recipient": RECIPIENT}}
+    schema.write_text(json.dumps({"properties": {"grants": {"items": items}}}))
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"grants": [{"recipient": {"id": "123"}}]}))
+    result = validate(str(data), "--schema", str(schema), tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[1:3] == [
+        "       1 x /grants/*/recipient: matches none of the allowed alternatives"
+        "  (e.g. /grants/0/recipient)",
+        "           Closest is alternative 2: at /grants/0/recipient/id, does not match the "
+        "pattern ^[0-9]{8}$",
+    ]
+    report = json.loads(
+        validate(str(data), "--schema", str(schema), "--format", "json", tmp_path=tmp_path).stdout
+    )
+    [error] = report["errors"]
+    assert error["detail"] == result.stdout.splitlines()[2].strip()

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.report import CSV_COLUMNS, SOURCE_COLUMNS, errors_csv
+from tasks.report import errors_csv
 from tests.conftest import post_file, post_json
+from tests.test_spreadsheet_tasks import use_profile
 from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,7 +29,17 @@ HEADER = [
     "row",
     "column",
     "header",
+    "detail",
 ]
+
+
+# A recipient is a person with a name and an address, or an organisation with an 8-digit id.
+RECIPIENT = {
+    "oneOf": [
+        {"type": "object", "required": ["name", "address"]},
+        {"type": "object", "properties": {"id": {"pattern": "^[0-9]{8}$"}}, "required": ["id"]},
+    ]
+}
 
 
 def download(client, submission: Submission, filename: str, task: str = "report"):
@@ -89,6 +100,7 @@ def test_the_report_of_the_invalid_demo_file(client):
         "path": "/grants/0/amount",
         "schema_path": "/$defs/grant/properties/amount/required",
         "message": "“currency” is missing",
+        "detail": "",
         "value": None,
     }
     first_group = report["error_groups"][0]
@@ -165,6 +177,30 @@ def test_the_report_is_utf8_even_where_the_server_locale_is_not(client, monkeypa
     assert json.loads(raw.decode("utf-8"))["error_count"] == 13
 
 
+def test_the_report_and_errors_csv_say_why_no_alternative_matches(client, settings, tmp_path):
+    use_profile(settings, tmp_path, {"properties": {"recipient": RECIPIENT}})
+    grants = [{"recipient": {"id": "123"}}, {"recipient": {"name": "Ann"}}]
+    submission = post_json(client, {"grants": grants})
+    report = report_of(client, submission)
+    closest = [
+        "Closest is alternative 2: at /grants/0/recipient/id, does not match the pattern "
+        "^[0-9]{8}$",
+        "Closest is alternative 1: “address” is missing",
+    ]
+    assert [(e["path"], e["message"], e["detail"]) for e in report["errors"]] == [
+        ("/grants/0/recipient", "matches none of the allowed alternatives", closest[0]),
+        ("/grants/1/recipient", "matches none of the allowed alternatives", closest[1]),
+    ]
+    [group] = report["error_groups"]  # the detail does not split the group
+    assert group["count"] == 2
+    assert [example["detail"] for example in group["examples"]] == closest
+    rows = csv_rows(client, submission)
+    assert [(row["path"], row["message"], row["detail"]) for row in rows] == [
+        ("/grants/0/recipient", "matches none of the allowed alternatives", closest[0]),
+        ("/grants/1/recipient", "matches none of the allowed alternatives", closest[1]),
+    ]
+
+
 # errors.csv -------------------------------------------------------------------------------
 
 
@@ -183,6 +219,7 @@ def test_errors_csv_has_one_row_per_error(client):
         "row": "",
         "column": "",
         "header": "",
+        "detail": "",
     }
     assert by_place[("/grants/0/amount", "required")]["value"] == ""  # nothing to show
     assert by_place[("/grants/1/amount/value", "type")]["value"] == "800"
@@ -236,12 +273,13 @@ def test_errors_csv_neutralises_every_column_and_writes_other_values_as_json():
             "value": {"k": ["=x"]},
             "schema_path": "/properties/a/type",
             "source": {"sheet": "=Sheet", "row": 5, "column": "@B", "header": "+a"},
+            "detail": "=detail",
         },
         {"validator": "type", "path": "/b", "message": "m", "value": 1.5, "schema_path": "/s"},
         {"validator": "const", "path": "/c", "message": "m", "value": True, "schema_path": "="},
     ]
     rows = list(csv.reader(io.StringIO(errors_csv(errors))))
-    assert rows[0] == CSV_COLUMNS + SOURCE_COLUMNS == HEADER
+    assert rows[0] == HEADER
     assert rows[1] == [
         "type",
         "/a",
@@ -252,9 +290,10 @@ def test_errors_csv_neutralises_every_column_and_writes_other_values_as_json():
         "5",
         "'@B",
         "'+a",
+        "'=detail",
     ]
-    assert rows[2] == ["type", "/b", "m", "1.5", "/s", "", "", "", ""]
-    assert rows[3] == ["const", "/c", "m", "true", "'=", "", "", "", ""]
+    assert rows[2] == ["type", "/b", "m", "1.5", "/s", "", "", "", "", ""]
+    assert rows[3] == ["const", "/c", "m", "true", "'=", "", "", "", "", ""]
 
 
 def test_errors_csv_keeps_commas_quotes_and_line_breaks_inside_cells():

@@ -62,10 +62,13 @@ def findings(scan: Scan) -> dict:
         "types": dict(scan.walk.types),
         "error_total": errors.total,
         "errors": sorted(
-            (e.path, e.validator, e.schema_path, e.message, json.dumps(e.value))
+            (e.path, e.validator, e.schema_path, e.message, json.dumps(e.value), e.detail)
             for e in errors.errors
         ),
         "groups": sorted((g["validator"], g["path_pattern"], g["count"]) for g in errors.as_list()),
+        "example_details": sorted(
+            (e.path, e.detail) for g in errors.as_list() for e in g["examples"] if e.detail
+        ),
         "examples": scan.examples,
         "links": (scan.links.places, dict(scan.links.appears), len(scan.links.others)),
         "ids": dict(scan.ids),
@@ -384,7 +387,7 @@ def test_an_error_about_the_whole_document_shows_it_as_the_whole_reading_does(
     schema = root_schema({"type": "array"}, additionalProperties=False)
     path = write(tmp_path, {"grants": [item] * count, "extra": 1})
     found = same_both_ways(path, plan_for(tmp_path, schema))
-    [(_, validator, _, _, value)] = found["errors"]
+    [(_, validator, _, _, value, _)] = found["errors"]
     assert validator == "additionalProperties" and "extra" in value
 
 
@@ -606,3 +609,27 @@ def test_an_empty_root_key_is_read_whole(tmp_path):
     assert not plan.can_stream
     scan = scan_file(write(tmp_path, {"": [{"id": n} for n in range(30)]}), plan)
     assert scan.errors.total == 30
+
+
+def test_why_no_alternative_matches_is_placed_in_the_item_streamed_or_whole(tmp_path, settings):
+    settings.ASSAY_MAX_STORED_ERRORS = 3
+    recipient = {
+        "oneOf": [
+            {"type": "object", "required": ["name", "address"]},
+            {"type": "object", "properties": {"id": {"pattern": "^[0-9]{8}$"}}, "required": ["id"]},
+        ]
+    }
+    item_schema = {"properties": {"recipient": recipient}}
+    items = [{"recipient": {"id": "12345678"}} for _ in range(80)]
+    for index in (30, 55, 61, 79):  # past the first batches of items
+        items[index]["recipient"]["id"] = str(index)
+    path = write(tmp_path, {"grants": items})
+    found = same_both_ways(path, plan_for(tmp_path, root_schema({"items": item_schema})))
+    reason = "Closest is alternative 2: at /grants/{}/recipient/id, does not match the pattern"
+    assert [(path, detail) for path, *_, detail in found["errors"]] == [
+        (f"/grants/{index}/recipient", f"{reason.format(index)} ^[0-9]{{8}}$")
+        for index in (30, 55, 61)
+    ]
+    assert found["groups"] == [
+        ("oneOf", "/grants/*/recipient", 4)
+    ]  # one group, whatever the detail

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from process.errors import BadInput
-from tasks.schema import ErrorGroups, is_valid, iter_errors, load_schema, truncate
+from tasks.schema import ErrorGroups, SchemaError, is_valid, iter_errors, load_schema, truncate
 
 DEMO_SCHEMA = Path(__file__).parent.parent / "profiles" / "demo" / "grants.schema.json"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
@@ -138,6 +138,11 @@ def places(errors) -> Counter:
     return Counter((error.path, error.path_pattern, error.validator) for error in errors)
 
 
+def details(errors) -> list[tuple[str, str, str]]:
+    """Each error's place and rule with its detail (for a oneOf or anyOf)."""
+    return sorted((error.path, error.validator, error.explained().detail) for error in errors)
+
+
 def rules(errors) -> Counter:
     """Each error's place with the place of the rule it breaks."""
     return Counter((error.path, error.validator, error.schema_path) for error in errors)
@@ -147,7 +152,7 @@ def rules(errors) -> Counter:
 def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
     loaded = load_schema(write_schema(tmp_path, draft))
     assert loaded.draft == draft
-    invalid = 0
+    invalid = explained = 0
     for document in mutated_documents(seed=len(draft), count=400):
         fast = list(iter_errors(document, loaded, engine="fast"))
         reference = list(iter_errors(document, loaded, engine="reference"))
@@ -156,8 +161,11 @@ def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
         assert is_valid(document, loaded) == (not reference)
         # Same words too, so a report does not depend on the engine.
         assert sorted(e.message for e in fast) == sorted(e.message for e in reference)
+        assert details(fast) == details(reference), document  # "either" and "any"
         invalid += bool(reference)
+        explained += any(detail for *_, detail in details(reference))
     assert 100 < invalid < 400  # the corpus exercises both outcomes
+    assert explained > 20
 
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])
@@ -863,3 +871,203 @@ def test_both_engines_place_a_rule_where_it_is_written(tmp_path, case):
     fast, reference = (list(iter_errors(data, loaded, engine=e)) for e in ("fast", "reference"))
     assert [e.schema_path for e in fast] == [e.schema_path for e in reference] == [place]
     assert [e.validator for e in fast] == [e.validator for e in reference]
+
+
+# Alternatives: why a oneOf or anyOf that nothing matches does not --------------------------
+
+RECIPIENT = {  # a person by name and address, or an organisation by an 8-digit number
+    "oneOf": [
+        {"type": "object", "required": ["name", "address"]},
+        {"type": "object", "properties": {"id": {"pattern": "^[0-9]{8}$"}}, "required": ["id"]},
+    ]
+}
+
+
+def explained(data, schema: dict, tmp_path: Path, engine: str) -> list[tuple[str, str, str]]:
+    (tmp_path / f"{engine}.json").write_text(json.dumps(schema))
+    errors = iter_errors(data, load_schema(tmp_path / f"{engine}.json"), engine=engine)
+    return [(e.path, e.message, e.explained().detail) for e in errors]
+
+
+NONE_MATCHES = "matches none of the allowed alternatives"
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        ({"id": "123"}, "Closest is alternative 2: at /id, does not match the pattern ^[0-9]{8}$"),
+        # As close as each other: the first.
+        ({"name": "Ann"}, "Closest is alternative 1: “address” is missing"),
+        ({}, "Closest is alternative 2: “id” is missing"),
+        ("Ann", "Closest is alternative 1: should be an object, not text"),
+    ],
+)
+def test_a_one_of_nothing_matches_says_why_the_closest_alternative_does_not(
+    tmp_path, engine, data, detail
+):
+    assert explained(data, RECIPIENT, tmp_path, engine) == [("", NONE_MATCHES, detail)]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_an_any_of_says_so_too_placing_each_reason_in_the_data(tmp_path, engine):
+    schema = {"items": {"properties": {"who": {"anyOf": RECIPIENT["oneOf"]}}}}
+    data = [{"who": {"id": "A1"}}, {"who": {"id": "12345678"}}]
+    assert explained(data, schema, tmp_path, engine) == [
+        (
+            "/0/who",
+            NONE_MATCHES,
+            "Closest is alternative 2: at /0/who/id, does not match the pattern ^[0-9]{8}$",
+        )
+    ]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_the_closest_alternative_s_first_three_reasons_are_given_in_reading_order(tmp_path, engine):
+    schema = {
+        "anyOf": [
+            {"type": "array"},
+            {"properties": {"z": {"type": "string"}}, "required": ["c", "b", "a", "d"]},
+        ]
+    }
+    assert explained({"z": 1}, schema, tmp_path, engine) == [
+        (
+            "",
+            NONE_MATCHES,
+            "Closest is alternative 1: should be a list, not an object",
+        )
+    ]
+    assert explained({"z": 1, "q": 2}, {"anyOf": schema["anyOf"][1:]}, tmp_path, engine) == [
+        (
+            "",
+            NONE_MATCHES,
+            "Closest is alternative 1: “a” is missing; “b” is missing; “c” is missing; and 2 more",
+        )
+    ]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_alternatives_inside_the_closest_and_behind_a_ref_are_explained(tmp_path, engine):
+    (tmp_path / "org.json").write_text(json.dumps(RECIPIENT["oneOf"][1]))
+    schema = {
+        "$defs": {"person": RECIPIENT["oneOf"][0]},
+        "properties": {
+            "who": {
+                "oneOf": [
+                    {"$ref": "#/$defs/person"},
+                    {"type": "object", "properties": {"org": {"anyOf": [{"$ref": "org.json"}]}}},
+                ]
+            }
+        },
+        "required": ["who"],
+    }
+    data = {"who": {"name": "Ann", "org": {"id": "12"}}}
+    assert explained(data, schema, tmp_path, engine) == [
+        (
+            "/who",
+            NONE_MATCHES,
+            "Closest is alternative 1: “address” is missing",
+        )
+    ]
+    data = {"who": {"org": {"id": "12"}}}
+    assert explained(data, schema, tmp_path, engine) == [
+        (
+            "/who",
+            NONE_MATCHES,
+            f"Closest is alternative 2: at /who/org, {NONE_MATCHES} (closest is alternative 1: "
+            "at /who/org/id, does not match the pattern ^[0-9]{8}$)",
+        )
+    ]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_one_of_matched_twice_or_a_field_name_matching_none_has_no_detail(tmp_path, engine):
+    schema = {
+        "properties": {"both": {"oneOf": [{"type": "string"}, {"minLength": 1}]}},
+        "propertyNames": {"anyOf": [{"maxLength": 2}, {"pattern": "^b"}]},
+    }
+    assert sorted(explained({"both": "x", "long": 1}, schema, tmp_path, engine)) == [
+        ("", f"has a field name that {NONE_MATCHES}", ""),
+        ("/both", "matches more than one of the alternatives, and must match exactly one", ""),
+    ]
+
+
+def alternatives_schema(folder: Path, draft: str) -> Path:
+    """oneOf and anyOf, nested, and through $refs to a definition and to another file."""
+    definitions = "definitions" if draft in {"4", "7"} else "$defs"
+    org = {
+        "type": "object",
+        "properties": {"id": {"pattern": "^[0-9]{8}$"}, "country": {"enum": ["GB", "FR"]}},
+        "required": ["id", "country"],
+    }
+    (folder / "org.json").write_text(json.dumps(org))
+    person = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "minLength": 2}, "age": {"minimum": 0}},
+        "required": ["name", "address"],
+    }
+    who = {
+        "oneOf": [
+            {"$ref": f"#/{definitions}/person"},
+            {"$ref": "org.json"},
+            {"type": "object", "properties": {"either": {"anyOf": [
+                {"type": "integer", "maximum": 5},
+                {"type": "string", "enum": ["a", "b"]},
+                {"$ref": "org.json"},
+            ]}}, "required": ["either"]},
+        ]
+    }  # fmt: skip
+    root = {
+        "$schema": DRAFT_URIS[draft],
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"properties": {"who": who}}}},
+        definitions: {"person": person},
+    }
+    (folder / "root.json").write_text(json.dumps(root))
+    return folder / "root.json"
+
+
+WHO_VALUES = [
+    None, "Ann", 3, [], {}, {"name": "A"}, {"name": "Ann"}, {"name": "Ann", "address": "x"},
+    {"id": "12345678"}, {"id": "1"}, {"id": 1, "country": "GB"}, {"id": "1", "country": "ES"},
+    {"either": 9}, {"either": "c"}, {"either": 2}, {"either": {"id": "x"}},
+    {"either": {"id": "12345678", "country": "X"}}, {"either": None, "name": 1},
+    {"name": "Ann", "age": -1}, {"id": "12345678", "country": "FR", "name": "A", "address": ""},
+    {"either": [], "id": "1", "age": -2}, {"name": "", "age": -1, "id": "9", "country": 1},
+    {"either": {"id": "1"}, "name": "A", "address": "x"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("draft", DRAFT_URIS)
+def test_both_engines_explain_alternatives_alike(tmp_path, draft):
+    loaded = load_schema(alternatives_schema(tmp_path, draft))
+    rng = random.Random(draft)
+    details = set()
+    for _ in range(150):
+        document = {"items": [{"who": rng.choice(WHO_VALUES)} for _ in range(rng.randint(1, 3))]}
+        said = {}
+        for engine in ("fast", "reference"):
+            errors = [error.explained() for error in iter_errors(document, loaded, engine=engine)]
+            said[engine] = sorted((e.path, e.validator, e.message, e.detail) for e in errors)
+        assert said["fast"] == said["reference"], document
+        details.update(detail for *_, detail in said["fast"])
+    assert len(details) > 10  # the corpus explains many ways
+    assert any("(closest is alternative" in detail for detail in details)
+
+
+def test_details_are_found_only_for_the_errors_kept_and_the_examples():
+    asked = []
+
+    def explain(path: str) -> str:
+        asked.append(path)
+        return f"why {path}"
+
+    groups = ErrorGroups(max_errors=2, examples=3)
+    for index in range(6):
+        groups.add(SchemaError("oneOf", f"/{index}", "", NONE_MATCHES, explain=explain))
+    groups.add_first([SchemaError("anyOf", "", "", NONE_MATCHES, explain=explain)])
+    assert asked == ["/0", "/1", "/2", ""]  # the two kept, a third example, the first
+    assert [error.detail for error in groups.errors] == ["why ", "why /0"]
+    [ones, first] = groups.as_list()
+    assert [error.detail for error in ones["examples"]] == ["why /0", "why /1", "why /2"]
+    assert [error.detail for error in first["examples"]] == ["why "]

@@ -183,3 +183,24 @@ def test_the_list_of_errors_of_data_not_checked_against_a_schema_is_404(client):
     response = client.post("/", {"text": "{}", "profile": "generic"})
     submission = submission_from(response)
     assert client.get(f"/s/{submission.id}/errors").status_code == 404
+
+
+def test_why_no_alternative_matches_shows_beside_each_error(client, settings, tmp_path):
+    from tests.test_report import RECIPIENT
+    from tests.test_spreadsheet_tasks import use_profile
+
+    use_profile(settings, tmp_path, {"properties": {"recipient": RECIPIENT}})
+    grants = [{"recipient": {"id": "123"}}, {"recipient": {"name": "Ann"}}]
+    submission = submission_from(client.post("/", {"text": json.dumps({"grants": grants})}))
+    page = client.get(submission.get_absolute_url()).content.decode()
+    # One kind of error, its examples each with their own reason.
+    assert page.count("matches none of the allowed alternatives") == 1
+    by_id = "Closest is alternative 2: at /grants/0/recipient/id, does not match the pattern"
+    by_name = "Closest is alternative 1: “address” is missing"
+    assert f'<div class="detail">{by_id} ^[0-9]{{8}}$</div>' in page
+    assert f'<div class="detail">{by_name}</div>' in page
+    listing = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert (
+        f'matches none of the allowed alternatives<div class="detail">{by_id} ^[0-9]{{8}}$</div>'
+    ) in listing
+    assert f'matches none of the allowed alternatives<div class="detail">{by_name}</div>' in listing

@@ -188,6 +188,8 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
         place = _place(example)
         where = group["path_pattern"] or "(the whole document)"  # "" points at the top
         lines.append(f"  {group['count']:>6,} x {where}: {group['message']}{place}")
+        if example.get("detail"):  # why the example's alternatives failed, under it
+            lines.append(f"{'':11}{example['detail']}")
     for extra in report["additional_fields"]:
         times = "once" if extra["count"] == 1 else f"{extra['count']:,} times"
         lines.append(f"  not in the schema: {extra['path']} ({times})")

@@ -224,6 +224,11 @@ SCHEMAS: dict[str, Any] = {
                 "file's name, '#' and a JSON Pointer into it.",
             },
             "message": {"type": "string"},
+            "detail": {
+                "type": "string",
+                "description": "For a oneOf or anyOf that no alternative matches, why the "
+                "closest one (with the fewest errors) does not: empty for other errors.",
+            },
             "value": {"description": "The offending value, shortened."},
             "source": {
                 "type": ["object", "null"],
