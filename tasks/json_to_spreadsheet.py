@@ -21,15 +21,16 @@ CSV_ZIP = "data-csv.zip"
 class JSONToSpreadsheet(Task):
     name = "json_to_spreadsheet"
     title = "Spreadsheet downloads"
-    # 7: "#N/A" and the like are text cells, not errors; no CSV named as a Windows device;
-    # true, false and null in a list of plain values not written as Python's words; names
-    # the fields beside the list, which no sheet holds, and the field names holding "/",
-    # which read back as nested fields.
+    # 8: names the fields beside the list, which no sheet holds, and the field names
+    # holding "/", which read back as nested fields; a field that is one of several
+    # objects has the columns of each. 7: "#N/A" and the like are text cells, not errors;
+    # no CSV named as a Windows device; true, false and null in a list of plain values
+    # not written as Python's words.
     # 6: U+FFFF no longer fails the workbook; rows not tied to their item are counted.
     # 5: formula-like text in text cells of the workbook, not given a "'"; numbers a cell
     # would change are text there; sheet names any program takes; CSVs with a byte order
     # mark. 4: refused for a list with no objects, says how many items are not objects
-    version = 7
+    version = 8
     requires = ("parse_json",)
     deferred = True
 

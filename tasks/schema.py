@@ -1314,10 +1314,12 @@ def _s(count: Any) -> str:
 
 def in_a_cell(error: SchemaError) -> SchemaError:
     """The error as said of a spreadsheet's cell, which has no quotes to leave out. Said
-    before errors are grouped, which they are by their message."""
-    if not error.message.endswith(WITHOUT_QUOTES):
+    before errors are grouped, which they are by their message, and again once its detail
+    is found (which may say it of an alternative's value)."""
+    if WITHOUT_QUOTES not in error.message and WITHOUT_QUOTES not in error.detail:
         return error
-    return replace(error, message=error.message.removesuffix(WITHOUT_QUOTES))
+    message = error.message.removesuffix(WITHOUT_QUOTES)
+    return replace(error, message=message, detail=error.detail.replace(WITHOUT_QUOTES, ""))
 
 
 @dataclass
@@ -1358,7 +1360,8 @@ class ErrorGroups:
             return error
         group = self._groups.get((error.validator, error.path_pattern, error.message))
         if kept or group is None or len(group["examples"]) < self.examples:
-            return error.explained()
+            explained = error.explained()
+            return in_a_cell(explained) if self.spreadsheet else explained
         return error  # dropped once counted
 
     def _count(self, error: SchemaError) -> None:

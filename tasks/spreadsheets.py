@@ -1462,20 +1462,35 @@ NUMBER_OR_TEXT = "number_or_text"
 
 def _keep_numbers_where_allowed(parser: SchemaParser) -> None:
     """Read as NUMBER_OR_TEXT the fields flattentool reads as text whose schema allows a
-    number: it made the cell 5 the text "5", which "type": "number" then refused."""
+    number, but no text of digits (a number or "N/A"): it made the cell 5 the text "5",
+    which no alternative then took. Where any text will do (an id of "type": ["string",
+    "integer"]) the text "5" is valid, and stays: a number there would not join the
+    text "5" of another sheet's row, nor would 1.5 pass as it did."""
     texts = [path for path, kind in parser.flattened.items() if kind == "string"]
     for path in texts:
         node = _field_at(parser.root_schema_dict, path.split("/"))
-        if _allowed_types(node) & set(NUMERIC):
+        kinds = _alternatives(node)
+        allows_a_number = any(_types(kind) & set(NUMERIC) for kind in kinds)
+        if allows_a_number and not any(_any_text(kind) for kind in kinds):
             parser.flattened[path] = NUMBER_OR_TEXT
 
 
-def _allowed_types(node: Any) -> set[str]:
-    """The types a field's schema allows: its "type", or else its alternatives' types."""
+def _alternatives(node: Any) -> list[Any]:
+    """A field's schema, or else its alternatives (anyOf, oneOf): each says what it takes."""
     if not isinstance(node, dict) or "type" in node:
-        return _types(node)
-    alternatives = [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
-    return set().union(*map(_types, alternatives))
+        return [node]
+    return [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
+
+
+# What may make a text schema refuse some texts: then "5" may not be one it takes.
+TEXT_LIMITS = ("enum", "const", "pattern", "format", "minLength", "maxLength")
+
+
+def _any_text(schema: Any) -> bool:
+    """Whether ``schema`` takes any text, "5" among them."""
+    if not isinstance(schema, dict) or "string" not in _types(schema):
+        return False
+    return not any(keyword in schema for keyword in TEXT_LIMITS)
 
 
 def _read_sheets(reader: Any, fmt: str) -> None:

@@ -170,17 +170,21 @@ def test_a_number_as_text_in_a_cell_is_not_told_to_lose_quotes_it_has_not(tmp_pa
     # A number field flattentool does not see (a pattern's) reads a CSV's 5 as text.
     grant = {
         "properties": {"id": {"type": "string"}},
-        "patternProperties": {"^n_": {"type": "number"}},
+        "patternProperties": {
+            "^n_": {"type": "number"},
+            "^p_": {"oneOf": [{"type": "number"}, {"type": "null"}]},  # said in a detail
+        },
     }
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps({"properties": {"grants": {"type": "array", "items": grant}}}))
     sheet = tmp_path / "grants.csv"
-    sheet.write_text("id,n_a\nG1,5\nG2,lots\n")
+    sheet.write_text("id,n_a,p_a\nG1,5,\nG2,lots,7\n")
     result = validate(str(sheet), "--schema", str(schema), tmp_path=tmp_path)
     # One group: the advice no longer tells "5" from "lots".
     assert "2 x /grants/*/n_a: should be a number, not text  (e.g. sheet grants, row 2" in (
         result.stdout
     )
+    assert "Closest is alternative 1: should be a number, not text" in result.stdout
     assert "quotes" not in result.stdout
     data = tmp_path / "grants.json"
     data.write_text(json.dumps({"grants": [{"id": "G1", "n_a": "5"}]}))

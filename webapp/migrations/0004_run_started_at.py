@@ -10,7 +10,8 @@ from django.db.models.functions import Coalesce
 
 def date_runs_under_way(apps, schema_editor):
     submission = apps.get_model("webapp", "Submission")
-    submission.objects.filter(state__in=["pending", "running"]).update(
+    under_way = submission.objects.filter(state__in=["pending", "running"])
+    under_way.filter(run_started_at__isnull=True).update(
         run_started_at=Coalesce("enqueued_at", "claimed_at", "created")
     )
 
