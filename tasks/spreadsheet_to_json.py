@@ -20,6 +20,7 @@ class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
     # 9: a field that is one of several objects is read as an object; "1.0" in a whole
     # number column is a number; a number cell stays one where the schema allows a number
+    # but only some texts; a list of texts is split on ";" alone, not on "," too
     # 8: another sheet's headings below its first row are refused, as the main sheet's;
     # rows after a CSV's blank lines are named as the file numbers them in warnings' words
     # too; a field inside each structure of the schema kept, to name a missing one

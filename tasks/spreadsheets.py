@@ -1896,7 +1896,8 @@ def _convert(reader: Any) -> tuple[list[dict[str, Any]], tuple[Any, Any, Any]]:
 
 @contextmanager
 def _corrected_reading() -> Iterator[None]:
-    """flattentool's reading of cells, with numbers read as the numbers they are.
+    """flattentool's reading of cells, with numbers read as the numbers they are, and
+    lists of texts as lists of texts.
 
     Its conversion has no hook for this, so its function is replaced while it runs:
     like the warnings above, one conversion at a time in a process."""
@@ -1913,6 +1914,10 @@ def _corrected_reading() -> Iterator[None]:
             return Decimal(value)
         if type_string == NUMBER_OR_TEXT:  # a number cell of a workbook; a CSV's are text
             type_string = "number" if type(value) in (int, float, Decimal) else "string"
+        if type_string == "string_array":
+            # A list of texts, split on ";" alone: flattentool splits on "," too, making
+            # "Smith, John;Doe, Jane" lists in a list. (A list of lists is "array_array".)
+            return str(value).split(";")
         return original(type_string, value, *args, **kwargs)
 
     flattentool.input.convert_type = convert_type

@@ -790,6 +790,21 @@ def test_an_id_that_may_be_text_or_a_number_joins_its_rows_whatever_the_cell(
     assert not list(iter_errors({"grants": grants(result)}, load_schema(path)))
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_a_list_of_texts_is_split_on_semicolons_alone(tmp_path: Path, fmt: str) -> None:
+    texts = {"type": "array", "items": {"type": "string"}}
+    pairs = {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
+    item = {"properties": {"id": {"type": "string"}, "names": texts, "pairs": pairs}}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(grants_schema(item)))
+    rows = [["id", "names", "pairs"], ["G1", "Smith, John;Doe, Jane", "a,b;c"]]
+    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, path)
+    [grant] = grants(result)
+    assert grant["names"] == ["Smith, John", "Doe, Jane"]  # not [["Smith", " John"], ...]
+    assert grant["pairs"] == [["a", "b"], ["c"]]  # a list of lists: "," too
+    assert not list(iter_errors({"grants": [grant]}, load_schema(path)))
+
+
 def test_a_csv_number_written_with_a_point_in_a_whole_number_column_is_a_number(
     tmp_path: Path,
 ) -> None:
