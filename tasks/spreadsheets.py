@@ -1941,9 +1941,12 @@ def _decimal_text(value: Any) -> bool:
     if not isinstance(value, str) or value.strip().lstrip("+-").isdigit():
         return False  # none, or a whole number, which int() reads
     try:
-        return Decimal(value).is_finite()  # "NaN" and "Infinity" stay text, as before
+        number = Decimal(value)
     except InvalidOperation:
         return False
+    # "NaN", "Infinity" and what no float holds (1e400) stay text as written, with
+    # flattentool's warning, as before.
+    return number.is_finite() and math.isfinite(float(number))
 
 
 INVISIBLE = "\ufeff\u200b\u00a0"  # a byte-order mark, a zero-width space, a no-break space

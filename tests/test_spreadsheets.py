@@ -812,14 +812,18 @@ def test_a_csv_number_written_with_a_point_in_a_whole_number_column_is_a_number(
     path = tmp_path / "schema.json"
     path.write_text(json.dumps({"$schema": DRAFT_7, **grants_schema(item)}))
     rows = [["id", "count"], ["G1", "1.0"], ["G2", "1e3"], ["G3", "2.7"], ["G4", "NaN"]]
+    rows += [["G5", "1e400"]]
     result = convert(write_csv(tmp_path / "g.csv", rows), "csv", path)
     # flattentool kept "1.0" as text, which validation said to write without quotes.
-    assert [grant["count"] for grant in grants(result)] == [1, 1000, 2.7, "NaN"]
-    assert [warning["row"] for warning in result.warnings] == [5]  # "NaN": no number
+    assert [grant["count"] for grant in grants(result)] == [1, 1000, 2.7, "NaN", "1e400"]
+    # No number: text as written, and said.
+    assert [warning["row"] for warning in result.warnings] == [5, 6]
     errors = iter_errors({"grants": grants(result)}, load_schema(path))
     assert [(error.path, error.message) for error in errors] == [
         ("/grants/2/count", "should be a whole number, not a number with a fractional part"),
         ("/grants/3/count", "should be a whole number, not text"),
+        # (Said of a cell without the quotes: see ErrorGroups.)
+        ("/grants/4/count", "should be a whole number, not text: write it without quotes"),
     ]
 
 
