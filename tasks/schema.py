@@ -591,9 +591,7 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema) -> Iterator[SchemaEr
             continue
         validator, instance_path, instance, details, schema_path = broken
         rule = _fast_rule(loaded, error, schema_path)
-        explain = None
-        if type(error.kind).__name__ in ALTERNATIVE_KINDS:  # not a field name's (PropertyNames)
-            explain = functools.partial(_fast_closest, loaded, data, error)
+        explain = _fast_explainer(loaded, data, error)
         yield _build(validator, instance_path, rule, instance, details, explain)
 
 
@@ -642,6 +640,16 @@ def _fast_broken(
     return validator, instance_path, instance, details, schema_path
 
 
+def _fast_explainer(
+    loaded: LoadedSchema, data: Any, error: Any, outer: bool = True
+) -> Callable[[str], str] | None:
+    """What finds the detail of a jsonschema-rs error whose alternatives all failed (not
+    a field name's, PropertyNames); None for any other error."""
+    if type(error.kind).__name__ not in ALTERNATIVE_KINDS:
+        return None
+    return functools.partial(_fast_closest, loaded, data, error, outer=outer)
+
+
 def _fast_closest(
     loaded: LoadedSchema, data: Any, error: Any, path: str, outer: bool = True
 ) -> str:
@@ -656,9 +664,7 @@ def _fast_closest(
             broken = _fast_broken(loaded, data, sub, keys, lists_too_long)
             if broken is not None:
                 validator, instance_path, instance, details, _ = broken
-                explain = None
-                if outer and type(sub.kind).__name__ in ALTERNATIVE_KINDS:
-                    explain = functools.partial(_fast_closest, loaded, data, sub, outer=False)
+                explain = _fast_explainer(loaded, data, sub, outer=False) if outer else None
                 relative = instance_path[start:]
                 found.append(_build(validator, relative, "", instance, details, explain))
         alternatives.append(found)
@@ -839,9 +845,7 @@ def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
                 rule = (uri, [*parts, validator])
             elif hasattr(error, "false_under"):
                 rule = _false_place(loaded, error) or rule
-            explain = None
-            if validator in ALTERNATIVES and error.context and not details["field_name"]:
-                explain = functools.partial(_reference_closest, error)
+            explain = _reference_explainer(error, validator, details)
             place = _rule_place(loaded, *rule)
             yield _build(validator, error.absolute_path, place, error.instance, details, explain)
     except referencing.exceptions.Unresolvable as error:
@@ -861,6 +865,16 @@ def _reference_broken(error: jsonschema.ValidationError) -> tuple[str, dict[str,
     return validator, details
 
 
+def _reference_explainer(
+    error: jsonschema.ValidationError, validator: str, details: dict[str, Any], outer: bool = True
+) -> Callable[[str], str] | None:
+    """What finds the detail of a python jsonschema error whose alternatives all failed
+    (not a field name's); None for any other error."""
+    if validator not in ALTERNATIVES or not error.context or details["field_name"]:
+        return None
+    return functools.partial(_reference_closest, error, outer=outer)
+
+
 def _reference_closest(error: jsonschema.ValidationError, path: str, outer: bool = True) -> str:
     """The detail of a python jsonschema error whose alternatives all failed (_closest):
     its context holds every alternative's errors, each schema path starting with the
@@ -868,9 +882,7 @@ def _reference_closest(error: jsonschema.ValidationError, path: str, outer: bool
     alternatives: list[list[SchemaError]] = [[] for _ in error.validator_value]
     for sub in error.context:
         validator, details = _reference_broken(sub)
-        explain = None
-        if outer and validator in ALTERNATIVES and sub.context and not details["field_name"]:
-            explain = functools.partial(_reference_closest, sub, outer=False)
+        explain = _reference_explainer(sub, validator, details, outer=False) if outer else None
         built = _build(validator, sub.relative_path, "", sub.instance, details, explain)
         alternatives[sub.relative_schema_path[0]].append(built)
     return _closest(path, alternatives, outer)

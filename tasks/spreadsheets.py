@@ -1360,7 +1360,7 @@ def _typed_by_alternatives(node: dict[str, Any]) -> dict[str, Any]:
     "oneOf" ([{"type": "integer"}, {"type": "null"}]), typed as such: flattentool reads
     a field without a "type" as text, and 3 would then fail "integer" as "3". Likewise
     a field that is one of several objects is an object."""
-    branches = [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
+    branches = _branches(node)
     types = [_types(branch) for branch in branches]
     if not types or not all(types):
         return node
@@ -1479,6 +1479,11 @@ def _alternatives(node: Any) -> list[Any]:
     """A field's schema, or else its alternatives (anyOf, oneOf): each says what it takes."""
     if not isinstance(node, dict) or "type" in node:
         return [node]
+    return _branches(node)
+
+
+def _branches(node: dict[str, Any]) -> list[Any]:
+    """The alternatives a schema gives (anyOf, then oneOf)."""
     return [branch for key in ("anyOf", "oneOf") for branch in node.get(key) or []]
 
 
