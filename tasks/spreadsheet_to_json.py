@@ -18,6 +18,9 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 10: a row of flattentool's settings ("#", "skipRows 1") is refused, where its rows
+    # were numbered as if the headings were in row 1 and read columns said to be unread;
+    # a "#" in cell A1 beside no setting is a heading, checked as any other first row
     # 9: a field that is one of several objects is read as an object; "1.0" in a whole
     # number column is a number; a number cell stays one where the schema allows a number
     # but only some texts; a list of texts is split on ";" alone, not on "," too
@@ -32,7 +35,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 9
+    version = 10
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

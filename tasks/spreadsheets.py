@@ -895,6 +895,16 @@ class _Tracked:
             yield _true_and_false_as_written(line, numeric)
 
 
+class _SettingsAsText:
+    """flattentool's reading of a row of settings ("#" in cell A1), given only the row's
+    texts: it reads each cell as text, and fails on a number or an empty cell, which
+    Assay then took for a damaged file."""
+
+    def get_sheet_configuration(self, sheet_name: str) -> list[str]:
+        cells = super().get_sheet_configuration(sheet_name)  # type: ignore[misc]
+        return [cell for cell in cells if isinstance(cell, str)]
+
+
 def _numeric_headings(parser: Any) -> Callable[[Any], bool]:
     """Whether the schema says a heading's values are numbers, and not true or false too
     (flattentool reads a field of type ["number", "boolean"] as a number)."""
@@ -936,7 +946,7 @@ def _true_and_false_as_written(
     return line
 
 
-class _XLSXReader(_Tracked, XLSXInput):
+class _XLSXReader(_Tracked, _SettingsAsText, XLSXInput):
     def configure_sheets(self) -> None:
         # Chart sheets hold no cells, and flattentool fails on them: leave them out.
         for name in list(self.sub_sheet_names):
@@ -955,8 +965,7 @@ class _CSVAsWritten(CSVInput):
         if not super().get_sheet_headings(sheet_name):  # an ignored or empty sheet
             return []
         with self._opened(sheet_name) as handle:
-            rows = csv.reader(NullCharacterFilter(handle))
-            return next(itertools.islice(rows, self._rows_before_headings(sheet_name), None), [])
+            return next(csv.reader(NullCharacterFilter(handle)), [])
 
     def get_sheet_lines(self, sheet_name: str) -> Iterator[dict[Any, Any]]:
         with self._opened(sheet_name) as handle:
@@ -970,19 +979,12 @@ class _CSVAsWritten(CSVInput):
         path = Path(self.input_name) / f"{sheet_name}.csv"
         return path.open(encoding=self.encoding, newline="")
 
-    def _rows_before_headings(self, sheet_name: str) -> int:
-        """The configuration line, if the sheet has one, and the rows it says to skip (as
-        flattentool counts them)."""
-        configured = self.sheet_configuration[self.sheet_names_map[sheet_name]]
-        configuration = (configured or self.base_configuration) if self.use_configuration else {}
-        return (1 if configured else 0) + configuration.get("skipRows", 0)
 
-
-class _CSVReader(_Tracked, _CSVAsWritten):
+class _CSVReader(_Tracked, _SettingsAsText, _CSVAsWritten):
     pass
 
 
-class _ODSReader(_Tracked, ODSInput):
+class _ODSReader(_Tracked, _SettingsAsText, ODSInput):
     def read_sheets(self) -> None:
         # flattentool's own ODS reader skips cells covered by a merged cell, which shifts
         # the values after them into the wrong columns, reads a repeated row once, and
@@ -1041,6 +1043,7 @@ def unflatten(
         )
         reader.parser = parser
         _read_sheets(reader, fmt)
+        _check_settings_rows(reader, fmt)
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
         raw_rows = _RawRows(reader, fmt, source)
@@ -1662,6 +1665,31 @@ def _unheaded(sheet: str, row: int, index: int, past: bool) -> dict[str, Any]:
     }
 
 
+def _check_settings_rows(reader: Any, fmt: str) -> None:
+    """Refuse a sheet whose first row holds flattentool's settings ("#" in cell A1, then
+    "skipRows 1" or "headerRows 2", say), which move its headings and data down: Assay
+    reads the headings from the first row of every sheet, and places what it says of a
+    cell by that. (A "#" beside no setting flattentool knows is a heading like any other.)"""
+    for sheet in reader.sheet_names_map:
+        if settings := reader.sheet_configuration.get(sheet):
+            where = "The CSV file" if fmt == "csv" else f"The sheet “{sheet}”"
+            raise BadInput(
+                "settings_row",
+                f"{where} starts with a row of settings for flattentool (“#” in cell A1, "
+                f"then {_settings_named(settings)}), which Assay does not follow: it reads "
+                "the first row as the headings and each row below it as an item.",
+                hint="Delete the row of settings and the rows it said to skip, above the "
+                "headings (skipRows) and between them and the data (headerRows), so that the "
+                "headings are in row 1 and the data starts in row 2.",
+            )
+
+
+def _settings_named(settings: dict[str, Any]) -> str:
+    """ "“skipRows 1” and “headerRows 2”", as the row writes them (True: a word alone)."""
+    named = [f"“{key}”" if value is True else f"“{key} {value}”" for key, value in settings.items()]
+    return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else named[0]
+
+
 def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
     names = [str(name) for name in reader.sheet_names_map]
     if sheet not in names:
@@ -1712,8 +1740,6 @@ def _row_of_headings_below_the_first(rows: Iterator[list], fields: _KnownFields)
     """The number of the first row below the first naming two fields, if the first names
     none."""
     first = list(next(rows, []))
-    if first[:1] == ["#"]:
-        return None  # flattentool's configuration row, which may say where the headings are
     if any(_names_a_field(cell, fields) for cell in first):
         return None
     for number, row in enumerate(islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS), start=2):
@@ -2078,12 +2104,9 @@ def _check_rows_per_item(
     for sheet, rows in sheets:
         if sheet != main_sheet:
             continue
-        # The headings: the first row naming the id, below flattentool's configuration
-        # row ("#", "skipRows 2") and the rows it skips, if there are some.
-        before = islice(rows, ROWS_LOOKED_AT_FOR_HEADINGS)
-        headings = next((list(row) for row in before if id_name in row), None)
-        if headings is None:
-            continue
+        headings = list(next(rows, []))
+        if id_name not in headings:
+            continue  # flattentool joins no rows by an id it does not read
         column = headings.index(id_name)
         rows_of.update(
             row[column] for row in rows if column < len(row) and row[column] not in (None, "")

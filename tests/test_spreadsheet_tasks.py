@@ -104,6 +104,30 @@ def test_a_schema_ref_to_a_missing_file_is_explained_as_the_schema_s_fault(
     assert "missing.json" in page
 
 
+def test_a_row_of_flattentool_settings_is_refused_on_the_page_saying_what_to_do(
+    client, settings, tmp_path
+):
+    use_profile(settings, tmp_path, GRANT)
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "grants"
+    for row in (["#", "skipRows 1"], ["Grants 2026"], ["id", "title"], ["G1", "Orchard"]):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    submission = send(client, "grants.xlsx", buffer.getvalue())
+    run = last_run(submission, "spreadsheet_to_json")
+    assert (run.error_code, run.permanent) == ("settings_row", True)
+    assert submission.state == Submission.State.FAILED
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert (
+        "The sheet “grants” starts with a row of settings for flattentool (“#” in cell A1, "
+        "then “skipRows 1”), which Assay does not follow: it reads the first row as the "
+        "headings and each row below it as an item."
+    ) in page
+    assert "<strong>What to do:</strong> Delete the row of settings and the rows it said" in page
+
+
 def test_json_with_a_byte_order_mark_becomes_spreadsheets(client, settings, tmp_path):
     use_profile(settings, tmp_path, GRANT)
     content = codecs.BOM_UTF8 + json.dumps({"grants": GRANTS}).encode()

@@ -1426,15 +1426,81 @@ def test_the_row_of_headings_below_a_title_counts_the_blank_lines_of_a_csv(
         convert(path, "csv", schema)
 
 
+TITLES = ["Identifier", "Title", "Amount", "Currency", "Tags"]  # a second row of headings
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])
-@pytest.mark.parametrize("configuration", [["#", "skipRows 1"], ["#", "headerRows 1"]])
-def test_a_configuration_row_saying_where_the_headings_are_is_followed(
-    tmp_path: Path, schema: Path, fmt: str, configuration: list[str]
+@pytest.mark.parametrize(
+    ("first", "above", "below", "named"),
+    [
+        (["#", "skipRows 1"], [["Grants 2026"]], [], "“skipRows 1”"),
+        (["#", "headerRows 2"], [], [TITLES], "“headerRows 2”"),
+        (
+            ["#", "skipRows 1", "headerRows 2"],
+            [["Grants 2026"]],
+            [TITLES],
+            "“skipRows 1” and “headerRows 2”",
+        ),
+    ],
+    ids=["skipRows", "headerRows", "both"],
+)
+def test_a_row_of_flattentool_settings_is_refused_saying_what_to_delete(
+    tmp_path: Path, schema: Path, fmt: str, first: list, above: list, below: list, named: str
 ) -> None:
-    skipped = [["Grants 2026"]] if "skipRows 1" in configuration else []
-    rows = [configuration, *skipped, HEADINGS, *GRANT_ROWS]
-    result = convert(write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": rows}), fmt, schema)
+    # Followed, every row was named as if the headings were in row 1, and columns that
+    # were read were said to have values under no heading.
+    rows = [first, *above, HEADINGS, *below, *GRANT_ROWS]
+    path = write_sheets(tmp_path / f"grants.{fmt}", fmt, {"grants": rows})
+    for schema_given in (schema, None):
+        refused = refusal(convert, path, fmt, schema_given)
+        assert refused.code == "settings_row"
+        where = "The CSV file" if fmt == "csv" else "The sheet “grants”"
+        assert refused.message.startswith(
+            f"{where} starts with a row of settings for flattentool (“#” in cell A1, then {named}"
+        )
+        assert refused.message.endswith(
+            "which Assay does not follow: it reads the first row as the headings and each row "
+            "below it as an item."
+        )
+        assert refused.hint == (
+            "Delete the row of settings and the rows it said to skip, above the headings "
+            "(skipRows) and between them and the data (headerRows), so that the headings are "
+            "in row 1 and the data starts in row 2."
+        )
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_row_of_settings_on_another_sheet_is_refused_naming_that_sheet(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    sheets = {"grants": [HEADINGS, *GRANT_ROWS], "items": [["#", "ignore"], *ITEM_ROWS]}
+    refused = refusal(convert, write_sheets(tmp_path / f"g.{fmt}", fmt, sheets), fmt, schema)
+    assert refused.code == "settings_row"
+    assert refused.message.startswith(
+        "The sheet “items” starts with a row of settings for flattentool (“#” in cell A1, "
+        "then “ignore”), which Assay does not follow"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])
+def test_a_hash_in_cell_a1_beside_no_setting_flattentool_knows_is_a_heading(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # flattentool reads such a first row as the headings, not as settings: a row above the
+    # real headings is refused as a title row is, and not taken for a damaged file for the
+    # number in it (flattentool failed on it).
+    for above, row in ([["#"]], 2), ([["#", "skipRows", 1], ["Grants 2026"]], 3):
+        path = write_sheets(
+            tmp_path / f"above{row}.{fmt}", fmt, {"grants": [*above, HEADINGS, *GRANT_ROWS]}
+        )
+        refused = refusal(convert, path, fmt, schema)
+        assert refused.code == "headings_not_in_the_first_row"
+        assert f"column headings in row {row}, not in the first row" in refused.message
+    # A column of row numbers headed "#" is read as any other heading.
+    numbered = [["#", *HEADINGS], *([number, *row] for number, row in enumerate(GRANT_ROWS, 1))]
+    result = convert(write_sheets(tmp_path / f"n.{fmt}", fmt, {"grants": numbered}), fmt, schema)
     assert [grant["id"] for grant in grants(result)] == ["G1", "G2"]
+    assert result.cell_source_map["grants/1/id"] == [["grants", "B", 3, "id"]]
 
 
 def test_a_csv_value_longer_than_the_csv_module_s_own_limit_is_read(
@@ -1494,11 +1560,6 @@ def test_more_rows_of_one_id_than_can_be_read_as_one_item_are_refused_before_rea
     rows.pop()  # as many as it may
     result = convert(write_sheets(tmp_path / f"h.{fmt}", fmt, {"grants": rows}), fmt, schema)
     assert len(grants(result)) == 2
-    # flattentool's configuration row above the headings does not hide them from the count.
-    configured = [["#", "skipRows 1"], ["a note"], *rows, ["G1", "A"]]
-    with pytest.raises(BadInput) as caught:
-        convert(write_sheets(tmp_path / f"c.{fmt}", fmt, {"grants": configured}), fmt, schema)
-    assert caught.value.code == "too_many_rows_per_item"
 
 
 def test_rows_of_another_sheet_sharing_an_id_are_not_counted_against_the_limit(
