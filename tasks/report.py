@@ -27,10 +27,11 @@ LATER_COLUMNS = ["detail"]
 class Report(Task):
     name = "report"
     title = "Report"
+    # 6: the detail of a spreadsheet's error places its reasons in cells (validate 9);
     # 5: errors.csv has a "detail" column; 4: nothing from a step that no longer applies
     # (a sample, since turned off); 3: no errors.csv where nothing was checked against a
     # schema; 2: errors.csv with a byte-order mark; says how many errors it holds
-    version = 5
+    version = 6
     requires = (
         "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
     )  # fmt: skip

@@ -456,15 +456,83 @@ class SchemaError:
     path_pattern: str = ""  # the path with list indexes as "*" (see to_pattern)
     # Why no alternative of a oneOf or anyOf matched: kept beside the message, which it
     # would split into groups. Found only for the errors kept (see explained).
-    detail: str = ""
-    # Finds the detail, given the error's path (a batch's errors are moved: _shifted).
-    explain: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+    closest: Closest | None = None
+    # Finds it, given the error's path (a batch's errors are moved: _shifted).
+    explain: Explainer | None = field(default=None, compare=False, repr=False)
 
     def explained(self) -> SchemaError:
-        """The error with its detail, found now: worth it only for an error shown."""
+        """The error with its closest alternative, found now: worth it only for an error shown."""
         if self.explain is None:
             return self
-        return replace(self, detail=self.explain(self.path), explain=None)
+        return replace(self, closest=self.explain(self.path), explain=None)
+
+    @property
+    def detail(self) -> str:
+        """Why no alternative matched, in words, placing each reason by its JSON Pointer."""
+        return "" if self.closest is None else self.closest.said()
+
+
+# Says where a reason of a detail is, given its JSON Pointer, the field it lacks if it is
+# a missing one, and the place of the error the detail explains; "" for that same place.
+Placer = Callable[[str, str | None, str], str]
+
+
+def at_pointer(path: str, missing: str | None, here: str) -> str:
+    """A reason's JSON Pointer, unless it is the error's own (a missing field's message
+    names the field)."""
+    return "" if path == here else path
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One error of the closest alternative."""
+
+    path: str  # JSON Pointer to the value in the whole document
+    message: str
+    missing: str | None = None  # for "required": the property that is missing
+    closest: Closest | None = None  # of the alternatives inside it, when none matched
+
+    def said(self, here: str, place: Placer) -> str:
+        said = self.message
+        if self.closest is not None:
+            said = f"{said} ({self.closest.said(place)})"
+        where = place(self.path, self.missing, here)
+        return f"at {where}, {said}" if where else said
+
+
+@dataclass(frozen=True)
+class Closest:
+    """Why no alternative of a oneOf or anyOf matched: the alternative with the fewest
+    errors, and its first few errors (see _closest)."""
+
+    path: str  # JSON Pointer to the value that matched no alternative
+    number: int  # of the alternative, from 1
+    reasons: tuple[Reason, ...]
+    more: int  # of its errors, not among the reasons
+    outer: bool = True  # explains an error, not an error of another alternative
+
+    def said(self, place: Placer = at_pointer) -> str:
+        """In words, each reason placed by ``place`` (by default, by its JSON Pointer)."""
+        reasons = [reason.said(self.path, place) for reason in self.reasons]
+        if self.more > 0:
+            reasons.append(f"and {self.more} more")
+        start = "Closest" if self.outer else "closest"
+        return f"{start} is alternative {self.number}: {'; '.join(reasons)}"
+
+    def reworded(self, reword: Callable[[str], str]) -> Closest:
+        """The same, each reason's message (inner alternatives' too) passed to ``reword``."""
+        reasons = tuple(
+            replace(
+                reason,
+                message=reword(reason.message),
+                closest=reason.closest and reason.closest.reworded(reword),
+            )
+            for reason in self.reasons
+        )
+        return replace(self, reasons=reasons)
+
+
+Explainer = Callable[[str], Closest | None]
 
 
 def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
@@ -596,7 +664,7 @@ def _fast_errors_unguarded(data: Any, loaded: LoadedSchema) -> Iterator[SchemaEr
 
 
 # The kinds of jsonschema-rs errors whose alternatives all failed: each one's errors are
-# in the error's context, which the detail explains (SchemaError.explained).
+# in the error's context, from which the closest is found (SchemaError.explained).
 ALTERNATIVE_KINDS = {"OneOfNotValid", "AnyOf"}
 _Broken = tuple[str, list[Any], Any, dict[str, Any], list[Any]]
 
@@ -642,9 +710,9 @@ def _fast_broken(
 
 def _fast_explainer(
     loaded: LoadedSchema, data: Any, error: Any, outer: bool = True
-) -> Callable[[str], str] | None:
-    """What finds the detail of a jsonschema-rs error whose alternatives all failed (not
-    a field name's, PropertyNames); None for any other error."""
+) -> Explainer | None:
+    """What finds the closest alternative of a jsonschema-rs error whose alternatives all
+    failed (not a field name's, PropertyNames); None for any other error."""
     if type(error.kind).__name__ not in ALTERNATIVE_KINDS:
         return None
     return functools.partial(_fast_closest, loaded, data, error, outer=outer)
@@ -652,8 +720,8 @@ def _fast_explainer(
 
 def _fast_closest(
     loaded: LoadedSchema, data: Any, error: Any, path: str, outer: bool = True
-) -> str:
-    """The detail of a jsonschema-rs error whose alternatives all failed (_closest)."""
+) -> Closest | None:
+    """The closest alternative of a jsonschema-rs error whose alternatives all failed."""
     keys = _NumberedKeys()
     start = len(error.instance_path)
     alternatives = []
@@ -867,16 +935,18 @@ def _reference_broken(error: jsonschema.ValidationError) -> tuple[str, dict[str,
 
 def _reference_explainer(
     error: jsonschema.ValidationError, validator: str, details: dict[str, Any], outer: bool = True
-) -> Callable[[str], str] | None:
-    """What finds the detail of a python jsonschema error whose alternatives all failed
-    (not a field name's); None for any other error."""
+) -> Explainer | None:
+    """What finds the closest alternative of a python jsonschema error whose alternatives
+    all failed (not a field name's); None for any other error."""
     if validator not in ALTERNATIVES or not error.context or details["field_name"]:
         return None
     return functools.partial(_reference_closest, error, outer=outer)
 
 
-def _reference_closest(error: jsonschema.ValidationError, path: str, outer: bool = True) -> str:
-    """The detail of a python jsonschema error whose alternatives all failed (_closest):
+def _reference_closest(
+    error: jsonschema.ValidationError, path: str, outer: bool = True
+) -> Closest | None:
+    """The closest alternative of a python jsonschema error whose alternatives all failed:
     its context holds every alternative's errors, each schema path starting with the
     alternative's index."""
     alternatives: list[list[SchemaError]] = [[] for _ in error.validator_value]
@@ -1086,7 +1156,7 @@ def _build(
     schema_path: str,
     instance: Any,
     details: dict[str, Any],
-    explain: Callable[[str], str] | None = None,
+    explain: Explainer | None = None,
 ) -> SchemaError:
     missing = details.get("property") if validator in MISSING_VALIDATORS else None
     value = None if missing is not None else truncate(instance)
@@ -1109,30 +1179,28 @@ DIGITS = re.compile(r"[0-9]+")
 SHOWN_REASONS = 3  # of the closest alternative's errors, in an error's detail
 
 
-def _closest(path: str, alternatives: list[list[SchemaError]], outer: bool = True) -> str:
+def _closest(
+    path: str, alternatives: list[list[SchemaError]], outer: bool = True
+) -> Closest | None:
     """Why the alternative with the fewest errors (the first of those) failed: its first
-    few errors in reading order, each placed (by ``path``, the error's own place, plus its
-    own) where it is not the error's place. Both engines give the same errors for each
-    alternative, though not in the same order. Alternatives inside it (``outer``) are
-    explained too, in brackets, but not those inside them."""
+    few errors in reading order, each placed at ``path``, the error's own place, plus its
+    own. Both engines give the same errors for each alternative, though not in the same
+    order. Alternatives inside it (``outer``) are explained too, but not those inside them."""
     if not alternatives:
-        return ""
+        return None
     index, errors = min(enumerate(alternatives), key=lambda pair: len(pair[1]))
     if not errors:  # failed on a format python jsonschema accepts (_reference_accepts)
-        return ""
-    reasons = [_reason(path, error) for error in sorted(errors, key=_reading_order)[:SHOWN_REASONS]]
-    more = len(errors) - SHOWN_REASONS
-    if more > 0:
-        reasons.append(f"and {more} more")
-    return f"{'Closest' if outer else 'closest'} is alternative {index + 1}: {'; '.join(reasons)}"
+        return None
+    shown = sorted(errors, key=_reading_order)[:SHOWN_REASONS]
+    reasons = tuple(_reason(path, error) for error in shown)
+    return Closest(path, index + 1, reasons, len(errors) - len(shown), outer)
 
 
-def _reason(path: str, error: SchemaError) -> str:
-    """One error of the closest alternative, placed by ``path`` plus its own path."""
-    said = error.message
-    if error.explain is not None and (inner := error.explain(f"{path}{error.path}")):
-        said = f"{said} ({inner})"
-    return f"at {path}{error.path}, {said}" if error.path else said
+def _reason(path: str, error: SchemaError) -> Reason:
+    """One error of the closest alternative, placed at ``path`` plus its own path."""
+    place = f"{path}{error.path}"
+    inner = error.explain(place) if error.explain is not None else None
+    return Reason(place, error.message, error.missing, inner)
 
 
 def _reading_order(error: SchemaError) -> tuple[Any, ...]:
@@ -1326,12 +1394,17 @@ def _s(count: Any) -> str:
 
 def in_a_cell(error: SchemaError) -> SchemaError:
     """The error as said of a spreadsheet's cell, which has no quotes to leave out. Said
-    before errors are grouped, which they are by their message, and again once its detail
-    is found (which may say it of an alternative's value)."""
-    if WITHOUT_QUOTES not in error.message and WITHOUT_QUOTES not in error.detail:
+    before errors are grouped, which they are by their message, and again once its closest
+    alternative is found (whose errors may say it of the alternative's values)."""
+    message = _without_quotes(error.message)
+    closest = error.closest and error.closest.reworded(_without_quotes)
+    if message == error.message and closest == error.closest:
         return error
-    message = error.message.removesuffix(WITHOUT_QUOTES)
-    return replace(error, message=message, detail=error.detail.replace(WITHOUT_QUOTES, ""))
+    return replace(error, message=message, closest=closest)
+
+
+def _without_quotes(message: str) -> str:
+    return message.removesuffix(WITHOUT_QUOTES)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from process.task import Task
 from tasks.data import CONVERTED, SPREADSHEETS, is_data
 from tasks.profile_schema import has_schema, load_profile_schema
 from tasks.scan import load_scan
-from tasks.schema import SchemaError
+from tasks.schema import SchemaError, at_pointer
 
 ERRORS_FILE = "errors.json"
 MAX_GROUPS = 200
@@ -21,13 +21,14 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    # 8: a oneOf or anyOf that nothing matches has a detail: why the closest alternative
-    # fails; 7: no advice to write a number without quotes for a spreadsheet, whose cells
-    # have none; 6: a missing object is placed under a field inside it, and a missing
-    # field of a list written across columns under its entry's own heading; 5: schema
-    # paths name their file; 3, 4: rules about sampled lists, meta-schema $refs; 2:
-    # patterns, formats
-    version = 8
+    # 9: the detail of a spreadsheet's error places its reasons in cells, not by JSON
+    # Pointers; 8: a oneOf or anyOf that nothing matches has a detail: why the closest
+    # alternative fails; 7: no advice to write a number without quotes for a spreadsheet,
+    # whose cells have none; 6: a missing object is placed under a field inside it, and a
+    # missing field of a list written across columns under its entry's own heading; 5:
+    # schema paths name their file; 3, 4: rules about sampled lists, meta-schema $refs;
+    # 2: patterns, formats
+    version = 9
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -90,11 +91,7 @@ class Locator:
 
     def place(self, pointer: str) -> dict[str, Any] | None:
         """The sheet, row, column and heading of the value at ``pointer``, if any."""
-        if self.cells is None:
-            return None
-        from tasks.spreadsheets import locate
-
-        return locate(self.cells, self.headings, pointer)
+        return self._source(pointer)
 
     def describe(self, error: SchemaError) -> dict[str, Any]:
         described = {
@@ -102,20 +99,50 @@ class Locator:
             "path": error.path,
             "schema_path": error.schema_path,
             "message": error.message,
-            "detail": error.detail,
+            "detail": self.detail(error),
             "value": error.value,
         }
         if self.cells is not None:
-            from tasks.spreadsheets import locate
-
-            described["source"] = locate(
-                self.cells, self.headings, error.path, error.missing, self.columns, self.structures
-            )
+            described["source"] = self._source(error.path, error.missing)
         return described
 
     def describe_group(self, group: dict[str, Any]) -> dict[str, Any]:
         examples = [self.describe(error) for error in group["examples"]]
         return {**group, "examples": examples}
+
+    def detail(self, error: SchemaError) -> str:
+        """Why no alternative matched, each reason placed as errors are: in the cells of a
+        spreadsheet, which a JSON Pointer into the data converted from it does not show."""
+        if error.closest is None or self.cells is None:
+            return error.detail
+        return error.closest.said(self._in_cells)
+
+    def _in_cells(self, pointer: str, missing: str | None, here: str) -> str:
+        """Where a reason is in the spreadsheet ("" where the error itself is): for a
+        missing field, the column it would be in, as for a "required" error."""
+        source = self._source(pointer, missing)
+        if source is None:  # no cell holds it, nor the row of anything around it
+            return at_pointer(pointer, missing, here)
+        return "" if source == self._source(here) else place_words(source)
+
+    def _source(self, pointer: str, missing: str | None = None) -> dict[str, Any] | None:
+        if self.cells is None:
+            return None
+        from tasks.spreadsheets import locate
+
+        return locate(self.cells, self.headings, pointer, missing, self.columns, self.structures)
+
+
+def place_words(source: dict[str, Any]) -> str:
+    """A place in a spreadsheet, in words: "sheet grants, row 3, column C, heading “id”"."""
+    where = [f"sheet {source['sheet']}"]
+    if source.get("row"):
+        where.append(f"row {source['row']}")
+    if source.get("column"):
+        where.append(f"column {source['column']}")
+    if source.get("header"):
+        where.append(f"heading “{source['header']}”")
+    return ", ".join(where)
 
 
 def _read(path: Path) -> dict:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 from PIL import Image
 
@@ -502,3 +503,40 @@ def test_the_summary_says_why_no_alternative_matches_under_its_error(tmp_path):
     )
     [error] = report["errors"]
     assert error["detail"] == result.stdout.splitlines()[2].strip()
+
+
+def test_the_summary_places_why_no_alternative_matches_in_a_workbook_s_cells(tmp_path):
+    org = {"type": "object", "properties": {"id": {"pattern": "^[0-9]{8}$"}}, "required": ["id"]}
+    who = {
+        "oneOf": [
+            {"type": "object", "required": ["name", "address"]},
+            {"type": "object", "properties": {"org": {"anyOf": [org]}}},
+        ]
+    }
+    schema = tmp_path / "who.json"
+    items = {"properties": {"id": {"type": "string"}, "who": who}}
+    schema.write_text(json.dumps({"properties": {"grants": {"type": "array", "items": items}}}))
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "grants"
+    for row in (["id", "who/org/id", "who/org/name"], ["G1", "12", "Acme"], ["G2", None, "Acme"]):
+        workbook.active.append(row)
+    workbook.save(tmp_path / "grants.xlsx")
+    result = validate(str(tmp_path / "grants.xlsx"), "--schema", str(schema), tmp_path=tmp_path)
+    # The org is a row, not a cell, which is the error's own place: said once.
+    assert result.stdout.splitlines()[1:3] == [
+        "       2 x /grants/*/who: matches none of the allowed alternatives"
+        "  (e.g. sheet grants, row 2)",
+        "           Closest is alternative 2: matches none of the allowed alternatives (closest "
+        "is alternative 1: at sheet grants, row 2, column B, heading “who/org/id”, does not "
+        "match the pattern ^[0-9]{8}$)",
+    ]
+    report = json.loads(
+        validate(
+            str(tmp_path / "grants.xlsx"), "--schema", str(schema), "--format", "json",
+            tmp_path=tmp_path,
+        ).stdout
+    )  # fmt: skip
+    assert report["errors"][1]["detail"] == (
+        "Closest is alternative 2: matches none of the allowed alternatives (closest is "
+        "alternative 1: at sheet grants, row 3, column B, heading “who/org/id”, “id” is missing)"
+    )

@@ -13,7 +13,7 @@ import pytest
 
 from tasks.report import errors_csv
 from tests.conftest import post_file, post_json
-from tests.test_spreadsheet_tasks import use_profile
+from tests.test_spreadsheet_tasks import send, use_profile
 from webapp.models import Submission, TaskResult, TaskRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -199,6 +199,31 @@ def test_the_report_and_errors_csv_say_why_no_alternative_matches(client, settin
         ("/grants/0/recipient", "matches none of the allowed alternatives", closest[0]),
         ("/grants/1/recipient", "matches none of the allowed alternatives", closest[1]),
     ]
+
+
+def test_a_csv_s_report_and_errors_csv_place_why_no_alternative_matches_in_cells(
+    client, settings, tmp_path
+):
+    use_profile(settings, tmp_path, {"properties": {"recipient": RECIPIENT}})
+    rows = [f"G{n},,12345678" for n in range(40)]
+    rows[30] = "G30,,123"  # past the first items, which are checked apart from the rest
+    rows[31] = "G31,Ann,"
+    content = "id,recipient/name,recipient/id\n" + "\n".join(rows) + "\n"
+    submission = send(client, "grants.csv", content.encode())
+    report = report_of(client, submission)
+    closest = [
+        "Closest is alternative 2: at sheet grants, row 32, column C, heading “recipient/id”, "
+        "does not match the pattern ^[0-9]{8}$",
+        "Closest is alternative 1: at sheet grants, row 33, heading “recipient/address”, "
+        "“address” is missing",
+    ]
+    assert [(e["source"]["row"], e["detail"]) for e in report["errors"]] == [
+        (32, closest[0]),
+        (33, closest[1]),
+    ]
+    [group] = report["error_groups"]
+    assert [example["detail"] for example in group["examples"]] == closest
+    assert [row["detail"] for row in csv_rows(client, submission)] == closest
 
 
 # errors.csv -------------------------------------------------------------------------------

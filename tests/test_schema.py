@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from process.errors import BadInput
-from tasks.schema import ErrorGroups, SchemaError, is_valid, iter_errors, load_schema, truncate
+from tasks.schema import (
+    Closest,
+    ErrorGroups,
+    Reason,
+    SchemaError,
+    is_valid,
+    iter_errors,
+    load_schema,
+    truncate,
+)
 
 DEMO_SCHEMA = Path(__file__).parent.parent / "profiles" / "demo" / "grants.schema.json"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
@@ -138,9 +147,11 @@ def places(errors) -> Counter:
     return Counter((error.path, error.path_pattern, error.validator) for error in errors)
 
 
-def details(errors) -> list[tuple[str, str, str]]:
-    """Each error's place and rule with its detail (for a oneOf or anyOf)."""
-    return sorted((error.path, error.validator, error.explained().detail) for error in errors)
+def details(errors) -> list[tuple[str, str, str, Closest | None]]:
+    """Each error's place and rule with its detail (for a oneOf or anyOf), and the reasons
+    it gives with the place of each, which a spreadsheet's error says in cells."""
+    explained = [error.explained() for error in errors]
+    return sorted(((e.path, e.validator, e.detail, e.closest) for e in explained), key=repr)
 
 
 def rules(errors) -> Counter:
@@ -163,7 +174,7 @@ def test_fast_engine_agrees_with_python_jsonschema(tmp_path, draft):
         assert sorted(e.message for e in fast) == sorted(e.message for e in reference)
         assert details(fast) == details(reference), document  # "either" and "any"
         invalid += bool(reference)
-        explained += any(detail for *_, detail in details(reference))
+        explained += any(detail for *_, detail, _ in details(reference))
     assert 100 < invalid < 400  # the corpus exercises both outcomes
     assert explained > 20
 
@@ -1048,9 +1059,11 @@ def test_both_engines_explain_alternatives_alike(tmp_path, draft):
         said = {}
         for engine in ("fast", "reference"):
             errors = [error.explained() for error in iter_errors(document, loaded, engine=engine)]
-            said[engine] = sorted((e.path, e.validator, e.message, e.detail) for e in errors)
+            said[engine] = sorted(
+                ((e.path, e.validator, e.message, e.detail, e.closest) for e in errors), key=repr
+            )
         assert said["fast"] == said["reference"], document
-        details.update(detail for *_, detail in said["fast"])
+        details.update(detail for *_, detail, _ in said["fast"])
     assert len(details) > 10  # the corpus explains many ways
     assert any("(closest is alternative" in detail for detail in details)
 
@@ -1058,16 +1071,17 @@ def test_both_engines_explain_alternatives_alike(tmp_path, draft):
 def test_details_are_found_only_for_the_errors_kept_and_the_examples():
     asked = []
 
-    def explain(path: str) -> str:
+    def explain(path: str) -> Closest:
         asked.append(path)
-        return f"why {path}"
+        return Closest(path, 1, (Reason(f"{path}/why", "is wrong"),), more=0)
 
     groups = ErrorGroups(max_errors=2, examples=3)
     for index in range(6):
         groups.add(SchemaError("oneOf", f"/{index}", "", NONE_MATCHES, explain=explain))
     groups.add_first([SchemaError("anyOf", "", "", NONE_MATCHES, explain=explain)])
     assert asked == ["/0", "/1", "/2", ""]  # the two kept, a third example, the first
-    assert [error.detail for error in groups.errors] == ["why ", "why /0"]
+    why = "Closest is alternative 1: at {}/why, is wrong"
+    assert [error.detail for error in groups.errors] == [why.format(""), why.format("/0")]
     [ones, first] = groups.as_list()
-    assert [error.detail for error in ones["examples"]] == ["why /0", "why /1", "why /2"]
-    assert [error.detail for error in first["examples"]] == ["why "]
+    assert [error.detail for error in ones["examples"]] == [why.format(f"/{n}") for n in range(3)]
+    assert [error.detail for error in first["examples"]] == [why.format("")]

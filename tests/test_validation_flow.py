@@ -204,3 +204,39 @@ def test_why_no_alternative_matches_shows_beside_each_error(client, settings, tm
         f'matches none of the allowed alternatives<div class="detail">{by_id} ^[0-9]{{8}}$</div>'
     ) in listing
     assert f'matches none of the allowed alternatives<div class="detail">{by_name}</div>' in listing
+
+
+def recipients_xlsx() -> bytes:
+    """Two grants whose recipient matches neither of RECIPIENT's alternatives."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "grants"
+    sheet.append(["id", "recipient/name", "recipient/id"])
+    sheet.append(["G1", None, "123"])
+    sheet.append(["G2", "Ann", None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_why_no_alternative_matches_is_placed_in_the_workbook_s_cells(client, settings, tmp_path):
+    from tests.test_report import RECIPIENT
+    from tests.test_spreadsheet_tasks import send, use_profile
+
+    use_profile(settings, tmp_path, {"properties": {"recipient": RECIPIENT}})
+    submission = send(client, "grants.xlsx", recipients_xlsx())
+    page = client.get(submission.get_absolute_url()).content.decode()
+    by_id = (
+        "Closest is alternative 2: at sheet grants, row 2, column C, heading “recipient/id”, "
+        "does not match the pattern ^[0-9]{8}$"
+    )
+    # Where the missing field would go: a heading the sheet does not have yet.
+    by_name = "Closest is alternative 1: at sheet grants, row 3, heading “recipient/address”, "
+    by_name += "“address” is missing"
+    assert f'<div class="detail">{by_id}</div>' in page
+    assert f'<div class="detail">{by_name}</div>' in page
+    assert "/grants/0/recipient/id" not in page  # a place no one can find in a workbook
+    listing = client.get(f"/s/{submission.id}/errors").content.decode()
+    assert f'<div class="detail">{by_id}</div>' in listing
+    assert f'<div class="detail">{by_name}</div>' in listing
+    assert "/grants/0/recipient/id" not in listing

@@ -16,6 +16,7 @@ from process.profiles import Profile
 from process.runner import run_pipeline
 from process.store import MemoryStore
 from tasks.profile_schema import schema_fingerprint
+from tasks.validate import place_words
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
 
@@ -215,7 +216,7 @@ def _warning_lines(report: dict[str, Any]) -> list[str]:
     """Warnings do not change the verdict, but a publisher should still read them."""
     lines = [
         f"  conversion warning: {warning['message']}"
-        + (f"  ({_cell(warning)})" if warning["sheet"] else "")
+        + (f"  ({place_words(warning)})" if warning["sheet"] else "")
         for warning in report["conversion_warnings"]
     ]
     lines += [
@@ -247,19 +248,8 @@ def _sample_lines(sample: dict[str, Any]) -> list[str]:
 def _place(error: dict[str, Any]) -> str:
     source = error.get("source") or {}
     if source.get("sheet"):
-        return f"  (e.g. {_cell(source)})"
+        return f"  (e.g. {place_words(source)})"
     return f"  (e.g. {error['path']})" if error.get("path") else ""
-
-
-def _cell(source: dict[str, Any]) -> str:
-    where = [f"sheet {source['sheet']}"]
-    if source.get("row"):
-        where.append(f"row {source['row']}")
-    if source.get("column"):
-        where.append(f"column {source['column']}")
-    if source.get("header"):
-        where.append(f"heading “{source['header']}”")
-    return ", ".join(where)
 
 
 def json_failure(outcome: Outcome, source: str) -> dict[str, Any]:

@@ -227,7 +227,9 @@ SCHEMAS: dict[str, Any] = {
             "detail": {
                 "type": "string",
                 "description": "For a oneOf or anyOf that no alternative matches, why the "
-                "closest one (with the fewest errors) does not: empty for other errors.",
+                "closest one (with the fewest errors) does not: empty for other errors. Its "
+                "places are JSON Pointers into the data, or for spreadsheets, cells (sheet, "
+                "row, column and heading).",
             },
             "value": {"description": "The offending value, shortened."},
             "source": {
