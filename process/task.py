@@ -21,6 +21,9 @@ class Download:
     filename: str
     label: str
     content_type: str = "application/octet-stream"
+    # In the lists of downloads (the page's, the API's). A file that belongs to one row
+    # of a table, shown beside it (a linked document's thumbnail), is not.
+    listed: bool = True
 
 
 class Task(ABC):
@@ -49,6 +52,11 @@ class Task(ABC):
     @property
     def template(self) -> str:
         return f"tasks/{self.name}.html"
+
+    @property
+    def notice_template(self) -> str:
+        """Words for each of its notices, by code: the page and the API say them alike."""
+        return f"tasks/{self.name}_notice.html"
 
     def is_applicable(self, submission: Subject) -> bool:
         """Cheap; runs in the web request."""
@@ -98,6 +106,11 @@ class Task(ABC):
         """Cheap; what this task's results partial renders. Reads the cache only."""
         output = submission.store.output(self.name)
         return {"output": output.data if output else None}
+
+    def notices(self, submission: Subject) -> list[dict[str, Any]]:
+        """Cheap; what its output should be known for (what its files leave out, say):
+        each with a stable "code", a "count", and what notice_template needs to word it."""
+        return []
 
     def downloads(self, submission: Subject) -> list[Download]:
         """Files this task offers; only those that exist are served."""

@@ -55,8 +55,41 @@ class JSONToSpreadsheet(Task):
         return {
             **super().get_context(submission),
             "unavailable": self.unavailable_because(submission),
-            **shared_ids(submission),
+            "notices": self.notices(submission),
         }
+
+    def notices(self, submission: Subject) -> list[dict[str, Any]]:
+        """What the files do not hold as the data has it, or hold otherwise."""
+        output = submission.store.output(self.name)
+        if output is None:
+            return []
+        made = output.data
+        # An earlier version's output may lack the later counts: it says nothing of them.
+        id_name = made.get("id_name", "")
+        found = [
+            _counted("not_objects", made.get("left_out", 0), loses_data=True),
+            _counted("rows_not_joined", made.get("unjoined", 0), loses_data=True, id_name=id_name),
+            _counted(
+                "texts_cut_short",
+                made.get("cut_short", 0),
+                loses_data=True,
+                cell_limit=made.get("cell_limit"),
+            ),
+            _counted(
+                "numbers_as_text",
+                made.get("numbers_as_text", 0),
+                cell_digits=made.get("cell_digits"),
+            ),
+            _counted("formula_like_texts", made.get("neutralised", 0)),
+            _named(
+                "fields_beside_the_list",
+                made.get("beside_the_list"),
+                root_list_path=made.get("root_list_path", ""),
+            ),
+            _named("field_names_with_slash", made.get("slashed")),
+            _shared_ids(submission, id_name=id_name),
+        ]
+        return [notice for notice in found if notice["count"]]
 
     def run(self, submission: Subject, inputs: Inputs) -> dict[str, Any]:
         from tasks import spreadsheets
@@ -93,19 +126,31 @@ class JSONToSpreadsheet(Task):
         ]
 
 
-def shared_ids(submission: Subject) -> dict[str, Any]:
+def _counted(code: str, count: int, *, loses_data: bool = False, **facts: Any) -> dict[str, Any]:
+    return {"code": code, "count": count, "loses_data": loses_data, **facts}
+
+
+def _named(code: str, first_few: dict[str, Any] | None, **facts: Any) -> dict[str, Any]:
+    """A notice about names in the data: how many, and the first of them."""
+    first_few = first_few or {"count": 0, "names": []}
+    return {
+        **_counted(code, first_few["count"], loses_data=True, **facts),
+        "examples": list(first_few["names"]),
+    }
+
+
+def _shared_ids(submission: Subject, id_name: str) -> dict[str, Any]:
     """The ids more than one item has, as the statistics found them: read back, the
     spreadsheets join such items' rows into one item."""
     # From the statistics rather than a reading of its own: they count ids already.
     stats = submission.store.output("stats")
-    if stats is None:
-        return {"shared_ids": None, "ids_of_a_sample": False}
-    shared = stats.data.get("duplicate_ids") or {"count": 0, "examples": []}
-    names = [value for value, _times in shared["examples"]]
-    checked, in_file = stats.data.get("items", 0), stats.data.get("items_in_file") or 0
+    found = stats.data if stats else {}
+    shared = found.get("duplicate_ids") or {"count": 0, "examples": []}
+    checked, in_file = found.get("items", 0), found.get("items_in_file") or 0
     return {
-        "shared_ids": {"count": shared["count"], "names": names},
-        "ids_of_a_sample": in_file > checked,  # in sample mode, only the sample's ids
+        **_counted("shared_ids", shared["count"], loses_data=True, id_name=id_name),
+        "examples": [value for value, _times in shared["examples"]],
+        "in_sample": in_file > checked,  # in sample mode, only the sample's ids
     }
 
 

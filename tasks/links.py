@@ -70,7 +70,10 @@ class CheckLinks(Task):
 
     def downloads(self, submission: Subject) -> list[Download]:
         folder = submission.files_dir / self.name
-        return [Download(path.name, "thumbnail", "image/webp") for path in folder.glob("*.webp")]
+        return [
+            Download(path.name, "thumbnail", "image/webp", listed=False)
+            for path in folder.glob("*.webp")
+        ]
 
 
 def check_all(urls: list[str]) -> dict[str, Outcome]:

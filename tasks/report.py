@@ -27,11 +27,13 @@ LATER_COLUMNS = ["detail"]
 class Report(Task):
     name = "report"
     title = "Report"
-    # 6: the detail of a spreadsheet's error places its reasons in cells (validate 9);
+    # 7: says how many links were checked, and how many more were not (past the limit);
+    # how many kinds of error there are, past those listed. 6: the detail of a
+    # spreadsheet's error places its reasons in cells (validate 9);
     # 5: errors.csv has a "detail" column; 4: nothing from a step that no longer applies
     # (a sample, since turned off); 3: no errors.csv where nothing was checked against a
     # schema; 2: errors.csv with a byte-order mark; says how many errors it holds
-    version = 6
+    version = 7
     requires = (
         "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
     )  # fmt: skip
@@ -76,6 +78,7 @@ def build_report(submission: Subject, sources: Collection[str]) -> dict[str, Any
 
     validation = data("validate")
     conversion = data("spreadsheet_to_json")
+    links = data("links")
     profile = submission.get_profile()
     return {
         "valid": validation.get("valid", True),
@@ -87,6 +90,8 @@ def build_report(submission: Subject, sources: Collection[str]) -> dict[str, Any
         "errors_truncated": validation.get("truncated", False),
         "errors": Validate().errors(submission) if validation else [],
         "error_groups": validation.get("groups", []),
+        # The largest MAX_GROUPS of them are listed, and this says how many there were.
+        "error_group_count": validation.get("group_count", 0),
         # The first MAX_LISTED of them, and how many there were.
         "additional_fields": data("additional_fields").get("fields", []),
         "additional_field_count": data("additional_fields").get("count", 0),
@@ -100,9 +105,13 @@ def build_report(submission: Subject, sources: Collection[str]) -> dict[str, Any
         # Links that do not work are warnings about the data, not schema errors.
         "link_warnings": [
             {"url": link["url"], "error": link.get("error", ""), "places": link["places"]}
-            for link in data("links").get("links", [])
+            for link in links.get("links", [])
             if not link["ok"]
         ],
+        # So that no warnings, with links past ASSAY_MAX_LINKS unchecked, is not taken
+        # for every link working.
+        "links_checked": len(links.get("links", [])),
+        "links_unchecked": links.get("unchecked", 0),
     }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from html import unescape
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import jsonschema
@@ -15,6 +17,7 @@ import referencing.jsonschema
 from django.conf import settings as live_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from django.utils.html import strip_tags
 from PIL import Image
 
 from tests.conftest import fixture
@@ -417,6 +420,13 @@ def test_a_picture_has_no_report_and_the_404_says_why_and_where_to_look(client, 
     assert body["error"]["code"] == "no_report"
     assert "it is a PNG file, which is previewed" in body["error"]["message"]
     assert body["error"]["results"] == created["links"]["results"]
+    # The previews the page shows are the status's to give.
+    status = check(document, client.get(created["links"]["self"]), "/api/submissions/{id}", "get")
+    [preview] = [task for task in status["tasks"] if task["name"] == "preview"]
+    assert [download["name"] for download in preview["downloads"]] == [
+        "thumbnail-200.webp",
+        "thumbnail-800.webp",
+    ]
 
 
 def test_an_expired_submission_is_410_for_status_and_report(client, document):
@@ -542,3 +552,205 @@ def test_the_report_says_why_no_alternative_matches(client, document, settings, 
         "Closest is alternative 1: “address” is missing",
     )
     assert "detail" in document["components"]["schemas"]["SchemaError"]["properties"]
+
+
+def created_from(client, data) -> dict:
+    return client.post(
+        "/api/submissions", json.dumps({"text": json.dumps(data)}), content_type="application/json"
+    ).json()
+
+
+def words_on(page) -> str:
+    """A page's text as a reader sees it: no tags, entities read, spaces as one."""
+    return " ".join(unescape(strip_tags(page.content.decode())).split())
+
+
+def test_the_status_says_what_the_spreadsheets_cannot_hold_as_the_page_does(
+    client, document, settings, tmp_path
+):
+    from tests.test_spreadsheet_tasks import GRANT, use_profile
+
+    use_profile(settings, tmp_path, GRANT)
+    grants = [{"id": "G-1", "amount/value": 5}, {"id": "G-1"}, {"id": "G-2"}]
+    created = created_from(client, {"grants": grants, "meta": {"publisher": "x"}})
+    client.post(f"{created['links']['self']}/tasks/json_to_spreadsheet")
+    status = check(document, client.get(created["links"]["self"]), "/api/submissions/{id}", "get")
+    [spreadsheets] = [task for task in status["tasks"] if task["name"] == "json_to_spreadsheet"]
+    notices = {notice["code"]: notice for notice in spreadsheets["notices"]}
+    assert set(notices) == {"fields_beside_the_list", "field_names_with_slash", "shared_ids"}
+    assert (
+        notices["fields_beside_the_list"]["count"],
+        notices["fields_beside_the_list"]["examples"],
+    ) == (1, ["meta"])
+    assert notices["field_names_with_slash"]["examples"] == ["amount/value"]
+    assert (notices["shared_ids"]["examples"], notices["shared_ids"]["id_name"]) == (["G-1"], "id")
+    assert all(notice["loses_data"] for notice in notices.values())
+    assert notices["fields_beside_the_list"]["message"] == (
+        "The field beside the list, “meta”, is not in the spreadsheets: they hold one row per "
+        "item of “grants”. Keep the JSON file for this field: JSON made from the spreadsheets "
+        "would not have it."
+    )
+    page = words_on(client.get(created["links"]["results"]))
+    for notice in notices.values():
+        assert notice["message"] in page
+
+
+def test_the_status_notes_texts_the_workbook_keeps_from_running_as_formulas(
+    client, document, settings, tmp_path
+):
+    from tests.test_spreadsheet_tasks import GRANT, use_profile
+
+    use_profile(settings, tmp_path, GRANT)
+    created = created_from(client, {"grants": [{"id": "G-1", "title": "=1+1"}]})
+    client.post(f"{created['links']['self']}/tasks/json_to_spreadsheet")
+    status = check(document, client.get(created["links"]["self"]), "/api/submissions/{id}", "get")
+    [notice] = status["tasks"][-1]["notices"]
+    assert (notice["code"], notice["count"], notice["loses_data"]) == (
+        "formula_like_texts",
+        1,
+        False,
+    )
+    assert notice["message"].endswith("in the CSV files it has a ' put before it.")
+    assert notice["message"] in words_on(client.get(created["links"]["results"]))
+
+
+def test_the_status_links_every_file_the_page_offers(client, document):
+    with (EXAMPLES / "grants-invalid.xlsx").open("rb") as handle:
+        created = client.post("/api/submissions", {"file": handle}).json()
+    status = check(document, client.get(created["links"]["self"]), "/api/submissions/{id}", "get")
+    files = {
+        (task["name"], download["name"]): download
+        for task in status["tasks"]
+        for download in task.get("downloads", [])
+    }
+    assert set(files) == {
+        ("spreadsheet_to_json", "data.json"),
+        ("report", "report.json"),
+        ("report", "errors.csv"),
+    }
+    page = client.get(created["links"]["results"]).content.decode()
+    for download in files.values():
+        assert f'href="{urlsplit(download["url"]).path}"' in page
+        assert client.get(download["url"])["Content-Type"] == download["content_type"]
+    report = json.loads(
+        b"".join(client.get(files["report", "report.json"]["url"]).streaming_content)
+    )
+    assert report["error_count"] == 12
+    original = client.get(status["links"]["original"])
+    assert b"".join(original.streaming_content) == (EXAMPLES / "grants-invalid.xlsx").read_bytes()
+
+
+def test_a_failure_says_whether_trying_again_may_help_and_the_api_tries_again(
+    client, document, settings
+):
+    from tests.pipeline_tasks import TEST_PIPELINE
+
+    settings.ASSAY_PIPELINE = TEST_PIPELINE
+    created = create(client, text=(EXAMPLES / "grants-valid.json").read_text()).json()
+    failing = Submission.objects.filter(id=created["id"])
+    # A service the step needs was down, five times in a row: the submission failed.
+    failing.update(options={"breaks": "transient"})
+    client.get(created["links"]["report"])  # a new option: checked again, and it fails
+    failing.update(state=Submission.State.FAILED, retry_at=None)
+    report = client.get(created["links"]["report"])
+    assert report.status_code == 422
+    [failure] = check(document, report, "/api/submissions/{id}/report", "get")["error"]["failures"]
+    assert failure == {
+        "task": "breaks",
+        "title": "A step that breaks",
+        "code": "service_down",
+        "message": "A service is down.",
+        "hint": "",
+        "permanent": False,
+    }
+    failing.update(options={"breaks": "no"})  # the service is back
+    retried = client.post(f"{created['links']['self']}/retry")
+    assert retried.status_code == 202
+    assert check(document, retried, "/api/submissions/{id}/retry", "post")["state"] == "done"
+    [breaks] = [task for task in retried.json()["tasks"] if task["name"] == "breaks"]
+    assert breaks["status"] == "ok"
+
+
+def test_a_failure_of_the_data_itself_says_it_is_permanent(client, document):
+    created = create(client, text='{"grants": [1, 2,]}').json()
+    response = client.get(created["links"]["report"])
+    [failure] = check(document, response, "/api/submissions/{id}/report", "get")["error"][
+        "failures"
+    ]
+    assert (failure["title"], failure["permanent"]) == ("Read the JSON", True)
+
+
+def test_only_a_failed_submission_can_be_tried_again(client, document):
+    created = create(client, text="{}").json()
+    done = client.post(f"{created['links']['self']}/retry")
+    assert done.status_code == 409
+    problem = check(document, done, "/api/submissions/{id}/retry", "post")["error"]
+    assert (problem["code"], problem["message"]) == (
+        "not_failed",
+        "This submission was checked: there is nothing to try again.",
+    )
+    Submission.objects.filter(id=created["id"]).update(
+        state=Submission.State.FAILED, expires_at=timezone.now() - timedelta(days=1)
+    )
+    expired = client.post(f"{created['links']['self']}/retry")
+    assert expired.status_code == 410
+    check(document, expired, "/api/submissions/{id}/retry", "post")
+    unknown = client.post(f"/api/submissions/{uuid4()}/retry")
+    assert unknown.status_code == 404
+    check(document, unknown, "/api/submissions/{id}/retry", "post")
+    assert client.get(f"{created['links']['self']}/retry").status_code == 405
+
+
+def test_the_report_says_how_many_links_were_left_unchecked(
+    client, document, settings, http_server
+):
+    from tests.test_links import grants_linking, png
+
+    settings.ASSAY_MAX_LINKS = 1
+    http_server.serve("/a.png", png(), content_type="image/png")
+    http_server.serve("/b.png", png(), content_type="image/png")
+    created = created_from(
+        client, grants_linking(http_server.url("/a.png"), http_server.url("/b.png"))
+    )
+    report = check(
+        document, client.get(created["links"]["report"]), "/api/submissions/{id}/report", "get"
+    )
+    # No warnings, but not because every link works: one was never checked.
+    assert (report["link_warnings"], report["links_checked"], report["links_unchecked"]) == (
+        [],
+        1,
+        1,
+    )
+    status = client.get(created["links"]["self"]).json()
+    [links] = [task for task in status["tasks"] if task["name"] == "links"]
+    assert "downloads" not in links  # its thumbnail is the page's, beside its link
+
+
+def test_the_report_in_sample_mode_says_what_was_checked(client, document, settings):
+    settings.ASSAY_SAMPLE_ITEMS = 1
+    text = (EXAMPLES / "grants-valid.json").read_text()
+    created = client.post(
+        "/api/submissions",
+        json.dumps({"text": text, "sample": True}),
+        content_type="application/json",
+    ).json()
+    report = check(
+        document, client.get(created["links"]["report"]), "/api/submissions/{id}/report", "get"
+    )
+    assert report["sample"]["sampled"] is True
+    assert report["sample"]["lists"][0]["checked"] == 1 < report["sample"]["lists"][0]["items"]
+    assert "sample" in document["components"]["schemas"]["Report"]["properties"]
+
+
+def test_the_report_says_how_many_kinds_of_error_there_are_past_those_listed(
+    client, document, settings, tmp_path
+):
+    from tests.test_spreadsheet_tasks import use_profile
+
+    fields = [f"f{number}" for number in range(201)]
+    use_profile(settings, tmp_path, {"properties": {name: {"type": "string"} for name in fields}})
+    created = created_from(client, {"grants": [dict.fromkeys(fields, 1)]})
+    response = client.get(created["links"]["report"])
+    report = check(document, response, "/api/submissions/{id}/report", "get")
+    assert (report["error_count"], report["error_group_count"]) == (201, 201)
+    assert len(report["error_groups"]) == 200

@@ -53,7 +53,12 @@ def test_the_api_can_ask_for_it_too(client):
     assert response.status_code == 202
     assert response.json() == {"name": "later", "status": "ready"}
     status = client.get(f"/api/submissions/{submission.id}").json()
-    assert {"name": "later", "title": "Something slow", "status": "ready"} in status["tasks"]
+    [later] = [task for task in status["tasks"] if task["name"] == "later"]
+    assert (later["title"], later["status"]) == ("Something slow", "ready")
+    # Its file, as the page links it: a script needs no page to find it.
+    [download] = later["downloads"]
+    assert download["url"] == f"http://testserver/s/{submission.id}/files/later/later.txt"
+    assert b"".join(client.get(download["url"]).streaming_content) == str(submission.size).encode()
 
 
 def test_asking_again_once_it_is_ready_runs_nothing_and_says_ready(client):

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import wraps
+from html import unescape
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +22,10 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import strip_tags
 from django.views.decorators.csrf import csrf_exempt
 
 from process.task import Task
@@ -35,6 +38,7 @@ from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
 from webapp.views import (
     NotNow,
+    available_downloads,
     deferred_task_or_404,
     failure_of,
     failures,
@@ -316,7 +320,7 @@ def report(request: HttpRequest, submission_id: UUID) -> HttpResponse:
             "not_processed",
             "The data could not be checked; the failures say why.",
             failures=[
-                {key: row[key] for key in ("task", "code", "message", "hint")}
+                _failure(row)
                 for row in failures(submission)
                 if row["outcome"] == "failed"  # not the steps skipped because of them
             ],
@@ -354,6 +358,39 @@ def start_task(request: HttpRequest, submission_id: UUID, task_name: str) -> Jso
     return JsonResponse({"name": task.name, "status": status}, status=202)
 
 
+def _failure(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{key: row[key] for key in ("task", "title", "code", "message", "hint")},
+        # The data's own fault, met again if tried again; else it may pass, and the
+        # error page offers to try again.
+        "permanent": bool(row["permanent"]),
+    }
+
+
+# Why a submission in this state has nothing to try again.
+NOTHING_TO_RETRY = {
+    State.PENDING: "This submission is being checked: there is nothing to try again.",
+    State.RUNNING: "This submission is being checked: there is nothing to try again.",
+    State.DONE: "This submission was checked: there is nothing to try again.",
+}
+
+
+@api_view("POST")
+def retry(request: HttpRequest, submission_id: UUID) -> JsonResponse:
+    """The error page's "Try again now": a failed submission, checked again from the step
+    that failed; 202 with the status, which then follows it."""
+    submission = Submission.objects.filter(id=submission_id).first()
+    if submission is None:
+        return not_found()
+    if submission.is_expired:
+        return error(410, "expired", "This submission has expired; its data is gone.")
+    if submission.state != State.FAILED:
+        return error(409, "not_failed", NOTHING_TO_RETRY[submission.state])
+    jobs.retry(submission)  # False if another request was first: it is tried again all the same
+    submission = Submission.objects.get(id=submission_id)
+    return JsonResponse(status_document(request, submission), status=202)
+
+
 @api_view("GET")
 def openapi(request: HttpRequest) -> JsonResponse:
     server = request.build_absolute_uri("/").rstrip("/")
@@ -388,11 +425,14 @@ def links(request: HttpRequest, submission: Submission) -> dict[str, str]:
     def absolute(name: str) -> str:
         return request.build_absolute_uri(reverse(name, args=[submission.id]))
 
-    return {
+    found = {
         "self": absolute("api-submission"),
         "results": request.build_absolute_uri(submission.get_absolute_url()),
         "report": absolute("api-report"),
     }
+    if submission.has_original and not submission.is_expired:
+        found["original"] = absolute("original")
+    return found
 
 
 def _deferred_task_status(submission: Submission, task: Task) -> dict[str, Any]:
@@ -412,16 +452,21 @@ def status_document(request: HttpRequest, submission: Submission) -> dict[str, A
     results = {row.task: row.last_outcome for row in submission.results.all()}
     titles = {task.name: task.title for task in pipeline}
     tasks = [
-        {
-            "name": task.name,
-            "title": task.title,
-            "status": _task_status(submission, task.name, results),
-        }
+        _with_what_it_made(
+            request,
+            submission,
+            task,
+            {
+                "name": task.name,
+                "title": task.title,
+                "status": _task_status(submission, task.name, results),
+            },
+        )
         for task in pipeline.applicable(submission)
     ]
     if submission.state == State.DONE and not submission.is_expired:
         tasks += [
-            _deferred_task_status(submission, task)
+            _with_what_it_made(request, submission, task, _deferred_task_status(submission, task))
             for task in pipeline.applicable(submission, deferred=True)
         ]
     return {
@@ -447,3 +492,27 @@ def _task_status(submission: Submission, name: str, results: dict[str, str]) -> 
     if submission.state == State.RUNNING and submission.current_task == name:
         return "running"
     return results.get(name, "pending")
+
+
+def _with_what_it_made(
+    request: HttpRequest, submission: Submission, task: Task, entry: dict[str, Any]
+) -> dict[str, Any]:
+    """A step's entry, with what its section of the results page has besides: the files
+    it offers, and its notices (what the spreadsheets leave out, say)."""
+    if entry["status"] not in ("ok", "ready") or submission.is_expired:
+        return entry
+    downloads = [
+        {**item, "url": request.build_absolute_uri(item["url"])}
+        for item in available_downloads(submission, task)
+    ]
+    if downloads:
+        entry["downloads"] = downloads
+    if notices := task.notices(submission):
+        entry["notices"] = [{**notice, "message": _words_of(task, notice)} for notice in notices]
+    return entry
+
+
+def _words_of(task: Task, notice: dict[str, Any]) -> str:
+    """The notice as the page words it, as plain text."""
+    html = render_to_string(task.notice_template, {"notice": notice})
+    return " ".join(unescape(strip_tags(html)).split())

@@ -69,15 +69,26 @@ SCHEMAS: dict[str, Any] = {
     },
     "Failure": {
         "type": "object",
-        "required": ["task", "code", "message", "hint"],
+        "required": ["task", "title", "code", "message", "hint", "permanent"],
         "properties": {
             "task": {"type": "string"},
+            "title": {"type": "string", "description": "The step's name, as the page gives it."},
             "code": {"type": "string"},
             "message": {"type": "string"},
-            "hint": {"type": "string"},
+            "hint": {"type": "string", "description": "What to do, if anything can be."},
+            "permanent": {
+                "type": "boolean",
+                "description": "A fault in the data itself, which trying again would meet "
+                "again. Otherwise the fault may pass (a server that did not answer, say), "
+                "and POST /api/submissions/{id}/retry tries again.",
+            },
         },
     },
-    "State": {"enum": ["pending", "running", "done", "failed", "expired"]},
+    "State": {
+        "enum": ["pending", "running", "done", "failed", "expired"],
+        "description": "pending with progress.done above 0 is a run waiting for a worker to "
+        "carry on from its steps done (its worker stopped, or a retry came due).",
+    },
     "Links": {
         "type": "object",
         "required": ["self", "results", "report"],
@@ -85,6 +96,50 @@ SCHEMAS: dict[str, Any] = {
             "self": {"type": "string", "format": "uri"},
             "results": {"type": "string", "format": "uri", "description": "The web page."},
             "report": {"type": "string", "format": "uri"},
+            "original": {
+                "type": "string",
+                "format": "uri",
+                "description": "The data as it was uploaded or fetched, once Assay has it, "
+                "until it expires.",
+            },
+        },
+    },
+    "Download": {
+        "type": "object",
+        "required": ["name", "label", "content_type", "url"],
+        "properties": {
+            "name": {"type": "string", "description": "The file's name: data.xlsx, say."},
+            "label": {"type": "string"},
+            "content_type": {"type": "string"},
+            "url": {"type": "string", "format": "uri"},
+        },
+    },
+    "Notice": {
+        "type": "object",
+        "description": "What a step's output should be known for, as its section of the "
+        "results page says it. The spreadsheet downloads have not_objects, "
+        "rows_not_joined, texts_cut_short, numbers_as_text, formula_like_texts, "
+        "fields_beside_the_list, field_names_with_slash and shared_ids. Other facts, "
+        "named for what they are (id_name, root_list_path, cell_limit...), may come with "
+        "one.",
+        "required": ["code", "count", "loses_data", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "Stable; branch on this."},
+            "count": {"type": "integer", "minimum": 1},
+            "loses_data": {
+                "type": "boolean",
+                "description": "The files do not hold some of the data, or would not give it "
+                "back as it is when read again.",
+            },
+            "message": {"type": "string", "description": "For people."},
+            "examples": {
+                "description": "The first few names or values it is about.",
+                "type": "array",
+            },
+            "in_sample": {
+                "type": "boolean",
+                "description": "Found among the items checked in sample mode, not the whole file.",
+            },
         },
     },
     "Created": {
@@ -171,6 +226,18 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "Why a deferred step is unavailable, or why it failed last "
                 "time (asking again may then work).",
+            },
+            "downloads": {
+                "type": "array",
+                "items": ref("Download"),
+                "description": "For a step done (ok or ready) that offers files: those there "
+                "are (the report as JSON and CSV, a spreadsheet as JSON, the spreadsheets "
+                "of JSON data, a document's previews).",
+            },
+            "notices": {
+                "type": "array",
+                "items": ref("Notice"),
+                "description": "For a step done: what its results should be known for.",
             },
         },
     },
@@ -289,6 +356,12 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
+            "error_group_count": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "How many kinds of error there are: error_groups lists the "
+                "200 largest.",
+            },
             "additional_fields": {
                 "type": "array",
                 "items": {"type": "object"},
@@ -296,14 +369,93 @@ SCHEMAS: dict[str, Any] = {
             },
             "additional_field_count": {"type": "integer", "minimum": 0},
             "stats": {"type": "object"},
+            "sample": {
+                "type": ["object", "null"],
+                "description": "In sample mode (null otherwise): the lists at the top level, "
+                "with how many items each has and how many were checked. When sampled is "
+                "true, the verdict and every count are of the first sample_size items of "
+                "each list only.",
+                "required": ["sample_size", "lists", "sampled"],
+                "properties": {
+                    "sample_size": {"type": "integer", "minimum": 1},
+                    "sampled": {
+                        "type": "boolean",
+                        "description": "Some list was longer than the sample: not all of the "
+                        "data was checked.",
+                    },
+                    "lists": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["path", "items", "checked"],
+                            "properties": {
+                                "path": {"type": "string"},
+                                "items": {"type": "integer", "minimum": 0},
+                                "checked": {"type": "integer", "minimum": 0},
+                            },
+                        },
+                    },
+                },
+            },
             "conversion_warnings": {
                 "type": "array",
-                "items": {"type": "object"},
+                "items": ref("ConversionWarning"),
                 "description": "The spreadsheet converter's warnings, with their cells: the "
                 "first 500.",
             },
             "conversion_warning_count": {"type": "integer", "minimum": 0},
-            "link_warnings": {"type": "array", "items": {"type": "object"}},
+            "link_warnings": {
+                "type": "array",
+                "items": ref("LinkWarning"),
+                "description": "The links checked that do not work.",
+            },
+            "links_checked": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The distinct links checked (0 where the profile names no "
+                "fields of links and the schema has no URI fields).",
+            },
+            "links_unchecked": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "More links found in the data, past the most checked for one "
+                "submission: nothing is known of them.",
+            },
+        },
+    },
+    "ConversionWarning": {
+        "type": "object",
+        "description": "What, and where it is as far as is known (null for what is not).",
+        "required": ["message"],
+        "properties": {
+            "message": {"type": "string"},
+            "sheet": {"type": ["string", "null"]},
+            "row": {"type": ["integer", "null"]},
+            "column": {"type": ["string", "null"], "description": "A letter: B, AA."},
+            "header": {"type": ["string", "null"]},
+        },
+    },
+    "LinkWarning": {
+        "type": "object",
+        "required": ["url", "error", "places"],
+        "properties": {
+            "url": {"type": "string"},
+            "error": {"type": "string", "description": "Why it does not work."},
+            "places": {
+                "type": "array",
+                "description": "Where the data has it: the first few places.",
+                "items": {
+                    "type": "object",
+                    "required": ["path"],
+                    "properties": {
+                        "path": {"type": "string", "description": "JSON Pointer into the data."},
+                        "source": {
+                            "type": ["object", "null"],
+                            "description": "For spreadsheets: the cell.",
+                        },
+                    },
+                },
+            },
         },
     },
 }
@@ -382,6 +534,23 @@ def openapi_document(server: str, profiles: list[str]) -> dict[str, Any]:
                             "The data could not be checked (malformed, unreadable...): "
                             "the failures say why."
                         ),
+                    },
+                }
+            },
+            "/api/submissions/{id}/retry": {
+                "post": {
+                    "operationId": "retrySubmission",
+                    "summary": "Try a failed submission again, from the step that failed",
+                    "description": "What the results page's “Try again now” does. Worth it "
+                    "for a failure that is not permanent (see the report's 422).",
+                    "parameters": [SUBMISSION_ID],
+                    "responses": {
+                        "202": response("Sent to be checked again: the status.", "Status"),
+                        "404": error_response("No submission has this id."),
+                        "409": error_response(
+                            "It has not failed (code not_failed): there is nothing to try again."
+                        ),
+                        "410": error_response("The submission has expired."),
                     },
                 }
             },

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/submissions", api.submissions, name="api-submissions"),
     path("api/submissions/<uuid:submission_id>", api.submission_status, name="api-submission"),
     path("api/submissions/<uuid:submission_id>/report", api.report, name="api-report"),
+    path("api/submissions/<uuid:submission_id>/retry", api.retry, name="api-retry"),
     path(
         "api/submissions/<uuid:submission_id>/tasks/<str:task_name>",
         api.start_task,

@@ -169,11 +169,13 @@ def section(
 def available_downloads(submission: Submission, task: Task) -> list[dict[str, str]]:
     return [
         {
+            "name": item.filename,
             "label": item.label,
+            "content_type": item.content_type,
             "url": reverse("download", args=[submission.id, task.name, item.filename]),
         }
         for item in task.downloads(submission)
-        if task.download_path(submission, item.filename)
+        if item.listed and task.download_path(submission, item.filename)
     ]
 
 
