@@ -241,6 +241,7 @@ def step(task: Task, submission: Subject, result: RunResult, memo: Memo) -> None
         store.skip(task.name, task.version, f"needs {', '.join(blocked_by)}, which did not succeed")
         return
     if not task.is_needed(submission):
+        store.still_holds(task.name)
         return
     result.ran.append(task.name)
     error = _run_task(task, submission, Inputs(task, submission, memo))

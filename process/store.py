@@ -42,6 +42,11 @@ class Store(Protocol):
 
     def skip(self, task: str, version: int, reason: str) -> None: ...
 
+    def still_holds(self, task: str) -> None:
+        """The task's output is current, so it is not run again: a failure or skip
+        recorded since it was made (another run's, of another version or options) is over."""
+        ...
+
     def progress(self, done: int, total: int, current: str) -> bool:
         """Note how far the run is; False, noting nothing, if the submission is gone
         (expired or deleted)."""
@@ -119,6 +124,11 @@ class MemoryStore:
 
     def skip(self, task: str, version: int, reason: str) -> None:
         self.skipped[task] = reason
+
+    def still_holds(self, task: str) -> None:
+        self.skipped.pop(task, None)
+        self.failed.pop(task, None)
+        self.errors.pop(task, None)
 
     def progress(self, done: int, total: int, current: str) -> bool:
         return True

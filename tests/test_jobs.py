@@ -181,6 +181,55 @@ def test_the_user_can_try_again_after_transient_failures(breaking, client):
     assert submission.state == State.DONE
 
 
+def test_a_step_skipped_for_a_passing_failure_is_ok_again_when_its_result_still_holds(
+    breaking, client, monkeypatch
+):
+    from tests.pipeline_tasks import Breaks
+
+    submission = breaking("no")
+    assert submission.state == State.DONE
+    # An upgraded step fails for a passing reason: the step that needs it is skipped.
+    monkeypatch.setattr(Breaks, "version", Breaks.version + 1)
+    Submission.objects.filter(id=submission.id).update(options={"breaks": "transient"})
+    client.get(submission.get_absolute_url())
+    after = TaskResult.objects.get(submission=submission, task="after_breaks")
+    assert after.last_outcome == "skipped"
+    # Tried again, it gives what it gave before: the result kept holds, and is not made
+    # again; it is what the step's record and the API say, not the skip.
+    Submission.objects.filter(id=submission.id).update(
+        options={"breaks": "no"}, retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert jobs.sweep() == 1
+    submission.refresh_from_db()
+    assert submission.state == State.DONE
+    assert TaskRun.objects.filter(submission=submission, task="after_breaks").count() == 2
+    after.refresh_from_db()
+    assert (after.last_outcome, after.last_run.outcome) == ("ok", "ok")
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert {task["name"]: task["status"] for task in status["tasks"]}["after_breaks"] == "ok"
+
+
+def test_a_step_that_failed_on_other_options_is_ok_again_when_they_are_set_back(breaking, client):
+    submission = breaking("no")
+    Submission.objects.filter(id=submission.id).update(options={"breaks": "transient"})
+    client.get(submission.get_absolute_url())
+    breaks = TaskResult.objects.get(submission=submission, task="breaks")
+    assert (breaks.last_outcome, breaks.consecutive_failures) == ("failed", 1)
+    runs = TaskRun.objects.filter(submission=submission, task="breaks")
+    ran = runs.count()
+    # Set back, the step's result made with these options holds again: not run again.
+    Submission.objects.filter(id=submission.id).update(
+        options={"breaks": "no"}, retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert jobs.sweep() == 1
+    assert runs.count() == ran
+    breaks.refresh_from_db()
+    assert (breaks.last_outcome, breaks.consecutive_failures) == ("ok", 0)
+    assert breaks.last_run.outcome == "ok"
+    status = client.get(f"/api/submissions/{submission.id}").json()
+    assert {task["name"]: task["status"] for task in status["tasks"]}["breaks"] == "ok"
+
+
 def test_the_progress_counts_the_steps_that_apply(client, monkeypatch):
     from webapp.store import DatabaseStore
 

@@ -101,6 +101,24 @@ class DatabaseStore:
         )
         self._save_result(run)
 
+    def still_holds(self, task: str) -> None:
+        row = self.results.get(task)
+        if row is None or row.last_outcome == TaskRun.Outcome.OK:
+            return  # the common case: nothing to write
+        # The run that made the output, if its record is still kept.
+        made = (
+            TaskRun.objects.filter(
+                submission=self.submission,
+                task=task,
+                outcome=TaskRun.Outcome.OK,
+                fingerprint=row.fingerprint,
+            )
+            .order_by("-started")
+            .first()
+        )
+        row.last_outcome, row.last_run, row.consecutive_failures = TaskRun.Outcome.OK, made, 0
+        row.save(update_fields=["last_outcome", "last_run", "consecutive_failures", "updated"])
+
     def progress(self, done: int, total: int, current: str) -> bool:
         now = timezone.now()
         still_here = Submission.objects.filter(id=self.submission.id).exclude(
