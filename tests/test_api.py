@@ -255,6 +255,52 @@ def test_a_field_of_the_wrong_kind_is_named_not_blamed_on_the_body(
     assert not Submission.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "field", "message"),
+    [
+        (
+            '{"text": "{}", "profle": "demo"}',
+            "application/json",
+            "profle",
+            "“profle” is not a field of a submission, which has “url”, “text”, “profile” "
+            "and “sample”.",
+        ),
+        (
+            '{"file": "{}"}',
+            "application/json",
+            "file",
+            "A file cannot be sent in JSON: send it as multipart (curl -F file=@data.json), "
+            "or send its text as “text”.",
+        ),
+        (
+            "text=%7B%7D&smaple=true",
+            "application/x-www-form-urlencoded",
+            "smaple",
+            "“smaple” is not a field of a submission, which has “file”, “url”, “text”, "
+            "“profile” and “sample”.",
+        ),
+    ],
+)
+def test_a_field_the_api_does_not_read_is_refused_not_left_out(
+    client, document, body, content_type, field, message
+):
+    # Left out, a misspelt profile would check the data against the default one, unsaid.
+    response = client.post("/api/submissions", body, content_type=content_type)
+    assert response.status_code == 400
+    problem = check(document, response, "/api/submissions", "post")["error"]
+    assert (problem["code"], problem["field"], problem["message"]) == ("invalid", field, message)
+    assert not Submission.objects.exists()
+
+
+def test_a_multipart_part_the_api_does_not_read_is_refused(client, document):
+    parts = {"file": SimpleUploadedFile("a.json", b"{}"), "schema": SimpleUploadedFile("s", b"{}")}
+    response = client.post("/api/submissions", parts)
+    problem = check(document, response, "/api/submissions", "post")["error"]
+    assert (response.status_code, problem["field"]) == (400, "schema")
+    assert problem["message"].startswith("“schema” is not a field of a submission")
+    assert not Submission.objects.exists()
+
+
 class Clock:
     """The API's clock, stopped at a moment the tests move by hand."""
 

@@ -234,6 +234,7 @@ def submission_form(request: HttpRequest) -> SubmissionForm:
     body = json.loads(request.body or b"null")
     if not isinstance(body, dict):
         raise ValueError('expected an object such as {"url": "https://..."}')
+    _refuse_unknown(body, JSON_FIELDS)
     fields = {name: body[name] for name in ("url", "text", "profile") if name in body}
     for name, value in fields.items():
         if not isinstance(value, str):
@@ -249,9 +250,39 @@ def submission_form(request: HttpRequest) -> SubmissionForm:
     return SubmissionForm(fields)
 
 
+JSON_FIELDS = ("url", "text", "profile", "sample")
+FORM_FIELDS = ("file", *JSON_FIELDS)
+
+
+def _refuse_unknown(names: Any, known: tuple[str, ...]) -> None:
+    """A field the API does not read, refused rather than left out: a misspelt "profle"
+    would otherwise check the data against the default profile, and say nothing."""
+    unknown = [name for name in names if name not in known]
+    if not unknown:
+        return
+    name = unknown[0]
+    if name == "file":  # in a JSON body
+        raise WrongField(
+            name,
+            "A file cannot be sent in JSON: send it as multipart (curl -F file=@data.json), "
+            "or send its text as “text”.",
+        )
+    raise WrongField(
+        name,
+        f"“{name}” is not a field of a submission, which has {_either(known)}.",
+    )
+
+
+def _either(known: tuple[str, ...]) -> str:
+    quoted = [f"“{name}”" for name in known]
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+
+
 def _check_parts(request: HttpRequest) -> None:
     """A form's fields sent as the wrong kind of part: a file where text is read, say
-    (curl's -F text=@data.json, which means -F 'text=<data.json')."""
+    (curl's -F text=@data.json, which means -F 'text=<data.json'); or a field it does
+    not read."""
+    _refuse_unknown([*request.POST, *request.FILES], FORM_FIELDS)
     for name in ("text", "url", "profile", "sample"):
         if name in request.FILES and name not in request.POST:
             raise WrongField(

@@ -248,8 +248,9 @@ SCHEMAS: dict[str, Any] = {
     },
     "NewSubmission": {
         "type": "object",
-        "description": "Exactly one of url and text.",
+        "description": "Exactly one of url and text. A field not listed is refused (400).",
         "oneOf": [{"required": ["url"]}, {"required": ["text"]}],
+        "additionalProperties": False,
         "properties": {
             "url": {
                 "type": "string",
@@ -271,7 +272,9 @@ SCHEMAS: dict[str, Any] = {
     },
     "NewUpload": {
         "type": "object",
+        "description": "A part not listed is refused (400).",
         "required": ["file"],
+        "additionalProperties": False,
         "properties": {
             "file": {"type": "string", "contentMediaType": "application/octet-stream"},
             "profile": ref("Profile"),
