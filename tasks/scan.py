@@ -6,7 +6,8 @@ item. Reading a 50 MB file whole makes a tree of over 300 MB; so, when the data 
 object holding the profile's root list, the items are streamed (tasks/reading.py) and the
 checks keep only what they report: counts, a bounded number of errors and examples.
 Otherwise (another shape, a schema that judges the list as a whole, a file the streaming
-reader leaves to orjson) the document is read whole and the same checks walk it.
+reader leaves to orjson) the document is read whole and the same checks walk it, its
+items still validated a batch at a time where the schema allows (_whole_in_batches).
 
 The checking tasks share one ``Scan`` per run through the run's memo; a task run on its
 own (after an upgrade, say) makes a scan of its own.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -67,8 +68,10 @@ from tasks.schema import (
     engine_for,
     items_needed_for_rest,
     iter_errors,
+    judges_the_whole_list,
     rest_errors,
     truncate,
+    without_items_rule,
 )
 
 # Items validated per call: a few, so they are checked while still in the processor's
@@ -97,6 +100,9 @@ class Plan:
     sample_size: int | None = None
     # False reads the file whole, as for shapes that cannot stream (tests compare the two).
     stream: bool = True
+    # False validates a document read whole in one call, even where its items could be
+    # validated a batch at a time: what the tests hold the batches to.
+    batches: bool = True
     # A document that is itself a list: its elements are the items, whatever the key.
     root_is_list: bool = False
     from_a_spreadsheet: bool = False  # the data was converted from one
@@ -127,6 +133,11 @@ class Plan:
     @property
     def items_pattern(self) -> str:
         return f"{self.list_pointer}/*"
+
+    @property
+    def list_key(self) -> str | None:
+        """The root list's key in the document; None where the document is the list."""
+        return None if self.root_is_list else self.key
 
     @property
     def list_pointer(self) -> str:
@@ -208,22 +219,19 @@ def _streamed(path: Path, plan: Plan) -> Scan:
     # Streamed items make no reference cycles and live briefly: the cyclic collector
     # would only slow the reading down (see process/runner.py Memo).
     with _collector_paused():
-        for index, item in enumerate(stream.items()):
-            if plan.sample_size is None or index < plan.sample_size:
-                checks.item(index, item)
-            else:
-                checks.beyond_the_sample(item)
+        _check_items(checks, stream.items())
         skeleton = stream.skeleton
-        # The main list's length is judged on its first items, kept whole (see head).
-        checks.cut_lists = _cut_lists(skeleton, plan.sample_size) - {plan.list_pointer}
-        checks.rest(sample(skeleton, plan.sample_size) if plan.sample_size else skeleton)
+        _check_rest(checks, skeleton)
     return checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
 
 
 def _whole(data: Any, plan: Plan) -> Scan:
-    checked = sample(data, plan.sample_size) if plan.sample_size else data
-    if isinstance(checked, list):
+    if isinstance(data, list):
         plan = replace(plan, root_is_list=True)
+    items = _root_list(data, plan)
+    if items is not None and plan.batches and _batchable(plan):
+        return _whole_in_batches(data, items, plan)
+    checked = sample(data, plan.sample_size) if plan.sample_size else data
     checks = Checks(plan, validate_in_batches=False)
     if isinstance(checked, list):
         _check_items(checks, checked)
@@ -244,6 +252,40 @@ def _whole(data: Any, plan: Plan) -> Scan:
     if checked is not data:  # the items past the sample are objects or not all the same
         whole = data if isinstance(data, list) else data.get(plan.key)
         checks.objects = sum(type(item) is dict for item in whole) if type(whole) is list else 0
+    return checks.result(data, top_level_lists(data))
+
+
+def _root_list(data: Any, plan: Plan) -> list[Any] | None:
+    """The root list of a document read whole, if it has one."""
+    if plan.root_is_list:
+        return data
+    found = data.get(plan.key) if isinstance(data, dict) else None
+    return found if isinstance(found, list) else None
+
+
+def _batchable(plan: Plan) -> bool:
+    """Whether a document read whole can have its items checked in batches. A sample is
+    validated in one call, as its items are few (ASSAY_SAMPLE_ITEMS)."""
+    return (
+        plan.loaded is not None
+        and plan.sample_size is None
+        and checks_items_alone(plan.loaded, plan.list_key, whole_list=True)
+    )
+
+
+def _whole_in_batches(data: Any, items: list[Any], plan: Plan) -> Scan:
+    """A document read whole, checked as a streamed one is: its items a batch at a time.
+    jsonschema-rs makes every error of what it is given before it gives the first, at 2 KB
+    each, 6 KB a oneOf's: validated in one call, a 7.7 MB list of 120,000 items that
+    each broke a oneOf took a worker to 1 GB (bench/errors.py)."""
+    checks = Checks(plan, validate_in_batches=True)
+    if judges_the_whole_list(plan.loaded, plan.list_key):
+        checks.whole_list = items
+    _check_items(checks, items)
+    if plan.root_is_list:
+        _check_rest(checks, [])
+    else:
+        _check_rest(checks, {key: [] if key == plan.key else value for key, value in data.items()})
     return checks.result(data, top_level_lists(data))
 
 
@@ -319,9 +361,22 @@ def _longer(value: Any, size: int) -> bool:
     return isinstance(value, list) and len(value) > size
 
 
-def _check_items(checks: Checks, items: list[Any]) -> None:
+def _check_items(checks: Checks, items: Iterable[Any]) -> None:
+    """The root list's items, the sample's checked, the others only counted."""
+    size = checks.plan.sample_size
     for index, item in enumerate(items):
-        checks.item(index, item)
+        if size is None or index < size:
+            checks.item(index, item)
+        else:
+            checks.beyond_the_sample(item)
+
+
+def _check_rest(checks: Checks, skeleton: Any) -> None:
+    """The document without the root list's items, after them (see Checks.rest)."""
+    size = checks.plan.sample_size
+    # The main list's length is judged on its first items, kept whole (see head).
+    checks.cut_lists = _cut_lists(skeleton, size) - {checks.plan.list_pointer}
+    checks.rest(sample(skeleton, size) if size else skeleton)
 
 
 def _lists(skeleton: dict[str, Any], key: str, count: int) -> list[tuple[str, int]]:
@@ -358,8 +413,10 @@ class Checks:
         # The first items: as many as the list's minItems needs to judge it, and enough
         # to show the document as the value of an error about it (see _errors_outside).
         self.head: list[Any] = []
-        self.head_size = items_needed_for_rest(plan.loaded, plan.key) if plan.loaded else 0
+        self.head_size = items_needed_for_rest(plan.loaded, plan.list_key) if plan.loaded else 0
         self.head_chars = 0  # the length of the head as JSON, while it is short
+        # The whole list, in a document read whole, for the rules that judge it whole.
+        self.whole_list: list[Any] | None = None
         self.beyond = 0  # items past the sample, in sample mode
         self.cut_lists: set[str] = set()  # pointers of the lists a sample cut short
         self.items = 0
@@ -509,7 +566,7 @@ class Checks:
         start = self.batch_start
         self.batch_start += len(self.batch)
         batch, self.batch = self.batch, []
-        self.check(batch_errors(batch, start, self.plan.key, self.plan.loaded, self.engine))
+        self.check(batch_errors(batch, start, self.plan.list_key, self.plan.loaded, self.engine))
 
     def _keep_head(self, items: list[Any]) -> None:
         for item in items:
@@ -522,17 +579,21 @@ class Checks:
 
     def _errors_outside(self, rest: Any) -> None:
         """Errors outside the items, from the rest of the document with the list's first
-        items; kept ahead of the items' errors, so that a long list does not crowd them out."""
-        key = self.plan.key
-        if isinstance(rest, dict) and isinstance(rest.get(key), list):
+        items (or, where rules judge the list as a whole, the whole list of a document
+        read whole, without the items' rule); kept ahead of the items' errors, so that a
+        long list does not crowd them out."""
+        key, loaded = self.plan.list_key, self.plan.loaded
+        if self.whole_list is not None:  # its items' errors are found: its rule is left out
+            rest, loaded = _with_list(rest, key, self.whole_list), without_items_rule(loaded, key)
+        elif key is None or (isinstance(rest, dict) and isinstance(rest.get(key), list)):
             listed = self.head
             if len(listed) < self.batch_start + self.beyond:
                 # An error about the whole document shows it, truncated: its list as the
                 # first items and "…". This long text makes the head truncate the same.
                 listed = [*listed, TOO_LONG]
-            rest = {**rest, key: listed}
+            rest = _with_list(rest, key, listed)
         try:
-            found = list(self._judged(rest_errors(rest, key, self.plan.loaded, self.engine)))
+            found = list(self._judged(rest_errors(rest, key, loaded, self.engine)))
         except BadInput as failure:
             self.failure = failure
             return
@@ -585,6 +646,11 @@ class Checks:
         for at, url in places_at(value, parts, pointer):
             if type(url) is str and url.startswith(LINK_SCHEMES):
                 self.links.add(url, at)
+
+
+def _with_list(rest: Any, key: str | None, items: list[Any]) -> Any:
+    """The document without the root list's items (``rest``) with ``items`` in it."""
+    return items if key is None else {**rest, key: items}
 
 
 def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:

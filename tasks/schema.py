@@ -566,18 +566,32 @@ LIST_KEYWORDS_FOR_BATCHES = {
 }  # fmt: skip
 
 
+# Keywords on the list that judge it as a whole, not item by item. A stream cannot judge
+# them; a document read whole has the whole list to judge them by, with the schema that
+# leaves its items' rule out (without_items_rule), while its items are checked in batches.
+WHOLE_LIST_KEYWORDS = {"maxItems", "uniqueItems", "contains", "minContains", "maxContains"}
+
+
 MAX_ITEMS_KEPT = 1000
 
 
-def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
-    """Whether the items of the root list at ``key`` can be checked in batches."""
-    schema = loaded.schema
-    list_schema = (schema.get("properties") or {}).get(key)
+def checks_items_alone(loaded: LoadedSchema, key: str | None, whole_list: bool = False) -> bool:
+    """Whether the items of the root list at ``key`` can be checked in batches (``key``
+    None: the document is the list, which the root schema judges); ``whole_list`` when the
+    whole list is at hand for the keywords that judge it (WHOLE_LIST_KEYWORDS)."""
+    list_schema = _list_schema(loaded, key)
+    list_keywords = LIST_KEYWORDS_FOR_BATCHES | (WHOLE_LIST_KEYWORDS if whole_list else set())
+    if key is None:  # the root's keywords for objects judge no list
+        fits = set(loaded.schema) <= ROOT_KEYWORDS_FOR_BATCHES | list_keywords
+    else:
+        fits = (
+            key != ""  # jsonschema-rs leaves empty keys out of its error paths
+            and set(loaded.schema) <= ROOT_KEYWORDS_FOR_BATCHES
+            and isinstance(list_schema, dict)
+            and set(list_schema) <= list_keywords
+        )
     return (
-        key != ""  # jsonschema-rs leaves empty keys out of its error paths
-        and set(schema) <= ROOT_KEYWORDS_FOR_BATCHES
-        and isinstance(list_schema, dict)
-        and set(list_schema) <= LIST_KEYWORDS_FOR_BATCHES
+        fits
         # "items": false refuses any item: a rule about the list, judged whole.
         and (
             isinstance(list_schema.get("items", True), dict)
@@ -585,28 +599,93 @@ def checks_items_alone(loaded: LoadedSchema, key: str) -> bool:
         )
         # The first minItems items are kept to judge the list: a few, not thousands.
         and items_needed_for_rest(loaded, key) <= MAX_ITEMS_KEPT
+        # Leaving the items' rule out to judge the list must leave no $ref unresolved.
+        and not (judges_the_whole_list(loaded, key) and _items_rule_named(loaded, key))
     )
 
 
+def judges_the_whole_list(loaded: LoadedSchema, key: str | None) -> bool:
+    """Whether the root list at ``key`` has a rule that judges it as a whole."""
+    list_schema = _list_schema(loaded, key)
+    return isinstance(list_schema, dict) and not WHOLE_LIST_KEYWORDS.isdisjoint(list_schema)
+
+
+@functools.lru_cache(maxsize=8)
+def without_items_rule(loaded: LoadedSchema, key: str | None) -> LoadedSchema:
+    """The schema with the root list's "items" left out: it judges the list as a whole and
+    the rest of the document, but no item, whose errors batch_errors finds."""
+    list_schema = {
+        name: rule for name, rule in _list_schema(loaded, key).items() if name != "items"
+    }
+    if key is None:
+        root = list_schema
+    else:
+        root = {**loaded.schema, "properties": {**loaded.schema["properties"], key: list_schema}}
+    resources = {
+        uri: root if document is loaded.schema else document
+        for uri, document in loaded.resources.items()
+    }
+    return replace(loaded, schema=root, resources=resources)
+
+
+def _items_rule_named(loaded: LoadedSchema, key: str | None) -> bool:
+    """Whether a $ref may lead into the root list's "items", which without_items_rule
+    leaves out: by a JSON Pointer through it, or by a name ($id, anchor) given in it."""
+    items_rule = _list_schema(loaded, key).get("items", True)
+    names = {id_keyword(loaded.draft), "$anchor", "$dynamicAnchor", "$recursiveAnchor"}
+    if any(True for _ in _values_of(items_rule, names)):
+        return True
+    pointer = "/items" if key is None else f"/properties/{escape(key)}/items"
+    refs = (ref for document in loaded.resources.values() for ref in _values_of(document, REFS))
+    return any(
+        isinstance(ref, str) and unquote(urldefrag(ref).fragment).startswith(pointer)
+        for ref in refs
+    )
+
+
+def _values_of(node: Any, keywords: set[str]) -> Iterator[Any]:
+    """The values of ``keywords`` anywhere in ``node``."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            yield from (current[keyword] for keyword in keywords & current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+
+
 def batch_errors(
-    items: list[Any], start: int, key: str, loaded: LoadedSchema, engine: str = "fast"
+    items: list[Any], start: int, key: str | None, loaded: LoadedSchema, engine: str = "fast"
 ) -> Iterator[SchemaError]:
     """The errors inside ``items``, the root list's items from index ``start`` on, placed
     as in the whole document (needs ``checks_items_alone``)."""
-    for error in _shifted(iter_errors({key: items}, loaded, engine), start):
-        if error.path.startswith(f"/{escape(key)}/"):
+    document = items if key is None else {key: items}
+    errors = iter_errors(document, loaded, engine)
+    for error in _shifted(errors, start, at=1 if key is None else 2):
+        if error.path.startswith(_inside(key)):
             yield error
 
 
 def rest_errors(
-    skeleton: dict[str, Any], key: str, loaded: LoadedSchema, engine: str = "fast"
+    skeleton: Any, key: str | None, loaded: LoadedSchema, engine: str = "fast"
 ) -> Iterator[SchemaError]:
     """The errors outside the items of the root list at ``key``, given the document with
     that list cut to its first items (as many as its minItems needs to judge it)."""
-    inside = f"/{escape(key)}/"
+    inside = _inside(key)
     for error in iter_errors(skeleton, loaded, engine):
         if not error.path.startswith(inside):
             yield error
+
+
+def _inside(key: str | None) -> str:
+    """How the places inside the items of the root list at ``key`` begin."""
+    return "/" if key is None else f"/{escape(key)}/"
+
+
+def _list_schema(loaded: LoadedSchema, key: str | None) -> Any:
+    """The schema of the root list at ``key``: the root schema for None."""
+    return loaded.schema if key is None else (loaded.schema.get("properties") or {}).get(key)
 
 
 def engine_for(patterns: Iterable[str]) -> str:
@@ -620,23 +699,24 @@ def _empty_name(pattern: str) -> bool:
     return "//" in pattern or pattern.endswith("/")
 
 
-def _shifted(errors: Iterator[SchemaError], shift: int) -> Iterator[SchemaError]:
-    """Errors in a batch of the root list's items, placed at their index in the list."""
+def _shifted(errors: Iterator[SchemaError], shift: int, at: int) -> Iterator[SchemaError]:
+    """Errors in a batch of the root list's items, placed at their index in the list (the
+    path's part ``at``)."""
     if not shift:
         yield from errors
         return
     for error in errors:
         parts = error.path.split("/")
-        if len(parts) > 2:
-            parts[2] = str(int(parts[2]) + shift)
+        if len(parts) > at:
+            parts[at] = str(int(parts[at]) + shift)
             error = replace(error, path="/".join(parts))
         yield error
 
 
-def items_needed_for_rest(loaded: LoadedSchema, key: str) -> int:
+def items_needed_for_rest(loaded: LoadedSchema, key: str | None) -> int:
     """How many of the root list's first items its minItems needs to judge it."""
-    list_schema = (loaded.schema.get("properties") or {}).get(key) or {}
-    minimum = list_schema.get("minItems", 0)
+    list_schema = _list_schema(loaded, key)
+    minimum = list_schema.get("minItems", 0) if isinstance(list_schema, dict) else 0
     return math.ceil(minimum) if isinstance(minimum, int | float) else 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,8 +45,12 @@ def demo_plan(**changes) -> Plan:
 
 
 def both_ways(path: Path, **changes) -> tuple[Scan, Scan]:
+    """Streamed, and read whole, whose items are validated in one call (what the batches
+    are held to), after checking that reading it whole in batches finds the same."""
     streamed = scan_file(path, demo_plan(**changes))
-    whole = scan_file(path, demo_plan(stream=False, **changes))
+    whole = scan_file(path, demo_plan(stream=False, batches=False, **changes))
+    in_batches = scan_file(path, demo_plan(stream=False, **changes))
+    assert findings(in_batches) == findings(whole)
     return streamed, whole
 
 
@@ -370,8 +375,10 @@ def plan_for(tmp_path: Path, schema: dict, **changes) -> Plan:
 
 
 def same_both_ways(path: Path, plan: Plan) -> dict:
+    """What the scan finds, the same streamed, read whole, and read whole in one call."""
     found = findings(scan_file(path, plan))
     assert found == findings(scan_file(path, replace(plan, stream=False)))
+    assert found == findings(scan_file(path, replace(plan, stream=False, batches=False)))
     return found
 
 
@@ -633,3 +640,132 @@ def test_why_no_alternative_matches_is_placed_in_the_item_streamed_or_whole(tmp_
     assert found["groups"] == [
         ("oneOf", "/grants/*/recipient", 4)
     ]  # one group, whatever the detail
+
+
+# A document read whole: its items validated a batch at a time where the schema allows ---
+# One call to jsonschema-rs makes every error of what it is given before it gives the
+# first, at a few kilobytes each (bench/errors.py).
+
+AMOUNT = {
+    "oneOf": [
+        {"type": "object", "required": ["value", "currency", "unit"]},
+        {"type": "object", "properties": {"value": {"type": "number"}}},
+    ]
+}
+ITEM = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": {"type": "string"}, "amount": AMOUNT},
+}
+LIST_RULES = {
+    "items alone": {"minItems": 200},
+    "the list as a whole": {
+        "minItems": 2,
+        "maxItems": 50,
+        "uniqueItems": True,
+        "contains": {"type": "string"},
+    },
+    # Leaving the items' rule out to judge the list would leave a $ref to it nowhere to go.
+    "the items' rule named elsewhere": {"uniqueItems": True},
+}
+
+
+def items_with_mistakes(count: int) -> list:
+    items = [{"id": f"G-{n}", "amount": {"value": n}} for n in range(count)]
+    for n in range(0, count, 3):
+        items[n]["amount"]["value"] = f"about {n}"  # matches no alternative
+    for n in range(1, count, 5):
+        items[n]["id"] = n
+    for n in range(2, count, 7):
+        del items[n]["id"]
+    return [*items, items[0]]  # the first twice
+
+
+def whole_reading(
+    tmp_path: Path, document: str, rules: str, items: list, item_schema: dict = ITEM
+) -> tuple[Path, Plan]:
+    """A file and a plan reading it whole: a document that is the list, or holds it."""
+    list_schema = {"type": "array", "items": item_schema, **LIST_RULES[rules]}
+    named = rules == "the items' rule named elsewhere"
+    if document == "list":
+        elsewhere = {"properties": {"latest": {"$ref": "#/items"}}} if named else {}
+        schema, data = {**list_schema, **elsewhere}, items
+    else:
+        elsewhere = {"latest": {"$ref": "#/properties/grants/items"}} if named else {}
+        schema = {
+            "type": "object",
+            "required": ["version"],
+            "additionalProperties": False,
+            "properties": {"grants": list_schema, **elsewhere},
+        }
+        data = {"grants": items, "latest": items[0], "extra": True}
+    return write(tmp_path, data), plan_for(tmp_path, schema, stream=False)
+
+
+@pytest.mark.parametrize("rules", list(LIST_RULES))
+@pytest.mark.parametrize("document", ["list", "object"])
+def test_items_read_whole_are_validated_in_batches_as_in_one_call(
+    tmp_path, settings, document, rules
+):
+    settings.ASSAY_MAX_STORED_ERRORS = 7  # which errors are kept depends on their order
+    path, plan = whole_reading(tmp_path, document, rules, items_with_mistakes(120))
+    found = findings(scan_file(path, plan))
+    assert found == findings(scan_file(path, replace(plan, batches=False)))
+    assert found["error_total"] > 50
+    details = [(place, detail) for place, *_, detail in found["errors"] if detail]
+    assert details  # placed in the item, wherever its batch began
+    for place, detail in details:
+        assert detail == f"Closest is alternative 2: at {place}/value, should be a number, not text"
+
+
+def traced_peak(path: Path, plan: Plan) -> tuple[int, Scan]:
+    """The scan, and the most memory Python held for it at once (what the data read
+    whole takes, and the errors jsonschema-rs gives at once)."""
+    tracemalloc.start()
+    try:
+        scan = scan_file(path, plan)
+        return tracemalloc.get_traced_memory()[1], scan
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("document", "rules"),
+    [("object", "items alone"), ("list", "items alone"), ("object", "the list as a whole")],
+)
+def test_the_errors_of_items_read_whole_take_no_memory_beyond_those_kept(
+    tmp_path, settings, document, rules
+):
+    # The same items, each breaking the oneOf, then each valid: validated in one call,
+    # the 3,000 errors took 16 to 22 MB more.
+    settings.ASSAY_MAX_STORED_ERRORS = 10
+    items = [{"id": f"G-{n}", "amount": {"value": f"about {n}"}} for n in range(3000)]
+    peaks, broken = [], []
+    for value_rule in ({"type": "number"}, {"type": "string"}):
+        alternatives = [AMOUNT["oneOf"][0], {"properties": {"value": value_rule}}]
+        item_schema = {**ITEM, "properties": {"amount": {"oneOf": alternatives}}}
+        path, plan = whole_reading(tmp_path, document, rules, items, item_schema)
+        peak, scan = traced_peak(path, plan)
+        peaks.append(peak)
+        groups = scan.errors.as_list()
+        broken.append(sum(group["count"] for group in groups if group["validator"] == "oneOf"))
+    assert broken == [3000, 0]
+    assert peaks[0] - peaks[1] < 1_000_000
+
+
+@pytest.mark.parametrize("document", ["list", "object"])
+def test_items_read_whole_go_to_python_jsonschema_from_a_field_with_an_empty_name_on(
+    tmp_path, document
+):
+    # As streamed items do (README): jsonschema-rs finds 19.99 a multiple of 0.01, and
+    # python jsonschema, dividing in floating point, does not.
+    list_schema = {"type": "array", "items": {"properties": {"amount": {"multipleOf": 0.01}}}}
+    items = [{"amount": 19.99}, *({"id": n} for n in range(40)), {"": 1, "amount": 19.99}]
+    if document == "list":
+        schema, data, place = list_schema, items, "/41/amount"
+    else:
+        schema, data, place = root_schema(list_schema), {"grants": items}, "/grants/41/amount"
+    path = write(tmp_path, data)
+    for stream in (True, False) if document == "object" else (False,):
+        scan = scan_file(path, plan_for(tmp_path, schema, stream=stream))
+        assert error_places(scan) == {(place, "multipleOf")}, stream
