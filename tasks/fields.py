@@ -35,13 +35,17 @@ class FieldWalk:
 
     @property
     def types(self) -> dict[type, int]:
-        """How many values of each type: every value is one visited, or a field's (counted
-        in counts), or a list's entry."""
-        found = {kind: count for kind, count in self.others.items() if kind is not ENTRIES}
-        values = self.visited + sum(self.counts.values()) + self.others.get(ENTRIES, 0)
-        if texts := values - sum(found.values()):
+        """How many values of each type: every value is one visited, or a field's, or a
+        list's entry."""
+        found = {kind: count for kind, count in self.others.items() if kind not in TALLIES}
+        if texts := self.values - sum(found.values()):
             found[str] = texts
         return found
+
+    @property
+    def values(self) -> int:
+        """How many values it has met: each one visited, each field, each list's entry."""
+        return self.visited + self.others.get(FIELDS, 0) + self.others.get(ENTRIES, 0)
 
     @property
     def max_depth(self) -> int:
@@ -63,7 +67,10 @@ class FieldWalk:
                 _walk(value, pattern, self.counts, self.others, self.children)
 
 
-ENTRIES = "list entries"  # the key under which FieldWalk.others counts them
+# The keys under which FieldWalk.others counts list entries, and fields of objects.
+ENTRIES = "list entries"
+FIELDS = "fields"
+TALLIES = {ENTRIES, FIELDS}
 
 
 def walk_fields(data: Any) -> FieldWalk:
@@ -82,6 +89,7 @@ def _walk(value: Any, pattern: str, counts: dict, others: dict, children: dict) 
     except KeyError:
         kids = children[pattern] = {}
     if type(value) is dict:
+        others[FIELDS] += len(value)
         for key, child in value.items():
             try:
                 child_pattern = kids[key]
@@ -107,6 +115,15 @@ def _walk(value: Any, pattern: str, counts: dict, others: dict, children: dict) 
             others[kind] += 1
             if kind is dict or kind is list:
                 _walk(child, child_pattern, counts, others, children)
+
+
+def values_in(value: Any) -> int:
+    """How many values ``value`` holds, itself included, as FieldWalk counts them."""
+    if type(value) is dict:
+        return 1 + sum(map(values_in, value.values()))
+    if type(value) is list:
+        return 1 + sum(map(values_in, value))
+    return 1
 
 
 def _find(value: Any, parts: list[str], pointer: str, found: list, limit: int) -> None:

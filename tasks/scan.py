@@ -48,6 +48,7 @@ from tasks.fields import (
     pattern_parts,
     places_at,
     values_at,
+    values_in,
 )
 from tasks.profile_schema import (
     described_fields,
@@ -66,6 +67,7 @@ from tasks.schema import (
     batch_errors,
     checks_items_alone,
     engine_for,
+    engine_for_values,
     items_needed_for_rest,
     iter_errors,
     judges_the_whole_list,
@@ -409,6 +411,7 @@ class Checks:
         )
         self.batch: list[Any] | None = [] if validate_in_batches and plan.loaded else None
         self.batch_start = 0
+        self.values_validated = 0  # the values of the items validated (FieldWalk.values)
         self.failure: BadInput | None = None
         # The first items: as many as the list's minItems needs to judge it, and enough
         # to show the document as the value of an error about it (see _errors_outside).
@@ -552,7 +555,8 @@ class Checks:
         outside: list[SchemaError] = []
 
         def inside_the_items() -> Iterator[SchemaError]:
-            for error in self._judged(iter_errors(data, self.plan.loaded, self.engine)):
+            engine = engine_for_values(self.engine, self.walk.values)
+            for error in self._judged(iter_errors(data, self.plan.loaded, engine)):
                 if error.path.startswith(self.items_pointer):
                     yield error
                 else:
@@ -566,7 +570,20 @@ class Checks:
         start = self.batch_start
         self.batch_start += len(self.batch)
         batch, self.batch = self.batch, []
-        self.check(batch_errors(batch, start, self.plan.list_key, self.plan.loaded, self.engine))
+        # The values walked since the last batch: its items' (and the rest's, at the end).
+        values, self.values_validated = self.walk.values - self.values_validated, self.walk.values
+        if engine_for_values(self.engine, values) == self.engine:
+            self.check(
+                batch_errors(batch, start, self.plan.list_key, self.plan.loaded, self.engine)
+            )
+            return
+        # A large item among them, or large items: each goes alone, a large one to the
+        # engine for large data.
+        for offset, item in enumerate(batch):
+            engine = engine_for_values(self.engine, values_in(item))
+            self.check(
+                batch_errors([item], start + offset, self.plan.list_key, self.plan.loaded, engine)
+            )
 
     def _keep_head(self, items: list[Any]) -> None:
         for item in items:
@@ -583,8 +600,11 @@ class Checks:
         read whole, without the items' rule); kept ahead of the items' errors, so that a
         long list does not crowd them out."""
         key, loaded = self.plan.list_key, self.plan.loaded
+        # As many values as have been met, at most: the first items may be large.
+        engine = engine_for_values(self.engine, self.walk.values)
         if self.whole_list is not None:  # its items' errors are found: its rule is left out
             rest, loaded = _with_list(rest, key, self.whole_list), without_items_rule(loaded, key)
+            engine = self.engine  # errors about the list as a whole, and the rest: a few
         elif key is None or (isinstance(rest, dict) and isinstance(rest.get(key), list)):
             listed = self.head
             if len(listed) < self.batch_start + self.beyond:
@@ -593,7 +613,7 @@ class Checks:
                 listed = [*listed, TOO_LONG]
             rest = _with_list(rest, key, listed)
         try:
-            found = list(self._judged(rest_errors(rest, key, loaded, self.engine)))
+            found = list(self._judged(rest_errors(rest, key, loaded, engine)))
         except BadInput as failure:
             self.failure = failure
             return

@@ -535,7 +535,25 @@ class Closest:
 Explainer = Callable[[str], Closest | None]
 
 
+# The values handed to jsonschema-rs for its errors in one call, at most. It makes every
+# error of what it is given before it gives the first, 2 KB each (6 KB a oneOf's): one
+# item of a 1 MB file, a list of 500,000 entries each of the wrong type, took a worker to
+# 1.4 GB. Past this many values, where the errors could be as many, the "large" engine
+# asks jsonschema-rs only whether the data is valid, and if not, python jsonschema,
+# which gives its errors one at a time, finds them.
+MAX_VALUES_AT_ONCE = 20_000
+
+
+def engine_for_values(engine: str, values: int) -> str:
+    """The engine for data of ``values`` values, where ``engine`` is the one chosen."""
+    return "large" if engine == "fast" and values > MAX_VALUES_AT_ONCE else engine
+
+
 def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
+    if engine == "large":
+        if _fast_says_valid(data, loaded):
+            return
+        engine = "reference"
     if engine == "fast":
         yield from _fast_errors(data, loaded)
     elif engine == "reference":
@@ -545,6 +563,15 @@ def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterat
             raise too_deep("check against the schema") from None
     else:
         raise ValueError(f"unknown engine {engine!r}")
+
+
+def _fast_says_valid(data: Any, loaded: LoadedSchema) -> bool:
+    try:
+        return fast_validator(loaded).is_valid(data)
+    except ValueError as error:  # as _fast_errors: nested too deeply for jsonschema-rs
+        if "Recursion limit" not in str(error):
+            raise
+        raise too_deep("check against the schema") from None
 
 
 def is_valid(data: Any, loaded: LoadedSchema) -> bool:

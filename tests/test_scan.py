@@ -17,6 +17,7 @@ import pytest
 from bench.datagen import grant
 from process.errors import BadInput
 from tasks import reading
+from tasks import schema as schema_module
 from tasks.fields import schema_fields
 from tasks.reading import ItemStream, NotStreamable
 from tasks.scan import Plan, Scan, scan_file
@@ -769,3 +770,43 @@ def test_items_read_whole_go_to_python_jsonschema_from_a_field_with_an_empty_nam
     for stream in (True, False) if document == "object" else (False,):
         scan = scan_file(path, plan_for(tmp_path, schema, stream=stream))
         assert error_places(scan) == {(place, "multipleOf")}, stream
+
+
+LONG = 30_000  # list entries in one item: more than jsonschema-rs is given at once
+
+
+@pytest.mark.parametrize("reading", ["streamed", "read whole", "one call"])
+def test_one_item_with_very_many_errors_takes_no_memory_beyond_those_kept(
+    tmp_path, settings, reading
+):
+    # The same list of entries, each of the wrong type, then each right: given to
+    # jsonschema-rs at once, the 30,000 errors took 60 MB more, and a 1.5 MB file of
+    # 500,000 took a worker to 1.5 GB.
+    settings.ASSAY_MAX_STORED_ERRORS = 10
+    peaks, broken = [], []
+    for entry in ({"type": "object"}, {"type": "integer"}):
+        item_schema = {"type": "object", "properties": {"codes": {"items": entry}}}
+        # A rule at the root that may judge anything: the document is validated in one call.
+        root = {"allOf": [{"required": ["grants"]}]} if reading == "one call" else {}
+        schema = root_schema({"type": "array", "items": item_schema}, **root)
+        path = write(tmp_path, {"grants": [{"id": "a"}, {"codes": [1] * LONG}, {"id": "b"}]})
+        plan = plan_for(tmp_path, schema, stream=reading == "streamed")
+        peak, scan = traced_peak(path, plan)
+        peaks.append(peak)
+        broken.append(scan.errors.total)
+        assert error_places(scan) <= {(f"/grants/1/codes/{n}", "type") for n in range(LONG)}
+    assert broken == [LONG, 0]
+    assert peaks[0] - peaks[1] < 5_000_000
+
+
+@pytest.mark.parametrize("limit", [10, 100])
+def test_data_too_large_for_jsonschema_rs_at_once_has_the_same_findings(
+    tmp_path, monkeypatch, limit
+):
+    # 10: every item is too large, and goes alone to python jsonschema, which finds the
+    # errors jsonschema-rs says are there; 100: a batch is, and each item goes alone.
+    path = write(tmp_path, {"grants": grants(60)})
+    found = same_both_ways(path, demo_plan())
+    assert found["errors"]  # the demo's data breaks the schema here and there
+    monkeypatch.setattr(schema_module, "MAX_VALUES_AT_ONCE", limit)
+    assert same_both_ways(path, demo_plan()) == found
