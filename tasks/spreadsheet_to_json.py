@@ -20,7 +20,8 @@ class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
     # 10: a row of flattentool's settings ("#", "skipRows 1") is refused, where its rows
     # were numbered as if the headings were in row 1 and read columns said to be unread;
-    # a "#" in cell A1 beside no setting is a heading, checked as any other first row
+    # a "#" in cell A1 beside no setting is a heading, checked as any other first row;
+    # a formula's warning gives a heading that is a number or a date as text
     # 9: a field that is one of several objects is read as an object; "1.0" in a whole
     # number column is a number; a number cell stays one where the schema allows a number
     # but only some texts; a list of texts is split on ";" alone, not on "," too

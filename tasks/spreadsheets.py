@@ -1232,7 +1232,8 @@ def _formula_warning(sheet: Any, column: str, row: int, formula: str) -> dict[st
         "sheet": sheet.title,
         "row": row,
         "column": column,
-        "header": heading,
+        # As text, as flattentool reads a heading: a year or a date is no JSON string.
+        "header": None if heading is None else str(heading),
     }
 
 
@@ -1685,7 +1686,8 @@ def _check_settings_rows(reader: Any, fmt: str) -> None:
 
 
 def _settings_named(settings: dict[str, Any]) -> str:
-    """ "“skipRows 1” and “headerRows 2”", as the row writes them (True: a word alone)."""
+    """The settings as the row writes them, “skipRows 1” and “headerRows 2” say (a
+    setting that is True: its word alone)."""
     named = [f"“{key}”" if value is True else f"“{key} {value}”" for key, value in settings.items()]
     return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else named[0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from html import unescape
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -800,3 +800,56 @@ def test_the_report_says_how_many_kinds_of_error_there_are_past_those_listed(
     report = check(document, response, "/api/submissions/{id}/report", "get")
     assert (report["error_count"], report["error_group_count"]) == (201, 201)
     assert len(report["error_groups"]) == 200
+
+
+def test_a_formula_under_a_heading_that_is_a_number_or_a_date_is_warned_of_as_text(
+    client, document, settings, tmp_path
+):
+    import openpyxl
+
+    from tests.test_spreadsheet_tasks import GRANT, use_profile
+
+    use_profile(settings, tmp_path, GRANT)
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "grants"
+    # Formulas as a program writes them, with no saved result, under headings that are
+    # a year and a date: the warnings name the headings as the sheet shows them.
+    sheet.append(["id", "title", 2026, date(2026, 4, 1)])
+    sheet.append(["G1", "Orchard", "=1+1", "=2+2"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    upload = SimpleUploadedFile("grants.xlsx", buffer.getvalue())
+    created = client.post("/api/submissions", {"file": upload}).json()
+    response = client.get(created["links"]["report"])
+    assert response.status_code == 200
+    report = check(document, response, "/api/submissions/{id}/report", "get")
+    assert [(w["column"], w["header"]) for w in report["conversion_warnings"]] == [
+        ("C", "2026"),
+        ("D", "2026-04-01 00:00:00"),
+    ]
+
+
+def test_the_status_offers_no_file_made_against_a_schema_since_replaced(
+    client, document, settings, tmp_path
+):
+    from tests.test_spreadsheet_tasks import GRANT, use_profile
+
+    use_profile(settings, tmp_path, GRANT)
+    created = created_from(client, {"grants": [{"id": "G1"}]})
+    stricter = tmp_path / "stricter"
+    stricter.mkdir()
+    use_profile(settings, stricter, {**GRANT, "required": ["id", "title"]})
+    # The status is read, not acted on: the report is made again once it is asked for
+    # (or the page looked at). Until then its file says the data is valid, which the
+    # schema now says it is not: the status must not offer it as the step's.
+    status = check(document, client.get(created["links"]["self"]), "/api/submissions/{id}", "get")
+    [report] = [task for task in status["tasks"] if task["name"] == "report"]
+    assert "downloads" not in report
+    made = check(
+        document, client.get(created["links"]["report"]), "/api/submissions/{id}/report", "get"
+    )
+    assert (made["valid"], made["error_count"]) == (False, 1)
+    status = client.get(created["links"]["self"]).json()
+    [report] = [task for task in status["tasks"] if task["name"] == "report"]
+    assert [download["name"] for download in report["downloads"]] == ["report.json", "errors.csv"]

@@ -399,9 +399,10 @@ def _failure(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # Why a submission in this state has nothing to try again.
+BEING_CHECKED = "This submission is being checked: there is nothing to try again."
 NOTHING_TO_RETRY = {
-    State.PENDING: "This submission is being checked: there is nothing to try again.",
-    State.RUNNING: "This submission is being checked: there is nothing to try again.",
+    State.PENDING: BEING_CHECKED,
+    State.RUNNING: BEING_CHECKED,
     State.DONE: "This submission was checked: there is nothing to try again.",
 }
 
@@ -417,7 +418,8 @@ def retry(request: HttpRequest, submission_id: UUID) -> JsonResponse:
         return error(410, "expired", "This submission has expired; its data is gone.")
     if submission.state != State.FAILED:
         return error(409, "not_failed", NOTHING_TO_RETRY[submission.state])
-    jobs.retry(submission)  # False if another request was first: it is tried again all the same
+    # False if a run was already queued (another request's, say): that run tries it again.
+    jobs.retry(submission)
     submission = Submission.objects.get(id=submission_id)
     return JsonResponse(status_document(request, submission), status=202)
 
@@ -480,7 +482,8 @@ def _deferred_task_status(submission: Submission, task: Task) -> dict[str, Any]:
 
 def status_document(request: HttpRequest, submission: Submission) -> dict[str, Any]:
     pipeline = get_pipeline()
-    results = {row.task: row.last_outcome for row in submission.results.all()}
+    # The rows the steps read their outputs from too (_with_what_it_made): one query.
+    results = {name: row.last_outcome for name, row in submission.store.results.items()}
     titles = {task.name: task.title for task in pipeline}
     tasks = [
         _with_what_it_made(
@@ -531,6 +534,10 @@ def _with_what_it_made(
     """A step's entry, with what its section of the results page has besides: the files
     it offers, and its notices (what the spreadsheets leave out, say)."""
     if entry["status"] not in ("ok", "ready") or submission.is_expired:
+        return entry
+    if task.is_needed(submission):
+        # Made before a change (a new schema, an upgrade) that the status, which only
+        # reads, does not act on: its files are not what the step would give now.
         return entry
     downloads = [
         {**item, "url": request.build_absolute_uri(item["url"])}

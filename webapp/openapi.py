@@ -232,7 +232,8 @@ SCHEMAS: dict[str, Any] = {
                 "items": ref("Download"),
                 "description": "For a step done (ok or ready) that offers files: those there "
                 "are (the report as JSON and CSV, a spreadsheet as JSON, the spreadsheets "
-                "of JSON data, a document's previews).",
+                "of JSON data, a document's previews). None while what the step made is out "
+                "of date (a schema changed since): the report, asked for, makes it again.",
             },
             "notices": {
                 "type": "array",
