@@ -48,6 +48,11 @@ class FieldWalk:
         return self.visited + self.others.get(FIELDS, 0) + self.others.get(ENTRIES, 0)
 
     @property
+    def strings(self) -> int:
+        """How many strings the values visited hold: the fields' names and text values."""
+        return self.others.get(FIELDS, 0) + self.types.get(str, 0)
+
+    @property
     def max_depth(self) -> int:
         """How many levels below the root the deepest value is: a field's value, or a
         list's entry ("/*/*" in [[1]])."""

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from tasks.data import LONG_DIGIT_RUN, may_hold_a_long_integer
+from tasks.repeated import strings_in_text
 
 PIECE = 1 << 20  # bytes read at a time, at least (more while one value is longer)
 NUMBERS = (int, float)
@@ -79,13 +80,19 @@ class ItemStream:
     """The items of the list at ``key`` of a JSON object, read one at a time.
 
     After ``items()`` is exhausted, ``skeleton`` holds the document with that list empty
-    (its keys in their order) and ``count`` the number of items read."""
+    (its keys in their order) and ``count`` the number of items read. ``strings`` is the
+    number of strings in the text read (names and values: see tasks/repeated.py): with
+    ``counted_items``, in the skeleton and the text of those first items and of the rest
+    of the run they were read in, whose items number ``counted``."""
 
-    def __init__(self, path: Path, key: str):
+    def __init__(self, path: Path, key: str, counted_items: int | None = None):
         self.path = path
         self.key = key
         self.skeleton: dict[str, Any] = {}
         self.count = 0
+        self.counted_items = counted_items
+        self.counted = 0
+        self.strings = 0
 
     def items(self) -> Iterator[Any]:
         with self.path.open("rb") as handle:
@@ -94,6 +101,7 @@ class ItemStream:
                 yield from self._document(text)
             except (RecursionError, ValueError) as error:  # JSONDecodeError is a ValueError
                 raise NotStreamable(str(error)) from None
+            self.strings = text.strings
 
     def _document(self, text: _Text) -> Iterator[Any]:
         if text.next_char() != "{":
@@ -126,11 +134,16 @@ class ItemStream:
             text.pos += 1
             return
         runs = _Runs()
+        limit = self.counted_items
         while True:
+            text.counting = limit is None or self.count < limit
             items = runs.read(text) or [runs.one(text)]
             self.count += len(items)
+            if text.counting:
+                self.counted = self.count
             yield from items
             if not text.separator("]"):
+                text.counting = True  # the rest of the document
                 return
 
 
@@ -191,6 +204,8 @@ class _Text:
         # An integer orjson would read as a float may be in the file: runs are not read.
         self.long_integers = False
         self.last_bytes = b""  # the end of the last piece read, where a long one may start
+        self.strings = 0  # in the values read while counting (see tasks/repeated.py)
+        self.counting = True
         self._add(head)
 
     def value(self) -> Any:
@@ -211,6 +226,8 @@ class _Text:
             if near_the_end and type(value) in NUMBERS:
                 self.read_more()
                 continue
+            if self.counting:
+                self.strings += strings_in_text(self.buffer, self.pos, end)
             self.pos = end
             return value
 
@@ -252,6 +269,8 @@ class _Text:
                 items = orjson.loads(f"[{self.buffer[self.pos : comma]}]")
             except orjson.JSONDecodeError:
                 continue  # the opening was inside an item: the next one may not be
+            if self.counting:
+                self.strings += strings_in_text(self.buffer, self.pos, comma)
             self.pos = comma
             return items
         return []

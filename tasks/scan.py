@@ -9,6 +9,10 @@ Otherwise (another shape, a schema that judges the list as a whole, a file the s
 reader leaves to orjson) the document is read whole and the same checks walk it, its
 items still validated a batch at a time where the schema allows (_whole_in_batches).
 
+The reading also counts the strings of the text it reads: where the data read holds
+fewer, an object named a field twice, and only then is the file read again to say where
+(tasks/repeated.py).
+
 The checking tasks share one ``Scan`` per run through the run's memo; a task run on its
 own (after an upgrade, say) makes a scan of its own.
 """
@@ -57,6 +61,7 @@ from tasks.profile_schema import (
     load_profile_schema,
 )
 from tasks.reading import ItemStream, NotStreamable
+from tasks.repeated import Repeated, find_repeated, strings_in, strings_in_file
 from tasks.schema import (
     MAX_ITEMS_KEPT,
     MAX_VALUE_CHARS,
@@ -194,6 +199,8 @@ class Scan:
     links: LinkPlaces
     ids: Counter
     distinct: dict[str, Counter]
+    # Names given twice in one object (read as the last value): found after the reading.
+    repeated: Repeated = field(default_factory=Repeated)
 
 
 def load_scan(submission: Subject, inputs: Inputs) -> Scan:
@@ -212,19 +219,65 @@ def scan_file(path: Path, plan: Plan, read_whole: Callable[[], Any] | None = Non
             return _streamed(path, plan)
         except NotStreamable:
             pass  # read whole below, which says precisely what is wrong, if anything is
-    return _whole(read_whole() if read_whole else parse(path.read_bytes()), plan)
+    data = read_whole() if read_whole else parse(path.read_bytes())
+    scan = _whole(data, plan)
+    if not plan.from_a_spreadsheet:
+        unread = _cut_parts(data, plan.sample_size)
+        scan.repeated = _repeated(path, plan, strings_in_file(path), scan.walk, unread)
+    return scan
 
 
 def _streamed(path: Path, plan: Plan) -> Scan:
-    stream = ItemStream(path, plan.key)
+    # A spreadsheet's conversion names each field once: its text need not be counted.
+    counted_items = 0 if plan.from_a_spreadsheet else plan.sample_size
+    stream = ItemStream(path, plan.key, counted_items)
     checks = Checks(plan, validate_in_batches=True)
+    counted_beyond: list[Any] = []  # past the sample, read in one run with its last items
     # Streamed items make no reference cycles and live briefly: the cyclic collector
     # would only slow the reading down (see process/runner.py Memo).
     with _collector_paused():
-        _check_items(checks, stream.items())
+        items = stream.items()
+        if plan.sample_size is not None:
+            items = _keeping_counted_beyond(items, stream, plan.sample_size, counted_beyond)
+        _check_items(checks, items)
         skeleton = stream.skeleton
         _check_rest(checks, skeleton)
-    return checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
+    scan = checks.result(skeleton, _lists(skeleton, plan.key, stream.count))
+    if not plan.from_a_spreadsheet:
+        unread = [counted_beyond, *_cut_parts(skeleton, plan.sample_size)]
+        scan.repeated = _repeated(path, plan, stream.strings, scan.walk, unread)
+    return scan
+
+
+def _keeping_counted_beyond(
+    items: Iterator[Any], stream: ItemStream, size: int, kept: list[Any]
+) -> Iterator[Any]:
+    """The items, keeping in ``kept`` those past the sample whose text was counted: read
+    in one run with the sample's last items, they are not walked (see _repeated)."""
+    for index, item in enumerate(items):
+        if size <= index < stream.counted:
+            kept.append(item)
+        yield item
+
+
+def _repeated(
+    path: Path, plan: Plan, in_text: int, walk: FieldWalk, unread: list[list[Any]]
+) -> Repeated:
+    """Names given twice, looked for only where the text holds more strings than the data
+    read from it: the counted text's are the walk's, and those of its parts not walked."""
+    read = walk.strings + sum(strings_in(part) for part in unread if part)
+    return Repeated() if read == in_text else find_repeated(path, plan.sample_size)
+
+
+def _cut_parts(data: Any, size: int | None) -> list[list[Any]]:
+    """The items past the sample of each top-level list, as ``sample`` leaves them out."""
+    if size is None:
+        return []
+    if isinstance(data, list):
+        return [data[size:]]
+    if isinstance(data, dict):
+        return [value[size:] for value in data.values() if isinstance(value, list)]
+    return []
 
 
 def _whole(data: Any, plan: Plan) -> Scan:

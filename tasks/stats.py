@@ -1,4 +1,5 @@
-"""Statistics: how many items, how often each field is filled in, and profile extras."""
+"""Statistics: how many items, how often each field is filled in, repeated ids and field
+names, and profile extras."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class Stats(Task):
     # as JSON; 5: how many items are objects, and are in the file; 4: a document that is
     # a list has its elements counted as the items
     # 7: at most MAX_COVERAGE_FIELDS fields' coverage, and how many fields there are
-    version = 7
+    # 8: the objects that name a field more than once (read as its last value)
+    version = 8
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -44,6 +46,8 @@ class Stats(Task):
             "objects": scan.objects,
             **coverage_of_fields(scan.walk.counts, scan.items_pattern, scan.items),
             "duplicate_ids": duplicates(scan.ids),
+            # Each object and name given twice or more in it, the first few with where.
+            "repeated_fields": scan.repeated.as_dict(),
             "distinct": [distinct(pattern, scan.distinct[pattern]) for pattern in scan.distinct],
         }
 

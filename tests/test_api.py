@@ -435,6 +435,18 @@ def test_the_report_once_done(client, document):
     assert report["errors"][0]["source"]["sheet"] == "grants"
 
 
+def test_the_report_says_where_a_field_is_named_twice(client, document):
+    created = create(client, text=fixture("field-named-twice.json").read_text()).json()
+    response = client.get(created["links"]["report"])
+    report = check(document, response, "/api/submissions/{id}/report", "get")
+    assert report["stats"]["repeated_fields"]["count"] == 2
+    assert report["stats"]["repeated_fields"]["examples"][0] == {
+        "path": "/grants/0",
+        "field": "amount",
+        "times": 2,
+    }
+
+
 def test_the_report_while_processing_is_202_with_the_status(client, document):
     created = create(client, text="{}").json()
     Submission.objects.filter(id=created["id"]).update(

@@ -213,6 +213,16 @@ def test_ids_used_more_than_once_are_said(tmp_path):
     assert f'  ids used more than once: 1, e.g. "{grants[0]["id"]}" (3 times)' in summary
 
 
+def test_fields_named_twice_in_one_object_are_said(tmp_path):
+    result = validate(str(fixture("field-named-twice.json")), tmp_path=tmp_path)
+    assert result.returncode == 1  # the last "amount" read has its value as text
+    assert (
+        '  fields named more than once in the same object: 2, e.g. "amount" in /grants/0'
+        ' (2 times), "currency" in /grants/1/amount (2 times); only the last value of each'
+        " was read and checked"
+    ) in result.stdout.splitlines()
+
+
 def test_an_error_about_the_whole_document_says_so_and_counts_have_separators(tmp_path):
     data = tmp_path / "list.json"
     data.write_text(json.dumps([{"note": n} for n in range(1_200)]))

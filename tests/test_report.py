@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tasks.report import errors_csv
-from tests.conftest import post_file, post_json
+from tests.conftest import fixture, post_file, post_json
 from tests.test_spreadsheet_tasks import send, use_profile
 from webapp.models import Submission, TaskResult, TaskRun
 
@@ -119,6 +119,22 @@ def test_the_report_of_the_invalid_demo_file(client):
     assert report["stats"]["items"] == 8
     assert report["sample"] is None
     assert report["conversion_warnings"] == []
+
+
+def test_the_report_gives_fields_named_twice_and_checks_their_last_values(client):
+    submission = post_file(client, fixture("field-named-twice.json"))
+    report = report_of(client, submission)
+    assert report["stats"]["repeated_fields"] == {
+        "count": 2,
+        "examples": [
+            {"path": "/grants/0", "field": "amount", "times": 2},
+            {"path": "/grants/1/amount", "field": "currency", "times": 2},
+        ],
+    }
+    # The last "amount" of the first grant is the one read: its value is text.
+    assert [(error["path"], error["validator"]) for error in report["errors"]] == [
+        ("/grants/0/amount/value", "type")
+    ]
 
 
 def test_the_report_of_a_valid_file_says_valid_with_no_errors(client):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks.fields import pattern_parts, values_at, walk_fields
 from tasks.scan import Plan, Scan, scan_file
@@ -234,6 +235,43 @@ def test_the_results_page_points_out_repeated_ids(client):
     assert (
         "<code>&quot;G-001&quot;</code> (3\u00d7), <code>&quot;G-002&quot;</code> (2\u00d7)" in html
     )
+
+
+FIELD_NAMED_TWICE = [
+    {"path": "/grants/0", "field": "amount", "times": 2},
+    {"path": "/grants/1/amount", "field": "currency", "times": 2},
+]
+
+
+def test_the_results_page_warns_of_fields_named_twice_in_one_object(client):
+    submission = upload(client, "field-named-twice.json")
+    assert stats_of(submission)["repeated_fields"] == {"count": 2, "examples": FIELD_NAMED_TWICE}
+    html = stats_section(client, submission)
+    assert "<strong>2 fields named more than once in the same object</strong>" in html
+    assert "only the last value of each was read and checked" in html
+    cells = re.findall(
+        r"<tr role=\"row\"><td[^>]*><code>(.*?)</code></td><td[^>]*><code>(.*?)</code>", html
+    )
+    assert cells == [
+        ("/grants/0", "&quot;amount&quot;"),
+        ("/grants/1/amount", "&quot;currency&quot;"),
+    ]
+
+
+def test_many_fields_named_twice_are_counted_past_those_listed(client):
+    items = ",".join('{"id": "G-001", "id": "G-002"}' for _ in range(12))
+    upload = SimpleUploadedFile("data.json", f'{{"grants": [{items}]}}'.encode())
+    submission = submission_from(client.post("/", {"file": upload}))
+    assert stats_of(submission)["repeated_fields"]["count"] == 12
+    html = stats_section(client, submission)
+    assert "<strong>12 fields named more than once in the same object</strong>" in html
+    assert "Fields named more than once (the first 10 of 12)" in html
+    assert html.count('data-label="Field"><code>&quot;id&quot;</code>') == 10
+
+
+def test_a_spreadsheet_is_not_searched_for_fields_named_twice(client):
+    submission = upload(client, "grants.csv")
+    assert stats_of(submission)["repeated_fields"] == {"count": 0, "examples": []}
 
 
 def test_one_repeated_id_reads_in_the_singular(client):

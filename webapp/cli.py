@@ -197,7 +197,7 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
     unlisted = report.get("additional_field_count", 0) - len(report["additional_fields"])
     if unlisted > 0:
         lines.append(f"  not in the schema: {unlisted:,} more fields")
-    return lines + _duplicate_lines(report) + _warning_lines(report)
+    return lines + _duplicate_lines(report) + _repeated_field_lines(report) + _warning_lines(report)
 
 
 def _duplicate_lines(report: dict[str, Any]) -> list[str]:
@@ -210,6 +210,22 @@ def _duplicate_lines(report: dict[str, Any]) -> list[str]:
         for value, count in repeated["examples"][:3]
     )
     return [f"  ids used more than once: {repeated['count']:,}, e.g. {examples}"]
+
+
+def _repeated_field_lines(report: dict[str, Any]) -> list[str]:
+    """Fields named twice in one object: only the last value was read, and checked."""
+    repeated = (report.get("stats") or {}).get("repeated_fields") or {}
+    if not repeated.get("count"):
+        return []
+    examples = ", ".join(
+        f"{json.dumps(place['field'], ensure_ascii=False)} in "
+        f"{place['path'] or 'the top-level object'} ({place['times']:,} times)"
+        for place in repeated["examples"][:3]
+    )
+    return [
+        f"  fields named more than once in the same object: {repeated['count']:,}, e.g. "
+        f"{examples}; only the last value of each was read and checked"
+    ]
 
 
 def _warning_lines(report: dict[str, Any]) -> list[str]:
