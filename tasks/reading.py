@@ -27,7 +27,7 @@ import json
 import json.scanner
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -208,12 +208,13 @@ class _Text:
         self.counting = True
         self._add(head)
 
-    def value(self) -> Any:
-        """The JSON value at the position, reading more text until it is complete."""
+    def value(self, scan: Callable[[str, int], tuple[Any, int]] = SCAN_ONCE) -> Any:
+        """The JSON value at the position, reading more text until it is complete; read by
+        ``scan``, a JSON scanner (tasks/repeated.py has one that keeps objects otherwise)."""
         while True:
             self.skip_whitespace()
             try:
-                value, end = SCAN_ONCE(self.buffer, self.pos)
+                value, end = scan(self.buffer, self.pos)
             except StopIteration:
                 self._read_more_or_give_up(len(self.buffer))
                 continue

@@ -17,15 +17,20 @@ reading is for data with a repeated name only; it keeps little but what it finds
 from __future__ import annotations
 
 import json
+import json.scanner
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AnyStr
+from typing import TYPE_CHECKING, Any, AnyStr
 
 import orjson
 
 from tasks.data import decode
 from tasks.refs import escape
+
+if TYPE_CHECKING:
+    from tasks.reading import _Text
 
 EXAMPLES = 10  # places kept, the first in the document; the count is of them all
 PIECE = 1 << 20  # bytes of a file counted at a time
@@ -64,10 +69,22 @@ def _escaped_quotes(text: AnyStr, quote: AnyStr, backslash: AnyStr, start: int, 
     """Quotes after an odd number of backslashes: '\\"' is a quote in a string, '\\\\"' a
     backslash that ends one. Each count is of the quotes after at least so many."""
     escaped, sign, run = 0, 1, backslash + quote
-    while found := text.count(run, start, end):
+    for _ in range(LONG_RUN):
+        found = text.count(run, start, end)
+        if not found:
+            return escaped
         escaped += sign * found
         sign, run = -sign, backslash + run
-    return escaped
+    # A count per backslash of the longest run took quadratic time: 40,000 backslashes
+    # before a quote, half a minute. Such text is measured run by run instead.
+    runs = RUNS_BEFORE_QUOTES[type(text)].finditer(text, start, end)
+    return sum((len(found.group()) - 1) % 2 for found in runs)
+
+
+# Backslashes before a quote counted with str.count, one count each; a longer run is
+# measured with a regular expression (whole runs only: each starts after no backslash).
+LONG_RUN = 16
+RUNS_BEFORE_QUOTES = {str: re.compile(r'(?<!\\)\\+"'), bytes: re.compile(rb'(?<!\\)\\+"')}
 
 
 def strings_in_file(path: Path) -> int:
@@ -131,10 +148,10 @@ def find_repeated(path: Path, sample_size: int | None = None) -> Repeated:
     """Where names are given twice in the JSON file; with a sample size, in the first
     items of each top-level list and the rest of the document (what a sample checks)."""
     found = Repeated()
-    root = _kept(json.loads(decode(path.read_bytes()), object_pairs_hook=_object))
+    root = _read(path, sample_size)
     if root is None:
         return found
-    pending: list[tuple[str, _Holder]] = [("", _sampled(root, sample_size))]
+    pending: list[tuple[str, _Holder]] = [("", root)]
     while pending:  # depth first, in document order: the last pushed is taken first
         pointer, holder = pending.pop()
         for name, times in holder.names:
@@ -142,6 +159,59 @@ def find_repeated(path: Path, sample_size: int | None = None) -> Repeated:
         inside = [(f"{pointer}/{escape(str(key))}", child) for key, child in holder.inside]
         pending.extend(reversed(inside))
     return found
+
+
+def _read(path: Path, size: int | None) -> _Holder | None:
+    """The file as the second reading keeps it, the items of its top-level lists read one
+    at a time (with a sample size, those past it not kept): read whole as text, one
+    character beyond U+FFFF took four bytes for each of the file's, 300 MB for 51 MB."""
+    from tasks.reading import NotStreamable, _Text  # which counts strings with this module
+
+    try:
+        with path.open("rb") as handle:
+            text = _Text(handle)
+            text.counting = False
+            return _document(text, size)
+    except NotStreamable:  # what the first reading took is streamed; this is a safeguard
+        root = _kept(json.loads(decode(path.read_bytes()), object_pairs_hook=_object))
+        return root and _sampled(root, size)
+
+
+def _document(text: _Text, size: int | None) -> _Holder | None:
+    """The document, its top-level lists read an item at a time (_list)."""
+    char = text.next_char()
+    if char == "[":
+        return _list(text, size)
+    if char != "{":
+        return _kept(text.value(SCAN_KEEPING))
+    text.pos += 1
+    if text.next_char() == "}":
+        return None
+    pairs = []
+    while True:
+        name = text.value(SCAN_KEEPING)
+        text.expect(":")
+        value = _list(text, size) if text.next_char() == "[" else text.value(SCAN_KEEPING)
+        pairs.append((name, value))
+        if not text.separator("}"):
+            return _object(pairs)
+
+
+def _list(text: _Text, size: int | None) -> _Holder | None:
+    """A top-level list, at its "[": its items kept, the sample's."""
+    text.pos += 1
+    if text.next_char() == "]":
+        text.pos += 1
+        return None
+    inside: list[tuple[str | int, _Holder]] = []
+    index = 0
+    while True:
+        held = _kept(text.value(SCAN_KEEPING))
+        if held is not None and (size is None or index < size):
+            inside.append((index, held))
+        index += 1
+        if not text.separator("]"):
+            return _Holder([], inside, is_list=True) if inside else None
 
 
 def _object(pairs: list[tuple[str, Any]]) -> _Holder | None:
@@ -173,3 +243,7 @@ def _sampled(root: _Holder, size: int | None) -> _Holder:
         return _Holder([], kept, is_list=True)
     inside = [(key, _sampled(held, size) if held.is_list else held) for key, held in root.inside]
     return _Holder(root.names, inside)
+
+
+# The standard library's scanner, keeping each object as _object does.
+SCAN_KEEPING = json.scanner.make_scanner(json.JSONDecoder(object_pairs_hook=_object))

@@ -653,18 +653,20 @@ class Checks:
         read whole, without the items' rule); kept ahead of the items' errors, so that a
         long list does not crowd them out."""
         key, loaded = self.plan.list_key, self.plan.loaded
-        # As many values as have been met, at most: the first items may be large.
-        engine = engine_for_values(self.engine, self.walk.values)
+        engine = self.engine  # errors about the list as a whole, and the rest: a few
         if self.whole_list is not None:  # its items' errors are found: its rule is left out
             rest, loaded = _with_list(rest, key, self.whole_list), without_items_rule(loaded, key)
-            engine = self.engine  # errors about the list as a whole, and the rest: a few
-        elif key is None or (isinstance(rest, dict) and isinstance(rest.get(key), list)):
-            listed = self.head
-            if len(listed) < self.batch_start + self.beyond:
-                # An error about the whole document shows it, truncated: its list as the
-                # first items and "…". This long text makes the head truncate the same.
-                listed = [*listed, TOO_LONG]
-            rest = _with_list(rest, key, listed)
+        else:
+            if key is None or (isinstance(rest, dict) and isinstance(rest.get(key), list)):
+                listed = self.head
+                if len(listed) < self.batch_start + self.beyond:
+                    # An error about the whole document shows it, truncated: its list as
+                    # the first items and "…". This long text makes the head truncate
+                    # the same.
+                    listed = [*listed, TOO_LONG]
+                rest = _with_list(rest, key, listed)
+            # Its own values, not all those walked: the items before it made no rest large.
+            engine = engine_for_values(self.engine, values_in(rest))
         try:
             found = list(self._judged(rest_errors(rest, key, loaded, engine)))
         except BadInput as failure:

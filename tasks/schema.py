@@ -358,21 +358,25 @@ def _declaring(document: Any, draft: str) -> Any:
     return document
 
 
-def reference_validator(loaded: LoadedSchema) -> Any:
+def reference_validator(loaded: LoadedSchema, as_the_fast_one: bool = False) -> Any:
+    """python jsonschema's validator; ``as_the_fast_one``: reading values as jsonschema-rs
+    does (_reading_as_the_fast_one)."""
     specification = SPECIFICATIONS[loaded.draft]
     registry: referencing.Registry = referencing.Registry().with_resources(
         (uri, referencing.Resource.from_contents(doc, default_specification=specification))
         for uri, doc in loaded.resources.items()
     )
-    cls = PLACING_VALIDATORS[loaded.draft]
+    classes = READING_AS_THE_FAST_ONE if as_the_fast_one else PLACING_VALIDATORS
+    cls = classes[loaded.draft]
     return cls(loaded.schema, registry=registry, format_checker=FORMAT_CHECKER)
 
 
-def _placing_false_schemas(cls: Any) -> Any:
+def _placing_false_schemas(cls: Any, kin: dict[Any, Any]) -> Any:
     """``cls``, placing the errors of false subschemas: python jsonschema's descend() drops
     the path it is given for one, so {"properties": {"old": false}} put its error at the
     object, not at "old" as jsonschema-rs does. The error also keeps the subschema whose
-    keyword led to the false one, by which _reference_errors places the rule."""
+    keyword led to the false one, by which _reference_errors places the rule. ``kin``
+    gives the class of the same kind for each standard one (see evolve_placing)."""
     placing = jsonschema.validators.extend(cls)
     descend, evolve = placing.descend, placing.evolve
 
@@ -390,7 +394,7 @@ def _placing_false_schemas(cls: Any) -> Any:
         """As evolve(), keeping to the placing classes: a subschema that declares its
         "$schema" (a file a $ref names, say) would be read by the standard one."""
         evolved = evolve(self, **changes)
-        placing_class = _PLACING_OF.get(type(evolved))
+        placing_class = kin.get(type(evolved))
         if placing_class is None:
             return evolved
         fields = attrs.fields(type(evolved))
@@ -400,10 +404,58 @@ def _placing_false_schemas(cls: Any) -> Any:
     return placing
 
 
-PLACING_VALIDATORS = {
-    draft: _placing_false_schemas(cls) for draft, cls in REFERENCE_VALIDATORS.items()
-}
-_PLACING_OF = {REFERENCE_VALIDATORS[draft]: cls for draft, cls in PLACING_VALIDATORS.items()}
+def _kind_of_validators(make: Callable[[str], Any]) -> dict[str, Any]:
+    """A placing class for each draft, made from python jsonschema's by ``make``."""
+    kin: dict[Any, Any] = {}
+    classes = {draft: _placing_false_schemas(make(draft), kin) for draft in REFERENCE_VALIDATORS}
+    kin.update({REFERENCE_VALIDATORS[draft]: cls for draft, cls in classes.items()})
+    return classes
+
+
+def _reading_as_the_fast_one(draft: str) -> Any:
+    """python jsonschema's validator for ``draft``, with the rules that the two engines
+    read otherwise on a value (README, "Known differences") judged as the fast engine
+    judges them: the engine for data too large for jsonschema-rs to give every error of
+    at once (iter_errors) then finds the same ones. Python's re, besides, is not run on
+    values, where it may take exponential time, and need not read ECMA-262 (\\p{L})."""
+
+    def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not _fast_accepts(
+            draft, "pattern", pattern, instance
+        ):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    def multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "number") and not _fast_accepts(
+            draft, "multipleOf", divisor, instance
+        ):
+            yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+    def format_(validator: Any, name: str, instance: Any, schema: Any) -> Iterator[Any]:
+        # Refused by both engines, as _fast_broken keeps a format's error.
+        if not _fast_accepts(draft, "format", name, instance) and not _reference_accepts(
+            "format", instance, {"format": name}
+        ):
+            yield jsonschema.ValidationError(f"{instance!r} is not a {name!r}")
+
+    rules = {"pattern": pattern, "multipleOf": multiple_of, "format": format_}
+    return jsonschema.validators.extend(REFERENCE_VALIDATORS[draft], rules)
+
+
+@functools.lru_cache(maxsize=1024)  # a rule each: a schema has a few hundred at most
+def _fast_rule_alone(draft: str, keyword: str, argument: Any) -> Any:
+    """jsonschema-rs's reading of one rule alone, as fast_validator reads it."""
+    return FAST_VALIDATORS[draft](
+        {keyword: argument}, validate_formats=True, formats=_later_formats(draft)
+    )
+
+
+def _fast_accepts(draft: str, keyword: str, argument: Any, instance: Any) -> bool:
+    return _fast_rule_alone(draft, keyword, argument).is_valid(instance)
+
+
+PLACING_VALIDATORS = _kind_of_validators(REFERENCE_VALIDATORS.get)
+READING_AS_THE_FAST_ONE = _kind_of_validators(_reading_as_the_fast_one)
 
 
 # Formats whose values are ASCII text with nothing around it, by their standards. python
@@ -550,15 +602,18 @@ def engine_for_values(engine: str, values: int) -> str:
 
 
 def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
+    as_the_fast_one = engine == "large"
     if engine == "large":
         if _fast_says_valid(data, loaded):
             return
-        engine = "reference"
+        # Python's re reads the patterns of field names: where it cannot read one, the
+        # errors are left to jsonschema-rs, all at once.
+        engine = "reference" if _names_read_by_python(loaded) else "fast"
     if engine == "fast":
         yield from _fast_errors(data, loaded)
     elif engine == "reference":
         try:
-            yield from _reference_errors(data, loaded)
+            yield from _reference_errors(data, loaded, as_the_fast_one)
         except RecursionError:
             raise too_deep("check against the schema") from None
     else:
@@ -572,6 +627,22 @@ def _fast_says_valid(data: Any, loaded: LoadedSchema) -> bool:
         if "Recursion limit" not in str(error):
             raise
         raise too_deep("check against the schema") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _names_read_by_python(loaded: LoadedSchema) -> bool:
+    """Whether Python's re can read every pattern of field names (patternProperties) in the
+    schema and the files it names."""
+    for properties in _values_of([loaded.schema, *loaded.resources.values()], PATTERNED):
+        try:
+            for pattern in properties if isinstance(properties, dict) else ():
+                re.compile(pattern)
+        except re.error:
+            return False
+    return True
+
+
+PATTERNED = {"patternProperties"}
 
 
 def is_valid(data: Any, loaded: LoadedSchema) -> bool:
@@ -657,17 +728,26 @@ def without_items_rule(loaded: LoadedSchema, key: str | None) -> LoadedSchema:
 
 def _items_rule_named(loaded: LoadedSchema, key: str | None) -> bool:
     """Whether a $ref may lead into the root list's "items", which without_items_rule
-    leaves out: by a JSON Pointer through it, or by a name ($id, anchor) given in it."""
+    leaves out: by a JSON Pointer through it or to what holds it (the list, the root), or
+    by a name ($id, anchor) given in it."""
     items_rule = _list_schema(loaded, key).get("items", True)
     names = {id_keyword(loaded.draft), "$anchor", "$dynamicAnchor", "$recursiveAnchor"}
     if any(True for _ in _values_of(items_rule, names)):
         return True
     pointer = "/items" if key is None else f"/properties/{escape(key)}/items"
     refs = (ref for document in loaded.resources.values() for ref in _values_of(document, REFS))
-    return any(
-        isinstance(ref, str) and unquote(urldefrag(ref).fragment).startswith(pointer)
-        for ref in refs
-    )
+    return any(isinstance(ref, str) and _leads_to(loaded, ref, pointer) for ref in refs)
+
+
+def _leads_to(loaded: LoadedSchema, ref: str, pointer: str) -> bool:
+    """Whether ``ref`` may lead to the rule at ``pointer`` in the root schema, or into it."""
+    url, fragment = urldefrag(ref)
+    target = unquote(fragment)
+    if target.startswith(pointer):
+        return True
+    # "#", "#/properties/grants": what holds the rule, which is gone from it too.
+    to_the_root = not url or loaded.resources.get(urljoin(loaded.base_uri, url)) is loaded.schema
+    return to_the_root and f"{pointer}/".startswith(f"{target}/")
 
 
 def _values_of(node: Any, keywords: set[str]) -> Iterator[Any]:
@@ -1006,10 +1086,12 @@ def _kind_details(kind: Any) -> dict[str, Any]:
     return kind.as_dict()
 
 
-def _reference_errors(data: Any, loaded: LoadedSchema) -> Iterator[SchemaError]:
+def _reference_errors(
+    data: Any, loaded: LoadedSchema, as_the_fast_one: bool = False
+) -> Iterator[SchemaError]:
     try:
         places = _schema_map(loaded).places
-        for error in reference_validator(loaded).iter_errors(data):
+        for error in reference_validator(loaded, as_the_fast_one).iter_errors(data):
             validator, details = _reference_broken(error)
             # Placed by the subschema holding the rule, as its path leaves out the $refs
             # it went through; a false schema, which is no subschema, by the one whose

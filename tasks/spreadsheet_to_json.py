@@ -18,10 +18,10 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 11: a formula's warning gives a heading that is a number or a date as text
     # 10: a row of flattentool's settings ("#", "skipRows 1") is refused, where its rows
     # were numbered as if the headings were in row 1 and read columns said to be unread;
-    # a "#" in cell A1 beside no setting is a heading, checked as any other first row;
-    # a formula's warning gives a heading that is a number or a date as text
+    # a "#" in cell A1 beside no setting is a heading, checked as any other first row
     # 9: a field that is one of several objects is read as an object; "1.0" in a whole
     # number column is a number; a number cell stays one where the schema allows a number
     # but only some texts; a list of texts is split on ";" alone, not on "," too
@@ -36,7 +36,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 10
+    version = 11
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

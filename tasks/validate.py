@@ -21,16 +21,19 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    # 10: items read whole are validated in batches where the schema allows, and so by
-    # python jsonschema from a field with an empty name on, as streamed ones are; 9: the
-    # detail of a spreadsheet's error places its reasons in cells, not by JSON Pointers;
+    # 11: data too large for jsonschema-rs to give its errors at once has its patterns,
+    # formats and multipleOf judged as jsonschema-rs judges them, and the rest of a long
+    # document is no longer taken for such data; 10: items read whole are validated in
+    # batches where the schema allows, and so by python jsonschema from a field with an
+    # empty name on, as streamed ones are; 9: the detail of a spreadsheet's error places
+    # its reasons in cells, not by JSON Pointers;
     # 8: a oneOf or anyOf that nothing matches has a detail: why the closest alternative
     # fails; 7: no advice to write a number without quotes for a spreadsheet, whose cells
     # have none; 6: a missing object is placed under a field inside it, and a missing
     # field of a list written across columns under its entry's own heading; 5: schema
     # paths name their file; 3, 4: rules about sampled lists, meta-schema $refs; 2:
     # patterns, formats
-    version = 10
+    version = 11
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)

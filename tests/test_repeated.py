@@ -7,6 +7,8 @@ happened by counting the strings of the text against those of the data read.
 from __future__ import annotations
 
 import json
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,35 @@ def test_strings_are_counted_alike_in_text_in_a_file_and_in_data(tmp_path, monke
     assert strings_in_text(text) == strings_in_text(text.encode()) == strings
     assert strings_in_file(path) == strings_in(data) == strings
     assert strings_in_text(f"[{text}, {text}]", 1, len(text) + 1) == strings
+
+
+def test_a_long_run_of_backslashes_is_counted_in_time(tmp_path, scanned):
+    # Each backslash of a run before a quote was one more count of the whole text: a
+    # string of 40,000 escaped backslashes took half a minute to count.
+    text = '{"grants": [{"path": "' + "\\\\" * 40_000 + '", "id": "a\\\\\\"b"}]}'
+    started = time.monotonic()
+    scan = scanned(text)
+    assert time.monotonic() - started < 5
+    assert scan.repeated.count == 0
+    assert strings_in_text(text) == strings_in_file(tmp_path / "data.json") == 5
+
+
+def test_the_second_reading_of_a_large_file_holds_little_of_it(tmp_path):
+    # Read whole as text, one character beyond U+FFFF took four bytes for each one of
+    # the file's: the second reading of a 51 MB file took 300 MB, where the stream took 25.
+    items = [{"id": f"G-{n}", "title": f"Grant {n}", "notes": "x" * 200} for n in range(20_000)]
+    items[5]["title"] = "😀"
+    peaks = []
+    for repeat in (False, True):
+        text = json.dumps({"grants": items}, ensure_ascii=False)
+        if repeat:
+            text = text.replace('"id":', '"id": "G", "id":', 1)
+        path = tmp_path / "data.json"
+        path.write_text(text, encoding="utf-8")
+        tracemalloc.start()
+        try:
+            assert scan_file(path, Plan(key="grants")).repeated.count == repeat
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] - peaks[0] < path.stat().st_size  # 4.5 times it, read whole as text

@@ -810,3 +810,96 @@ def test_data_too_large_for_jsonschema_rs_at_once_has_the_same_findings(
     assert found["errors"]  # the demo's data breaks the schema here and there
     monkeypatch.setattr(schema_module, "MAX_VALUES_AT_ONCE", limit)
     assert same_both_ways(path, demo_plan()) == found
+
+
+# Where the two engines read a value differently, the one for large data reads it as the
+# fast one does: how much data there is changes no finding.
+RULES_READ_APART = {
+    "code": {"pattern": "^[0-9]+$"},  # "$" is the end of the text, not a final newline
+    "digits": {"pattern": "^\\d+$"},  # \d is 0 to 9, not another script's digits
+    "name": {"pattern": "^\\p{L}+$"},  # which Python's re cannot read
+    "share": {"multipleOf": 0.01},  # 19.99 is a multiple, divided exactly
+    "total": {"multipleOf": 1.1},  # and 1e16 is not
+    "start": {"format": "date"},  # the year 0000 is a year
+    "home": {"format": "iri"},  # which python jsonschema does not check
+}
+VALUES_READ_APART = [
+    {"code": "12\n", "digits": "١٢٣", "name": "Zoë", "share": 19.99, "total": 1e16},
+    {"code": "12", "digits": "123", "name": "Zoë1", "start": "0000-01-01"},
+    {"start": "2024-02-30", "home": "http://é.example/ x", "share": 0.5},
+]
+
+
+@pytest.mark.parametrize("document", ["list", "object"])
+def test_data_too_large_for_jsonschema_rs_at_once_is_read_as_it_reads_it(
+    tmp_path, monkeypatch, document
+):
+    item = {"type": "object", "properties": RULES_READ_APART}
+    list_schema = {"type": "array", "items": item}
+    items = [*VALUES_READ_APART, *({"id": n} for n in range(30))]
+    if document == "list":
+        schema, data, at = list_schema, items, ""
+    else:
+        schema, data, at = root_schema(list_schema), {"grants": items}, "/grants"
+    path, plan = write(tmp_path, data), plan_for(tmp_path, schema)
+    found = same_both_ways(path, plan)
+    assert {(place, rule) for place, rule, *_ in found["errors"]} == {
+        (f"{at}/0/code", "pattern"),
+        (f"{at}/0/digits", "pattern"),
+        (f"{at}/0/total", "multipleOf"),
+        (f"{at}/1/name", "pattern"),
+        (f"{at}/2/start", "format"),
+        (f"{at}/2/home", "format"),
+    }
+    monkeypatch.setattr(schema_module, "MAX_VALUES_AT_ONCE", 1)  # every item is large
+    assert same_both_ways(path, plan) == found
+
+
+def test_names_that_python_cannot_read_the_pattern_of_are_checked_in_large_data(
+    tmp_path, monkeypatch
+):
+    item = {"type": "object", "patternProperties": {"^\\p{L}+$": {"type": "string"}}}
+    path = write(tmp_path, {"grants": [{"Zoë": 1, "x1": 2}, *({"id": "a"} for _ in range(30))]})
+    plan = plan_for(tmp_path, root_schema({"type": "array", "items": item}))
+    found = same_both_ways(path, plan)
+    assert [(place, rule) for place, rule, *_ in found["errors"]] == [("/grants/0/Zoë", "type")]
+    monkeypatch.setattr(schema_module, "MAX_VALUES_AT_ONCE", 1)
+    assert same_both_ways(path, plan) == found
+
+
+def test_errors_outside_the_items_do_not_depend_on_how_many_items_there_are(tmp_path):
+    # The rest of the document is small, however many values the items held before it:
+    # the engine for large data took over for it past 20,000 values, with its own words.
+    meta = {"type": "object", "additionalProperties": False, "unevaluatedProperties": False}
+    grants = {"type": "array", "items": {"type": "object"}}
+    schema = {"type": "object", "properties": {"grants": grants, "meta": meta}}
+    plan = plan_for(tmp_path, schema)
+    found = []
+    for count in (10, 7_000):
+        items = [{"id": f"G-{n}", "a": n, "b": "x"} for n in range(count)]
+        path = write(tmp_path, {"meta": {"extra": 1}, "grants": items})
+        for stream in (True, False):  # read whole, its items in batches
+            errors = scan_file(path, replace(plan, stream=stream)).errors.errors
+            found.append([(error.path, error.validator) for error in errors])
+    assert found == [[("/meta", "additionalProperties")]] * 4
+
+
+@pytest.mark.parametrize(
+    ("elsewhere", "data", "places"),
+    [
+        # A $ref to the list itself, or to the whole schema, leads to its items' rule too.
+        ({"archive": {"$ref": "#/properties/grants"}}, {"archive": [1, {}]}, {"/archive/0"}),
+        ({"child": {"$ref": "#"}}, {"child": {"grants": [{}, 2]}}, {"/child/grants/1"}),
+        ({"child": {"$ref": "schema.json"}}, {"child": {"grants": [3]}}, {"/child/grants/0"}),
+    ],
+)
+def test_a_list_judged_whole_keeps_its_items_rule_for_a_ref_to_what_holds_it(
+    tmp_path, elsewhere, data, places
+):
+    grants = {"type": "array", "items": {"type": "object"}, "uniqueItems": True}
+    schema = {"type": "object", "properties": {"grants": grants, **elsewhere}}
+    path = write(tmp_path, {"grants": [{}, {"id": 1}], **data})
+    found = same_both_ways(path, plan_for(tmp_path, schema))
+    assert {(place, rule) for place, rule, *_ in found["errors"]} == {
+        (place, "type") for place in places
+    }
