@@ -27,13 +27,14 @@ LATER_COLUMNS = ["detail"]
 class Report(Task):
     name = "report"
     title = "Report"
+    # 8: says how many errors are of kinds past those grouped (ungrouped_error_count).
     # 7: says how many links were checked, and how many more were not (past the limit);
     # how many kinds of error there are, past those listed. 6: the detail of a
     # spreadsheet's error places its reasons in cells (validate 9);
     # 5: errors.csv has a "detail" column; 4: nothing from a step that no longer applies
     # (a sample, since turned off); 3: no errors.csv where nothing was checked against a
     # schema; 2: errors.csv with a byte-order mark; says how many errors it holds
-    version = 7
+    version = 8
     requires = (
         "validate", "additional_fields", "stats", "sample", "spreadsheet_to_json", "links",
     )  # fmt: skip
@@ -92,6 +93,8 @@ def build_report(submission: Subject, sources: Collection[str]) -> dict[str, Any
         "error_groups": validation.get("groups", []),
         # The largest MAX_GROUPS of them are listed, and this says how many there were.
         "error_group_count": validation.get("group_count", 0),
+        # Errors of the kinds met after the first MAX_KINDS: counted, in no group.
+        "ungrouped_error_count": validation.get("ungrouped", 0),
         # The first MAX_LISTED of them, and how many there were.
         "additional_fields": data("additional_fields").get("fields", []),
         "additional_field_count": data("additional_fields").get("count", 0),

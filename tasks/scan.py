@@ -51,6 +51,7 @@ from tasks.fields import (
     escape,
     pattern_parts,
     places_at,
+    places_of_each,
     values_at,
     values_in,
 )
@@ -450,6 +451,24 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def _collector_running_for(engine: str) -> Iterator[None]:
+    """The cyclic collector on while python jsonschema finds errors (any engine but the
+    fast one), as streamed items are checked with it paused: its errors hold cycles (an
+    error and its context, the functions ast.literal_eval makes for a "required" error's
+    field name), which only the collector frees. Left paused, 1.2 MB of empty items after
+    one with a field named "" (checked by python jsonschema from there on) took a worker
+    to 1.2 GB."""
+    paused = not gc.isenabled()
+    if engine != "fast" and paused:
+        gc.enable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.disable()
+
+
 class Checks:
     """Every check's tally, fed one item at a time and then the rest of the document."""
 
@@ -594,10 +613,12 @@ class Checks:
             distinct=self.distinct,
         )
 
-    def check(self, errors: Iterator[SchemaError]) -> None:
+    def check(self, errors: Iterator[SchemaError], engine: str) -> None:
+        """Count the errors ``engine`` finds (``errors``, as yet unread)."""
         try:
-            for error in errors:
-                self.errors.add(error)
+            with _collector_running_for(engine):
+                for error in errors:
+                    self.errors.add(error)
         except BadInput as failure:  # the validator gave up (data nested too deeply)
             self.failure = failure
             self.batch = None  # and checks no more; the other checks go on
@@ -606,16 +627,16 @@ class Checks:
         """Validate the whole document, keeping errors outside the items first as the
         streamed reading does."""
         outside: list[SchemaError] = []
+        engine = engine_for_values(self.engine, self.walk.values)
 
         def inside_the_items() -> Iterator[SchemaError]:
-            engine = engine_for_values(self.engine, self.walk.values)
             for error in self._judged(iter_errors(data, self.plan.loaded, engine)):
                 if error.path.startswith(self.items_pointer):
                     yield error
                 else:
                     outside.append(error)
 
-        self.check(inside_the_items())
+        self.check(inside_the_items(), engine)
         self.errors.add_first(outside)
 
     def _validate_batch(self) -> None:
@@ -626,16 +647,16 @@ class Checks:
         # The values walked since the last batch: its items' (and the rest's, at the end).
         values, self.values_validated = self.walk.values - self.values_validated, self.walk.values
         if engine_for_values(self.engine, values) == self.engine:
-            self.check(
-                batch_errors(batch, start, self.plan.list_key, self.plan.loaded, self.engine)
-            )
+            key, loaded = self.plan.list_key, self.plan.loaded
+            self.check(batch_errors(batch, start, key, loaded, self.engine), self.engine)
             return
         # A large item among them, or large items: each goes alone, a large one to the
         # engine for large data.
         for offset, item in enumerate(batch):
             engine = engine_for_values(self.engine, values_in(item))
             self.check(
-                batch_errors([item], start + offset, self.plan.list_key, self.plan.loaded, engine)
+                batch_errors([item], start + offset, self.plan.list_key, self.plan.loaded, engine),
+                engine,
             )
 
     def _keep_head(self, items: list[Any]) -> None:
@@ -668,7 +689,8 @@ class Checks:
             # Its own values, not all those walked: the items before it made no rest large.
             engine = engine_for_values(self.engine, values_in(rest))
         try:
-            found = list(self._judged(rest_errors(rest, key, loaded, engine)))
+            with _collector_running_for(engine):
+                found = list(self._judged(rest_errors(rest, key, loaded, engine)))
         except BadInput as failure:
             self.failure = failure
             return
@@ -702,14 +724,18 @@ class Checks:
                 if len(self.examples) < MAX_EXAMPLED and self.described.is_additional(pattern):
                     self.examples[pattern] = []
                     self.wanted[pattern] = 0  # found in this value, just below
-        for pattern, seen in list(self.wanted.items()):
+        sought = {}
+        for pattern, seen in self.wanted.items():
             if counts[pattern] == seen or not pattern.startswith(prefix):
-                continue
+                continue  # not in this value
             self.wanted[pattern] = counts[pattern]
+            needed = EXAMPLES - len(self.examples[pattern])
+            sought[pattern] = (pattern_parts(pattern[len(prefix) :]), needed)
+        if not sought:
+            return  # as for most items, once the first have given their examples
+        for pattern, places in places_of_each(value, sought, pointer).items():
             found = self.examples[pattern]
-            parts = pattern_parts(pattern[len(prefix) :])
-            for at, example in places_at(value, parts, pointer, EXAMPLES - len(found)):
-                found.append({"path": at, "value": truncate(example)})
+            found += ({"path": at, "value": truncate(example)} for at, example in places)
             # Every item is asked about each field still short of examples: with very many
             # rare fields, a field keeps the examples of the item it was first met in.
             if len(found) >= EXAMPLES or len(self.wanted) > MAX_WATCHED:

@@ -143,6 +143,11 @@ def check_limits(path: Path, fmt: str, limits: SpreadsheetLimits) -> None:
             _tally_ods(archive, tally)
 
 
+# The columns flattentool can name (A to ZZZ): it names the cell of each heading, and a
+# wider row failed to convert with no more than "check the column headings".
+MAX_COLUMNS = 18_278
+
+
 @dataclass
 class _Tally:
     """Rows and cells counted so far, against the limits."""
@@ -196,7 +201,19 @@ class _Tally:
 
     def add_rows(self, widths: Iterable[int]) -> None:
         for width in widths:
+            self.check_width(width)
             self.add(1, width)
+
+    def check_width(self, columns: int) -> None:
+        """Raise if a row is wider than flattentool can name its cells."""
+        if columns > MAX_COLUMNS:
+            raise BadInput(
+                "too_many_columns",
+                f"{self.subject} has too many columns: a row of {columns:,}, where the "
+                f"most Assay reads is {MAX_COLUMNS:,} (A to ZZZ).",
+                hint="Delete the columns no one needs: headings the schema does not name "
+                "are often the cause.",
+            )
 
 
 def _check_format(fmt: str) -> None:
@@ -287,6 +304,7 @@ def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
     for member, tag in members.items():
         if tag == "worksheet":
             rows, columns = _sheet_extent(archive, member, tally, shared)
+            tally.check_width(columns)
             tally.add(rows, rows * columns)
 
 
@@ -440,6 +458,7 @@ Runs = list[tuple[Any, int]]
 
 def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
     for _table, runs, count, width in _ods_blocks(archive):
+        tally.check_width(width)
         tally.add(count, count * width)
         # Repeated cells and rows are written out each time: their text counts each time.
         text = sum(len(str(value)) * times for value, times in runs if value is not None)

@@ -21,6 +21,8 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
+    # 12: errors of kinds past the first MAX_KINDS are counted as "ungrouped"; python
+    # jsonschema checks uniqueItems in a time that grows with the list.
     # 11: data too large for jsonschema-rs to give its errors at once has its patterns,
     # formats and multipleOf judged as jsonschema-rs judges them, and the rest of a long
     # document is no longer taken for such data; 10: items read whole are validated in
@@ -33,7 +35,7 @@ class Validate(Task):
     # field of a list written across columns under its entry's own heading; 5: schema
     # paths name their file; 3, 4: rules about sampled lists, meta-schema $refs; 2:
     # patterns, formats
-    version = 11
+    version = 12
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -60,6 +62,7 @@ class Validate(Task):
             "truncated": groups.truncated,
             "groups": [locator.describe_group(group) for group in group_list[:MAX_GROUPS]],
             "group_count": len(group_list),
+            "ungrouped": groups.ungrouped,  # errors of kinds past the first MAX_KINDS
             "schema": {"draft": loaded.draft, "title": loaded.schema.get("title", "")},
         }
 

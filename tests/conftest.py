@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -84,6 +85,23 @@ def database_url_for_workers() -> str:
     )
     host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
     return f"postgres://{credentials}@{host}/{settings['NAME']}"
+
+
+def python_calls(function: Callable[..., Any], *args: Any) -> tuple[int, Any]:
+    """How many Python functions a call of ``function`` calls (the work it does, however
+    long it takes), and what it returns."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        returned = function(*args)
+    finally:
+        sys.setprofile(None)
+    return calls, returned
 
 
 def fixture(name: str) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks import schema as schema_module
 from tasks.report import errors_csv
 from tests.conftest import fixture, post_file, post_json
 from tests.test_spreadsheet_tasks import send, use_profile
@@ -135,6 +136,20 @@ def test_the_report_gives_fields_named_twice_and_checks_their_last_values(client
     assert [(error["path"], error["validator"]) for error in report["errors"]] == [
         ("/grants/0/amount/value", "type")
     ]
+
+
+def test_errors_of_kinds_past_those_grouped_are_counted_and_said_to_be(client, monkeypatch):
+    monkeypatch.setattr(schema_module, "MAX_KINDS", 2)
+    submission = post_file(client, EXAMPLES / "grants-invalid.json")
+    report = report_of(client, submission)
+    grouped = sum(group["count"] for group in report["error_groups"])
+    assert (report["error_count"], report["error_group_count"]) == (13, 2)
+    assert report["ungrouped_error_count"] == 13 - grouped > 0
+    page = client.get(f"/s/{submission.id}/").content.decode()
+    assert (
+        f"in 2 kinds, and {13 - grouped} of kinds met after those, counted but not grouped "
+        "(only the first 2 kinds are)." in page
+    )
 
 
 def test_the_report_of_a_valid_file_says_valid_with_no_errors(client):

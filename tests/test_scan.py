@@ -22,6 +22,7 @@ from tasks.fields import schema_fields
 from tasks.reading import ItemStream, NotStreamable
 from tasks.scan import Plan, Scan, scan_file
 from tasks.schema import ErrorGroups, checks_items_alone, load_schema
+from tests.conftest import python_calls
 
 DEMO = Path(__file__).parent.parent / "profiles" / "demo"
 EXAMPLES = Path(__file__).parent.parent / "examples" / "demo"
@@ -468,6 +469,37 @@ def test_every_one_of_many_rare_additional_fields_has_an_example(tmp_path):
     assert examples["/grants/*/extra7"] == [{"path": "/grants/7/extra7", "value": 7}]
 
 
+def test_many_additional_fields_in_one_item_are_looked_for_in_one_walk(tmp_path):
+    # Each field looked for by a walk of its own: 200,000 list entries, each with a
+    # field of its own, took three minutes (a walk of the list for each of the first 2,000).
+    calls = []
+    for count in (1000, 2000):
+        entries = [{"scheme": "s", "code": "c", f"x{n}": n} for n in range(count)]
+        path = write(tmp_path, {"grants": [{"id": "G-100", "classifications": entries}]})
+        made, scan = python_calls(scan_file, path, demo_plan())
+        calls.append(made)
+        assert len(scan.examples) == count
+        assert scan.examples[f"/grants/*/classifications/*/x{count - 1}"] == [
+            {"path": f"/grants/0/classifications/{count - 1}/x{count - 1}", "value": count - 1}
+        ]
+    assert calls[1] < 3 * calls[0]  # twice the work for twice the fields, not four times
+
+
+def test_the_first_items_are_validated_once(tmp_path, settings):
+    # They are also judged with the rest of the document, as the list's first items (its
+    # minItems): its 2,000 errors found again there, the large item took twice as long.
+    settings.ASSAY_MAX_STORED_ERRORS = 10
+    large = {"classifications": [{"scheme": "s"} for _ in range(2000)]}
+    small = {"id": "G-100", "title": "t", "amount": {"value": 1, "currency": "GBP"}}
+    small["awardDate"] = "2026-01-01"
+    calls = []
+    for items in ([large, small, small, small], [small, small, small, large]):
+        made, scan = python_calls(scan_file, write(tmp_path, {"grants": items}), demo_plan())
+        calls.append(made)
+        assert scan.errors.total == 2000 + 4  # each code missing, and the large item's fields
+    assert calls[0] < 1.2 * calls[1]
+
+
 def test_data_too_deep_to_validate_fails_validation_only(tmp_path):
     deep: dict = {}
     inner = deep
@@ -903,3 +935,30 @@ def test_a_list_judged_whole_keeps_its_items_rule_for_a_ref_to_what_holds_it(
     assert {(place, rule) for place, rule, *_ in found["errors"]} == {
         (place, "type") for place in places
     }
+
+
+@pytest.mark.parametrize("engine", ["reference", "large"])
+def test_errors_python_jsonschema_finds_in_streamed_items_take_no_memory_beyond_those_kept(
+    tmp_path, settings, monkeypatch, engine
+):
+    # Streamed items are checked with the cyclic collector paused, and python jsonschema's
+    # errors hold cycles (a "required" error's reading of its field's name): 1.2 MB of
+    # empty items after one with an empty field name took a worker to 1.2 GB.
+    settings.ASSAY_MAX_STORED_ERRORS = 10
+    peaks, broken = [], []
+    for required in (["id", "title", "amount", "awardDate"], []):
+        schema = root_schema({"type": "array", "items": {"required": required}})
+        if engine == "reference":  # a field with an empty name: every item that follows
+            items = [{"": 1, "id": "", "title": "", "amount": 0, "awardDate": ""}]
+            items += [{} for _ in range(3000)]
+        else:  # one item of more values than jsonschema-rs is given at once
+            monkeypatch.setattr(schema_module, "MAX_VALUES_AT_ONCE", 1000)
+            items = [{"entries": [{} for _ in range(3000)]}]
+            schema["properties"]["grants"]["items"] = {
+                "properties": {"entries": {"items": {"required": required}}}
+            }
+        peak, scan = traced_peak(write(tmp_path, {"grants": items}), plan_for(tmp_path, schema))
+        peaks.append(peak)
+        broken.append(scan.errors.total)
+    assert broken == [12_000, 0]
+    assert peaks[0] - peaks[1] < 1_000_000

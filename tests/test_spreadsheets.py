@@ -29,6 +29,7 @@ from process.errors import BadInput
 from tasks import spreadsheets
 from tasks.schema import LoadedSchema, is_valid, iter_errors, load_schema
 from tasks.spreadsheets import (
+    MAX_COLUMNS,
     MAX_XLSX_TEXT,
     Flattened,
     SpreadsheetLimits,
@@ -2041,7 +2042,7 @@ def wide_then_blank(path: Path, width: int, blank_rows: int) -> Path:
 def test_an_ods_whose_blank_rows_stretch_to_a_wide_first_row_is_refused(tmp_path: Path) -> None:
     # Under 2 KB that would become 40 million cells: every blank row is read as wide as
     # the first row.
-    path = wide_then_blank(tmp_path / "bomb.ods", width=20_000, blank_rows=2_000)
+    path = wide_then_blank(tmp_path / "bomb.ods", width=10_000, blank_rows=4_000)
     assert path.stat().st_size < 10_000
     limits = SpreadsheetLimits(10_000_000, 10_000, 100_000, 100, 50_000_000)
     error = refusal(check_limits, path, "ods", limits)
@@ -2189,6 +2190,26 @@ def test_too_many_cells_are_refused_stating_the_limit(tmp_path: Path, fmt: str) 
     error = refusal(check_limits, path, fmt, limits)
     assert error.code == "too_many_cells"
     assert "has too many cells: the limit is 100 cells" in error.message
+
+
+@pytest.mark.parametrize("fmt", ["ods", "csv"])
+def test_more_columns_than_flattentool_can_name_are_refused_plainly(
+    tmp_path: Path, fmt: str, schema: Path
+) -> None:
+    # Past column ZZZ, the conversion failed saying only to check the headings.
+    def sheet(columns: int) -> dict[str, list[list[str]]]:
+        headings = ["id", *(f"note {number}" for number in range(columns - 1))]
+        return {"grants": [headings, ["G1"] + ["x"] * (columns - 1)]}
+
+    limits = SpreadsheetLimits(10_000_000, 1_000, 1_000_000, 1_000, 500_000_000)
+    path = write_sheets(tmp_path / f"wide.{fmt}", fmt, sheet(MAX_COLUMNS + 1))
+    error = refusal(check_limits, path, fmt, limits)
+    assert error.code == "too_many_columns"
+    assert f"has too many columns: a row of {MAX_COLUMNS + 1:,}, where" in error.message
+    path = write_sheets(tmp_path / f"widest.{fmt}", fmt, sheet(MAX_COLUMNS))
+    check_limits(path, fmt, limits)
+    [converted] = grants(convert(path, fmt, schema))
+    assert converted["id"] == "G1"
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "ods"])

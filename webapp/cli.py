@@ -16,6 +16,7 @@ from process.profiles import Profile
 from process.runner import run_pipeline
 from process.store import MemoryStore
 from tasks.profile_schema import schema_fingerprint
+from tasks.schema import MAX_KINDS
 from tasks.validate import place_words
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
@@ -191,6 +192,10 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
         lines.append(f"  {group['count']:>6,} x {where}: {group['message']}{place}")
         if example.get("detail"):  # why the example's alternatives failed, under it
             lines.append(f"{'':11}{example['detail']}")
+    if ungrouped := report.get("ungrouped_error_count", 0):
+        lines.append(
+            f"  {ungrouped:>6,} x of other kinds (the first {MAX_KINDS:,} kinds are grouped)"
+        )
     for extra in report["additional_fields"]:
         times = "once" if extra["count"] == 1 else f"{extra['count']:,} times"
         lines.append(f"  not in the schema: {extra['path']} ({times})")

@@ -364,7 +364,13 @@ SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "minimum": 0,
                 "description": "How many kinds of error there are: error_groups lists the "
-                "200 largest.",
+                "200 largest. At most the first 10,000 kinds met are grouped.",
+            },
+            "ungrouped_error_count": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Errors of kinds met after the first 10,000: counted in "
+                "error_count, in no group.",
             },
             "additional_fields": {
                 "type": "array",
