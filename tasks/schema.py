@@ -1,7 +1,9 @@
 """JSON Schema: loading a profile's schema offline, and validation errors in plain words.
 
 Two engines give the same errors: "fast" (jsonschema-rs, used by the pipeline) and
-"reference" (python jsonschema, the yardstick the tests hold the fast one to).
+"reference" (python jsonschema, the yardstick the tests hold the fast one to). Where the
+pipeline cannot use the fast one, it uses "python": python jsonschema reading values as
+jsonschema-rs does (_reading_as_the_fast_one); "large" chooses between the two.
 """
 
 from __future__ import annotations
@@ -441,9 +443,10 @@ def _kind_of_validators(make: Callable[[str], Any]) -> dict[str, Any]:
 def _reading_as_the_fast_one(draft: str) -> Any:
     """python jsonschema's validator for ``draft``, with the rules that the two engines
     read otherwise on a value (README, "Known differences") judged as the fast engine
-    judges them: the engine for data too large for jsonschema-rs to give every error of
-    at once (iter_errors) then finds the same ones. Python's re, besides, is not run on
-    values, where it may take exponential time, and need not read ECMA-262 (\\p{L})."""
+    judges them (the "python" engine): for data too large for jsonschema-rs to give every
+    error of at once, or with a field whose name is empty, it then finds the same errors.
+    Python's re, besides, is not run on values, where it may take exponential time, and
+    need not read ECMA-262 (\\p{L})."""
 
     def pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
         if validator.is_type(instance, "string") and not _fast_accepts(
@@ -628,18 +631,19 @@ def engine_for_values(engine: str, values: int) -> str:
 
 
 def iter_errors(data: Any, loaded: LoadedSchema, engine: str = "fast") -> Iterator[SchemaError]:
-    as_the_fast_one = engine == "large"
     if engine == "large":
         if _fast_says_valid(data, loaded):
             return
+        engine = "python"
+    if engine == "python" and not _names_read_by_python(loaded):
         # Python's re reads the patterns of field names: where it cannot read one, the
         # errors are left to jsonschema-rs, all at once.
-        engine = "reference" if _names_read_by_python(loaded) else "fast"
+        engine = "fast"
     if engine == "fast":
         yield from _fast_errors(data, loaded)
-    elif engine == "reference":
+    elif engine in ("python", "reference"):
         try:
-            yield from _reference_errors(data, loaded, as_the_fast_one)
+            yield from _reference_errors(data, loaded, as_the_fast_one=engine == "python")
         except RecursionError:
             raise too_deep("check against the schema") from None
     else:
@@ -658,10 +662,12 @@ def _fast_says_valid(data: Any, loaded: LoadedSchema) -> bool:
 @functools.lru_cache(maxsize=8)
 def _names_read_by_python(loaded: LoadedSchema) -> bool:
     """Whether Python's re can read every pattern of field names (patternProperties) in the
-    schema and the files it names."""
+    schema and the files it names: each alone, and all of one object as one, joined by "|"
+    as python jsonschema looks for fields they leave out (where "(?i)" must come first)."""
     for properties in _values_of([loaded.schema, *loaded.resources.values()], PATTERNED):
+        patterns = list(properties) if isinstance(properties, dict) else []
         try:
-            for pattern in properties if isinstance(properties, dict) else ():
+            for pattern in [*patterns, "|".join(patterns)]:
                 re.compile(pattern)
         except re.error:
             return False
@@ -828,8 +834,9 @@ def _list_schema(loaded: LoadedSchema, key: str | None) -> Any:
 def engine_for(patterns: Iterable[str]) -> str:
     """The engine for data with fields at ``patterns``: python jsonschema where a field has
     an empty name ("" or "/a//b"), which jsonschema-rs leaves out of the paths it gives,
-    placing an error there at the object holding it."""
-    return "reference" if any(_empty_name(pattern) for pattern in patterns) else "fast"
+    placing an error there at the object holding it. It reads values as jsonschema-rs
+    does: Python's re, on the data, refused "\\p{L}" and may take exponential time."""
+    return "python" if any(_empty_name(pattern) for pattern in patterns) else "fast"
 
 
 def _empty_name(pattern: str) -> bool:

@@ -642,6 +642,38 @@ def test_an_error_in_a_field_with_an_empty_name_is_placed_in_it(tmp_path):
     }
 
 
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        ("^\\p{L}+$", "7"),  # ECMA-262, which Python's re cannot read
+        ("^[a-z]+$", "abc\n"),  # Python's "$" matches before a final newline
+    ],
+)
+def test_after_a_field_with_an_empty_name_patterns_are_read_as_ecma_262(tmp_path, pattern, value):
+    item = {"type": "object", "properties": {"name": {"type": "string", "pattern": pattern}}}
+    schema = root_schema({"type": "array", "items": item})
+    data = {"grants": [{"name": "ab", "": 1}, {"name": value}]}
+    found = same_both_ways(write(tmp_path, data), plan_for(tmp_path, schema))
+    assert [(path, rule) for path, rule, *_ in found["errors"]] == [("/grants/1/name", "pattern")]
+
+
+def test_field_name_patterns_python_cannot_read_together_leave_the_errors_to_jsonschema_rs(
+    tmp_path,
+):
+    # python jsonschema looks for fields the patterns leave out with all of them joined
+    # by "|", where a "(?i)" that is not first is refused.
+    patterned = {"^a": {"type": "string"}, "(?i)b": {}}
+    item = {"type": "object", "patternProperties": patterned, "additionalProperties": False}
+    schema = root_schema({"type": "array", "items": item})
+    data = {"grants": [{"ab": "x", "": 1}, {"ab": 2, "c": 3}]}
+    found = same_both_ways(write(tmp_path, data), plan_for(tmp_path, schema))
+    assert {(path, rule) for path, rule, *_ in found["errors"]} == {
+        ("/grants/0", "additionalProperties"),
+        ("/grants/1/ab", "type"),
+        ("/grants/1", "additionalProperties"),
+    }
+
+
 def test_an_empty_root_key_is_read_whole(tmp_path):
     # jsonschema-rs leaves empty keys out of error paths, so its items are not batched.
     schema = {"type": "object", "properties": {"": {"type": "array", "items": {"type": "string"}}}}
@@ -790,18 +822,22 @@ def test_the_errors_of_items_read_whole_take_no_memory_beyond_those_kept(
 def test_items_read_whole_go_to_python_jsonschema_from_a_field_with_an_empty_name_on(
     tmp_path, document
 ):
-    # As streamed items do (README): jsonschema-rs finds 19.99 a multiple of 0.01, and
-    # python jsonschema, dividing in floating point, does not.
-    list_schema = {"type": "array", "items": {"properties": {"amount": {"multipleOf": 0.01}}}}
-    items = [{"amount": 19.99}, *({"id": n} for n in range(40)), {"": 1, "amount": 19.99}]
+    # As streamed items do (README): where no entry matches "contains", python jsonschema
+    # names that rule, and jsonschema-rs "minContains".
+    tags = {"contains": {"const": "x"}, "minContains": 2}
+    list_schema = {"type": "array", "items": {"properties": {"tags": tags}}}
+    items = [{"tags": ["y"]}, *({"id": n} for n in range(40)), {"": 1, "tags": ["y"]}]
     if document == "list":
-        schema, data, place = list_schema, items, "/41/amount"
+        schema, data, prefix = list_schema, items, ""
     else:
-        schema, data, place = root_schema(list_schema), {"grants": items}, "/grants/41/amount"
+        schema, data, prefix = root_schema(list_schema), {"grants": items}, "/grants"
     path = write(tmp_path, data)
     for stream in (True, False) if document == "object" else (False,):
         scan = scan_file(path, plan_for(tmp_path, schema, stream=stream))
-        assert error_places(scan) == {(place, "multipleOf")}, stream
+        assert error_places(scan) == {
+            (f"{prefix}/0/tags", "minContains"),
+            (f"{prefix}/41/tags", "contains"),
+        }, stream
 
 
 LONG = 30_000  # list entries in one item: more than jsonschema-rs is given at once
