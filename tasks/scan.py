@@ -549,14 +549,15 @@ class Checks:
         items, start = self.unwatched, self.unwatched_start
         self.unwatched = []
         self.unwatched_start += len(items)
-        links = []
+        urls = []
         for pattern, parts, is_link in self.watched:
             found = values_at(items, ["*", *parts])
             if is_link:
-                links.append(_links_among(found))
+                urls += _links_among(found)
             else:
                 self.distinct[pattern].update(map(counting_key, found))
-        if links and not self.links.only_counts([url for urls in links for url in urls]):
+        # None found: no place to note (empty items, say, looked at one by one before).
+        if urls and not self.links.only_counts(urls):
             # Some link needs its place noted: item by item, as the places are in
             # document order (and the first links met are the ones checked).
             link_parts = [parts for _, parts, is_link in self.watched if is_link]
