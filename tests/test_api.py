@@ -865,3 +865,25 @@ def test_the_status_offers_no_file_made_against_a_schema_since_replaced(
     status = client.get(created["links"]["self"]).json()
     [report] = [task for task in status["tasks"] if task["name"] == "report"]
     assert [download["name"] for download in report["downloads"]] == ["report.json", "errors.csv"]
+
+
+def test_a_link_kept_to_a_file_made_before_the_schema_changed_leads_to_it_made_again(
+    client, document, settings, tmp_path
+):
+    from tests.test_spreadsheet_tasks import GRANT, use_profile
+
+    use_profile(settings, tmp_path, GRANT)
+    created = created_from(client, {"grants": [{"id": "G1"}]})
+    status = client.get(created["links"]["self"]).json()
+    [report] = [task for task in status["tasks"] if task["name"] == "report"]
+    [kept] = [item["url"] for item in report["downloads"] if item["name"] == "report.json"]
+    stricter = tmp_path / "stricter"
+    stricter.mkdir()
+    use_profile(settings, stricter, {**GRANT, "required": ["id", "title"]})
+    # The file says the data is valid, which the schema now says it is not.
+    response = client.get(kept, follow=True)
+    assert response.redirect_chain[0][0].endswith(f"/s/{created['id']}/#report")
+    page = response.content.decode()
+    assert "report.json was made before the schema or Assay changed" in unescape(page)
+    made = json.loads(b"".join(client.get(kept).streaming_content))
+    assert (made["valid"], made["error_count"]) == (False, 1)

@@ -281,7 +281,18 @@ def download(request: HttpRequest, submission_id: UUID, task_name: str, filename
     path = task.download_path(submission, filename)
     if path is None:
         raise Http404("No such file.")
+    if task.is_needed(submission):
+        # Made before a change (a new schema, an upgrade), by a link kept from then: not
+        # what the step gives now. The results page makes it again, or offers to.
+        messages.info(request, STALE_FILE.format(filename=filename, title=task.title))
+        return redirect(f"{submission.get_absolute_url()}#{task.name}")
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
+
+
+STALE_FILE = (
+    "{filename} was made before the schema or Assay changed, so it may no longer be right: "
+    "get it again from “{title}” below."
+)
 
 
 def all_errors(request: HttpRequest, submission_id: UUID) -> HttpResponse:
