@@ -11,6 +11,7 @@ from tasks.data import is_data
 from tasks.fields import SchemaFields
 from tasks.profile_schema import described_fields, has_schema, load_profile_schema
 from tasks.scan import load_scan
+from tasks.validate import Locator
 
 MAX_LISTED = 500
 
@@ -18,9 +19,10 @@ MAX_LISTED = 500
 class AdditionalFields(Task):
     name = "additional_fields"
     title = "Fields not in the schema"
+    # 6: a spreadsheet's examples say which cell they are in (sheet, row, column, heading);
     # 5: keys matched against patternProperties as validation matches them (ECMA-262);
     # what a const or an enum spells out is described
-    version = 5  # 4: below a known field, open objects above it describe nothing; 3: more keywords
+    version = 6  # 4: below a known field, open objects above it describe nothing; 3: more keywords
     requires = ("parse_json",)
     uses_options = ("sample",)
 
@@ -32,8 +34,12 @@ class AdditionalFields(Task):
         described = described_fields(loaded)
         scan = load_scan(submission, inputs)
         fields, count = most_common_additional(scan.walk.counts, described, MAX_LISTED)
+        locator = Locator.for_submission(submission)
         for field in fields:
             field["examples"] = scan.examples.get(field["path"], [])
+            if locator.cells is not None:  # from a spreadsheet: the cell to look at
+                for example in field["examples"]:
+                    example["source"] = locator.place(example["path"])
         return {"fields": fields, "count": count}
 
 

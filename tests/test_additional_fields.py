@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,19 @@ def test_the_invalid_demo_file_has_two_extra_fields_with_counts_and_examples(cli
             },
         ],
     }
+
+
+def test_a_spreadsheet_s_extra_fields_are_shown_in_their_cells(client):
+    submission = post_file(client, EXAMPLES / "grants-invalid.xlsx")
+    [notes, vat] = output(submission)["fields"]
+    assert [example["source"] for example in notes["examples"]] == [
+        {"sheet": "grants", "row": 3, "column": "U", "header": "notes"},
+        {"sheet": "grants", "row": 5, "column": "U", "header": "notes"},
+    ]
+    assert vat["examples"][0]["source"]["column"] == "T"
+    html = section(client, submission, "additional_fields")
+    words = " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
+    assert 'sheet grants, row 3, column U (notes) · /grants/1/notes: "Paid in two parts."' in words
 
 
 def test_the_results_page_lists_the_extra_fields(client):

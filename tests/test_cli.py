@@ -62,7 +62,10 @@ def test_the_text_summary_groups_errors_and_places_them_in_the_sheet(tmp_path):
         "2 x /grants/*/amount: “currency” is missing  "
         "(e.g. sheet grants, row 2, column E, heading “amount/currency”)"
     ) in result.stdout
-    assert "not in the schema: /grants/*/notes (2 times)" in result.stdout
+    assert (
+        "not in the schema: /grants/*/notes (2 times)  "
+        "(e.g. sheet grants, row 3, column U, heading “notes”)"
+    ) in result.stdout
 
 
 def test_json_output_is_the_report_document(tmp_path):

@@ -198,7 +198,8 @@ def _report_lines(report: dict[str, Any], source: str) -> list[str]:
         )
     for extra in report["additional_fields"]:
         times = "once" if extra["count"] == 1 else f"{extra['count']:,} times"
-        lines.append(f"  not in the schema: {extra['path']} ({times})")
+        place = _place(extra["examples"][0]) if extra.get("examples") else ""
+        lines.append(f"  not in the schema: {extra['path']} ({times}){place}")
     unlisted = report.get("additional_field_count", 0) - len(report["additional_fields"])
     if unlisted > 0:
         lines.append(f"  not in the schema: {unlisted:,} more fields")

@@ -303,14 +303,40 @@ SCHEMAS: dict[str, Any] = {
                 "row, column and heading).",
             },
             "value": {"description": "The offending value, shortened."},
-            "source": {
-                "type": ["object", "null"],
-                "description": "For spreadsheets: where the value came from.",
-                "properties": {
-                    "sheet": {"type": "string"},
-                    "row": {"type": ["integer", "null"]},
-                    "column": {"type": ["string", "null"]},
-                    "header": {"type": ["string", "null"]},
+            "source": ref("Cell"),
+        },
+    },
+    "Cell": {
+        "type": ["object", "null"],
+        "description": "For spreadsheets: where the value came from.",
+        "properties": {
+            "sheet": {"type": "string"},
+            "row": {"type": ["integer", "null"]},
+            "column": {"type": ["string", "null"]},
+            "header": {"type": ["string", "null"]},
+        },
+    },
+    "AdditionalField": {
+        "type": "object",
+        "required": ["path", "count", "examples"],
+        "properties": {
+            "path": {
+                "type": "string",
+                "description": "The field, list indexes as *: the top of a branch the schema "
+                "does not describe, not each field below it.",
+            },
+            "count": {"type": "integer", "minimum": 1},
+            "examples": {
+                "type": "array",
+                "description": "The first three places it is found, with its value there.",
+                "items": {
+                    "type": "object",
+                    "required": ["path", "value"],
+                    "properties": {
+                        "path": {"type": "string"},
+                        "value": {"description": "Shortened."},
+                        "source": ref("Cell"),
+                    },
                 },
             },
         },
@@ -374,7 +400,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "additional_fields": {
                 "type": "array",
-                "items": {"type": "object"},
+                "items": ref("AdditionalField"),
                 "description": "Fields in the data the schema does not describe: the first 500.",
             },
             "additional_field_count": {"type": "integer", "minimum": 0},
