@@ -30,14 +30,17 @@ def configuration_failed(message: str, arguments: list[str]) -> int:
     parser.add_argument("source", nargs="?", default="")
     parser.add_argument("--format", default="text")
     known, _ = parser.parse_known_args(arguments)
+    # CI logs are read by many: a URL's password is left out, as the command does.
+    from process.fetching import without_password
+
+    source = without_password(known.source)
     hint = "Check the settings named: the environment variables, or the ASSAY_CONFIG file."
     if known.format == "json":
         error = {"task": "configuration", "code": "configuration", "message": message}
-        print(
-            json.dumps({"source": known.source, "valid": None, "errors": [{**error, "hint": hint}]})
-        )
+        document = {"source": source, "valid": None, "errors": [{**error, "hint": hint}]}
+        print(json.dumps(document, indent=1, ensure_ascii=False))  # as the command prints it
     else:
-        print(f"{known.source}: could not be checked.\n  configuration: {message}")
+        print(f"{source}: could not be checked.\n  configuration: {message}")
         print(f"  What to do: {hint}")
     return UNPROCESSABLE
 

@@ -44,7 +44,7 @@ class Profile:
 
     @property
     def schema_is_url(self) -> bool:
-        return self.schema.startswith(("http://", "https://"))
+        return self.schema.lower().startswith(("http://", "https://"))  # HTTPS:// too
 
     @property
     def schema_path(self) -> Path | None:

@@ -68,6 +68,26 @@ def test_the_document_is_valid_openapi_3_1(document):
     assert document["openapi"] == "3.1.0"
 
 
+def request_schema_validator(document: dict, content_type: str):
+    schema = document["paths"]["/api/submissions"]["post"]["requestBody"]["content"]
+    resource = referencing.Resource.from_contents(
+        document, default_specification=referencing.jsonschema.DRAFT202012
+    )
+    registry = referencing.Registry().with_resource("urn:assay:openapi", resource)
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"urn:assay:openapi{schema[content_type]['schema']['$ref']}"}, registry=registry
+    )
+
+
+def test_a_multipart_body_is_described_with_a_url_or_text_as_well_as_a_file(document):
+    # curl -F url=... and -F 'text=<data.json' are multipart, and are accepted.
+    multipart = request_schema_validator(document, "multipart/form-data")
+    for body in [{"file": "..."}, {"url": "https://example.org/d.json"}, {"text": "{}"}]:
+        assert multipart.is_valid({**body, "profile": "demo"}), body
+    assert not multipart.is_valid({"file": "...", "url": "https://example.org/d.json"})
+    assert not multipart.is_valid({"profile": "demo"})
+
+
 def test_what_may_be_read_may_be_asked_for_its_headers_alone(client):
     submission_id = create(client, text="{}").json()["id"]
     for path in ["/api/openapi.json", f"/api/submissions/{submission_id}"]:

@@ -55,6 +55,15 @@ def test_the_exit_code_says_valid_or_invalid(tmp_path, example, code):
     assert verdict == "valid" if code == 0 else verdict.startswith("NOT valid: ")
 
 
+def test_the_help_names_the_profiles_the_default_and_the_formats(tmp_path):
+    result = validate("--help", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "the profile to check against: demo or generic (default: demo)" in said
+    assert "text: a summary (the default); json: the report document" in said
+    assert "2 when it cannot be checked (data that cannot be read, a faulty schema" in said
+
+
 def test_the_text_summary_groups_errors_and_places_them_in_the_sheet(tmp_path):
     result = validate(str(EXAMPLES / "grants-invalid.xlsx"), tmp_path=tmp_path)
     assert "(xlsx, profile demo): NOT valid: 12 errors" in result.stdout
@@ -273,6 +282,47 @@ def test_a_password_in_the_url_is_never_printed(tmp_path, http_server, path, cod
         assert result.stdout.startswith("http://reader:•••@127.0.0.1:")
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_password_in_the_url_is_not_printed_when_the_configuration_is_broken(tmp_path, output):
+    result = validate(
+        "https://reader:s3cret@example.org/data.json",
+        *("--format", output),
+        tmp_path=tmp_path,
+        env={"ASSAY_SAMPLE_ITEMS": "lots"},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+    assert "https://reader:•••@example.org/data.json" in result.stdout
+
+
+def test_a_url_is_recognised_whatever_the_case_of_its_scheme(tmp_path, http_server):
+    http_server.serve("/grants.json", (EXAMPLES / "grants-invalid.json").read_bytes())
+    url = http_server.url("/grants.json").replace("http://", "HTTP://")
+    result = validate(url, tmp_path=tmp_path, env={"ASSAY_ALLOW_PRIVATE_URLS": "1"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "NOT valid: 13 errors" in result.stdout
+
+
+def test_a_schema_url_is_recognised_whatever_the_case_of_its_scheme(tmp_path, http_server):
+    http_server.serve("/schema.json", b'{"required": ["title"]}')
+    schema = http_server.url("/schema.json").replace("http://", "HTTP://")
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"),
+        *("--schema", schema),
+        tmp_path=tmp_path,
+        env={"ASSAY_ALLOW_PRIVATE_URLS": "1"},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "“title” is missing" in result.stdout
+
+
+def test_a_url_of_another_scheme_is_said_to_be_one_that_cannot_be_fetched(tmp_path):
+    result = validate("ftp://example.org/data.json", tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "No such file" not in result.stdout
+    assert "Only http and https URLs can be fetched" in result.stdout
+
+
 def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, http_server):
     http_server.serve("/schema.json", b'{"type": "object"}')
     schema = http_server.url("/schema.json").replace("http://", "http://reader:s3cret@")
@@ -360,6 +410,21 @@ def test_a_broken_configuration_exits_2_as_data_not_checked(tmp_path, output):
         assert document["errors"][0]["message"] == said
     else:
         assert f"configuration: {said}" in result.stdout
+
+
+def test_a_faulty_profile_in_the_config_file_is_said_to_be_there(tmp_path):
+    config = tmp_path / "assay.toml"
+    config.write_text('[profiles.mine]\ntitle = "Mine"\nshcema = "mine.json"\n')
+    result = validate(
+        str(EXAMPLES / "grants-valid.json"), tmp_path=tmp_path, env={"ASSAY_CONFIG": str(config)}
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    # ASSAY_PROFILES is no setting a user can find: the table they wrote is named.
+    assert "ASSAY_PROFILES" not in result.stdout
+    assert (
+        "configuration: [profiles.NAME] in the ASSAY_CONFIG file: profile 'mine' has unknown "
+        "setting(s): shcema"
+    ) in result.stdout
 
 
 def test_a_schema_given_by_url_is_fetched_afresh_each_run(tmp_path, http_server):

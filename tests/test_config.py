@@ -31,6 +31,14 @@ def test_booleans_read_common_spellings(text, expected):
     assert Config(environ={"X": text}, file={}).bool("X", not expected) is expected
 
 
+def test_an_empty_boolean_is_its_default():
+    # docker/.env.example's commented-out lines show the defaults: uncommenting
+    # "#ASSAY_SECURE_COOKIES=" must not turn secure cookies off in production.
+    config = Config(environ={"ASSAY_SECURE_COOKIES": ""}, file={})
+    assert config.bool("ASSAY_SECURE_COOKIES", True) is True
+    assert not Config(environ={"ASSAY_DEBUG": " "}, file={}).bool("ASSAY_DEBUG", False)
+
+
 def test_a_bad_boolean_names_the_variable():
     with pytest.raises(ImproperlyConfigured, match="ASSAY_DEBUG must be true or false"):
         Config(environ={"ASSAY_DEBUG": "maybe"}, file={}).bool("ASSAY_DEBUG", False)

@@ -307,7 +307,11 @@ def test_the_profile_names_the_list_of_items(client, settings):
 def test_data_without_the_profiles_list_says_which_lists_it_has(client):
     response = client.post("/", {"text": '{"a": [1, 2], "b": []}', "profile": "generic"})
     page = client.get(submission_from(response).get_absolute_url()).content.decode()
-    assert "No list of items at <code>/main</code>" in page
+    # /main is no name the user gave: the page says where it comes from.
+    assert (
+        "No list of items at <code>/main</code>, where the profile “Any JSON data” looks "
+        "for them" in page
+    )
     assert "the lists found are <code>/a</code> (2), <code>/b</code> (0)" in page
 
 

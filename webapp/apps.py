@@ -30,7 +30,7 @@ class WebappConfig(AppConfig):
         try:
             get_profiles()
         except ProfileError as exc:
-            raise ImproperlyConfigured(f"ASSAY_PROFILES: {exc}") from exc
+            raise ImproperlyConfigured(f"[profiles.NAME] in the ASSAY_CONFIG file: {exc}") from exc
         from webapp.expiry import forget_files
         from webapp.models import Submission
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -107,7 +108,7 @@ def choose_profile(name: str | None, schema: str | None, default: str) -> Profil
 def validate_source(source: str, profile: Profile, sample: bool) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="assay-") as folder:
         submission = LocalSubmission(Path(folder), profile, options={"sample": sample})
-        if source.startswith(("http://", "https://")):
+        if is_url(source):
             submission.source, submission.url = "url", source
         else:
             try:
@@ -123,6 +124,15 @@ def validate_source(source: str, profile: Profile, sample: bool) -> Outcome:
             return Outcome(UNPROCESSABLE, errors=[("detect_format", _not_data(submission))])
         report = json.loads(report_file.read_bytes())
         return Outcome(VALID if report["valid"] else INVALID, report)
+
+
+# "scheme://": a URL, to be fetched (which refuses any but http and https, saying so).
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(source: str) -> bool:
+    """Schemes are read in any case (HTTPS://); a file of that name is still a file."""
+    return bool(URL_SCHEME.match(source)) and not Path(source).exists()
 
 
 def _distinct(failures: Iterable[tuple[str, TaskError]]) -> list[tuple[str, TaskError]]:

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 _MISSING = object()
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _load_file() -> dict[str, Any]:
@@ -66,6 +66,8 @@ class Config:
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
+        if not text:  # NAME= left in docker/.env: the default, as unset is
+            return default
         if text in _TRUE:
             return True
         if text in _FALSE:

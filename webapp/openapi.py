@@ -273,11 +273,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "NewUpload": {
         "type": "object",
-        "description": "A part not listed is refused (400).",
-        "required": ["file"],
+        "description": "Exactly one of file, url and text (curl -F file=@data.json, "
+        "-F url=https://..., -F 'text=<data.json'). A part not listed is refused (400).",
+        "oneOf": [{"required": ["file"]}, {"required": ["url"]}, {"required": ["text"]}],
         "additionalProperties": False,
         "properties": {
             "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "url": {"$ref": "#/components/schemas/NewSubmission/properties/url"},
+            "text": {"$ref": "#/components/schemas/NewSubmission/properties/text"},
             "profile": ref("Profile"),
             "sample": {"type": "boolean"},
         },
@@ -401,7 +404,8 @@ SCHEMAS: dict[str, Any] = {
             "additional_fields": {
                 "type": "array",
                 "items": ref("AdditionalField"),
-                "description": "Fields in the data the schema does not describe: the first 500.",
+                "description": "Fields in the data the schema does not describe: the 500 "
+                "most common.",
             },
             "additional_field_count": {"type": "integer", "minimum": 0},
             "stats": {"type": "object"},

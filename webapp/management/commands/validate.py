@@ -19,17 +19,34 @@ from webapp.cli import (
     text_summary,
     validate_source,
 )
+from webapp.profiles import get_profiles
 
 
 class Command(BaseCommand):
-    help = "Check a data file or URL; exit 0 when valid, 1 when invalid, 2 when it cannot be read."
+    help = (
+        "Check a data file or URL; exit 0 when valid, 1 when invalid, 2 when it cannot be "
+        "checked (data that cannot be read, a faulty schema, option or setting)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("source", help="a file path or an http(s) URL")
-        parser.add_argument("--schema", help="a JSON Schema file or URL to use instead")
-        parser.add_argument("--profile", help="the profile to check against")
+        parser.add_argument(
+            "--schema", help="a JSON Schema file or URL to use instead of the profile's"
+        )
+        names = list(get_profiles())
+        known = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+        parser.add_argument(
+            "--profile",
+            help=f"the profile to check against: {known} "
+            f"(default: {settings.ASSAY_DEFAULT_PROFILE})",
+        )
         parser.add_argument("--sample", action="store_true", help="check only the first items")
-        parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="text: a summary (the default); json: the report document",
+        )
 
     def handle(self, *args, source, schema, profile, sample, format, **options) -> None:
         shown = without_password(source)  # CI logs are read by many
