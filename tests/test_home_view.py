@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from process.files import over_the_limit
 from tests.conftest import fixture, submission_from, upload
 from webapp.models import Submission
 from webapp.submissions import create_submission
+from webapp.templatetags.assay import size
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,8 +192,8 @@ def test_the_form_states_its_size_limits_before_they_are_met(client, settings):
     settings.ASSAY_MAX_UPLOAD_BYTES = 3 * 1024 * 1024
     settings.ASSAY_MAX_TEXT_BYTES = 2048
     page = client.get("/").content.decode()
-    assert 'id="id_file_helptext">Up to 3.0\xa0MB.' in page
-    assert 'id="id_text_helptext">Up to 2.0\xa0KB; upload more as a file.' in page
+    assert 'id="id_file_helptext">Up to 3\xa0MB.' in page
+    assert 'id="id_text_helptext">Up to 2\xa0KB; upload more as a file.' in page
 
 
 def test_an_empty_file_is_refused_with_a_reason(client):
@@ -213,12 +213,11 @@ def test_a_file_over_the_limit_is_refused_stating_the_limit(client, settings):
 
 def test_a_size_just_over_the_limit_is_not_said_to_be_the_limit_s_size():
     limit = 100 * 1024 * 1024
-    assert over_the_limit(limit + 1, limit, filesizeformat) == (
+    assert over_the_limit(limit + 1, limit, size) == (
         "104,857,601 bytes; the limit is 104,857,600 bytes"  # not "100.0 MB; ... 100.0 MB"
     )
-    assert over_the_limit(3 * limit, limit, filesizeformat) == (
-        "300.0\xa0MB; the limit is 100.0\xa0MB"
-    )
+    assert over_the_limit(3 * limit, limit, size) == "300\xa0MB; the limit is 100\xa0MB"
+    assert over_the_limit(1536, 1024, size) == "1.5\xa0KB; the limit is 1\xa0KB"
 
 
 def test_pasted_text_over_the_limit_is_refused_stating_the_limit(client, settings):

@@ -74,10 +74,15 @@ def test_a_small_image_is_not_enlarged_and_frames_are_counted(client):
     assert thumbnail(client, submission, 800).size == (120, 60)
 
 
+def test_a_pdf_of_one_page_is_not_said_to_have_a_first(client):
+    _, page = send(client, "a.pdf", pdf(1))
+    assert "Its only page." in page and "first" not in page.split("<figcaption>")[1][:40]
+
+
 def test_a_pdf_shows_its_first_page_and_page_count(client):
     submission, page = send(client, "a.pdf", pdf(3))
     assert submission.state == "done"
-    assert "The first page of 3 pages." in page
+    assert "The first of 3 pages." in page
     assert re.search(r"<dt>Page size</dt><dd>612 x 792 pts", page)
     assert thumbnail(client, submission, 200).size == (200, 259)
     assert thumbnail(client, submission, 800).size == (612, 792)  # 72 dpi, never enlarged

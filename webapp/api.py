@@ -21,7 +21,6 @@ from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
-from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -36,6 +35,7 @@ from webapp.models import Submission
 from webapp.openapi import openapi_document
 from webapp.pipeline import get_pipeline
 from webapp.profiles import get_profiles
+from webapp.templatetags.assay import size
 from webapp.views import (
     NotNow,
     available_downloads,
@@ -153,8 +153,8 @@ def too_large(request: HttpRequest) -> JsonResponse | None:
     return error(
         413,
         "too_large",
-        f"The request is {filesizeformat(length)}; files up to "
-        f"{filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)} are accepted.",
+        f"The request is {size(length)}; files up to "
+        f"{size(settings.ASSAY_MAX_UPLOAD_BYTES)} are accepted.",
         limit=settings.ASSAY_MAX_UPLOAD_BYTES,
     )
 

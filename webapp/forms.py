@@ -5,11 +5,11 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.validators import URLValidator
-from django.template.defaultfilters import filesizeformat
 
 from process.fetching import PASSWORD_IN_URL, unreadable_url
 from process.files import over_the_limit
 from webapp.models import Submission
+from webapp.templatetags.assay import size
 
 
 def profile_choices() -> list[tuple[str, str]]:
@@ -109,17 +109,13 @@ class SubmissionForm(forms.Form):
         # A browser cuts a longer URL silently at "maxlength"; checked here, it is said.
         self.fields["url"].widget.attrs.pop("maxlength", None)
         # The limits, said before they are met.
-        self.fields["file"].help_text = f"Up to {filesizeformat(settings.ASSAY_MAX_UPLOAD_BYTES)}."
+        self.fields["file"].help_text = f"Up to {size(settings.ASSAY_MAX_UPLOAD_BYTES)}."
         self.fields[
             "url"
-        ].help_text = (
-            f"Downloaded from there: up to {filesizeformat(settings.ASSAY_MAX_DOWNLOAD_BYTES)}."
-        )
+        ].help_text = f"Downloaded from there: up to {size(settings.ASSAY_MAX_DOWNLOAD_BYTES)}."
         self.fields[
             "text"
-        ].help_text = (
-            f"Up to {filesizeformat(settings.ASSAY_MAX_TEXT_BYTES)}; upload more as a file."
-        )
+        ].help_text = f"Up to {size(settings.ASSAY_MAX_TEXT_BYTES)}; upload more as a file."
         field = self.fields["profile"]
         field.choices = profile_choices()
         field.initial = settings.ASSAY_DEFAULT_PROFILE
@@ -160,7 +156,7 @@ class SubmissionForm(forms.Form):
         limit = settings.ASSAY_MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is {over_the_limit(upload.size, limit, filesizeformat)}.",
+                f"The file is {over_the_limit(upload.size, limit, size)}.",
                 code="too_large",
             )
         return upload
@@ -177,11 +173,11 @@ class SubmissionForm(forms.Form):
 
     def clean_text(self) -> str:
         text = self.cleaned_data.get("text", "")
-        size = len(text.encode())
+        length = len(text.encode())
         limit = settings.ASSAY_MAX_TEXT_BYTES
-        if size > limit:
+        if length > limit:
             raise forms.ValidationError(
-                f"The pasted text is {over_the_limit(size, limit, filesizeformat)}. "
+                f"The pasted text is {over_the_limit(length, limit, size)}. "
                 "Upload it as a file instead.",
                 code="too_large",
             )
@@ -194,7 +190,7 @@ class SubmissionForm(forms.Form):
         in the CSRF check, and gets templates/400.html.)"""
         self.full_clean()
         self.errors.clear()
-        limit = filesizeformat(settings.ASSAY_MAX_TEXT_BYTES)
+        limit = size(settings.ASSAY_MAX_TEXT_BYTES)
         self.add_error(
             "text",
             forms.ValidationError(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import filesizeformat
 
 from process.fetching import without_password
 
@@ -80,3 +81,9 @@ def seconds(count: int) -> str:
 
 
 register.filter("without_password", without_password)
+
+
+@register.filter
+def size(count: int) -> str:
+    """A size in bytes for people: "100 MB", not filesizeformat's "100.0 MB"."""
+    return filesizeformat(count).replace(".0\xa0", "\xa0")
