@@ -62,6 +62,10 @@ class Task(ABC):
         """Cheap; runs in the web request."""
         return True
 
+    def inapplicable_because(self, submission: Subject) -> str:
+        """For a deferred task asked for where it does not apply: why, in words."""
+        return "That step does not apply to this data."
+
     def unavailable_because(self, submission: Subject) -> str:
         """Cheap; for a deferred task: why, by what the tasks before it found, it can
         give nothing for this submission ("" when it can). The page then offers no

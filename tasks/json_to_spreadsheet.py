@@ -11,7 +11,7 @@ from typing import Any
 from process.runner import Inputs
 from process.store import Subject
 from process.task import Download, Task
-from tasks.data import data_path
+from tasks.data import SPREADSHEETS, data_path
 from tasks.profile_schema import has_schema, load_profile_schema
 
 XLSX = "data.xlsx"
@@ -36,6 +36,14 @@ class JSONToSpreadsheet(Task):
 
     def is_applicable(self, submission: Subject) -> bool:
         return submission.format == "json"
+
+    def inapplicable_because(self, submission: Subject) -> str:
+        if submission.format in SPREADSHEETS:
+            return (
+                f"The data is a spreadsheet ({submission.format.upper()}) already: "
+                "spreadsheets are made from JSON data."
+            )
+        return "Spreadsheets are made from JSON data only."
 
     def unavailable_because(self, submission: Subject) -> str:
         stats = submission.store.output("stats")

@@ -556,6 +556,13 @@ def test_a_deferred_task_is_started_others_are_404_and_not_now_is_409(client, do
     assert check(document, not_now, "/api/submissions/{id}/tasks/{task}", "post")["error"][
         "message"
     ] == ("This submission could not be checked, so there is nothing to make this from.")
+    upload = SimpleUploadedFile("grants.xlsx", (EXAMPLES / "grants-valid.xlsx").read_bytes())
+    spreadsheet = client.post("/api/submissions", {"file": upload}).json()["links"]["self"]
+    already = client.post(f"{spreadsheet}/tasks/json_to_spreadsheet")
+    assert already.status_code == 409
+    assert already.json()["error"]["message"] == (
+        "The data is a spreadsheet (XLSX) already: spreadsheets are made from JSON data."
+    )
     unknown = client.post(f"/api/submissions/{uuid4()}/tasks/json_to_spreadsheet")
     assert unknown.status_code == 404
     check(document, unknown, "/api/submissions/{id}/tasks/{task}", "post")

@@ -356,7 +356,7 @@ def deferred_task_or_404(submission: Submission, task_name: str) -> Task:
             ):
                 raise NotNow(reason)
             return task
-    raise NotNow("That step does not apply to this data.")
+    raise NotNow(get_pipeline().get(task_name).inapplicable_because(submission))
 
 
 def known_to_fail(problem: dict[str, Any]) -> str:
