@@ -18,6 +18,9 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 12: refused before reading: cells that a merged range, a hyperlink or a comment
+    # reaches count as cells; empty row and cell elements count as rows and columns; more
+    # shared texts than cells; a heading more than 256 levels deep
     # 11: a formula's warning gives a heading that is a number or a date as text
     # 10: a row of flattentool's settings ("#", "skipRows 1") is refused, where its rows
     # were numbered as if the headings were in row 1 and read columns said to be unread;
@@ -36,7 +39,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 11
+    version = 12
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

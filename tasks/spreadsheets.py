@@ -298,24 +298,41 @@ def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
     members = {member: _root_tag(archive, member) for member in archive.infolist()}
     # The longest text at each number, whichever shared strings part openpyxl takes.
     parts = [
-        _shared_string_lengths(archive, member) for member, tag in members.items() if tag == "sst"
+        _shared_string_lengths(archive, member, tally)
+        for member, tag in members.items()
+        if tag == "sst"
     ]
     shared = [max(lengths) for lengths in itertools.zip_longest(*parts, fillvalue=0)]
+    elements = _Tally(tally.limits, tally.subject, tally.scope)  # see _count_element
     for member, tag in members.items():
         if tag == "worksheet":
-            rows, columns = _sheet_extent(archive, member, tally, shared)
+            rows, columns = _sheet_extent(archive, member, tally, shared, elements)
             tally.check_width(columns)
             tally.add(rows, rows * columns)
 
 
-def _shared_string_lengths(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> list[int]:
+def _shared_string_lengths(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, tally: _Tally
+) -> list[int]:
     """The length of each shared string, in order: the cells refer to them by number."""
     lengths: list[int] = []
+    limit = tally.limits.max_cells
     with archive.open(member) as stream:
         for _event, element in ElementTree.iterparse(stream, events=("end",)):
             if _local(element.tag) == "si":
                 lengths.append(sum(len(part.text or "") for part in _shown_text(element)))
                 element.clear()
+            # More texts than cells can only be texts no cell uses, and openpyxl holds
+            # them all: 20 million in a 5 MB file took a minute and 2 GB.
+            if len(lengths) > limit:
+                raise BadInput(
+                    "too_many_shared_texts",
+                    "The spreadsheet's list of shared texts holds more texts than the "
+                    f"{limit:,} cells Assay reads over all its sheets: most of them are used "
+                    "by no cell.",
+                    hint="Open the file in your spreadsheet program and save it again, which "
+                    "leaves out texts no cell uses; or split the data into smaller files.",
+                )
     return lengths
 
 
@@ -339,17 +356,27 @@ def _root_tag(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> str | None:
 
 
 def _sheet_extent(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, tally: _Tally, shared: list[int]
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    tally: _Tally,
+    shared: list[int],
+    elements: _Tally,
 ) -> tuple[int, int]:
     """(last row, last column) that hold a cell, read the way openpyxl reads them; the
-    text of the cells that use a shared string is added to ``tally`` as they come."""
-    last_row = last_column = row_number = 0
+    text of the cells that use a shared string is added to ``tally`` as they come, and
+    the row and cell elements counted in ``elements`` (see ``_count_element``)."""
+    last_row = last_column = row_number = cells = 0
     sheet_data = None
     with archive.open(member) as stream:
         for event, element in ElementTree.iterparse(stream, events=("start", "end")):
             name = _local(element.tag)
             if event == "start":
                 sheet_data = element if name == "sheetData" else sheet_data
+                cells = _count_element(elements, name, "row", ("c",), cells)
+                continue
+            if name in _RANGES:
+                last_row, last_column = _reaching(last_row, last_column, element.get("ref"))
+                tally.check(last_row, last_row * last_column)
                 continue
             if name != "row":
                 continue
@@ -362,7 +389,67 @@ def _sheet_extent(
             element.clear()
             if sheet_data is not None and len(sheet_data) and sheet_data[-1] is element:
                 del sheet_data[-1]
+    for part in _comment_parts(archive, member.filename):
+        with archive.open(part) as stream:
+            for _event, element in ElementTree.iterparse(stream):
+                if _local(element.tag) == "comment":
+                    last_row, last_column = _reaching(last_row, last_column, element.get("ref"))
+                    tally.check(last_row, last_row * last_column)
+                element.clear()
     return last_row, last_column
+
+
+# openpyxl makes a cell for each cell of a merged range or of a hyperlink's range, and for
+# each comment, wherever they are: a merged range to the last cell of the sheet, in a file
+# of 5 KB, made 17 billion cells. So they count as far as they reach, as cells do.
+_RANGES = ("mergeCell", "hyperlink")
+_COMMENTS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments"
+
+
+def _reaching(last_row: int, last_column: int, ref: str | None) -> tuple[int, int]:
+    """(last row, last column) as far as a cell or range reference ("B2", "A1:XFD9") reaches."""
+    for end in (ref or "").replace("$", "").split(":"):
+        if found := _CELL_REFERENCE.fullmatch(end.strip()):
+            last_row = max(last_row, int(found[2]))
+            last_column = max(last_column, _column_number(found[1]))
+    return last_row, last_column
+
+
+def _comment_parts(archive: zipfile.ZipFile, sheet: str) -> list[str]:
+    """The parts holding a sheet's comments, found through its relationships as openpyxl
+    finds them."""
+    folder, name = posixpath.split(sheet)
+    try:
+        relationships = ElementTree.fromstring(
+            archive.read(posixpath.join(folder, "_rels", f"{name}.rels"))
+        )
+    except KeyError:
+        return []  # no relationships, so no comments
+    targets = [
+        rel.get("Target", "")
+        for rel in relationships.iter(_RELATIONSHIPS)
+        if rel.get("Type") == _COMMENTS and rel.get("TargetMode") != "External"
+    ]
+    parts = [
+        target[1:] if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        for target in targets
+    ]
+    return [part for part in parts if part in archive.NameToInfo]
+
+
+def _count_element(elements: _Tally, name: str, row: str, cell: tuple[str, ...], cells: int) -> int:
+    """Count a row or cell element in ``elements`` as it starts; the cells of the row so far.
+
+    Rows and cells with nothing in them are not in the rectangle counted, but each is read,
+    and held until its row or sheet ends: 25 million empty rows, 450 MB of XML in a 5 MB
+    file, outlasted any time allowed. As many elements as rows or columns are allowed."""
+    if name == row:
+        elements.add(1, 0)
+        return 0
+    if name in cell:
+        elements.check_width(cells + 1)
+        return cells + 1
+    return cells
 
 
 def _row_extent(row: ElementTree.Element, row_number: int) -> tuple[int, int]:
@@ -448,6 +535,7 @@ _SPACES = f"{{{_TEXT_NS}}}s"
 _SPACE_COUNT = f"{{{_TEXT_NS}}}c"
 _TAB = f"{{{_TEXT_NS}}}tab"
 _LINE_BREAK = f"{{{_TEXT_NS}}}line-break"
+_CELLS = (_CELL, _COVERED_CELL)
 _NUMERIC_TYPES = {"float", "percentage", "currency"}
 # A paragraph may ask for any number of spaces; real ones never need many.
 _MAX_SPACES = 1000
@@ -457,7 +545,8 @@ Runs = list[tuple[Any, int]]
 
 
 def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
-    for _table, runs, count, width in _ods_blocks(archive):
+    elements = _Tally(tally.limits, tally.subject, tally.scope)
+    for _table, runs, count, width in _ods_blocks(archive, elements=elements):
         tally.check_width(width)
         tally.add(count, count * width)
         # Repeated cells and rows are written out each time: their text counts each time.
@@ -466,7 +555,7 @@ def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
 
 
 def _ods_blocks(
-    archive: zipfile.ZipFile, merged: list[Merged] | None = None
+    archive: zipfile.ZipFile, merged: list[Merged] | None = None, elements: _Tally | None = None
 ) -> Iterator[tuple[str, Runs, int, int]]:
     """The rows the conversion keeps, as (table, runs, times repeated, width in cells).
 
@@ -477,7 +566,7 @@ def _ods_blocks(
     """
     first_widths: dict[str, int] = {}
     blank_rows, table = 0, None
-    for name, runs, repeated in _ods_rows(archive, merged):
+    for name, runs, repeated in _ods_rows(archive, merged, elements):
         if name != table:
             # Blank rows left over at the end of the previous table are never read.
             blank_rows, table = 0, name
@@ -494,18 +583,23 @@ def _ods_blocks(
 
 
 def _ods_rows(
-    archive: zipfile.ZipFile, merged: list[Merged] | None = None
+    archive: zipfile.ZipFile, merged: list[Merged] | None = None, elements: _Tally | None = None
 ) -> Iterator[tuple[str, Runs, int]]:
     """Each row of each table as (table name, runs, times repeated); blank rows have no runs.
-    Merged cells are added to ``merged``, if given.
+    Merged cells are added to ``merged``, if given; row and cell elements counted in
+    ``elements``, if given (see ``_count_element``).
 
     Every table starts with a row repeated 0 times, so that empty tables are seen too.
     """
     with archive.open("content.xml") as content:
-        table, row_number = "", 1
+        table, row_number, cells = "", 1, 0
         for event, element in ElementTree.iterparse(content, events=("start", "end")):
+            if event == "start" and elements is not None:
+                cells = _count_element(elements, element.tag, _ROW, _CELLS, cells)
             if event == "start" and element.tag == _TABLE:
                 table, row_number = element.get(_TABLE_NAME) or "", 1
+                if elements is not None:
+                    elements.rows -= 1  # the blank row ending a table, which is not read
                 yield table, [], 0
             elif event == "end" and element.tag == _ROW:
                 repeated = _int(element.get(_ROWS_REPEATED), 1)
@@ -1066,6 +1160,7 @@ def unflatten(
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
         raw_rows = _RawRows(reader, fmt, source)
+        _check_heading_depth(raw_rows())
         if fields is not None:
             blank_lines = copied.blank_lines_before_headings if fmt == "csv" else 0
             _check_heading_rows(raw_rows(), fields, fmt, blank_lines)
@@ -1732,6 +1827,28 @@ def _check_main_sheet(reader: Any, fmt: str, sheet: str, id_name: str) -> None:
             f"column holds, such as “{id_name}”.",
             hint="Put the headings in the first row and the data in the rows below it.",
         )
+
+
+# The names a heading may hold ("amount/value": two). Each is a level of nesting in the
+# JSON, which is refused past a few hundred levels anyway; and 100,000 names in a heading
+# of a 200 KB file kept the conversion busy past any time allowed.
+MAX_HEADING_NAMES = 256
+
+
+def _check_heading_depth(sheets: Iterator[tuple[str, Iterator[list]]]) -> None:
+    for sheet, rows in sheets:
+        for index, heading in enumerate(next(rows, [])):
+            names = str(heading).count("/") + 1 if isinstance(heading, str) else 1
+            if names > MAX_HEADING_NAMES:
+                shown = heading[:40] + "…"
+                column = get_column_letter(index + 1)
+                raise BadInput(
+                    "heading_too_deep",
+                    f"The heading “{shown}” (sheet “{sheet}”, column {column}) goes "
+                    f"{names:,} levels deep, where Assay reads at most {MAX_HEADING_NAMES}.",
+                    hint="Each “/” in a heading goes a level further into the data: check "
+                    "the heading against the template for this kind of data.",
+                )
 
 
 def _check_heading_rows(

@@ -1407,6 +1407,24 @@ def test_a_heading_the_schema_cannot_hold_over_an_empty_column_is_left_alone(
     assert [grant["id"] for grant in grants(result)] == ["G1", "G2"]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_a_heading_too_many_levels_deep_is_refused_naming_it(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # 100,000 levels in a 200 KB file kept the conversion busy for good; 1,000 crashed it.
+    deep = "/".join(["a", "0"] * 500)
+    path = write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": [["id", deep], ["G1", "x"]]})
+    error = refusal(convert, path, fmt, schema)
+    assert (error.code, error.message) == (
+        "heading_too_deep",
+        "The heading “a/0/a/0/a/0/a/0/a/0/a/0/a/0/a/0/a/0/a/0/…” (sheet “grants”, column B) "
+        "goes 1,000 levels deep, where Assay reads at most 256.",
+    )
+    shallow = "/".join(["a", "0"] * 128)
+    path = write_sheets(tmp_path / f"h.{fmt}", fmt, {"grants": [["id", shallow], ["G1", "x"]]})
+    assert grants(convert(path, fmt, schema))[0]["id"] == "G1"
+
+
 def test_headings_of_fields_the_schema_does_not_name_are_read_as_written(
     tmp_path: Path, schema: Path
 ) -> None:
@@ -2269,6 +2287,66 @@ def test_a_shared_string_counts_however_its_number_is_written(
     assert refusal(check_limits, path, "xlsx", limits).code == "too_much_text"
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_empty_row_and_cell_elements_count_against_the_limits(tmp_path: Path, fmt: str) -> None:
+    # Nothing in them, so not in the rectangle that is converted, but each is read: 25
+    # million empty rows in a 5 MB file kept the conversion busy for good.
+    def with_blanks(rows: int, cells: int) -> Path:
+        if fmt == "ods":
+            blanks = [ods_row([]) for _ in range(rows)] + [ods_row([None] * cells)]
+            return save_ods(
+                tmp_path / "g.ods",
+                ods_table("grants", *map(ods_row, [HEADINGS, *GRANT_ROWS]), *blanks),
+            )
+        written = write_xlsx(tmp_path / "plain.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+        with zipfile.ZipFile(written) as original:
+            parts = {name: original.read(name) for name in original.namelist()}
+        blanks = '<row r="4">' + '<c r="A4"/>' * cells + "</row>" + "<row/>" * rows
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(b"</sheetData>", f"{blanks}</sheetData>".encode())
+        with zipfile.ZipFile(path := tmp_path / "g.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+        return path
+
+    limits = replace(LIMITS, max_rows=10_000, max_ratio=10_000)
+    error = refusal(check_limits, with_blanks(10_000, 1), fmt, limits)
+    assert error.message == (
+        "The spreadsheet has too many rows: the limit is 10,000 rows over all its sheets."
+    )
+    error = refusal(check_limits, with_blanks(0, MAX_COLUMNS + 1), fmt, limits)
+    assert error.message == (
+        f"The spreadsheet has too many columns: a row of {MAX_COLUMNS + 1:,}, where the most "
+        f"Assay reads is {MAX_COLUMNS:,} (A to ZZZ)."
+    )
+    check_limits(with_blanks(9_000, MAX_COLUMNS), fmt, limits)
+
+
+def test_more_shared_texts_than_cells_are_refused_before_openpyxl_holds_them(
+    tmp_path: Path,
+) -> None:
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    written = write_xlsx(tmp_path / "plain.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    with zipfile.ZipFile(written) as original:
+        parts = {name: original.read(name) for name in original.namelist()}
+
+    def with_texts(count: int) -> Path:
+        parts["xl/sharedStrings.xml"] = f'<sst xmlns="{main}">{"<si><t>a</t></si>" * count}</sst>'
+        with zipfile.ZipFile(path := tmp_path / "g.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+        return path
+
+    limits = replace(LIMITS, max_ratio=1_000)
+    error = refusal(check_limits, with_texts(LIMITS.max_cells + 1), "xlsx", limits)
+    assert (error.code, error.message) == (
+        "too_many_shared_texts",
+        "The spreadsheet's list of shared texts holds more texts than the 10,000 cells Assay "
+        "reads over all its sheets: most of them are used by no cell.",
+    )
+    check_limits(with_texts(LIMITS.max_cells), "xlsx", limits)
+
+
 def test_a_stray_formatted_cell_counts_the_whole_rectangle_up_to_it(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "grants.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
     workbook = openpyxl.load_workbook(path)
@@ -2278,6 +2356,51 @@ def test_a_stray_formatted_cell_counts_the_whole_rectangle_up_to_it(tmp_path: Pa
     error = refusal(check_limits, path, "xlsx", LIMITS)
     assert error.code == "too_many_cells"
     check_limits(path, "xlsx", SpreadsheetLimits(10_000_000, 1_000, 50_000, 100, 50_000_000))
+
+
+COMMENTS_RELATIONSHIP = (
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId9" Target="../comments9.xml" Type="http://schemas.openxmlformats.org/'
+    'officeDocument/2006/relationships/comments"/></Relationships>'
+)
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [
+        '<mergeCells count="1"><mergeCell ref="A4:Z500"/></mergeCells>',
+        '<hyperlinks><hyperlink ref="A4:Z500" location="A1"/></hyperlinks>',
+        '<hyperlinks><hyperlink ref="CV500" location="A1"/></hyperlinks>',
+        "comment",
+    ],
+    ids=["merged", "link-range", "link", "comment"],
+)
+def test_cells_a_merge_a_link_or_a_comment_reaches_count_as_cells(
+    tmp_path: Path, reach: str
+) -> None:
+    # openpyxl makes every cell they cover, though no row holds one: a few bytes asking
+    # for the sheet's last cell hung the conversion.
+    written = write_xlsx(tmp_path / "plain.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(written) as original:
+        parts = {name: original.read(name) for name in original.namelist()}
+    if reach == "comment":
+        main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+        parts["xl/comments9.xml"] = (
+            f'<comments xmlns="{main}"><authors><author>A</author></authors><commentList>'
+            '<comment ref="CV500" authorId="0"><text><t>Note</t></text></comment>'
+            "</commentList></comments>"
+        ).encode()
+        parts["xl/worksheets/_rels/sheet1.xml.rels"] = COMMENTS_RELATIONSHIP.encode()
+    else:
+        parts[sheet] = parts[sheet].replace(b"</worksheet>", f"{reach}</worksheet>".encode())
+    with zipfile.ZipFile(path := tmp_path / "grants.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    # 500 rows by 26 or 100 columns, where the rows hold 3 by 5.
+    error = refusal(check_limits, path, "xlsx", LIMITS)
+    assert error.code == "too_many_cells"
+    check_limits(path, "xlsx", replace(LIMITS, max_cells=50_000))
 
 
 # JSON to spreadsheets --------------------------------------------------------------------
