@@ -303,7 +303,7 @@ def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
         if tag == "sst"
     ]
     shared = [max(lengths) for lengths in itertools.zip_longest(*parts, fillvalue=0)]
-    elements = _Tally(tally.limits, tally.subject, tally.scope)  # see _count_element
+    elements = _Tally(tally.limits, tally.subject, tally.scope)  # see _RowElements
     for member, tag in members.items():
         if tag == "worksheet":
             rows, columns = _sheet_extent(archive, member, tally, shared, elements)
@@ -364,15 +364,16 @@ def _sheet_extent(
 ) -> tuple[int, int]:
     """(last row, last column) that hold a cell, read the way openpyxl reads them; the
     text of the cells that use a shared string is added to ``tally`` as they come, and
-    the row and cell elements counted in ``elements`` (see ``_count_element``)."""
-    last_row = last_column = row_number = cells = 0
+    the row and cell elements counted in ``elements`` (see ``_RowElements``)."""
+    last_row = last_column = row_number = 0
     sheet_data = None
+    counted = _RowElements(elements, "row", ("c",))
     with archive.open(member) as stream:
         for event, element in ElementTree.iterparse(stream, events=("start", "end")):
             name = _local(element.tag)
             if event == "start":
                 sheet_data = element if name == "sheetData" else sheet_data
-                cells = _count_element(elements, name, "row", ("c",), cells)
+                counted.start(name)
                 continue
             if name in _RANGES:
                 last_row, last_column = _reaching(last_row, last_column, element.get("ref"))
@@ -380,6 +381,7 @@ def _sheet_extent(
                 continue
             if name != "row":
                 continue
+            counted.end_row()
             row_number = _int(element.get("r"), row_number + 1)
             row, column = _row_extent(element, row_number)
             tally.add_text(_shared_text(element, shared))
@@ -437,19 +439,48 @@ def _comment_parts(archive: zipfile.ZipFile, sheet: str) -> list[str]:
     return [part for part in parts if part in archive.NameToInfo]
 
 
-def _count_element(elements: _Tally, name: str, row: str, cell: tuple[str, ...], cells: int) -> int:
-    """Count a row or cell element in ``elements`` as it starts; the cells of the row so far.
+# The XML elements one row may be written with: cells, paragraphs, runs of text. A row is
+# held whole until it ends; one ODS cell of 3 million paragraphs took 564 MB to count.
+# The widest row, 18,278 cells of rich text, needs a few hundred thousand.
+MAX_ROW_ELEMENTS = 500_000
+
+
+class _RowElements:
+    """The row and cell elements of a sheet, counted in ``tally`` as they start, and the
+    elements inside each row, against MAX_ROW_ELEMENTS.
 
     Rows and cells with nothing in them are not in the rectangle counted, but each is read,
     and held until its row or sheet ends: 25 million empty rows, 450 MB of XML in a 5 MB
     file, outlasted any time allowed. As many elements as rows or columns are allowed."""
-    if name == row:
-        elements.add(1, 0)
-        return 0
-    if name in cell:
-        elements.check_width(cells + 1)
-        return cells + 1
-    return cells
+
+    def __init__(self, tally: _Tally, row: str, cells: tuple[str, ...]):
+        self.tally, self.row, self.cells = tally, row, cells
+        self.cells_in_row = 0
+        self.in_row: int | None = None  # elements in the row open, if one is
+
+    def start(self, name: str) -> None:
+        if name == self.row:
+            self.tally.add(1, 0)
+            self.cells_in_row = self.in_row = 0
+            return
+        if self.in_row is None:
+            return
+        self.in_row += 1
+        if self.in_row > MAX_ROW_ELEMENTS:
+            raise BadInput(
+                "row_too_complex",
+                f"{self.tally.subject} has a row written with more than "
+                f"{MAX_ROW_ELEMENTS:,} XML elements (cells, paragraphs, runs of text), far "
+                "more than its data needs.",
+                hint="Open the file in your spreadsheet program and save it again, or save "
+                "the sheet as CSV; shorten a cell holding very many lines of text.",
+            )
+        if name in self.cells:
+            self.cells_in_row += 1
+            self.tally.check_width(self.cells_in_row)
+
+    def end_row(self) -> None:
+        self.in_row = None
 
 
 def _row_extent(row: ElementTree.Element, row_number: int) -> tuple[int, int]:
@@ -587,21 +618,24 @@ def _ods_rows(
 ) -> Iterator[tuple[str, Runs, int]]:
     """Each row of each table as (table name, runs, times repeated); blank rows have no runs.
     Merged cells are added to ``merged``, if given; row and cell elements counted in
-    ``elements``, if given (see ``_count_element``).
+    ``elements``, if given (see ``_RowElements``).
 
     Every table starts with a row repeated 0 times, so that empty tables are seen too.
     """
     with archive.open("content.xml") as content:
-        table, row_number, cells = "", 1, 0
+        table, row_number = "", 1
+        counted = _RowElements(elements, _ROW, _CELLS) if elements is not None else None
         for event, element in ElementTree.iterparse(content, events=("start", "end")):
-            if event == "start" and elements is not None:
-                cells = _count_element(elements, element.tag, _ROW, _CELLS, cells)
+            if event == "start" and counted is not None:
+                counted.start(element.tag)
             if event == "start" and element.tag == _TABLE:
                 table, row_number = element.get(_TABLE_NAME) or "", 1
                 if elements is not None:
                     elements.rows -= 1  # the blank row ending a table, which is not read
                 yield table, [], 0
             elif event == "end" and element.tag == _ROW:
+                if counted is not None:
+                    counted.end_row()
                 repeated = _int(element.get(_ROWS_REPEATED), 1)
                 if merged is not None:
                     merged += _ods_merged(element, table, row_number)

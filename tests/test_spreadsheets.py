@@ -2322,6 +2322,47 @@ def test_empty_row_and_cell_elements_count_against_the_limits(tmp_path: Path, fm
     check_limits(with_blanks(9_000, MAX_COLUMNS), fmt, limits)
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_row_written_with_very_many_elements_is_refused(tmp_path, monkeypatch, fmt):
+    # A row is held whole until it ends: one ODS cell of 3 million paragraphs took 564 MB
+    # to count. Elements outside the rows (merged ranges, after the last) do not count.
+    monkeypatch.setattr(spreadsheets, "MAX_ROW_ELEMENTS", 1_000)
+
+    def with_a_cell_of_lines(lines: int) -> Path:
+        if fmt == "ods":
+            cell = TableCell(valuetype="string")
+            for line in range(lines):
+                cell.addElement(P(text=f"line {line}"))
+            row = ods_row(["G-9"])
+            row.addElement(cell)
+            rows = [*map(ods_row, [HEADINGS, *GRANT_ROWS]), row]
+            return save_ods(tmp_path / "g.ods", ods_table("grants", *rows))
+        written = write_xlsx(tmp_path / "plain.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+        with zipfile.ZipFile(written) as original:
+            parts = {name: original.read(name) for name in original.namelist()}
+        runs = "".join(f"<r><t>line {line}</t></r>" for line in range(lines))
+        row = f'<row r="9"><c r="A9" t="inlineStr"><is>{runs}</is></c></row>'
+        merged = "".join(f'<mergeCell ref="B{n}:C{n}"/>' for n in range(10, 510)) * 3
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(b"</sheetData>", f"{row}</sheetData>".encode())
+        parts[sheet] = parts[sheet].replace(
+            b"</worksheet>", f'<mergeCells count="1500">{merged}</mergeCells></worksheet>'.encode()
+        )
+        with zipfile.ZipFile(path := tmp_path / "g.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in parts.items():
+                archive.writestr(name, data)
+        return path
+
+    limits = replace(LIMITS, max_ratio=10_000)
+    error = refusal(check_limits, with_a_cell_of_lines(1_000), fmt, limits)
+    assert (error.code, error.message) == (
+        "row_too_complex",
+        "The spreadsheet has a row written with more than 1,000 XML elements (cells, "
+        "paragraphs, runs of text), far more than its data needs.",
+    )
+    check_limits(with_a_cell_of_lines(300), fmt, limits)
+
+
 def test_more_shared_texts_than_cells_are_refused_before_openpyxl_holds_them(
     tmp_path: Path,
 ) -> None:
