@@ -21,7 +21,7 @@ class SpreadsheetToJSON(Task):
     # 12: refused before reading: cells that a merged range, a hyperlink or a comment
     # reaches count as cells; empty row and cell elements count as rows and columns; more
     # shared texts than cells; a heading more than 256 levels deep; a row of more than
-    # 500,000 XML elements
+    # 500,000 XML elements; more than 1,000 sheets
     # 11: a formula's warning gives a heading that is a number or a date as text
     # 10: a row of flattentool's settings ("#", "skipRows 1") is refused, where its rows
     # were numbered as if the headings were in row 1 and read columns said to be unread;

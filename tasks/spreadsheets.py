@@ -146,6 +146,10 @@ def check_limits(path: Path, fmt: str, limits: SpreadsheetLimits) -> None:
 # The columns flattentool can name (A to ZZZ): it names the cell of each heading, and a
 # wider row failed to convert with no more than "check the column headings".
 MAX_COLUMNS = 18_278
+# Sheets read, at most: a data standard's template has tens. Converting takes longer
+# than in proportion to their number: 1,000 sheets of two cells took 2.8 s, 3,000 took
+# 16 s, and 30,000 (a 14 MB file) would pass any time allowed.
+MAX_SHEETS = 1_000
 
 
 @dataclass
@@ -157,6 +161,7 @@ class _Tally:
     scope: str
     rows: int = 0
     cells: int = 0
+    sheets: int = 0
     # Characters of text in the cells. A shared string or a repeated row counts each
     # time it is used, as the conversion writes it out each time: an 808 KB workbook
     # whose 2,000 rows share one 1 MB text became 2 GB of JSON.
@@ -192,6 +197,16 @@ class _Tally:
                 "first column to the last one used.",
                 hint="Delete unused columns and rows (also ones that only hold formatting), "
                 "or split the data into smaller files.",
+            )
+
+    def add_sheet(self) -> None:
+        self.sheets += 1
+        if self.sheets > MAX_SHEETS:
+            raise BadInput(
+                "too_many_sheets",
+                f"{self.subject} has too many sheets: more than {MAX_SHEETS:,}, the most "
+                "Assay reads.",
+                hint="Delete the sheets no one needs, or split the data into several files.",
             )
 
     def add(self, rows: int, cells: int) -> None:
@@ -306,6 +321,7 @@ def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
     elements = _Tally(tally.limits, tally.subject, tally.scope)  # see _RowElements
     for member, tag in members.items():
         if tag == "worksheet":
+            tally.add_sheet()
             rows, columns = _sheet_extent(archive, member, tally, shared, elements)
             tally.check_width(columns)
             tally.add(rows, rows * columns)
@@ -578,6 +594,8 @@ Runs = list[tuple[Any, int]]
 def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
     elements = _Tally(tally.limits, tally.subject, tally.scope)
     for _table, runs, count, width in _ods_blocks(archive, elements=elements):
+        if not count and not runs:  # a table begins
+            tally.add_sheet()
         tally.check_width(width)
         tally.add(count, count * width)
         # Repeated cells and rows are written out each time: their text counts each time.

@@ -2363,6 +2363,27 @@ def test_a_row_written_with_very_many_elements_is_refused(tmp_path, monkeypatch,
     check_limits(with_a_cell_of_lines(300), fmt, limits)
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_more_sheets_than_assay_reads_are_refused(tmp_path, monkeypatch, fmt):
+    # Converting takes longer than in proportion to their number: 3,000 sheets, 16 s.
+    monkeypatch.setattr(spreadsheets, "MAX_SHEETS", 3)
+
+    def with_sheets(count: int) -> Path:
+        others = {f"notes {n}": [["note"], [n]] for n in range(count - 1)}
+        if fmt == "xlsx":
+            return write_xlsx(tmp_path / "g.xlsx", {"grants": [HEADINGS, *GRANT_ROWS], **others})
+        tables = [ods_table(name, *map(ods_row, rows)) for name, rows in others.items()]
+        grants = ods_table("grants", *map(ods_row, [HEADINGS, *GRANT_ROWS]))
+        return save_ods(tmp_path / "g.ods", grants, *tables)
+
+    error = refusal(check_limits, with_sheets(4), fmt, LIMITS)
+    assert (error.code, error.message) == (
+        "too_many_sheets",
+        "The spreadsheet has too many sheets: more than 3, the most Assay reads.",
+    )
+    check_limits(with_sheets(3), fmt, LIMITS)
+
+
 def test_more_shared_texts_than_cells_are_refused_before_openpyxl_holds_them(
     tmp_path: Path,
 ) -> None:
