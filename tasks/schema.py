@@ -1073,6 +1073,10 @@ class _NumberedKeys:
                 node = node[int(part)]
                 continue
             key = self._key(node, part, parts[index + 1 :], error)
+            if type(node) is not dict or key not in node:
+                # Past a field with an empty name, which jsonschema-rs leaves out: the
+                # error is placed at the object holding that field (README).
+                return typed
             typed.append(key)
             node = node.get(key) if type(node) is dict else None
         return typed

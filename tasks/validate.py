@@ -21,8 +21,10 @@ MAX_GROUPS = 200
 
 class Validate(Task):
     name = "validate"
-    # 13: from a field with an empty name on, patterns, formats and multipleOf are judged
-    # as jsonschema-rs judges them (a pattern in ECMA-262 crashed the step); 12: errors
+    # 14: an error jsonschema-rs finds inside a field with an empty name is placed at the
+    # object holding that field, not at a path that the data does not have; 13: from a
+    # field with an empty name on, patterns, formats and multipleOf are judged as
+    # jsonschema-rs judges them (a pattern in ECMA-262 crashed the step); 12: errors
     # of kinds past the first MAX_KINDS are counted as "ungrouped"; python
     # jsonschema checks uniqueItems in a time that grows with the list.
     # 11: data too large for jsonschema-rs to give its errors at once has its patterns,
@@ -37,7 +39,7 @@ class Validate(Task):
     # field of a list written across columns under its entry's own heading; 5: schema
     # paths name their file; 3, 4: rules about sampled lists, meta-schema $refs; 2:
     # patterns, formats
-    version = 13
+    version = 14
     title = "Check against the schema"
     requires = ("parse_json",)
     uses_options = ("sample",)

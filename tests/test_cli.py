@@ -303,6 +303,18 @@ def test_a_url_is_recognised_whatever_the_case_of_its_scheme(tmp_path, http_serv
     assert "NOT valid: 13 errors" in result.stdout
 
 
+def test_a_url_too_long_to_be_a_file_name_is_fetched(tmp_path, http_server):
+    # A signed link's query is long: past the longest path the system takes, asking
+    # whether a file is so named fails rather than saying no.
+    path = "/grants.json?signature=" + "a" * 5000
+    http_server.serve(path, (EXAMPLES / "grants-invalid.json").read_bytes())
+    result = validate(
+        http_server.url(path), tmp_path=tmp_path, env={"ASSAY_ALLOW_PRIVATE_URLS": "1"}
+    )
+    assert result.returncode == 1, result.stdout[-300:] + result.stderr[-300:]
+    assert "NOT valid: 13 errors" in result.stdout
+
+
 def test_a_schema_url_is_recognised_whatever_the_case_of_its_scheme(tmp_path, http_server):
     http_server.serve("/schema.json", b'{"required": ["title"]}')
     schema = http_server.url("/schema.json").replace("http://", "HTTP://")

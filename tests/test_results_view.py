@@ -5,6 +5,7 @@ import os
 import re
 import time
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 from uuid import uuid4
 
@@ -355,3 +356,30 @@ def test_a_worker_not_heard_from_for_a_while_is_said_to_be_quiet(client, setting
     assert status["progress"]["quiet_for"] == quiet
     Submission.objects.filter(id=submission.id).update(heartbeat=timezone.now())
     assert client.get(f"/api/submissions/{submission.id}").json()["progress"]["quiet_for"] is None
+
+
+def test_a_check_that_fails_after_a_schema_change_shows_nothing_made_before_it(
+    client, settings, tmp_path
+):
+    from tests.test_spreadsheet_tasks import GRANT, use_profile
+
+    use_profile(settings, tmp_path, GRANT)
+    submission = post_json(client, {"grants": [{"id": "G1"}]})
+    kept = f"/s/{submission.id}/files/report/report.json"
+    assert client.get(kept).status_code == 200
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    use_profile(settings, broken, {"type": 5})
+    page = client.get(submission.get_absolute_url()).content.decode()
+    assert "The step “Check against the schema” failed" in page
+    # Not the verdict of the schema before, nor its report, whose link leads back here.
+    assert "✓ Valid" not in page
+    assert kept not in page
+    assert "The file is <strong>JSON</strong>" in page  # what still holds is shown
+    # A link kept to the report: the page says why it is not there now.
+    said = unescape(client.get(kept, follow=True).content.decode())
+    assert "get it again" not in said
+    assert (
+        "report.json was made before the schema or Assay changed, and the data could not "
+        "be checked again: the page says why."
+    ) in said

@@ -674,6 +674,18 @@ def test_field_name_patterns_python_cannot_read_together_leave_the_errors_to_jso
     }
 
 
+def test_an_error_inside_an_empty_name_jsonschema_rs_checks_is_at_its_object(tmp_path):
+    # Where Python's re cannot read the patterns of field names, jsonschema-rs checks the
+    # data, and leaves the empty name out of the place it
+    # gives ("/grants/0/a"): a field the object does not have.
+    inner = {"type": "object", "properties": {"a": {"type": "string"}}}
+    item = {"type": "object", "patternProperties": {"^\\p{L}": {}}, "properties": {"": inner}}
+    schema = root_schema({"type": "array", "items": item})
+    data = {"grants": [{"": {"a": 1}}, {"": {"a": "ok"}}]}
+    found = same_both_ways(write(tmp_path, data), plan_for(tmp_path, schema))
+    assert [(path, rule) for path, rule, *_ in found["errors"]] == [("/grants/0", "type")]
+
+
 def test_an_empty_root_key_is_read_whole(tmp_path):
     # jsonschema-rs leaves empty keys out of error paths, so its items are not batched.
     schema = {"type": "object", "properties": {"": {"type": "array", "items": {"type": "string"}}}}

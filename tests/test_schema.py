@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import random
 import re
@@ -1170,3 +1171,12 @@ def test_details_are_found_only_for_the_errors_kept_and_the_examples():
     [ones, first] = groups.as_list()
     assert [error.detail for error in ones["examples"]] == [why.format(f"/{n}") for n in range(3)]
     assert [error.detail for error in first["examples"]] == [why.format("")]
+
+
+def test_an_error_moved_to_another_place_keeps_all_else():
+    # SchemaError.at names each field: one added to the class must be added there too.
+    values = {field.name: f"{field.name} value" for field in dataclasses.fields(SchemaError)}
+    error = SchemaError(**values)
+    moved = error.at("/grants/7/id")
+    assert moved.path == "/grants/7/id"
+    assert {**vars(moved), "path": error.path} == vars(error)

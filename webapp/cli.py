@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import uuid
@@ -132,7 +133,8 @@ URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 def is_url(source: str) -> bool:
     """Schemes are read in any case (HTTPS://); a file of that name is still a file."""
-    return bool(URL_SCHEME.match(source)) and not Path(source).exists()
+    # Not Path.exists, which raises for a name longer than the system takes (a long URL).
+    return bool(URL_SCHEME.match(source)) and not os.path.exists(source)  # noqa: PTH110
 
 
 def _distinct(failures: Iterable[tuple[str, TaskError]]) -> list[tuple[str, TaskError]]:

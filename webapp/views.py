@@ -123,7 +123,9 @@ def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any
     """Each applicable task's own partial, rendered from its cached output."""
     rendered = []
     for task in get_pipeline().applicable(submission):
-        if submission.store.output(task.name) is not None:
+        # Not what a run before a change made (on a failed page): that no longer holds,
+        # and its files lead back here (download).
+        if submission.store.output(task.name) is not None and not task.is_needed(submission):
             rendered.append(section(request, submission, task))
     if submission.state == State.DONE:
         for task in get_pipeline().applicable(submission, deferred=True):
@@ -284,7 +286,8 @@ def download(request: HttpRequest, submission_id: UUID, task_name: str, filename
     if task.is_needed(submission):
         # Made before a change (a new schema, an upgrade), by a link kept from then: not
         # what the step gives now. The results page makes it again, or offers to.
-        messages.info(request, STALE_FILE.format(filename=filename, title=task.title))
+        stale = FAILED_AGAIN if submission.state == State.FAILED else STALE_FILE
+        messages.info(request, stale.format(filename=filename, title=task.title))
         return redirect(f"{submission.get_absolute_url()}#{task.name}")
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
 
@@ -292,6 +295,11 @@ def download(request: HttpRequest, submission_id: UUID, task_name: str, filename
 STALE_FILE = (
     "{filename} was made before the schema or Assay changed, so it may no longer be right: "
     "get it again from “{title}” below."
+)
+# Checked again since, and that failed: the page has no such file to offer.
+FAILED_AGAIN = (
+    "{filename} was made before the schema or Assay changed, and the data could not be "
+    "checked again: the page says why."
 )
 
 
