@@ -746,7 +746,7 @@ class Checks:
         if self.links.only_counts(_links_among(values_at(value, parts))):
             return
         for at, url in places_at(value, parts, pointer):
-            if type(url) is str and url.startswith(LINK_SCHEMES):
+            if is_link(url):
                 self.links.add(url, at)
 
 
@@ -765,7 +765,14 @@ def _relative(patterns: Any, prefix: str) -> list[tuple[str, list[str]]]:
 
 
 def _links_among(values: list[Any]) -> list[str]:
-    return [url for url in values if type(url) is str and url.startswith(LINK_SCHEMES)]
+    return [url for url in values if is_link(url)]
+
+
+def is_link(value: Any) -> bool:
+    """An http or https URL; its scheme in any case (HTTPS://), as URLs are read."""
+    return type(value) is str and (
+        value.startswith(LINK_SCHEMES) or value[:8].lower().startswith(LINK_SCHEMES)
+    )
 
 
 HASHABLE = {str, int, float, bool, type(None)}

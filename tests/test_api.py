@@ -907,8 +907,14 @@ def test_a_link_kept_to_a_file_made_before_the_schema_changed_leads_to_it_made_a
     stricter = tmp_path / "stricter"
     stricter.mkdir()
     use_profile(settings, stricter, {**GRANT, "required": ["id", "title"]})
-    # The file says the data is valid, which the schema now says it is not.
-    response = client.get(kept, follow=True)
+    # The file says the data is valid, which the schema now says it is not. A script is
+    # told so, rather than given a page to save as report.json.
+    refused = client.get(kept, HTTP_ACCEPT="*/*")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "out_of_date"
+    assert refused.json()["error"]["results"] == created["links"]["results"]
+    # A browser is led to the results page, which makes it again.
+    response = client.get(kept, follow=True, HTTP_ACCEPT="text/html,*/*;q=0.8")
     assert response.redirect_chain[0][0].endswith(f"/s/{created['id']}/#report")
     page = response.content.decode()
     assert "report.json was made before the schema or Assay changed" in unescape(page)

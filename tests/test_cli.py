@@ -434,8 +434,8 @@ def test_a_faulty_profile_in_the_config_file_is_said_to_be_there(tmp_path):
     # ASSAY_PROFILES is no setting a user can find: the table they wrote is named.
     assert "ASSAY_PROFILES" not in result.stdout
     assert (
-        "configuration: [profiles.NAME] in the ASSAY_CONFIG file: profile 'mine' has unknown "
-        "setting(s): shcema"
+        "configuration: profile 'mine' has unknown setting(s): shcema (profiles are set as "
+        "[profiles.NAME] tables in the ASSAY_CONFIG file)"
     ) in result.stdout
 
 

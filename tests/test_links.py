@@ -167,6 +167,13 @@ def test_a_malformed_url_is_one_bad_row_not_a_failed_submission(client, http_ser
     assert rows[http_server.url("/logo.png")]["ok"]
 
 
+def test_a_link_whose_scheme_is_in_capitals_is_checked(client, http_server):
+    http_server.serve("/logo.png", png(), content_type="image/png")
+    shouted = http_server.url("/logo.png").replace("http://", "HTTP://")
+    submission = post_json(client, grants_linking(shouted))
+    assert links_of(submission)[shouted]["ok"]
+
+
 def test_a_server_error_is_not_remembered_for_other_submissions(client, http_server):
     answers = iter([503, 200])
     body = png()

@@ -377,7 +377,7 @@ def test_a_check_that_fails_after_a_schema_change_shows_nothing_made_before_it(
     assert kept not in page
     assert "The file is <strong>JSON</strong>" in page  # what still holds is shown
     # A link kept to the report: the page says why it is not there now.
-    said = unescape(client.get(kept, follow=True).content.decode())
+    said = unescape(client.get(kept, follow=True, HTTP_ACCEPT="text/html").content.decode())
     assert "get it again" not in said
     assert (
         "report.json was made before the schema or Assay changed, and the data could not "

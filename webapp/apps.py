@@ -30,7 +30,9 @@ class WebappConfig(AppConfig):
         try:
             get_profiles()
         except ProfileError as exc:
-            raise ImproperlyConfigured(f"[profiles.NAME] in the ASSAY_CONFIG file: {exc}") from exc
+            raise ImproperlyConfigured(
+                f"{exc} (profiles are set as [profiles.NAME] tables in the ASSAY_CONFIG file)"
+            ) from exc
         from webapp.expiry import forget_files
         from webapp.models import Submission
 

@@ -331,7 +331,8 @@ SCHEMAS: dict[str, Any] = {
             "count": {"type": "integer", "minimum": 1},
             "examples": {
                 "type": "array",
-                "description": "The first three places it is found, with its value there.",
+                "description": "Up to three places it is found, the first met, with its value "
+                "there (one past the first 50 such fields, none past 2,000).",
                 "items": {
                     "type": "object",
                     "required": ["path", "value"],

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 
 from process.files import chunks_of
-from process.task import Task
+from process.task import Task, applies
 from tasks.preview import DOCUMENTS
 from webapp import jobs
 from webapp.expiry import expire
@@ -284,12 +284,26 @@ def download(request: HttpRequest, submission_id: UUID, task_name: str, filename
     if path is None:
         raise Http404("No such file.")
     if task.is_needed(submission):
-        # Made before a change (a new schema, an upgrade), by a link kept from then: not
-        # what the step gives now. The results page makes it again, or offers to.
-        stale = FAILED_AGAIN if submission.state == State.FAILED else STALE_FILE
-        messages.info(request, stale.format(filename=filename, title=task.title))
-        return redirect(f"{submission.get_absolute_url()}#{task.name}")
+        return _made_before_a_change(request, submission, task, filename)
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
+
+
+def _made_before_a_change(
+    request: HttpRequest, submission: Submission, task: Task, filename: str
+) -> HttpResponse:
+    """A file asked for by a link kept from before a change (a new schema, an upgrade): not
+    what the step gives now. The results page makes it again, or offers to."""
+    if not applies(task, submission):
+        raise Http404("No such file: the step that made it no longer applies to this data.")
+    stale = FAILED_AGAIN if submission.state == State.FAILED else STALE_FILE
+    message = stale.format(filename=filename, title=task.title)
+    results = request.build_absolute_uri(submission.get_absolute_url())
+    if "text/html" not in request.headers.get("Accept", ""):
+        # A script (curl -o report.json): an error it can see, not a page saved as the file.
+        body = {"error": {"code": "out_of_date", "message": message, "results": results}}
+        return JsonResponse(body, status=409)
+    messages.info(request, message)
+    return redirect(f"{results}#{task.name}")
 
 
 STALE_FILE = (
