@@ -56,6 +56,7 @@ class SpreadsheetToJSON(Task):
             max_cells=settings.ASSAY_MAX_SPREADSHEET_CELLS,
             max_ratio=settings.ASSAY_MAX_COMPRESSION_RATIO,
             max_uncompressed=settings.ASSAY_MAX_UNCOMPRESSED_BYTES,
+            max_sheets=settings.ASSAY_MAX_SPREADSHEET_SHEETS,
         )
         spreadsheets.check_limits(submission.original_path, submission.format, limits)
         result = spreadsheets.unflatten(

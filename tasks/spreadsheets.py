@@ -101,6 +101,10 @@ class SpreadsheetLimits:
     max_cells: int
     max_ratio: int
     max_uncompressed: int
+    # A data standard's template has tens of sheets. Converting takes longer than in
+    # proportion to their number: 1,000 sheets of two cells took 2.8 s, 3,000 took 16 s,
+    # and 30,000 (a 14 MB file) would pass any time allowed.
+    max_sheets: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -146,10 +150,6 @@ def check_limits(path: Path, fmt: str, limits: SpreadsheetLimits) -> None:
 # The columns flattentool can name (A to ZZZ): it names the cell of each heading, and a
 # wider row failed to convert with no more than "check the column headings".
 MAX_COLUMNS = 18_278
-# Sheets read, at most: a data standard's template has tens. Converting takes longer
-# than in proportion to their number: 1,000 sheets of two cells took 2.8 s, 3,000 took
-# 16 s, and 30,000 (a 14 MB file) would pass any time allowed.
-MAX_SHEETS = 1_000
 
 
 @dataclass
@@ -201,11 +201,11 @@ class _Tally:
 
     def add_sheet(self) -> None:
         self.sheets += 1
-        if self.sheets > MAX_SHEETS:
+        if self.sheets > self.limits.max_sheets:
             raise BadInput(
                 "too_many_sheets",
-                f"{self.subject} has too many sheets: more than {MAX_SHEETS:,}, the most "
-                "Assay reads.",
+                f"{self.subject} has too many sheets: more than {self.limits.max_sheets:,}, "
+                "the most Assay reads.",
                 hint="Delete the sheets no one needs, or split the data into several files.",
             )
 

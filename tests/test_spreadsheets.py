@@ -2364,9 +2364,8 @@ def test_a_row_written_with_very_many_elements_is_refused(tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "ods"])
-def test_more_sheets_than_assay_reads_are_refused(tmp_path, monkeypatch, fmt):
+def test_more_sheets_than_assay_reads_are_refused(tmp_path, fmt):
     # Converting takes longer than in proportion to their number: 3,000 sheets, 16 s.
-    monkeypatch.setattr(spreadsheets, "MAX_SHEETS", 3)
 
     def with_sheets(count: int) -> Path:
         others = {f"notes {n}": [["note"], [n]] for n in range(count - 1)}
@@ -2376,12 +2375,13 @@ def test_more_sheets_than_assay_reads_are_refused(tmp_path, monkeypatch, fmt):
         grants = ods_table("grants", *map(ods_row, [HEADINGS, *GRANT_ROWS]))
         return save_ods(tmp_path / "g.ods", grants, *tables)
 
-    error = refusal(check_limits, with_sheets(4), fmt, LIMITS)
+    limits = replace(LIMITS, max_sheets=3)
+    error = refusal(check_limits, with_sheets(4), fmt, limits)
     assert (error.code, error.message) == (
         "too_many_sheets",
         "The spreadsheet has too many sheets: more than 3, the most Assay reads.",
     )
-    check_limits(with_sheets(3), fmt, LIMITS)
+    check_limits(with_sheets(3), fmt, limits)
 
 
 def test_more_shared_texts_than_cells_are_refused_before_openpyxl_holds_them(
