@@ -216,8 +216,23 @@ def unreadable_url(url: str) -> str | None:
         return f"The URL {without_password(url)!r} cannot be read: {said}."
     if not parts.hostname:
         return f"The URL {without_password(url)!r} has no host name."
+    if said := _not_for_dns(parts.hostname):
+        return f"The URL {without_password(url)!r} cannot be read: its host name {said}."
     if port == 0:
         return f"The URL {without_password(url)!r} names port 0, which no server listens on."
+    return None
+
+
+def _not_for_dns(host: str) -> str | None:
+    """Why ``host`` cannot be looked up, if Python refuses it before asking DNS (as it
+    does, with a UnicodeError of its own, when turning a name into DNS's form)."""
+    try:
+        host.encode("idna")
+    except UnicodeError as exc:
+        said = str(exc.__cause__ or exc)
+        if "label empty or too long" in said:
+            return "has an empty part, or a part longer than 63 characters"
+        return f"is not a valid international name ({said})"
     return None
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from process.errors import BadInput, TaskError
+from process.errors import BadInput, TaskError, Unavailable
 from process.fetching import FetchLimits, fetch
 from process.files import write_atomically
 from process.resources import Outcome, call_each
@@ -40,7 +40,7 @@ THUMBNAIL_WIDTH = 200
 
 class CheckLinks(Task):
     name = "links"
-    version = 2  # 2: a port out of range is not a valid URL
+    version = 3  # 2: a port out of range is not a valid URL; 3: a slow host is waited on once
     title = "Linked documents"
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -78,9 +78,12 @@ class CheckLinks(Task):
 
 def check_all(urls: list[str]) -> dict[str, Outcome]:
     """Check every URL, a few at a time and at most ASSAY_LINK_PER_HOST per host."""
+    # Hosts that let a link time out: their other links are not waited on. Two at a time,
+    # 200 links to one host that never answers took 2,000 s, past the job's time limit.
+    timed_out: set[str] = set()
     return call_each(
         urls,
-        check_cached,
+        lambda url: check_cached(url, timed_out),
         concurrency=settings.ASSAY_LINK_CONCURRENCY,
         group=host_of,
         per_group=settings.ASSAY_LINK_PER_HOST,
@@ -89,7 +92,9 @@ def check_all(urls: list[str]) -> dict[str, Outcome]:
 
 def host_of(url: str) -> str:
     try:
-        return urlsplit(url).netloc
+        parts = urlsplit(url)
+        # Not the netloc: a user name in it, or capitals, made the same server another host.
+        return f"{parts.hostname}:{parts.port}"
     except ValueError:
         return ""  # not a URL at all: its check says so
 
@@ -165,14 +170,26 @@ def _delete_if_older(path: Path, cutoff: float) -> bool:
     return False
 
 
-def check_cached(url: str) -> dict[str, Any]:
+def check_cached(url: str, timed_out: set[str] | None = None) -> dict[str, Any]:
+    """The link's record, kept or made now; ``timed_out`` holds the hosts not to wait on,
+    and gains this link's if it times out."""
     key = hashlib.sha256(url.encode()).hexdigest()
     record_path = cache_folder() / f"{key}.json"
     previous = _read_record(record_path)
     fresh = settings.ASSAY_LINK_CACHE_HOURS * 3600
     if previous and time.time() - previous["checked_at"] < fresh:
         return previous
+    timed_out = set() if timed_out is None else timed_out
+    if host_of(url) in timed_out:
+        skipped = Unavailable(
+            "fetch_timeout",
+            f"Not checked: the server {urlsplit(url).hostname} did not answer in time for "
+            "another link, so its other links were not waited for.",
+        )
+        return {**failure(skipped), "checked_at": time.time()}
     record = check(url, previous)
+    if record.get("code") == "fetch_timeout":
+        timed_out.add(host_of(url))
     if not record.get("transient"):
         write_atomically(record_path, [json.dumps(record).encode()])
     return record

@@ -5,6 +5,9 @@ Thumbnails are always re-encoded by us (WebP), never the uploaded bytes served b
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,28 @@ WIDTHS = (200, 800)
 WEBP_MAX_SIDE = 16_383
 PREVIEW_DPI = 72  # one pixel per PDF point: plenty for an 800 px thumbnail
 INFO_KEYS = ("Title", "Author", "Creator", "Producer", "Pages", "Page size", "PDF version")
+# Pictures of more pixels than this (some 30 MB once decoded, with the copies that
+# thumbnails take) are decoded one at a time, all in one thread: the link checker
+# previews several documents at once, and eight pictures near ASSAY_MAX_IMAGE_PIXELS
+# took 3.6 GB. One thread, not one lock: the memory a thread frees stays with that
+# thread's own pool for its next use, so eight threads taking turns held it all the same.
+BIG_PICTURE = 2_000_000
+
+
+def _big_picture_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="big-picture")
+
+
+_big_pictures = _big_picture_thread()
+
+
+def _after_fork() -> None:
+    """A forked process has none of its parent's threads, but the pool would think it had."""
+    global _big_pictures
+    _big_pictures = _big_picture_thread()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class Preview(Task):
@@ -60,12 +85,9 @@ def preview_image(path: Path, folder: Path) -> dict[str, Any]:
     try:
         with Image.open(path) as image:  # reads the header only
             _check_pixels(image.width, image.height, "The image")
+            pixels = image.width * image.height
             image.verify()  # reads the whole file: a truncated or corrupt one fails here
-        with Image.open(path) as image:
-            facts = {"kind": image.format, "width": image.width, "height": image.height}
-            facts["frames"] = getattr(image, "n_frames", 1)
-            image.load()
-            write_thumbnails(image, folder)
+        facts = _one_at_a_time(pixels, _thumbnails_of_image, path, folder)
     except Image.DecompressionBombError as exc:  # Pillow's guard, met before ours
         limit = settings.ASSAY_MAX_IMAGE_PIXELS
         raise BadInput(
@@ -102,10 +124,7 @@ def preview_pdf(path: Path, folder: Path) -> dict[str, Any]:
     timeout = settings.ASSAY_RENDER_TIMEOUT
     try:
         info = pdf2image.pdfinfo_from_path(str(path), timeout=timeout)
-        _check_page_size(info)
-        pages = pdf2image.convert_from_path(
-            str(path), dpi=PREVIEW_DPI, first_page=1, last_page=1, timeout=timeout
-        )
+        shown = _one_at_a_time(_check_page_size(info), _thumbnails_of_pdf, path, folder)
     except PDFInfoNotInstalledError:
         # The server's lack, not the user's: say so, and let the rest of the page stand.
         return {
@@ -125,21 +144,51 @@ def preview_pdf(path: Path, folder: Path) -> dict[str, Any]:
             f"The PDF could not be read: {_poppler_says(str(exc))}.",
             hint="Check that the file is a whole, undamaged PDF.",
         ) from exc
-    if not pages:
+    if not shown:
         raise BadInput("bad_pdf", "The PDF has no page to show.")
-    write_thumbnails(pages[0], folder)
     facts = {key: str(info[key]) for key in INFO_KEYS if key in info}
     return {"available": True, "kind": "PDF", "pages": int(info.get("Pages", 0)), "info": facts}
 
 
-def _check_page_size(info: dict[str, Any]) -> None:
-    """Refuse before rendering a page whose pixels at our resolution would be too many."""
+def _check_page_size(info: dict[str, Any]) -> float | None:
+    """Refuse before rendering a page whose pixels at our resolution would be too many;
+    else how many there will be, if poppler says."""
     try:
         width, height = (float(part) for part in str(info["Page size"]).split()[0:3:2])
     except (KeyError, ValueError):
-        return  # poppler will say what is wrong, if anything
+        return None  # poppler will say what is wrong, if anything
     scale = PREVIEW_DPI / 72
     _check_pixels(width * scale, height * scale, "The PDF's first page")
+    return width * scale * height * scale
+
+
+def _one_at_a_time(pixels: float | None, make: Callable[..., Any], *args: Any) -> Any:
+    """``make(*args)``, in the big pictures' thread if ``pixels`` (None: not known) are many."""
+    if pixels is None or pixels > BIG_PICTURE:
+        return _big_pictures.submit(make, *args).result()
+    return make(*args)
+
+
+def _thumbnails_of_image(path: Path, folder: Path) -> dict[str, Any]:
+    with Image.open(path) as image:
+        facts = {"kind": image.format, "width": image.width, "height": image.height}
+        facts["frames"] = getattr(image, "n_frames", 1)
+        image.load()
+        write_thumbnails(image, folder)
+    return facts
+
+
+def _thumbnails_of_pdf(path: Path, folder: Path) -> bool:
+    """Whether there was a first page to show."""
+    import pdf2image
+
+    timeout = settings.ASSAY_RENDER_TIMEOUT
+    pages = pdf2image.convert_from_path(
+        str(path), dpi=PREVIEW_DPI, first_page=1, last_page=1, timeout=timeout
+    )
+    if pages:
+        write_thumbnails(pages[0], folder)
+    return bool(pages)
 
 
 def _check_pixels(width: float, height: float, what: str) -> None:

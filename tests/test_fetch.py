@@ -2,6 +2,7 @@
 
 import contextlib
 import gzip
+import re
 import socket
 import ssl
 import subprocess
@@ -503,3 +504,25 @@ def test_ordinary_public_addresses_are_public():
     from process.fetching import is_public
 
     assert is_public("93.184.215.14") and is_public("2606:4700:4700::1111")
+
+
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [
+        ("a" * 64 + ".example.org", "has an empty part, or a part longer than 63 characters"),
+        ("data..example.org", "has an empty part, or a part longer than 63 characters"),
+        ("a\ufffdb.example.org", "is not a valid international name (Invalid character"),
+    ],
+)
+@pytest.mark.parametrize("private", [True, False])
+def test_a_host_name_dns_cannot_carry_is_said_so(tmp_path, host, said, private):
+    # Python's lookup refuses such names before asking DNS, with an error of its own.
+    with pytest.raises(BadInput, match=re.escape(f"its host name {said}")) as caught:
+        fetch(f"http://{host}/a.json", tmp_path / "data", limits(allow_private=private))
+    assert caught.value.code == "url_invalid"
+
+
+def test_a_redirect_to_a_host_name_dns_cannot_carry_is_said_so(http_server, tmp_path):
+    http_server.redirect("/a", "http://" + "a" * 64 + ".example.org/a.json")
+    with pytest.raises(BadInput, match="its host name has an empty part, or a part longer"):
+        fetch(http_server.url("/a"), tmp_path / "data", limits())

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tasks import profile_schema
+from tasks import preview, profile_schema
 from tests.conftest import post_file, post_json
 from webapp.models import TaskRun
 
@@ -213,3 +214,61 @@ def test_viewing_the_results_never_waits_on_a_schema_given_by_url(
     assert "Linked documents" in page and "1 distinct link checked" in page
     assert http_server.hits == ["/schema.json", "/logo.png"]
     assert TaskRun.objects.filter(submission=submission, task="report").count() == 1
+
+
+def test_a_host_that_lets_a_link_time_out_is_not_waited_on_for_its_others(
+    client, http_server, settings
+):
+    settings.ASSAY_LINK_TIMEOUT = 1
+    settings.ASSAY_LINK_PER_HOST = 1
+    answer = threading.Event()  # set once the test is done, so the server threads end
+
+    def never(request) -> None:
+        answer.wait(timeout=30)
+
+    slow = [f"/slow-{number}.pdf" for number in range(5)]
+    for path in slow:
+        http_server.routes[path] = never
+    http_server.serve("/logo.png", png(), content_type="image/png")
+    urls = [http_server.url(path) for path in slow]
+    urls[1] = urls[1].replace("http://", "http://reader@")  # the same host for all that
+    other_host = http_server.url("/logo.png").replace("127.0.0.1", "localhost")
+    try:
+        rows = links_of(post_json(client, grants_linking(*urls, other_host)))
+    finally:
+        answer.set()
+    assert [path for path in http_server.hits if path in slow] == slow[:1]
+    assert "did not answer in time" in rows[urls[0]]["error"]
+    for url in urls[1:]:
+        assert rows[url]["error"] == (
+            "Not checked: the server 127.0.0.1 did not answer in time for another link, "
+            "so its other links were not waited for."
+        )
+    assert rows[other_host]["ok"]
+
+
+def test_big_pictures_are_decoded_one_at_a_time(client, http_server, settings, monkeypatch):
+    # Each takes memory in proportion to its pixels: eight at once, near the pixel limit,
+    # took 3.6 GB.
+    settings.ASSAY_LINK_PER_HOST = 4
+    at_once, most = 0, 0
+    real_write = preview.write_thumbnails
+
+    def write_thumbnails(image, folder) -> None:
+        nonlocal at_once, most
+        at_once += 1
+        most = max(most, at_once)
+        time.sleep(0.3)  # room for another to start, were it allowed
+        real_write(image, folder)
+        at_once -= 1
+
+    monkeypatch.setattr(preview, "write_thumbnails", write_thumbnails)
+    side = 1500  # 2.25 million pixels: a big picture (see preview.BIG_PICTURE)
+    for number in range(3):
+        buffer = io.BytesIO()
+        Image.new("RGB", (side, side), (number, 0, 0)).save(buffer, "PNG")
+        http_server.serve(f"/big-{number}.png", buffer.getvalue(), content_type="image/png")
+    urls = [http_server.url(f"/big-{number}.png") for number in range(3)]
+    rows = links_of(post_json(client, grants_linking(*urls)))
+    assert all(rows[url]["thumbnail"] for url in urls)
+    assert most == 1
