@@ -351,6 +351,8 @@ def _unreadable_answer(exc: BaseException) -> str | None:
     for cause in _causes(exc):
         if isinstance(cause, http.client.LineTooLong):
             return "a header line longer than 65,536 bytes"
+        if type(cause) is http.client.HTTPException and "more than 100 headers" in str(cause):
+            return "more than 100 header lines"  # the most http.client reads
         if isinstance(cause, http.client.BadStatusLine) and not isinstance(
             cause, http.client.RemoteDisconnected
         ):

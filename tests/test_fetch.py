@@ -250,6 +250,11 @@ def test_a_server_that_drips_its_headers_is_stopped_at_the_time_limit(
             BadInput,
             "a header line longer than 65,536 bytes",
         ),
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + b"\r\n",
+            BadInput,
+            "more than 100 header lines",
+        ),
         (b"", Unavailable, "closed the connection without answering"),  # may answer later
     ],
 )
