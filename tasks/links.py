@@ -14,6 +14,7 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,9 @@ THUMBNAIL_WIDTH = 200
 
 class CheckLinks(Task):
     name = "links"
-    version = 3  # 2: a port out of range is not a valid URL; 3: a slow host is waited on once
+    # 2: a port out of range is not a valid URL; 3: a slow host is waited on once, and no
+    # link is fetched past ASSAY_LINK_CHECK_SECONDS
+    version = 3
     title = "Linked documents"
     requires = ("parse_json",)
     uses_options = ("sample",)
@@ -76,14 +79,41 @@ class CheckLinks(Task):
         ]
 
 
+@dataclass
+class Waiting:
+    """What one check of a submission's links waits for, so that hostile links cannot keep
+    it past the job's time limit."""
+
+    # When links stop being fetched: 200 links to documents each slow to render would
+    # otherwise take up to 200 times ASSAY_RENDER_TIMEOUT.
+    deadline: float
+    # Hosts that let a link time out: their other links are not waited on. Two at a time,
+    # 200 links to one host that never answers took 2,000 s.
+    timed_out: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_now(cls) -> Waiting:
+        return cls(deadline=time.monotonic() + settings.ASSAY_LINK_CHECK_SECONDS)
+
+    def why_not(self, url: str) -> str | None:
+        """Why ``url`` is not to be fetched now, if it is not."""
+        if time.monotonic() > self.deadline:
+            allowed = settings.ASSAY_LINK_CHECK_SECONDS
+            return f"Not checked: the time allowed for checking links ({allowed:,} s) ran out."
+        if host_of(url) in self.timed_out:
+            return (
+                f"Not checked: the server {urlsplit(url).hostname} did not answer in time for "
+                "another link, so its other links were not waited for."
+            )
+        return None
+
+
 def check_all(urls: list[str]) -> dict[str, Outcome]:
     """Check every URL, a few at a time and at most ASSAY_LINK_PER_HOST per host."""
-    # Hosts that let a link time out: their other links are not waited on. Two at a time,
-    # 200 links to one host that never answers took 2,000 s, past the job's time limit.
-    timed_out: set[str] = set()
+    waiting = Waiting.from_now()
     return call_each(
         urls,
-        lambda url: check_cached(url, timed_out),
+        lambda url: check_cached(url, waiting),
         concurrency=settings.ASSAY_LINK_CONCURRENCY,
         group=host_of,
         per_group=settings.ASSAY_LINK_PER_HOST,
@@ -170,26 +200,21 @@ def _delete_if_older(path: Path, cutoff: float) -> bool:
     return False
 
 
-def check_cached(url: str, timed_out: set[str] | None = None) -> dict[str, Any]:
-    """The link's record, kept or made now; ``timed_out`` holds the hosts not to wait on,
-    and gains this link's if it times out."""
+def check_cached(url: str, waiting: Waiting | None = None) -> dict[str, Any]:
+    """The link's record, kept or made now, unless ``waiting`` says not to wait for it (a
+    host that timed out, which this link's time-out adds to it; time run out)."""
     key = hashlib.sha256(url.encode()).hexdigest()
     record_path = cache_folder() / f"{key}.json"
     previous = _read_record(record_path)
     fresh = settings.ASSAY_LINK_CACHE_HOURS * 3600
     if previous and time.time() - previous["checked_at"] < fresh:
         return previous
-    timed_out = set() if timed_out is None else timed_out
-    if host_of(url) in timed_out:
-        skipped = Unavailable(
-            "fetch_timeout",
-            f"Not checked: the server {urlsplit(url).hostname} did not answer in time for "
-            "another link, so its other links were not waited for.",
-        )
-        return {**failure(skipped), "checked_at": time.time()}
+    waiting = waiting or Waiting.from_now()
+    if reason := waiting.why_not(url):
+        return {**failure(Unavailable("fetch_timeout", reason)), "checked_at": time.time()}
     record = check(url, previous)
     if record.get("code") == "fetch_timeout":
-        timed_out.add(host_of(url))
+        waiting.timed_out.add(host_of(url))
     if not record.get("transient"):
         write_atomically(record_path, [json.dumps(record).encode()])
     return record

@@ -272,3 +272,26 @@ def test_big_pictures_are_decoded_one_at_a_time(client, http_server, settings, m
     rows = links_of(post_json(client, grants_linking(*urls)))
     assert all(rows[url]["thumbnail"] for url in urls)
     assert most == 1
+
+
+def test_links_are_not_fetched_past_the_time_allowed_for_them(client, http_server, settings):
+    # Each answers, slowly, within its own time limit: 200 documents each slow to render
+    # would otherwise keep the job past its own.
+    settings.ASSAY_LINK_CHECK_SECONDS = 1
+    settings.ASSAY_LINK_CONCURRENCY = 1
+
+    def slowly(request) -> None:
+        time.sleep(0.6)
+        send_png(request, 200, png())
+
+    paths = [f"/slow-{number}.png" for number in range(4)]
+    for path in paths:
+        http_server.routes[path] = slowly
+    urls = [http_server.url(path) for path in paths]
+    rows = links_of(post_json(client, grants_linking(*urls)))
+    assert [path for path in http_server.hits if path in paths] == paths[:2]
+    assert rows[urls[0]]["ok"] and rows[urls[1]]["ok"]
+    for url in urls[2:]:
+        assert rows[url]["error"] == (
+            "Not checked: the time allowed for checking links (1 s) ran out."
+        )
