@@ -120,11 +120,16 @@ def check_all(urls: list[str]) -> dict[str, Outcome]:
     )
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def host_of(url: str) -> str:
     try:
         parts = urlsplit(url)
-        # Not the netloc: a user name in it, or capitals, made the same server another host.
-        return f"{parts.hostname}:{parts.port}"
+        # Not the netloc: a user name in it, capitals, or the port a scheme has anyway
+        # made the same server another host.
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+        return f"{parts.hostname}:{port}"
     except ValueError:
         return ""  # not a URL at all: its check says so
 

@@ -18,6 +18,8 @@ MAX_WARNINGS = 500
 
 class SpreadsheetToJSON(Task):
     name = "spreadsheet_to_json"
+    # 13: read again, as before 12: rows formatted down to the end of one sheet; a sheet
+    # left out as notes beginning with a text of many "/"; each ODS table is a sheet
     # 12: refused before reading: cells that a merged range, a hyperlink or a comment
     # reaches count as cells; empty row and cell elements count as rows and columns; more
     # shared texts than cells; a heading more than 256 levels deep; a row of more than
@@ -40,7 +42,7 @@ class SpreadsheetToJSON(Task):
     # without an id are warned of and place their items' errors; TRUE in a number column
     # is text; headings written as words name their field; 3, 4: unread values and
     # unrelated sheets are warnings
-    version = 12
+    version = 13
     title = "Convert the spreadsheet to JSON"
 
     def is_applicable(self, submission: Subject) -> bool:

@@ -29,7 +29,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as default
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -318,7 +318,7 @@ def _tally_xlsx(archive: zipfile.ZipFile, tally: _Tally) -> None:
         if tag == "sst"
     ]
     shared = [max(lengths) for lengths in itertools.zip_longest(*parts, fillvalue=0)]
-    elements = _Tally(tally.limits, tally.subject, tally.scope)  # see _RowElements
+    elements = _element_tally(tally)
     for member, tag in members.items():
         if tag == "worksheet":
             tally.add_sheet()
@@ -461,6 +461,19 @@ def _comment_parts(archive: zipfile.ZipFile, sheet: str) -> list[str]:
 MAX_ROW_ELEMENTS = 500_000
 
 
+# The rows of a sheet in Excel and LibreOffice. Excel writes a row element, with no cell in
+# it, for each row given a fill or a height: rows formatted down to the last one took
+# openpyxl 25 s and 1.3 GB, less than a sheet at the cells limit (72 s, 1.9 GB). So that
+# many row elements more than the rows limit are read: one sheet's worth.
+SHEET_ROWS = 1_048_576
+
+
+def _element_tally(tally: _Tally) -> _Tally:
+    """A tally of row and cell elements (see ``_RowElements``) for a file counted in ``tally``."""
+    limits = replace(tally.limits, max_rows=tally.limits.max_rows + SHEET_ROWS)
+    return _Tally(limits, tally.subject, tally.scope)
+
+
 class _RowElements:
     """The row and cell elements of a sheet, counted in ``tally`` as they start, and the
     elements inside each row, against MAX_ROW_ELEMENTS.
@@ -592,10 +605,8 @@ Runs = list[tuple[Any, int]]
 
 
 def _tally_ods(archive: zipfile.ZipFile, tally: _Tally) -> None:
-    elements = _Tally(tally.limits, tally.subject, tally.scope)
+    elements = _element_tally(tally)
     for _table, runs, count, width in _ods_blocks(archive, elements=elements):
-        if not count and not runs:  # a table begins
-            tally.add_sheet()
         tally.check_width(width)
         tally.add(count, count * width)
         # Repeated cells and rows are written out each time: their text counts each time.
@@ -649,6 +660,9 @@ def _ods_rows(
             if event == "start" and element.tag == _TABLE:
                 table, row_number = element.get(_TABLE_NAME) or "", 1
                 if elements is not None:
+                    # Every table, even one named as the one before it (and converted
+                    # with it): each is read, and each lets one more row element by.
+                    elements.add_sheet()
                     elements.rows -= 1  # the blank row ending a table, which is not read
                 yield table, [], 0
             elif event == "end" and element.tag == _ROW:
@@ -1212,11 +1226,12 @@ def unflatten(
         _check_main_sheet(reader, fmt, root_list_path, id_name)
         fields = _KnownFields(parser, loaded, root_list_path, id_name) if loaded else None
         raw_rows = _RawRows(reader, fmt, source)
-        _check_heading_depth(raw_rows())
         if fields is not None:
             blank_lines = copied.blank_lines_before_headings if fmt == "csv" else 0
             _check_heading_rows(raw_rows(), fields, fmt, blank_lines)
         noted += _leave_out_unrelated_sheets(reader, fields, root_list_path)
+        # Not before: a sheet left out as notes may begin with a long text, not headings.
+        _check_heading_depth(raw_rows())
         _check_heading_paths(raw_rows(), parser)
         if fmt == "xlsx":
             noted += _uncalculated_formulas(source, reader.workbook, reader.sheet_names_map)
@@ -2059,6 +2074,8 @@ class _KnownFields:
         self.id_name = id_name
 
     def named(self, heading: Any) -> bool:
+        if str(heading).count("/") >= MAX_HEADING_NAMES:
+            return False  # too deep to read (a long note, say), and slow to look up
         path = _field_path(str(heading))
         if path == self.id_name or path in self.flattened:
             return True

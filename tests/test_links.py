@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tasks import preview, profile_schema
+from tasks import links, preview, profile_schema
 from tests.conftest import post_file, post_json
 from webapp.models import TaskRun
 
@@ -295,3 +295,18 @@ def test_links_are_not_fetched_past_the_time_allowed_for_them(client, http_serve
         assert rows[url]["error"] == (
             "Not checked: the time allowed for checking links (1 s) ran out."
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "same"),
+    [
+        ("https://example.org/a.pdf", "https://Example.org:443/b.pdf"),
+        ("http://example.org/a.pdf", "HTTP://reader@example.org:80/b.pdf"),
+        ("http://[2001:db8::1]/a.pdf", "http://[2001:DB8::1]:80/b.pdf"),
+    ],
+)
+def test_links_to_one_server_with_or_without_its_default_port_are_one_host(url, same):
+    # Each host is asked at most ASSAY_LINK_PER_HOST links at a time, and one that let a
+    # link time out is not waited on again: however its links name it.
+    assert links.host_of(url) == links.host_of(same)
+    assert links.host_of(url) != links.host_of(url.replace("/a.pdf", ":8080/a.pdf"))

@@ -1425,6 +1425,19 @@ def test_a_heading_too_many_levels_deep_is_refused_naming_it(
     assert grants(convert(path, fmt, schema))[0]["id"] == "G1"
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_a_sheet_of_notes_beginning_with_a_long_text_of_many_slashes_is_left_out(
+    tmp_path: Path, schema: Path, fmt: str
+) -> None:
+    # Guidance with a link for each field: a note, not a heading 421 levels deep.
+    links = " ".join(f"https://standard.example.org/docs/fields/{n}/" for n in range(70))
+    notes = [[f"Read the guidance before filling in this template: {links}"], ["x"]]
+    path = write_sheets(tmp_path / f"g.{fmt}", fmt, {"grants": [HEADINGS], "notes": notes})
+    result = convert(path, fmt, schema)
+    assert [warning["sheet"] for warning in result.warnings] == ["notes"]
+    assert result.warnings[0]["message"].startswith("The sheet “notes” was not read")
+
+
 def test_headings_of_fields_the_schema_does_not_name_are_read_as_written(
     tmp_path: Path, schema: Path
 ) -> None:
@@ -2288,9 +2301,11 @@ def test_a_shared_string_counts_however_its_number_is_written(
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "ods"])
-def test_empty_row_and_cell_elements_count_against_the_limits(tmp_path: Path, fmt: str) -> None:
+def test_empty_row_and_cell_elements_count_against_the_limits(tmp_path, monkeypatch, fmt):
     # Nothing in them, so not in the rectangle that is converted, but each is read: 25
     # million empty rows in a 5 MB file kept the conversion busy for good.
+    monkeypatch.setattr(spreadsheets, "SHEET_ROWS", 0)
+
     def with_blanks(rows: int, cells: int) -> Path:
         if fmt == "ods":
             blanks = [ods_row([]) for _ in range(rows)] + [ods_row([None] * cells)]
@@ -2320,6 +2335,27 @@ def test_empty_row_and_cell_elements_count_against_the_limits(tmp_path: Path, fm
         f"Assay reads is {MAX_COLUMNS:,} (A to ZZZ)."
     )
     check_limits(with_blanks(9_000, MAX_COLUMNS), fmt, limits)
+
+
+def test_rows_formatted_down_to_the_end_of_the_sheet_are_read_whatever_the_rows_limit(
+    tmp_path: Path,
+) -> None:
+    # Excel writes a row element for each row given a fill or a height, with no cell in
+    # it: down to row 1,048,576, openpyxl read them in 25 s and 1.3 GB, less than a sheet
+    # at the cells limit takes.
+    written = write_xlsx(tmp_path / "plain.xlsx", {"grants": [HEADINGS, *GRANT_ROWS]})
+    with zipfile.ZipFile(written) as original:
+        parts = {name: original.read(name) for name in original.namelist()}
+    formatted = "".join(
+        f'<row r="{n}" spans="1:5" s="1" customFormat="1" ht="18" customHeight="1"/>'
+        for n in range(4, 5_000)
+    )
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b"</sheetData>", f"{formatted}</sheetData>".encode())
+    with zipfile.ZipFile(path := tmp_path / "g.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    check_limits(path, "xlsx", replace(LIMITS, max_ratio=10_000))
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "ods"])
@@ -2382,6 +2418,23 @@ def test_more_sheets_than_assay_reads_are_refused(tmp_path, fmt):
         "The spreadsheet has too many sheets: more than 3, the most Assay reads.",
     )
     check_limits(with_sheets(3), fmt, limits)
+
+
+def test_ods_tables_of_one_name_count_as_sheets_each(tmp_path: Path) -> None:
+    # Not one sheet: 3 million tables named alike, each letting one more empty row by,
+    # took 14 s and 1.4 GB to count.
+    grants = ods_table("grants", *map(ods_row, [HEADINGS, *GRANT_ROWS]))
+    notes = [ods_table("notes", ods_row([]), ods_row([])) for _ in range(3)]
+    error = refusal(
+        check_limits,
+        save_ods(tmp_path / "g.ods", grants, *notes),
+        "ods",
+        replace(LIMITS, max_sheets=3),
+    )
+    assert (error.code, error.message) == (
+        "too_many_sheets",
+        "The spreadsheet has too many sheets: more than 3, the most Assay reads.",
+    )
 
 
 def test_more_shared_texts_than_cells_are_refused_before_openpyxl_holds_them(
