@@ -283,7 +283,7 @@ def fetch(
     current, redirects = url, []
     with session, _cut_off_at(deadline):
         for _ in range(limits.max_redirects + 1):
-            check_url(current, limits.allow_private)
+            _check_hop(url, current, redirects, limits.allow_private)
             response = _get(session, current, limits, deadline)
             with response:
                 if not response.is_redirect:
@@ -295,6 +295,22 @@ def fetch(
         f"The URL redirected more than {limits.max_redirects} times.",
         hint="Give the final address of the file.",
     )
+
+
+def _check_hop(url: str, current: str, redirects: list[str], allow_private: bool) -> None:
+    """check_url, saying so when it was the server that sent the request on to ``current``
+    (to file:///etc/passwd, say): the URL given was fine."""
+    try:
+        check_url(current, allow_private)
+    except BadInput as refused:
+        if not redirects:
+            raise
+        raise BadInput(
+            refused.code,
+            f"The server at {without_password(url)} sent the request on to "
+            f"{without_password(current)!r}. {refused.message}",
+            hint="Give the final address of the file, if it has one Assay can fetch.",
+        ) from None
 
 
 def _get(session: requests.Session, url: str, limits: FetchLimits, deadline: float):

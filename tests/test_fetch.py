@@ -67,6 +67,17 @@ def test_a_redirect_to_a_broken_address_is_a_permanent_error(http_server, tmp_pa
         fetch(http_server.url("/a"), tmp_path / "data", limits())
 
 
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.org/a.json"])
+def test_a_redirect_to_another_scheme_says_the_server_sent_it_there(http_server, tmp_path, target):
+    http_server.redirect("/a", target)
+    with pytest.raises(BadInput) as caught:
+        fetch(http_server.url("/a"), tmp_path / "data", limits())
+    assert caught.value.message == (
+        f"The server at {http_server.url('/a')} sent the request on to {target!r}. "
+        f"Only http and https URLs can be fetched, not {target!r}."
+    )
+
+
 def test_it_stops_after_too_many_redirects(http_server, tmp_path):
     for hop in range(4):
         http_server.redirect(f"/{hop}", f"/{hop + 1}")
