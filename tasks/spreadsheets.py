@@ -471,7 +471,7 @@ SHEET_ROWS = 1_048_576
 def _element_tally(tally: _Tally) -> _Tally:
     """A tally of row and cell elements (see ``_RowElements``) for a file counted in ``tally``."""
     limits = replace(tally.limits, max_rows=tally.limits.max_rows + SHEET_ROWS)
-    return _Tally(limits, tally.subject, tally.scope)
+    return _Tally(limits, tally.subject, f"{tally.scope}, counting the empty rows it writes")
 
 
 class _RowElements:

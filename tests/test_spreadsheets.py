@@ -2327,7 +2327,8 @@ def test_empty_row_and_cell_elements_count_against_the_limits(tmp_path, monkeypa
     limits = replace(LIMITS, max_rows=10_000, max_ratio=10_000)
     error = refusal(check_limits, with_blanks(10_000, 1), fmt, limits)
     assert error.message == (
-        "The spreadsheet has too many rows: the limit is 10,000 rows over all its sheets."
+        "The spreadsheet has too many rows: the limit is 10,000 rows over all its sheets, "
+        "counting the empty rows it writes."
     )
     error = refusal(check_limits, with_blanks(0, MAX_COLUMNS + 1), fmt, limits)
     assert error.message == (
