@@ -457,6 +457,10 @@ def _save(url, final_url, response, dest, limits, deadline, redirects) -> Fetche
     )
 
 
+# The headers that may make a server answer 304: the file is then the one held already.
+CONDITIONAL = ("If-None-Match", "If-Modified-Since")
+
+
 def _check_status(response: requests.Response) -> None:
     code = response.status_code
     if 300 <= code < 400 and code != 304:  # a redirect requests does not follow
@@ -468,6 +472,13 @@ def _check_status(response: requests.Response) -> None:
             if where
             else f"The server answered {code} (moved) without saying where to.",
             hint="Give the address the file has now.",
+        )
+    if code == 304 and not any(name in response.request.headers for name in CONDITIONAL):
+        raise BadInput(
+            "http_status",
+            "The server answered 304 (not modified), which sends no file, though nothing "
+            "was asked of it but the file.",
+            hint="Tell whoever runs the server, or give the file's own address.",
         )
     if code < 400:
         return

@@ -78,6 +78,19 @@ def test_a_redirect_to_another_scheme_says_the_server_sent_it_there(http_server,
     )
 
 
+def test_not_modified_to_a_request_that_asked_nothing_conditional_is_no_empty_file(
+    http_server, tmp_path
+):
+    def not_modified(request) -> None:
+        request.send_response(304)
+        request.end_headers()
+
+    http_server.routes["/same"] = not_modified
+    with pytest.raises(BadInput, match="answered 304 \\(not modified\\), which sends no file"):
+        fetch(http_server.url("/same"), tmp_path / "data", limits(allow_private=True))
+    assert not (tmp_path / "data").exists()
+
+
 def test_it_stops_after_too_many_redirects(http_server, tmp_path):
     for hop in range(4):
         http_server.redirect(f"/{hop}", f"/{hop + 1}")
