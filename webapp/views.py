@@ -24,7 +24,7 @@ from webapp import jobs
 from webapp.expiry import expire
 from webapp.forms import SubmissionForm
 from webapp.models import Submission, TaskResult
-from webapp.pipeline import get_pipeline
+from webapp.pipeline import get_pipeline, needed_tasks
 from webapp.profiles import get_profiles
 from webapp.submissions import create_submission
 
@@ -122,10 +122,12 @@ def post_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 def sections(request: HttpRequest, submission: Submission) -> list[dict[str, Any]]:
     """Each applicable task's own partial, rendered from its cached output."""
     rendered = []
+    # Not what a run before a change made (on a failed page): that no longer holds, and
+    # its files lead back here (download). A finished page needs nothing: the view has
+    # just asked (jobs.refresh_on_view), and would have started the work.
+    stale = set() if submission.state == State.DONE else set(needed_tasks(submission))
     for task in get_pipeline().applicable(submission):
-        # Not what a run before a change made (on a failed page): that no longer holds,
-        # and its files lead back here (download).
-        if submission.store.output(task.name) is not None and not task.is_needed(submission):
+        if submission.store.output(task.name) is not None and task not in stale:
             rendered.append(section(request, submission, task))
     if submission.state == State.DONE:
         for task in get_pipeline().applicable(submission, deferred=True):
