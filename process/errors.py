@@ -20,6 +20,15 @@ class TaskError(Exception):
         if permanent is not None:
             self.permanent = permanent
 
+    def __reduce__(self):
+        # Pickled with its words, as a forked process's result is (process/forked.py).
+        fields = {"hint": self.hint, "permanent": self.permanent}
+        return (_rebuilt, (type(self), self.code, self.message, fields))
+
+
+def _rebuilt(kind: type[TaskError], code: str, message: str, fields: dict) -> TaskError:
+    return kind(code, message, **fields)
+
 
 class BadInput(TaskError):
     """The submitted data is the problem: retrying cannot help."""
