@@ -60,6 +60,16 @@ class FieldWalk:
         patterns = [*self.counts, *self.given, *entries]
         return max((pattern.count("/") for pattern in patterns), default=0)
 
+    def add(self, other: FieldWalk) -> None:
+        """Count what ``other`` met as well, after what this met (for a file read in two)."""
+        for tally, more in ((self.counts, other.counts), (self.others, other.others)):
+            for key, count in more.items():
+                tally[key] += count
+        self.visited += other.visited
+        self.given |= other.given
+        for pattern, kids in other.children.items():
+            self.children.setdefault(pattern, {}).update(kids)
+
     def visit(self, value: Any, pattern: str = "") -> None:
         """Count ``value``, found at ``pattern``, and everything inside it."""
         self.visited += 1

@@ -52,6 +52,10 @@ RUN = 25_000  # characters of items read by orjson at once, at least
 RUN_WINDOW = 4 * RUN  # and at most: items longer than the difference are read one by one
 GUESSES = 3  # tries at the end of one run before the items are read one by one
 PLACES_LOOKED_AT = 64  # where the opening is found, at most, in those tries
+SPLIT_WINDOW = 1 << 20  # bytes in which a comma to split a list at is looked for
+CHECKED_AFTER = 1 << 16  # bytes after such a comma looked at (see comma_near)
+STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+QUOTE = ord('"')
 
 
 class NotStreamable(Exception):
@@ -93,13 +97,49 @@ class ItemStream:
         self.counted_items = counted_items
         self.counted = 0
         self.strings = 0
+        self.runs: _Runs | None = None
+        self.handle: _Bounded | None = None
+        # The reading stopped at the end set by stop_at(), between two items of the list.
+        self.stopped = False
 
     def items(self) -> Iterator[Any]:
         with self.path.open("rb") as handle:
-            text = _Text(handle)
+            self.handle = _Bounded(handle)
+            text = _Text(self.handle)
             try:
                 yield from self._document(text)
             except (RecursionError, ValueError) as error:  # JSONDecodeError is a ValueError
+                raise NotStreamable(str(error)) from None
+            self.strings = text.strings
+
+    @property
+    def opening(self) -> str | None:
+        """How the list's items start in the text (``{"id":``), once the first is read."""
+        return self.runs.opening if self.runs else None
+
+    def stop_at(self, end: int) -> bool:
+        """Read no further than byte ``end``, a comma between two of the list's items (see
+        items_after): the list then ends there, and the rest of the document is not read.
+        False if the text already read goes past it."""
+        if self.handle is None or self.handle.read_bytes > end:
+            return False
+        self.handle.end = end
+        return True
+
+    def items_after(self, comma: int) -> Iterator[Any]:
+        """The list's items after the comma at byte ``comma``, which must be between two of
+        them, then the document's members after the list, into ``skeleton``."""
+        self.skeleton[self.key] = []  # so that a second list of that name is refused
+        with self.path.open("rb") as handle:
+            handle.seek(comma + 1)
+            text = _Text(handle)
+            try:
+                yield from self._list(text, continued=True)
+                if text.separator("}"):
+                    yield from self._members(text)
+                if text.next_char() != "":
+                    raise NotStreamable("text after the document")
+            except (RecursionError, ValueError) as error:
                 raise NotStreamable(str(error)) from None
             self.strings = text.strings
 
@@ -111,7 +151,7 @@ class ItemStream:
             text.pos += 1
         else:
             yield from self._members(text)
-        if text.next_char() != "":
+        if not self.stopped and text.next_char() != "":
             raise NotStreamable("text after the document")
 
     def _members(self, text: _Text) -> Iterator[Any]:
@@ -124,16 +164,19 @@ class ItemStream:
                 self.skeleton[name] = []
                 text.pos += 1
                 yield from self._list(text)
+                if self.stopped:
+                    return
             else:
                 self.skeleton[name] = text.value()
             if not text.separator("}"):
                 return
 
-    def _list(self, text: _Text) -> Iterator[Any]:
-        if text.next_char() == "]":
+    def _list(self, text: _Text, continued: bool = False) -> Iterator[Any]:
+        """The list's items, from its start or, ``continued``, after a comma in it."""
+        if not continued and text.next_char() == "]":
             text.pos += 1
             return
-        runs = _Runs()
+        runs = self.runs = _Runs()
         limit = self.counted_items
         while True:
             text.counting = limit is None or self.count < limit
@@ -142,6 +185,9 @@ class ItemStream:
             if text.counting:
                 self.counted = self.count
             yield from items
+            if self.handle is not None and self.handle.end is not None and not text.next_char():
+                self.stopped = True  # at the end set: the comma after is not read
+                return
             if not text.separator("]"):
                 text.counting = True  # the rest of the document
                 return
@@ -188,10 +234,26 @@ class _Runs:
         return items
 
 
+class _Bounded:
+    """A file read no further than ``end``, which may be set while it is read."""
+
+    def __init__(self, handle: BinaryIO):
+        self.handle = handle
+        self.end: int | None = None
+        self.read_bytes = 0
+
+    def read(self, size: int) -> bytes:
+        if self.end is not None:
+            size = max(0, min(size, self.end - self.read_bytes))
+        raw = self.handle.read(size)
+        self.read_bytes += len(raw)
+        return raw
+
+
 class _Text:
     """Decoded text read from a file a piece at a time, with a reading position."""
 
-    def __init__(self, handle: BinaryIO):
+    def __init__(self, handle: BinaryIO | _Bounded):
         self.handle = handle
         head = handle.read(4)
         if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
@@ -364,3 +426,52 @@ class _Text:
         while first > 0 and self.buffer[first - 1] == "\\":
             first -= 1
         return (at - first) % 2 == 1
+
+
+def comma_near(path: Path, offset: int, opening: str | None) -> int | None:
+    """The byte offset of the first comma after ``offset`` that comes right before
+    ``opening`` (how the list's items start) and seems to be between two items (see
+    _inside_an_item). Where the list is split (ItemStream.stop_at and items_after); a long
+    list in an item can still mislead it, which the reading of the first half then finds:
+    it does not end between two items."""
+    if opening is None:
+        return None
+    sought = opening.encode()
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read(SPLIT_WINDOW)
+    at = text.find(sought)
+    while at >= 0:
+        comma = _comma_before(text, at)
+        inside = comma is not None and _inside_an_item(text, comma)
+        if comma is not None and not inside:
+            return offset + comma
+        at = text.find(sought, max(at + 1, inside or 0))
+    return None
+
+
+def _comma_before(text: bytes, at: int) -> int | None:
+    before = at - 1
+    while before >= 0 and text[before] in b" \t\n\r":
+        before -= 1
+    return before if before >= 0 and text[before] == ord(",") else None
+
+
+def _inside_an_item(text: bytes, comma: int) -> int:
+    """Where the brackets in the CHECKED_AFTER bytes after ``comma`` show it to be inside
+    an item, or 0. After a comma between two items, the brackets opened before it close
+    at the end of the list and of the document, after which none opens: after one in a
+    list inside an item, that list's and its item's close, and then the next item opens
+    (or the list and the document close as well)."""
+    depth = 0
+    for found in STRING_OR_BRACKET.finditer(text, comma, comma + CHECKED_AFTER):
+        first = text[found.start()]
+        if first == QUOTE:
+            continue
+        opens = first in b"[{"
+        if opens and depth <= -2:  # after the document closed, if it is not an item
+            return found.start()
+        depth += 1 if opens else -1
+        if depth <= -3:
+            return found.start()
+    return 0

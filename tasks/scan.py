@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ from typing import Any
 from django.conf import settings
 
 from process.errors import BadInput, TaskError
+from process.forked import Forked, ForkFailed
 from process.runner import Inputs
 from process.store import Subject
 from tasks.data import (
@@ -61,7 +64,7 @@ from tasks.profile_schema import (
     link_patterns,
     load_profile_schema,
 )
-from tasks.reading import ItemStream, NotStreamable
+from tasks.reading import ItemStream, NotStreamable, comma_near
 from tasks.repeated import Repeated, find_repeated, strings_in, strings_in_file
 from tasks.schema import (
     MAX_ITEMS_KEPT,
@@ -82,6 +85,8 @@ from tasks.schema import (
     without_items_rule,
 )
 
+logger = logging.getLogger(__name__)
+
 # Items validated per call: a few, so they are checked while still in the processor's
 # cache (500 at a time took twice as long; bench/validation.py).
 BATCH = 25
@@ -93,6 +98,9 @@ MAX_WATCHED = 50
 MAX_EXAMPLED = 2_000
 TOO_LONG = "…" * (MAX_VALUE_CHARS + 1)  # stands for the rest of a list too long to show
 MAX_PLACES = 5  # places kept per link
+# The second half of a file read in two notes the places of this many times as many
+# links: those the first half notes may be among them (see LinkPlaces.add_after).
+LATER_LINKS = 10
 
 
 @dataclass
@@ -174,6 +182,22 @@ class LinkPlaces:
         else:
             self.others.add(hash(url))
 
+    def add_after(self, later: LinkPlaces, move: Callable[[str], str]) -> bool:
+        """Note the links ``later`` met, in data after the data of those noted here, each
+        place moved by ``move`` to its place in the whole. False where that cannot be done
+        exactly: a link noted here that ``later`` met only past its own limit."""
+        for url, pointers in later.places.items():
+            mine = self.places.get(url)
+            if mine is None:
+                if len(self.places) >= self.limit:
+                    self.others.add(hash(url))
+                    continue
+                mine = self.places[url] = []
+            mine += [move(pointer) for pointer in pointers[: MAX_PLACES - len(mine)]]
+            self.appears[url] += later.appears[url]
+        self.others |= later.others
+        return later.others.isdisjoint(map(hash, self.places))
+
     def only_counts(self, urls: list[str]) -> bool:
         """Count ``urls`` if none of them needs its place noted; say whether that was so."""
         if len(self.places) < self.limit or not self.places.keys().isdisjoint(urls):
@@ -229,6 +253,115 @@ def scan_file(path: Path, plan: Plan, read_whole: Callable[[], Any] | None = Non
 
 
 def _streamed(path: Path, plan: Plan) -> Scan:
+    if _read_in_two(path, plan):
+        try:
+            scan = _read_in_halves(path, plan)
+        except NotReadInTwo as why:
+            logger.info("the data is read in one process: %s", why)
+        else:
+            logger.info("the data was read in two processes, a half each")
+            return scan
+    return _streamed_in_one(path, plan)
+
+
+class NotReadInTwo(Exception):
+    """Why a file is read in one process after all: said in words, for the log."""
+
+
+def _read_in_two(path: Path, plan: Plan) -> bool:
+    """Whether to read the file's two halves at once. A sample is read in one (its items
+    are the first few); so is a spreadsheet's data, whose errors are placed in cells."""
+    least = settings.ASSAY_READ_IN_TWO_BYTES
+    return (
+        least > 0
+        and hasattr(os, "fork")
+        and plan.sample_size is None
+        and not plan.from_a_spreadsheet
+        and path.stat().st_size >= least
+    )
+
+
+def _read_in_halves(path: Path, plan: Plan) -> Scan:
+    """The scan of a large file whose main list is read a half at a time, at once: the
+    second half by a forked copy of this process, from a comma between two items near
+    the middle of the file; what it found is then added to what this found in the first
+    half, as if this had read on. Raises NotReadInTwo where that cannot be done, or not
+    exactly (a guessed comma inside an item, say)."""
+    stream = ItemStream(path, plan.key)
+    checks = Checks(plan, validate_in_batches=True)
+    later: Forked | None = None
+    items = stream.items()
+    try:
+        with _collector_paused():
+            for index, item in enumerate(items):
+                checks.item(index, item)
+                if later is None:  # the first item has shown how the items start
+                    later = _read_later_half(path, plan, stream)
+            if not stream.stopped:
+                raise NotReadInTwo("the list ends before the middle of the file")
+            checks.flush()
+            half = later.result()
+            checks.add_after(half.found)
+            skeleton = _joined(stream.skeleton, half.skeleton, plan.key)
+            _check_rest(checks, skeleton)
+    except NotStreamable as error:  # read in one process, which says what is wrong
+        why = f"the first half did not end between two items, or is not well-formed ({error})"
+        raise NotReadInTwo(why) from None
+    except ForkFailed as error:
+        raise NotReadInTwo(f"the second half could not be read ({error})") from None
+    finally:
+        items.close()
+        if later is not None:
+            later.stop()
+    scan = checks.result(skeleton, _lists(skeleton, plan.key, stream.count + half.count))
+    scan.repeated = _repeated(path, plan, stream.strings + half.strings, scan.walk, [])
+    return scan
+
+
+@dataclass
+class LaterHalf:
+    """What the checks found in the second half of a file's main list (see Checks.add_after),
+    and what was read of the document after the list."""
+
+    found: dict[str, Any]
+    count: int  # items read
+    strings: int  # in the text read (see ItemStream)
+    skeleton: dict[str, Any]  # the list's name, then the members after it
+
+
+def _read_later_half(path: Path, plan: Plan, stream: ItemStream) -> Forked:
+    """Start reading the second half of the list in a forked copy of this process, and
+    stop ``stream`` where it starts."""
+    comma = comma_near(path, path.stat().st_size // 2, stream.opening)
+    if comma is None:
+        raise NotReadInTwo("no comma before an item's opening found near the middle")
+    if not stream.stop_at(comma):
+        raise NotReadInTwo("the first piece of text read goes past the middle")
+    return Forked(lambda: _later_half(path, plan, comma))
+
+
+def _later_half(path: Path, plan: Plan, comma: int) -> LaterHalf:
+    """Read in the forked copy: the list's items after ``comma``, checked as if they were
+    the first (their places are moved when they are added to the first half's)."""
+    stream = ItemStream(path, plan.key)
+    checks = Checks(
+        plan, validate_in_batches=True, link_limit=LATER_LINKS * settings.ASSAY_MAX_LINKS
+    )
+    for index, item in enumerate(stream.items_after(comma)):
+        checks.item(index, item)
+    checks.flush()
+    return LaterHalf(checks.found(), stream.count, stream.strings, stream.skeleton)
+
+
+def _joined(first: dict[str, Any], later: dict[str, Any], key: str) -> dict[str, Any]:
+    """The document's members read before the list (with it) and after it."""
+    after = {name: value for name, value in later.items() if name != key}
+    if not after.keys().isdisjoint(first):  # which the reading in one process refuses
+        raise NotReadInTwo("a name is given both before and after the list")
+    return {**first, **after}
+
+
+def _streamed_in_one(path: Path, plan: Plan) -> Scan:
     # A spreadsheet's conversion names each field once: its text need not be counted.
     counted_items = 0 if plan.from_a_spreadsheet else plan.sample_size
     stream = ItemStream(path, plan.key, counted_items)
@@ -472,7 +605,7 @@ def _collector_running_for(engine: str) -> Iterator[None]:
 class Checks:
     """Every check's tally, fed one item at a time and then the rest of the document."""
 
-    def __init__(self, plan: Plan, validate_in_batches: bool):
+    def __init__(self, plan: Plan, validate_in_batches: bool, link_limit: int | None = None):
         self.plan = plan
         self.walk = FieldWalk()
         self.engine = "fast"  # until a field with an empty name is met (see _new_fields)
@@ -498,7 +631,8 @@ class Checks:
         self.objects = 0
         self.examples: dict[str, list[dict[str, Any]]] = {}
         self.wanted: dict[str, int] = {}  # additional fields short of examples: count seen
-        self.links = LinkPlaces(settings.ASSAY_MAX_LINKS)
+        self.most_wanted = 0  # the most there have been at once
+        self.links = LinkPlaces(link_limit or settings.ASSAY_MAX_LINKS)
         self.ids: Counter = Counter()
         self.distinct = {pattern: Counter() for pattern in plan.distinct}
         self.described = plan.described
@@ -564,6 +698,62 @@ class Checks:
             for offset, item in enumerate(items):
                 for parts in link_parts:
                     self._links(item, parts, f"{self.items_pointer}{start + offset}")
+
+    def flush(self) -> None:
+        """Check the items met but not yet checked for links or against the schema."""
+        if self.unwatched:
+            self._watch()
+        if self.batch:
+            self._validate_batch()
+
+    def found(self) -> dict[str, Any]:
+        """What the items met have shown, for add_after."""
+        names = ("walk", "engine", "errors", "failure", "head", "items", "objects")
+        names += ("examples", "most_wanted", "links", "ids", "distinct")
+        return {name: getattr(self, name) for name in names}
+
+    def add_after(self, later: dict[str, Any]) -> None:
+        """Add what other checks ``found()`` in the items after those met here (the second
+        half of a file read in two), as if these had met them; both flushed. Raises
+        NotReadInTwo where that cannot be done exactly, leaving it half done."""
+        if self.engine != "fast" or self.failure is not None:
+            # The later items were checked as if neither had happened.
+            raise NotReadInTwo("the first half has a field with an empty name, or data too deep")
+        if later["errors"] is not None and later["errors"].ungrouped:
+            raise NotReadInTwo("the second half has more kinds of error than are grouped")
+        if max(self.most_wanted, len(self.wanted) + later["most_wanted"]) > MAX_WATCHED:
+            # Then a field may keep the examples of the item it was first met in.
+            raise NotReadInTwo("more fields are short of examples than are watched")
+        move = _moved_by(self.items_pointer, self.items)
+        if not self.links.add_after(later["links"], move):
+            raise NotReadInTwo("a link placed in the first half is past the second's limit")
+        self.walk.add(later["walk"])
+        self.values_validated = self.walk.values
+        self.engine = later["engine"]
+        if self.errors is not None:
+            self.errors.add_after(later["errors"], move)
+        if later["failure"] is not None:  # and no more was validated, as here from now on
+            self.failure, self.batch = later["failure"], None
+        if self.batch is not None:
+            self._keep_head(later["head"])
+        self.batch_start += later["items"]
+        self.unwatched_start += later["items"]
+        self.items += later["items"]
+        self.objects += later["objects"]
+        self._add_examples(later["examples"], move)
+        self.ids.update(later["ids"])
+        for pattern, counted in later["distinct"].items():
+            self.distinct[pattern].update(counted)
+
+    def _add_examples(self, later: dict[str, list[dict[str, Any]]], move: Callable) -> None:
+        for pattern, examples in later.items():
+            mine = self.examples.get(pattern)
+            if mine is None:
+                if len(self.examples) >= MAX_EXAMPLED:
+                    continue
+                mine = self.examples[pattern] = []
+            more = examples[: EXAMPLES - len(mine)]
+            mine += ({**example, "path": move(example["path"])} for example in more)
 
     def beyond_the_sample(self, item: Any) -> None:
         """An item past the sample: not checked, but the list's length rules need the
@@ -725,6 +915,7 @@ class Checks:
                 if len(self.examples) < MAX_EXAMPLED and self.described.is_additional(pattern):
                     self.examples[pattern] = []
                     self.wanted[pattern] = 0  # found in this value, just below
+            self.most_wanted = max(self.most_wanted, len(self.wanted))
         sought = {}
         for pattern, seen in self.wanted.items():
             if counts[pattern] == seen or not pattern.startswith(prefix):
@@ -748,6 +939,18 @@ class Checks:
         for at, url in places_at(value, parts, pointer):
             if is_link(url):
                 self.links.add(url, at)
+
+
+def _moved_by(items_pointer: str, shift: int) -> Callable[[str], str]:
+    """Moves a JSON Pointer inside the root list's item ``i`` to item ``i + shift``."""
+
+    def move(pointer: str) -> str:
+        if not pointer.startswith(items_pointer):
+            return pointer
+        index, slash, inside = pointer[len(items_pointer) :].partition("/")
+        return f"{items_pointer}{int(index) + shift}{slash}{inside}"
+
+    return move
 
 
 def _with_list(rest: Any, key: str | None, items: list[Any]) -> Any:

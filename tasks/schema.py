@@ -556,6 +556,12 @@ class SchemaError:
             explain=self.explain,
         )
 
+    def moved(self, move: Callable[[str], str]) -> SchemaError:
+        """The same error with every JSON Pointer in it passed to ``move``: its own, and
+        those of its detail (once explained: see ErrorGroups.add_after)."""
+        closest = self.closest and self.closest.moved(move)
+        return replace(self, path=move(self.path), closest=closest)
+
     def explained(self) -> SchemaError:
         """The error with its closest alternative, found now: worth it only for an error shown."""
         if self.explain is None:
@@ -595,6 +601,11 @@ class Reason:
         where = place(self.path, self.missing, here)
         return f"at {where}, {said}" if where else said
 
+    def moved(self, move: Callable[[str], str]) -> Reason:
+        return replace(
+            self, path=move(self.path), closest=self.closest and self.closest.moved(move)
+        )
+
 
 @dataclass(frozen=True)
 class Closest:
@@ -614,6 +625,11 @@ class Closest:
             reasons.append(f"and {self.more} more")
         start = "Closest" if self.outer else "closest"
         return f"{start} is alternative {self.number}: {'; '.join(reasons)}"
+
+    def moved(self, move: Callable[[str], str]) -> Closest:
+        """The same, with every JSON Pointer in it passed to ``move``."""
+        reasons = tuple(reason.moved(move) for reason in self.reasons)
+        return replace(self, path=move(self.path), reasons=reasons)
 
     def reworded(self, reword: Callable[[str], str]) -> Closest:
         """The same, each reason's message (inner alternatives' too) passed to ``reword``."""
@@ -1731,6 +1747,25 @@ class ErrorGroups:
         group["count"] += 1
         if len(group["examples"]) < self.examples:
             group["examples"].append(error)
+
+    def add_after(self, later: ErrorGroups, move: Callable[[str], str]) -> None:
+        """Count the errors ``later`` found, in data after the data of those counted here,
+        each moved by ``move`` to its place in the whole (the second half of a file read in
+        two). Every error ``later`` kept is explained, so the errors kept here are those
+        ``add`` would have kept; ``later`` must have grouped every error it met."""
+        room = max(0, self.max_errors - len(self.errors))
+        self.errors += [error.moved(move) for error in later.errors[:room]]
+        self.total += later.total
+        for key, group in later._groups.items():
+            mine = self._groups.get(key)
+            if mine is None:
+                if len(self._groups) >= self.max_kinds:
+                    self.ungrouped += group["count"]
+                    continue
+                mine = self._groups[key] = {**group, "count": 0, "examples": []}
+            mine["count"] += group["count"]
+            room = max(0, self.examples - len(mine["examples"]))
+            mine["examples"] += [error.moved(move) for error in group["examples"][:room]]
 
     @property
     def truncated(self) -> bool:

@@ -11,8 +11,10 @@ import random
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
+from django.test import override_settings
 
 from bench.datagen import grant
 from process.errors import BadInput
@@ -53,7 +55,16 @@ def both_ways(path: Path, **changes) -> tuple[Scan, Scan]:
     whole = scan_file(path, demo_plan(stream=False, batches=False, **changes))
     in_batches = scan_file(path, demo_plan(stream=False, **changes))
     assert findings(in_batches) == findings(whole)
+    assert findings(read_in_two(path, demo_plan(**changes))) == findings(streamed)
     return streamed, whole
+
+
+def read_in_two(path: Path, plan: Plan) -> Scan:
+    """Streamed, its list read a half at a time where it can be (see tests/test_halves.py)."""
+    # Pieces of text short enough that the first is read before the middle of the file.
+    piece = min(reading.PIECE, path.stat().st_size // 4)
+    with override_settings(ASSAY_READ_IN_TWO_BYTES=1), patch.object(reading, "PIECE", piece):
+        return scan_file(path, plan)
 
 
 def findings(scan: Scan) -> dict:
@@ -379,6 +390,7 @@ def plan_for(tmp_path: Path, schema: dict, **changes) -> Plan:
 def same_both_ways(path: Path, plan: Plan) -> dict:
     """What the scan finds, the same streamed, read whole, and read whole in one call."""
     found = findings(scan_file(path, plan))
+    assert found == findings(read_in_two(path, plan))
     assert found == findings(scan_file(path, replace(plan, stream=False)))
     assert found == findings(scan_file(path, replace(plan, stream=False, batches=False)))
     return found

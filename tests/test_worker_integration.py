@@ -13,7 +13,10 @@ import pytest
 from django.conf import settings as django_settings
 from django_q.conf import Conf
 
-from tests.conftest import database_url_for_workers, upload
+from tasks.scan import scan_file
+from tasks.validate import Validate
+from tests.conftest import database_url_for_workers, post_json, upload
+from tests.test_scan import demo_plan, grants
 from webapp.models import Submission, TaskRun
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -106,3 +109,22 @@ def test_a_cluster_of_the_deferred_queue_makes_the_spreadsheets(
     assert runs.get().worker.split(":")[-1] != str(os.getpid())  # another process did it
     page = client.get(submission.get_absolute_url()).content.decode()
     assert f"/s/{submission.id}/files/json_to_spreadsheet/data.xlsx" in page
+
+
+def test_a_real_worker_reads_a_large_file_a_half_in_each_of_two_processes(
+    client, media_root, monkeypatch
+):
+    monkeypatch.setattr(Conf, "SYNC", False)
+    items = grants(2500)  # 3 MB: its middle is past the first piece of text read (1 MB)
+    items[2400]["amount"]["currency"] = "XXX"
+    for item in items:
+        del item["documents"]  # links to servers this machine cannot reach
+    with running_cluster(media_root, ASSAY_READ_IN_TWO_BYTES="1000000") as process:
+        submission = wait_for(post_json(client, {"grants": items}), {"done", "failed"})
+    assert submission.state == Submission.State.DONE
+    assert "the data was read in two processes" in process.stdout.read()
+    in_one = scan_file(submission.original_path, demo_plan())
+    assert submission.store.output("report").data["error_count"] == in_one.errors.total
+    found = [(error["path"], error["message"]) for error in Validate().errors(submission)]
+    assert found == [(error.path, error.message) for error in in_one.errors.errors]
+    assert "/grants/2400/amount/currency" in dict(found)

@@ -304,6 +304,9 @@ ASSAY_MAX_UNCOMPRESSED_BYTES = config.int(
 
 # Sample mode: later tasks look at only the first N items of each top-level list.
 ASSAY_SAMPLE_ITEMS = config.int("ASSAY_SAMPLE_ITEMS", 1000, minimum=1)
+# JSON files at least this large have the two halves of their main list read at once, in
+# two processes (the worker and a forked copy); 0 reads every file in one.
+ASSAY_READ_IN_TWO_BYTES = config.int("ASSAY_READ_IN_TWO_BYTES", 8_000_000)
 ASSAY_LOST_JOB_SECONDS = config.int("ASSAY_LOST_JOB_SECONDS", 600, minimum=1)
 # The JSON API: browsers on these origins may call it (CORS); none by default.
 ASSAY_API_CORS_ORIGINS = config.list("ASSAY_API_CORS_ORIGINS", [])
