@@ -26,7 +26,12 @@ class Forked:
 
     def __init__(self, work: Callable[[], Any]):
         read, write = os.pipe()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError as error:  # no process to spare (EAGAIN, ENOMEM): the caller works
+            os.close(read)
+            os.close(write)
+            raise ForkFailed(f"no copy made: {error}") from error
         if self.pid == 0:
             os.close(read)
             _run_child(work, write)  # never returns

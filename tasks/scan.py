@@ -300,6 +300,8 @@ def _read_in_halves(path: Path, plan: Plan) -> Scan:
             if not stream.stopped:
                 raise NotReadInTwo("the list ends before the middle of the file")
             checks.flush()
+            if why := checks.why_not_first():
+                raise NotReadInTwo(why)  # and the second half is stopped
             half = later.result()
             checks.add_after(half.found)
             skeleton = _joined(stream.skeleton, half.skeleton, plan.key)
@@ -350,6 +352,8 @@ def _later_half(path: Path, plan: Plan, comma: int) -> LaterHalf:
     for index, item in enumerate(stream.items_after(comma)):
         checks.item(index, item)
     checks.flush()
+    if why := checks.why_not_later():
+        raise NotReadInTwo(why)
     return LaterHalf(checks.found(), stream.count, stream.strings, stream.skeleton)
 
 
@@ -712,28 +716,46 @@ class Checks:
         names += ("examples", "most_wanted", "links", "ids", "distinct")
         return {name: getattr(self, name) for name in names}
 
-    def add_after(self, later: dict[str, Any]) -> None:
-        """Add what other checks ``found()`` in the items after those met here (the second
-        half of a file read in two), as if these had met them; both flushed. Raises
-        NotReadInTwo where that cannot be done exactly, leaving it half done."""
+    def why_not_first(self) -> str | None:
+        """Why what these checks found cannot have what later checks find added exactly
+        (add_after), as far as these tell: then the later need not be waited for."""
         if self.engine != "fast" or self.failure is not None:
             # The later items were checked as if neither had happened.
-            raise NotReadInTwo("the first half has a field with an empty name, or data too deep")
-        if later["errors"] is not None and later["errors"].ungrouped:
-            raise NotReadInTwo("the second half has more kinds of error than are grouped")
-        if max(self.most_wanted, len(self.wanted) + later["most_wanted"]) > MAX_WATCHED:
+            return "the first half has a field with an empty name, or data too deep"
+        if self.most_wanted > MAX_WATCHED:
             # Then a field may keep the examples of the item it was first met in.
+            return "more fields are short of examples than are watched"
+        return None
+
+    def why_not_later(self) -> str | None:
+        """Why what these checks found cannot be added after what earlier checks found
+        exactly, as far as these tell: then it need not be sent."""
+        if self.engine != "fast" or self.failure is not None:
+            # Which items the other engine checked, or which errors data too deep lost,
+            # hangs on where the batches start: at the later items' first, not as before.
+            return "the second half has a field with an empty name, or data too deep"
+        if self.errors is not None and self.errors.ungrouped:
+            return "the second half has more kinds of error than are grouped"
+        if self.most_wanted > MAX_WATCHED:
+            return "more fields are short of examples than are watched"
+        return None
+
+    def add_after(self, later: dict[str, Any]) -> None:
+        """Add what other checks ``found()`` in the items after those met here (the second
+        half of a file read in two), as if these had met them; both flushed, neither with
+        a reason not to be (why_not_first, why_not_later). Raises NotReadInTwo where that
+        cannot be done exactly, leaving it half done."""
+        if len(self.wanted) + later["most_wanted"] > MAX_WATCHED:
             raise NotReadInTwo("more fields are short of examples than are watched")
+        if self._examples_missed(later):
+            raise NotReadInTwo("a field short of examples met in the second half got none there")
         move = _moved_by(self.items_pointer, self.items)
         if not self.links.add_after(later["links"], move):
             raise NotReadInTwo("a link placed in the first half is past the second's limit")
         self.walk.add(later["walk"])
         self.values_validated = self.walk.values
-        self.engine = later["engine"]
         if self.errors is not None:
             self.errors.add_after(later["errors"], move)
-        if later["failure"] is not None:  # and no more was validated, as here from now on
-            self.failure, self.batch = later["failure"], None
         if self.batch is not None:
             self._keep_head(later["head"])
         self.batch_start += later["items"]
@@ -744,6 +766,15 @@ class Checks:
         self.ids.update(later["ids"])
         for pattern, counted in later["distinct"].items():
             self.distinct[pattern].update(counted)
+
+    def _examples_missed(self, later: dict[str, Any]) -> bool:
+        """Whether a field short of examples here was met in the later items only after
+        as many fields new to them as are given examples (MAX_EXAMPLED): none were kept."""
+        counts, kept = later["walk"].counts, later["examples"]
+        return any(
+            len(examples) < EXAMPLES and counts.get(pattern) and pattern not in kept
+            for pattern, examples in self.examples.items()
+        )
 
     def _add_examples(self, later: dict[str, list[dict[str, Any]]], move: Callable) -> None:
         for pattern, examples in later.items():

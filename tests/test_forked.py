@@ -6,6 +6,7 @@ import os
 import pickle
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,18 @@ def test_task_errors_keep_their_words_when_pickled():
             error.hint,
             error.permanent,
         )
+
+
+def test_a_copy_that_cannot_be_made_is_said_to_the_caller(monkeypatch):
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    open_before = open_files()
+    with pytest.raises(ForkFailed, match="no copy made"):
+        Forked(lambda: 1)
+    assert open_files() == open_before  # the pipe is closed
+
+
+def open_files() -> int:
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
