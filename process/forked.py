@@ -10,11 +10,14 @@ clean-up that could close them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pickle
 import signal
 from collections.abc import Callable
 from typing import Any
+
+PR_SET_PDEATHSIG = 1  # prctl's option: a signal sent to this process when its parent dies
 
 
 class ForkFailed(Exception):
@@ -25,6 +28,7 @@ class Forked:
     """``work()`` running in a forked process from the moment this is made."""
 
     def __init__(self, work: Callable[[], Any]):
+        parent = os.getpid()
         read, write = os.pipe()
         try:
             self.pid = os.fork()
@@ -34,6 +38,7 @@ class Forked:
             raise ForkFailed(f"no copy made: {error}") from error
         if self.pid == 0:
             os.close(read)
+            _end_with(parent)
             _run_child(work, write)  # never returns
         os.close(write)
         self.reader = os.fdopen(read, "rb")
@@ -63,6 +68,19 @@ class Forked:
             self.done = True
             self.reader.close()
             os.waitpid(self.pid, 0)
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel kill this copy if ``parent`` dies (Linux): a worker killed for
+    taking too long must not leave its copy working on for nobody. (It is the thread that
+    made the copy whose end is watched: that thread waits for the copy or stops it.)"""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: the copy ends at its first write to the closed pipe
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
 
 
 def _run_child(work: Callable[[], Any], write: int) -> None:

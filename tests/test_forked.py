@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 
 from process.errors import BadInput, Unavailable, too_deep
 from process.forked import Forked, ForkFailed
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_result_is_made_in_another_process_and_given_back():
@@ -72,3 +76,32 @@ def test_a_copy_that_cannot_be_made_is_said_to_the_caller(monkeypatch):
 
 def open_files() -> int:
     return sum(1 for _ in Path("/proc/self/fd").iterdir())
+
+
+def test_a_copy_ends_when_the_process_that_made_it_is_killed(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from process.forked import Forked\n"
+        "forked = Forked(lambda: time.sleep(60))\n"
+        "print(forked.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    maker = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    copy = int(maker.stdout.readline())
+    maker.kill()  # as a job's time limit kills a worker
+    maker.wait()
+    deadline = time.monotonic() + 10
+    while still_working(copy):
+        assert time.monotonic() < deadline, "the copy worked on after its maker was killed"
+        time.sleep(0.05)
+
+
+def still_working(pid: int) -> bool:
+    """Whether the process exists and has not ended (a zombie has: it waits to be reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
