@@ -16,6 +16,7 @@ the process before the data is touched (for Assay: Django and every task importe
 list read by a forked copy of Assay's process (ASSAY_READ_IN_TWO_BYTES): "2nd RSS" is that
 copy's peak RSS, which counts the pages it shares with its parent, and "2nd own" what it
 held alone at its end (its private pages: what it added to the machine's memory).
+worker-one: the worker's job with every file read in one process (ASSAY_READ_IN_TWO_BYTES=0).
 """
 
 from __future__ import annotations
@@ -128,8 +129,13 @@ def second_half(path: Path, name: str) -> dict:
     return json.loads(written.read_text()) if written.exists() else {"rss": 0, "own": 0}
 
 
-def run_worker(path: Path) -> int:
-    start_django(path, "worker")
+def run_worker_in_one(path: Path) -> int:
+    os.environ["ASSAY_READ_IN_TWO_BYTES"] = "0"
+    return run_worker(path, "worker-one")
+
+
+def run_worker(path: Path, name: str = "worker") -> int:
+    start_django(path, name)
     from django.core.management import call_command
 
     from process.files import chunks_of
@@ -149,7 +155,7 @@ def run_worker(path: Path) -> int:
     report_output = submission.store.output("report")
     assert submission.state == Submission.State.DONE and report_output, submission.state
     errors = report_output.data["error_count"]
-    report(started, errors=errors, start_rss=start_rss, second=second_half(path, "worker"))
+    report(started, errors=errors, start_rss=start_rss, second=second_half(path, name))
     return 0
 
 
@@ -187,6 +193,7 @@ def main() -> None:
             "naive": run_naive,
             "assay": run_assay,
             "worker": run_worker,
+            "worker-one": run_worker_in_one,
         }
         variants[args.variant](Path(args.path))
         return
@@ -197,7 +204,7 @@ def main() -> None:
         path.write_bytes(grants_json(args.items))
         size = path.stat().st_size
         print(f"{args.items:,} items, {size / 1e6:.1f} MB")
-        variants = ["floor", "floor-gc", "assay", "worker"]
+        variants = ["floor", "floor-gc", "assay", "worker", "worker-one"]
         variants += [] if args.skip_naive else ["naive"]
         # Round after round, so that a noisy moment hits every variant alike.
         rounds = [
@@ -219,13 +226,13 @@ def best(rounds: list[dict[str, dict]], variant: str) -> dict:
 
 def print_table(results: dict[str, dict], size: int) -> None:
     floor = results["floor"]["seconds"]
-    header = f"{'variant':<9} {'seconds':>7} {'x floor':>8} {'peak RSS MB':>12} {'RSS/size':>9}"
+    header = f"{'variant':<10} {'seconds':>7} {'x floor':>8} {'peak RSS MB':>12} {'RSS/size':>9}"
     print(header, f"{'start RSS MB':>12} {'(RSS-start)/size':>16} errors  2nd RSS MB  2nd own MB")
     for variant, row in results.items():
         grown = (row["rss"] - row["start_rss"]) / size
         second = row.get("second") or {"rss": 0, "own": 0}
         print(
-            f"{variant:<9} {row['seconds']:>7.2f} {row['seconds'] / floor:>8.2f} "
+            f"{variant:<10} {row['seconds']:>7.2f} {row['seconds'] / floor:>8.2f} "
             f"{row['rss'] / 1e6:>12.0f} {row['rss'] / size:>9.1f} "
             f"{row['start_rss'] / 1e6:>12.0f} {grown:>16.1f} {row['errors']:>6} "
             f"{second['rss'] / 1e6:>11.0f} {second['own'] / 1e6:>11.0f}"
@@ -233,7 +240,7 @@ def print_table(results: dict[str, dict], size: int) -> None:
     if "naive" in results:
         naive = results["naive"]["seconds"]
         # The floor's own ratio bounds what any reading that makes Python objects can reach.
-        for variant in ("floor", "floor-gc", "assay", "worker"):
+        for variant in ("floor", "floor-gc", "assay", "worker", "worker-one"):
             speedup = naive / results[variant]["seconds"]
             print(f"{variant} is {speedup:.1f}x faster than the naive path")
 
