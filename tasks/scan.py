@@ -19,6 +19,7 @@ own (after an upgrade, say) makes a scan of its own.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -80,6 +81,7 @@ from tasks.schema import (
     items_needed_for_rest,
     iter_errors,
     judges_the_whole_list,
+    moved_along,
     rest_errors,
     truncate,
     without_items_rule,
@@ -712,8 +714,8 @@ class Checks:
 
     def found(self) -> dict[str, Any]:
         """What the items met have shown, for add_after."""
-        names = ("walk", "engine", "errors", "failure", "head", "items", "objects")
-        names += ("examples", "most_wanted", "links", "ids", "distinct")
+        names = ("walk", "errors", "head", "items", "objects", "examples", "most_wanted")
+        names += ("links", "ids", "distinct")
         return {name: getattr(self, name) for name in names}
 
     def why_not_first(self) -> str | None:
@@ -749,15 +751,15 @@ class Checks:
             raise NotReadInTwo("more fields are short of examples than are watched")
         if self._examples_missed(later):
             raise NotReadInTwo("a field short of examples met in the second half got none there")
-        move = _moved_by(self.items_pointer, self.items)
+        # A JSON Pointer inside the later items' item i is inside item i + self.items.
+        move = functools.partial(moved_along, at=self.items_pointer.count("/"), shift=self.items)
         if not self.links.add_after(later["links"], move):
             raise NotReadInTwo("a link placed in the first half is past the second's limit")
         self.walk.add(later["walk"])
         self.values_validated = self.walk.values
         if self.errors is not None:
             self.errors.add_after(later["errors"], move)
-        if self.batch is not None:
-            self._keep_head(later["head"])
+        self._keep_head(later["head"])
         self.batch_start += later["items"]
         self.unwatched_start += later["items"]
         self.items += later["items"]
@@ -970,18 +972,6 @@ class Checks:
         for at, url in places_at(value, parts, pointer):
             if is_link(url):
                 self.links.add(url, at)
-
-
-def _moved_by(items_pointer: str, shift: int) -> Callable[[str], str]:
-    """Moves a JSON Pointer inside the root list's item ``i`` to item ``i + shift``."""
-
-    def move(pointer: str) -> str:
-        if not pointer.startswith(items_pointer):
-            return pointer
-        index, slash, inside = pointer[len(items_pointer) :].partition("/")
-        return f"{items_pointer}{int(index) + shift}{slash}{inside}"
-
-    return move
 
 
 def _with_list(rest: Any, key: str | None, items: list[Any]) -> Any:

@@ -881,11 +881,18 @@ def _shifted(errors: Iterator[SchemaError], shift: int, at: int) -> Iterator[Sch
         yield from errors
         return
     for error in errors:
-        parts = error.path.split("/")
-        if len(parts) > at:
-            parts[at] = str(int(parts[at]) + shift)
-            error = error.at("/".join(parts))
-        yield error
+        moved = moved_along(error.path, at, shift)
+        yield error if moved is error.path else error.at(moved)
+
+
+def moved_along(pointer: str, at: int, shift: int) -> str:
+    """``pointer`` with the list index that is its part ``at`` moved on by ``shift`` (the
+    same string where it has no such part)."""
+    parts = pointer.split("/")
+    if len(parts) <= at:
+        return pointer
+    parts[at] = str(int(parts[at]) + shift)
+    return "/".join(parts)
 
 
 def items_needed_for_rest(loaded: LoadedSchema, key: str | None) -> int:
