@@ -258,10 +258,10 @@ def _streamed(path: Path, plan: Plan) -> Scan:
     if _read_in_two(path, plan):
         try:
             scan = _read_in_halves(path, plan)
-        except NotReadInTwo as why:
+        except NotReadInTwo as why:  # slower than it could be: worth an operator's look
             logger.info("the data is read in one process: %s", why)
         else:
-            logger.info("the data was read in two processes, a half each")
+            logger.debug("the data was read in two processes, a half each")
             return scan
     return _streamed_in_one(path, plan)
 

@@ -119,7 +119,8 @@ def test_a_real_worker_reads_a_large_file_a_half_in_each_of_two_processes(
     items[2400]["amount"]["currency"] = "XXX"
     for item in items:
         del item["documents"]  # links to servers this machine cannot reach
-    with running_cluster(media_root, ASSAY_READ_IN_TWO_BYTES="1000000") as process:
+    env = {"ASSAY_READ_IN_TWO_BYTES": "1000000", "ASSAY_LOG_LEVEL": "DEBUG"}
+    with running_cluster(media_root, **env) as process:
         submission = wait_for(post_json(client, {"grants": items}), {"done", "failed"})
     assert submission.state == Submission.State.DONE
     assert "the data was read in two processes" in process.stdout.read()
