@@ -443,10 +443,10 @@ def comma_near(path: Path, offset: int, opening: str | None) -> int | None:
     at = text.find(sought)
     while at >= 0:
         comma = _comma_before(text, at)
-        inside = comma is not None and _inside_an_item(text, comma)
+        inside = 0 if comma is None else _inside_an_item(text, comma)
         if comma is not None and not inside:
             return offset + comma
-        at = text.find(sought, max(at + 1, inside or 0))
+        at = text.find(sought, max(at + 1, inside))  # past the item it was in, if it was
     return None
 
 
