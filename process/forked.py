@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import pickle
+import select
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -44,14 +45,19 @@ class Forked:
         self.reader = os.fdopen(read, "rb")
         self.done = False
 
-    def result(self) -> Any:
-        """Wait for its result, or raise ForkFailed."""
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for its result, at most ``timeout`` seconds for it to start coming, or
+        raise ForkFailed (having stopped it)."""
         try:
+            if not select.select([self.reader], [], [], timeout)[0]:
+                raise ForkFailed(f"no result in {timeout:g} s")
             outcome, value = pickle.load(self.reader)
+        except ForkFailed:
+            raise
         except Exception as error:  # none, or one that cannot be read back
             raise ForkFailed(f"no result: {error}") from error
         finally:
-            self._reap()
+            self.stop()
         if outcome != "done":
             raise ForkFailed(value)
         return value

@@ -24,6 +24,7 @@ import gc
 import json
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -103,6 +104,7 @@ MAX_PLACES = 5  # places kept per link
 # The second half of a file read in two notes the places of this many times as many
 # links: those the first half notes may be among them (see LinkPlaces.add_after).
 LATER_LINKS = 10
+LATER_WAIT = 10  # seconds the second half may take beyond twice the first's
 
 
 @dataclass
@@ -289,6 +291,7 @@ def _read_in_halves(path: Path, plan: Plan) -> Scan:
     the middle of the file; what it found is then added to what this found in the first
     half, as if this had read on. Raises NotReadInTwo where that cannot be done, or not
     exactly (a guessed comma inside an item, say)."""
+    started = time.monotonic()
     stream = ItemStream(path, plan.key)
     checks = Checks(plan, validate_in_batches=True)
     later: Forked | None = None
@@ -304,7 +307,9 @@ def _read_in_halves(path: Path, plan: Plan) -> Scan:
             checks.flush()
             if why := checks.why_not_first():
                 raise NotReadInTwo(why)  # and the second half is stopped
-            half = later.result()
+            # The copy reads as much as this did: far longer means it is stuck (on a lock
+            # another thread held when it was made, say), and this reads on alone.
+            half = later.result(timeout=LATER_WAIT + 2 * (time.monotonic() - started))
             checks.add_after(half.found)
             skeleton = _joined(stream.skeleton, half.skeleton, plan.key)
             _check_rest(checks, skeleton)

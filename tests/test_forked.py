@@ -105,3 +105,12 @@ def still_working(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def test_a_copy_that_gives_no_result_in_time_is_stopped():
+    forked = Forked(lambda: time.sleep(60))
+    started = time.monotonic()
+    with pytest.raises(ForkFailed, match=r"no result in 0\.2 s"):
+        forked.result(timeout=0.2)
+    assert time.monotonic() - started < 5
+    assert not still_working(forked.pid)

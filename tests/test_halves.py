@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -759,3 +760,16 @@ def random_schema(rng: random.Random) -> dict:
     if draft:
         root["$schema"] = draft
     return root
+
+
+def test_a_second_half_that_does_not_finish_gives_way_to_one_reading(
+    tmp_path, halves, monkeypatch, caplog
+):
+    monkeypatch.setattr(scan_module, "_later_half", lambda *_: time.sleep(60))
+    monkeypatch.setattr(scan_module, "LATER_WAIT", 0.5)
+    started = time.monotonic()
+    with caplog.at_level("INFO", logger="tasks.scan"):
+        same_in_one_and_in_two(write(tmp_path, {"grants": grants(300)}), demo_plan())
+    assert halves == [False]
+    assert time.monotonic() - started < 10
+    assert "the second half could not be read (no result in" in caplog.text
