@@ -315,15 +315,22 @@ def test_a_url_too_long_to_be_a_file_name_is_fetched(tmp_path, http_server):
     assert "NOT valid: 13 errors" in result.stdout
 
 
-def test_a_schema_url_is_recognised_whatever_the_case_of_its_scheme(tmp_path, http_server):
-    http_server.serve("/schema.json", b'{"required": ["title"]}')
-    schema = http_server.url("/schema.json").replace("http://", "HTTP://")
-    result = validate(
+def validate_against_served_schema(tmp_path, http_server, schema: bytes, scheme: str, *args):
+    """The valid demo example checked against ``schema``, served here, at its URL written
+    with ``scheme`` (and whatever follows it) in place of "http://"."""
+    http_server.serve("/schema.json", schema)
+    url = http_server.url("/schema.json").replace("http://", scheme)
+    return validate(
         str(EXAMPLES / "grants-valid.json"),
-        *("--schema", schema),
+        *("--schema", url, *args),
         tmp_path=tmp_path,
         env={"ASSAY_ALLOW_PRIVATE_URLS": "1"},
     )
+
+
+def test_a_schema_url_is_recognised_whatever_the_case_of_its_scheme(tmp_path, http_server):
+    schema = b'{"required": ["title"]}'
+    result = validate_against_served_schema(tmp_path, http_server, schema, "HTTP://")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "“title” is missing" in result.stdout
 
@@ -336,13 +343,9 @@ def test_a_url_of_another_scheme_is_said_to_be_one_that_cannot_be_fetched(tmp_pa
 
 
 def test_a_password_in_the_schema_s_url_is_not_printed_in_the_report(tmp_path, http_server):
-    http_server.serve("/schema.json", b'{"type": "object"}')
-    schema = http_server.url("/schema.json").replace("http://", "http://reader:s3cret@")
-    result = validate(
-        str(EXAMPLES / "grants-valid.json"),
-        *("--schema", schema, "--format", "json"),
-        tmp_path=tmp_path,
-        env={"ASSAY_ALLOW_PRIVATE_URLS": "1"},
+    scheme, schema = "http://reader:s3cret@", b'{"type": "object"}'
+    result = validate_against_served_schema(
+        tmp_path, http_server, schema, scheme, "--format", "json"
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["schema"]["source"].startswith("http://reader:•••@")
